@@ -1,0 +1,3 @@
+"""QueueLab: a desktop laboratory for task queues."""
+
+__version__ = "0.1.0"

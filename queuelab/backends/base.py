@@ -1,0 +1,172 @@
+"""The one TaskQueue interface every backend implements.
+
+Delivery is at-least-once: `claim` hands out a task under a lease; only `ack` removes it.
+A worker that dies mid-task loses nothing, because an expired lease makes the task
+claimable again (its `attempts` then already counts the lost try). `nack` puts a task back
+after a delay (a retry with backoff); `dead_letter` parks it with the error for a person.
+
+Lease and retry times here are wall-clock seconds (`time.time()` of the machine): leases
+must survive a process restart and be judged by other processes. The task's own times
+(`created_at`, the attempt history) are scenario seconds set by the engine.
+
+The research notes' verbs have their counterparts: enqueue -> `enqueue`, dequeue ->
+`dequeue` (claim + ack at once: at-most-once, kept for comparison), peek -> `peek`,
+size -> `size`, isEmpty -> `is_empty`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task
+
+
+class BackendError(Exception):
+    """A backend cannot do what was asked: unreachable, refused, misconfigured.
+
+    The message is meant for a person and never carries a password.
+    """
+
+
+@dataclass(slots=True)
+class Delivery:
+    """A claimed task and the receipt needed to ack, nack or dead-letter it."""
+
+    task: Task
+    receipt: object  # backend-specific token (row id + lease token, delivery tag, stream id …)
+    lease_until: float  # wall-clock second after which another worker may claim it again
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """Where the tasks a backend holds are right now."""
+
+    ready: int  # claimable now
+    delayed: int  # waiting for a retry delay to pass
+    leased: int  # claimed and not yet acked (in flight)
+    dead: int  # dead-lettered
+
+    @property
+    def total(self) -> int:
+        return self.ready + self.delayed + self.leased + self.dead
+
+
+class TaskQueue(ABC):
+    """An asynchronous task queue with leases, delayed retries and a dead-letter queue.
+
+    Implementations keep the bookkeeping rules identical (the contract suite in
+    `tests/backends/` checks them); only storage differs.
+    """
+
+    #: the URL the queue was opened with, password masked; safe to log or show
+    url: str = ""
+
+    # --- life cycle ---------------------------------------------------------------
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Connect and create what is missing (schema, queues). Idempotent."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections. Leased tasks stay leased; their leases run out normally."""
+
+    async def __aenter__(self) -> TaskQueue:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- producing ----------------------------------------------------------------
+    @abstractmethod
+    async def enqueue(self, task: Task, delay: float = 0.0) -> None:
+        """Add one task, claimable after `delay` seconds."""
+
+    async def enqueue_many(self, tasks: Iterable[Task]) -> None:
+        """Add many tasks; backends override this with one round trip."""
+        for task in tasks:
+            await self.enqueue(task)
+
+    # --- consuming ----------------------------------------------------------------
+    @abstractmethod
+    async def claim(
+        self, lease: float, *, max_tasks: int = 1, timeout: float | None = 0.0
+    ) -> list[Delivery]:
+        """Claim up to `max_tasks` ready tasks for `lease` seconds.
+
+        Order: higher priority first when the queue's discipline is priority, then oldest
+        first. Waits up to `timeout` seconds for work (None: until some arrives, 0: not at
+        all) and returns an empty list if none came. Increments each task's `attempts`.
+        """
+
+    @abstractmethod
+    async def ack(self, delivery: Delivery) -> None:
+        """The task is done: remove it for good."""
+
+    @abstractmethod
+    async def nack(self, delivery: Delivery, delay: float = 0.0) -> None:
+        """Put the task back, claimable after `delay` seconds, with its updated history.
+
+        The engine has already appended the failed attempt to `delivery.task.history`;
+        the backend stores the task as it is now.
+        """
+
+    @abstractmethod
+    async def dead_letter(self, delivery: Delivery, error_kind: str, error: str,
+                          at: float) -> None:
+        """Move the task to the dead-letter queue with its error; `at` is scenario time."""
+
+    async def extend(self, delivery: Delivery, lease: float) -> None:  # noqa: B027
+        """Renew a lease for a long task (a heartbeat). Backends without it keep the old one."""
+
+    async def dequeue(self) -> Task | None:
+        """The research notes' dequeue: claim and ack at once (at-most-once delivery)."""
+        got = await self.claim(lease=60.0, timeout=0.0)
+        if not got:
+            return None
+        await self.ack(got[0])
+        return got[0].task
+
+    # --- looking ------------------------------------------------------------------
+    @abstractmethod
+    async def counts(self) -> QueueCounts:
+        """Ready, delayed, leased and dead-lettered counts."""
+
+    async def size(self) -> int:
+        """Tasks waiting to be claimed (ready now or after a retry delay)."""
+        c = await self.counts()
+        return c.ready + c.delayed
+
+    async def is_empty(self) -> bool:
+        return await self.size() == 0
+
+    @abstractmethod
+    async def peek(self, n: int = 1) -> list[Task]:
+        """The next `n` tasks a claim would take, without claiming them."""
+
+    # --- dead letters -------------------------------------------------------------
+    @abstractmethod
+    async def dead_letters(self, query: DeadLetterQuery) -> DeadLetterPage:
+        """One page of dead letters matching the query."""
+
+    @abstractmethod
+    async def get_dead_letter(self, task_id: str) -> DeadLetter | None:
+        """One dead letter by task id, or None."""
+
+    @abstractmethod
+    async def reprocess(self, task_ids: Sequence[str], *, reset_attempts: bool = False) -> int:
+        """Move dead letters back into the queue, each atomically; returns how many moved.
+
+        A task is either still a dead letter or back in the queue, never both, never neither.
+        With `reset_attempts` its attempt count starts again from zero (history is kept).
+        """
+
+    @abstractmethod
+    async def discard(self, task_ids: Sequence[str]) -> int:
+        """Delete dead letters for good; returns how many were deleted."""
+
+    # --- tests and tools ----------------------------------------------------------
+    @abstractmethod
+    async def purge(self) -> None:
+        """Delete everything this queue holds, dead letters included (tests, resets)."""

@@ -1,0 +1,52 @@
+"""`queuelab`: opens the app; `queuelab run`, `queuelab scenario new|check` work headless.
+
+Only the no-argument path imports Qt (lazily), so the headless commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in _COMMANDS and args[0] not in ("-h", "--help", "--version"):
+        from queuelab.gui.app import main as gui_main
+
+        return gui_main(args)
+    parser = _parser()
+    ns = parser.parse_args(args)
+    return int(ns.func(ns) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from queuelab import __version__
+
+    p = argparse.ArgumentParser(prog="queuelab", description=__doc__)
+    p.add_argument("--version", action="version", version=f"QueueLab {__version__}")
+    sub = p.add_subparsers(dest="command")
+    for name, (help_text, build) in _COMMANDS.items():
+        build(sub.add_parser(name, help=help_text, description=help_text))
+    return p
+
+
+def _build_run(p: argparse.ArgumentParser) -> None:
+    from queuelab.commands.run import add_arguments
+
+    add_arguments(p)
+
+
+def _build_scenario(p: argparse.ArgumentParser) -> None:
+    from queuelab.commands.scenario import add_arguments
+
+    add_arguments(p)
+
+
+_COMMANDS = {
+    "run": ("Run a scenario headless and write frames.csv and summary.json.", _build_run),
+    "scenario": ("Write a commented default scenario, or check one.", _build_scenario),
+}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The headless commands behind `queuelab run`, `queuelab scenario …`, `queuelab worker`."""

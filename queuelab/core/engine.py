@@ -1,0 +1,158 @@
+"""The Engine contract: how the GUI and the CLI drive either engine, simulated or live.
+
+Both engines implement `Engine`. The window never asks which one it holds: it calls
+`advance` from a timer, drains `take_frames`, shows `workers` and `totals`, and sends
+`ParamChange`s through `apply`. Dead-letter calls are coroutines because a live backend
+answers them over the network; the simulator answers at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from queuelab.core.metrics import MetricsFrame, RunSummary
+    from queuelab.core.scenario import Scenario
+    from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery
+    from queuelab.core.validation import ParamChange
+
+
+class RunState(StrEnum):
+    IDLE = "idle"  # built, not started
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"  # draining in-flight work
+    FINISHED = "finished"  # reached its duration or was stopped
+
+
+class WorkerState(StrEnum):
+    STARTING = "starting"  # cold start: exists, takes no work yet
+    IDLE = "idle"
+    BUSY = "busy"
+    BACKING_OFF = "backing off"  # inline retry: asleep through the backoff, holding the task
+    DRAINING = "draining"  # asked to leave; finishes its task first
+    BLOCKED = "blocked"  # the circuit breaker is open
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """One row of the workers table."""
+
+    id: str
+    state: WorkerState
+    task_id: str | None
+    processed: int
+    failed: int
+    since: float  # scenario time the worker was created
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Where every task ever created is now: `created` equals the sum of the others.
+
+    `discarded` counts dead letters a person deleted on purpose: they left the system by a
+    decision, not by loss, and the balance still accounts for each of them.
+    """
+
+    created: int
+    waiting: int
+    in_flight: int
+    retrying: int
+    done: int
+    dead_lettered: int
+    discarded: int = 0
+
+    @property
+    def balanced(self) -> bool:
+        return self.created == (
+            self.waiting + self.in_flight + self.retrying + self.done + self.dead_lettered
+            + self.discarded
+        )
+
+    def describe(self) -> str:
+        """The status-bar sentence: created = waiting + in flight + … ."""
+        text = (
+            f"created {self.created:,} = waiting {self.waiting:,} + in flight "
+            f"{self.in_flight:,} + retrying {self.retrying:,} + done {self.done:,} + dead "
+            f"{self.dead_lettered:,}"
+        )
+        if self.discarded:
+            text += f" + discarded {self.discarded:,}"
+        return text if self.balanced else text + "  (UNBALANCED)"
+
+    def check(self) -> Totals:
+        """Return self, or raise AssertionError naming the mismatch (a lost or doubled task)."""
+        if not self.balanced:
+            raise AssertionError(f"conservation broken: {self}")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedChange:
+    """A change the engine applied, at which scenario time, from which value: a plot marker."""
+
+    t: float
+    path: str
+    old: Any
+    new: Any
+
+    def label(self) -> str:
+        return f"{self.path.split('.', 1)[1]} {_short(self.old)} → {_short(self.new)}"
+
+
+def _short(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+class Engine(Protocol):
+    """What a window or the CLI may ask of an engine."""
+
+    kind: str  # "simulated" or "live"
+
+    @property
+    def scenario(self) -> Scenario: ...
+    @property
+    def now(self) -> float: ...  # scenario seconds since the run started
+    @property
+    def state(self) -> RunState: ...
+
+    def start(self) -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    async def stop(self, drain: bool = True) -> None: ...
+
+    def step(self) -> bool:
+        """Advance by one event (simulated) or one sample (live); False when finished."""
+        ...
+
+    def set_speed(self, speed: float | None) -> None:
+        """Scenario seconds per wall second; None = as fast as possible. Simulated only."""
+        ...
+
+    def advance(self, budget: float) -> None:
+        """Let the engine work for at most `budget` wall seconds (a GUI timer slice)."""
+        ...
+
+    def apply(self, change: ParamChange) -> AppliedChange:
+        """Validate and apply a change at the current time; raises ScenarioError."""
+        ...
+
+    @property
+    def changes(self) -> Sequence[AppliedChange]: ...
+
+    def take_frames(self) -> list[MetricsFrame]:
+        """Frames produced since the last call (bounded buffer)."""
+        ...
+
+    def workers(self) -> list[WorkerInfo]: ...
+    def totals(self) -> Totals: ...
+    def summary(self) -> RunSummary: ...
+
+    async def dead_letters(self, query: DeadLetterQuery) -> DeadLetterPage: ...
+    async def get_dead_letter(self, task_id: str) -> DeadLetter | None: ...
+    async def reprocess(self, task_ids: Sequence[str], *, reset_attempts: bool = False) -> int: ...
+    async def discard(self, task_ids: Sequence[str]) -> int: ...

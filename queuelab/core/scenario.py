@@ -1,0 +1,336 @@
+"""The whole experiment as frozen dataclasses: what the user edits, saves and changes live.
+
+Each section is a frozen dataclass whose fields are knobs (`core.knobs.knob`): the field
+carries its default, label, unit, range and one-line help. Reading, validation, the
+commented default file and the GUI form are all derived from these declarations
+(`core.scenario_toml`, `core.validation`), so this file is the one place a knob is described.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from queuelab.core.knobs import Knob, knob
+
+FORMAT = 1
+
+ARRIVAL_PROCESSES = ("constant", "poisson", "bursty", "ramp", "sine", "spike", "trace")
+SERVICE_DISTRIBUTIONS = ("constant", "exponential", "uniform", "lognormal", "pareto", "empirical")
+STRATEGIES = ("single", "fixed", "dynamic", "semaphore")
+AUTOSCALERS = ("threshold", "target")
+DISCIPLINES = ("fifo", "priority")
+JITTERS = ("none", "full", "equal")
+RETRY_MODES = ("requeue", "inline")
+
+
+def _when(key: str, *values: str) -> tuple[str, tuple[str, ...]]:
+    return (key, values)
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """How long, how reproducible and how finely sampled a run is."""
+
+    duration: float = knob(3600.0, "Duration", "Length of the run in scenario seconds.",
+                           unit="s", minimum=0.0, exclusive_minimum=True, step=60)
+    warmup: float = knob(60.0, "Warm-up", "Leading seconds left out of the summary, so "
+                         "the empty start does not flatter the waits.", unit="s", minimum=0.0,
+                         step=10)
+    seed: int = knob(1, "Seed", "Random seed: the same scenario and seed give the same run.",
+                     minimum=0, live=False)
+    sample_interval: float = knob(1.0, "Sample interval", "Seconds between two metric frames.",
+                                  unit="s", minimum=0.001, live=False, step=0.5)
+    time_scale: float = knob(1.0, "Time scale (live)", "Live runs only: every duration is "
+                             "multiplied by this, so 0.02 plays 50 scenario seconds per "
+                             "wall second.", minimum=0.0, exclusive_minimum=True, maximum=100.0,
+                             live=False, step=0.01)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalsConfig:
+    """When tasks arrive: the load generator."""
+
+    process: str = knob("poisson", "Arrival process", "How arrivals are spread in time: "
+                        "evenly (constant), at random (poisson), in bursts, ramping, in waves "
+                        "(sine), with one spike, or replayed from a trace.",
+                        choices=ARRIVAL_PROCESSES)
+    rate: float = knob(3.2, "Rate", "Mean arrivals per second (the base rate of the "
+                       "time-varying processes).", unit="tasks/s", minimum=0.0, step=0.1)
+    burst_rate: float = knob(20.0, "Burst rate", "Arrival rate during a burst.",
+                             unit="tasks/s", minimum=0.0, shown_when=_when("process", "bursty"))
+    burst_length: float = knob(30.0, "Burst length", "How long each burst lasts.", unit="s",
+                               minimum=0.0, exclusive_minimum=True,
+                               shown_when=_when("process", "bursty"))
+    quiet_length: float = knob(270.0, "Quiet length", "Time between bursts, at the base rate.",
+                               unit="s", minimum=0.0, exclusive_minimum=True,
+                               shown_when=_when("process", "bursty"))
+    to_rate: float = knob(8.0, "Ramp to", "The rate the ramp ends at.", unit="tasks/s",
+                          minimum=0.0, shown_when=_when("process", "ramp"))
+    over: float = knob(1800.0, "Ramp over", "How long the ramp takes.", unit="s", minimum=0.0,
+                       exclusive_minimum=True, shown_when=_when("process", "ramp"))
+    amplitude: float = knob(2.0, "Amplitude", "Swing of the rate around its mean.",
+                            unit="tasks/s", minimum=0.0, shown_when=_when("process", "sine"))
+    period: float = knob(600.0, "Period", "Length of one wave.", unit="s", minimum=0.0,
+                         exclusive_minimum=True, shown_when=_when("process", "sine"))
+    at: float = knob(600.0, "Spike at", "When the spike starts.", unit="s", minimum=0.0,
+                     shown_when=_when("process", "spike"))
+    extra: float = knob(20.0, "Spike extra", "Arrivals per second added during the spike.",
+                        unit="tasks/s", minimum=0.0, shown_when=_when("process", "spike"))
+    length: float = knob(60.0, "Spike length", "How long the spike lasts.", unit="s",
+                         minimum=0.0, exclusive_minimum=True, shown_when=_when("process", "spike"))
+    trace: str = knob("", "Trace file", "CSV of arrival times in seconds (first column), "
+                      "relative to the scenario file.", shown_when=_when("process", "trace"),
+                      live=False)
+    trace_times: tuple[float, ...] = knob((), "Trace data", "Arrival times read from the trace.",
+                                          in_file=False, live=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """How long one attempt at a task takes."""
+
+    distribution: str = knob("exponential", "Distribution", "Shape of the service times: "
+                             "exponential gives M/M/c, pareto a heavy tail.",
+                             choices=SERVICE_DISTRIBUTIONS)
+    mean: float = knob(1.0, "Mean", "Mean service time of one attempt.", unit="s", minimum=0.0,
+                       exclusive_minimum=True, step=0.1)
+    low: float = knob(0.5, "Low", "Shortest service time.", unit="s", minimum=0.0,
+                      shown_when=_when("distribution", "uniform"))
+    high: float = knob(1.5, "High", "Longest service time.", unit="s", minimum=0.0,
+                       shown_when=_when("distribution", "uniform"))
+    sigma: float = knob(1.0, "Sigma", "Spread of the log of the service time.", minimum=0.0,
+                        exclusive_minimum=True, shown_when=_when("distribution", "lognormal"))
+    shape: float = knob(2.5, "Pareto shape", "Tail index: closer to 1 means heavier tails.",
+                        minimum=1.0, exclusive_minimum=True,
+                        shown_when=_when("distribution", "pareto"))
+    path: str = knob("", "Samples file", "CSV of measured service times in seconds.",
+                     shown_when=_when("distribution", "empirical"), live=False)
+    samples: tuple[float, ...] = knob((), "Samples", "Service times read from the samples file.",
+                                      in_file=False, live=False)
+    handler: str = knob("", "Handler (live)", "Live runs only: `package.module:function` "
+                        "to run for each task; empty runs the synthetic handler.", live=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FailuresConfig:
+    """How attempts fail."""
+
+    probability: float = knob(0.0, "Failure probability", "Chance that one attempt fails.",
+                              minimum=0.0, maximum=1.0, step=0.01)
+    poison_fraction: float = knob(0.0, "Poison fraction", "Share of tasks that fail every "
+                                  "attempt (poison pills).", minimum=0.0, maximum=1.0, step=0.01)
+
+
+@dataclass(frozen=True, slots=True)
+class PrioritiesConfig:
+    """How tasks spread over priority levels."""
+
+    weights: tuple[float, ...] = knob((1.0,), "Weights", "Share of tasks per priority level; "
+                                      "the last level is the highest.", minimum=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadConfig:
+    """What each synthetic task carries."""
+
+    size: int = knob(64, "Payload size", "Bytes of JSON padding in each synthetic task.",
+                     unit="B", minimum=0, maximum=1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """Where tasks wait and in which order they leave."""
+
+    backend: str = knob("memory://", "Backend", "Queue URL: memory://, sqlite:///path, "
+                        "postgresql://…, redis://…, amqp://…", live=False)
+    discipline: str = knob("fifo", "Discipline", "fifo: oldest first; priority: highest "
+                           "level first, oldest first within a level.", choices=DISCIPLINES,
+                           live=False)
+    lease: float = knob(30.0, "Lease", "How long a claimed task stays invisible to others "
+                        "before it is handed out again (live runs).", unit="s", minimum=0.0,
+                        exclusive_minimum=True)
+    batch: int = knob(1, "Claim batch", "Tasks a worker claims per round trip (live runs).",
+                      minimum=1, maximum=1000)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """Who does the work and how their number changes."""
+
+    strategy: str = knob("fixed", "Strategy", "single worker, a fixed pool, a dynamic "
+                         "(autoscaled) pool, or one consumer with a semaphore.",
+                         choices=STRATEGIES, live=False)
+    workers: int = knob(4, "Workers", "Pool size (fixed) or starting size (dynamic).",
+                        minimum=1, maximum=10_000,
+                        shown_when=_when("strategy", "fixed", "dynamic"))
+    min_workers: int = knob(1, "Min workers", "The autoscaler never goes below this.",
+                            minimum=0, maximum=10_000, shown_when=_when("strategy", "dynamic"))
+    max_workers: int = knob(20, "Max workers", "The autoscaler never goes above this.",
+                            minimum=1, maximum=10_000, shown_when=_when("strategy", "dynamic"))
+    check_interval: float = knob(5.0, "Check interval", "Seconds between two autoscaler "
+                                 "decisions (the polling interval).", unit="s", minimum=0.0,
+                                 exclusive_minimum=True, shown_when=_when("strategy", "dynamic"))
+    autoscaler: str = knob("threshold", "Autoscaler", "threshold: the research notes' rule "
+                           "(one worker up or down per check); target: Kubernetes HPA-style "
+                           "target tracking.", choices=AUTOSCALERS,
+                           shown_when=_when("strategy", "dynamic"))
+    scale_up_threshold: float = knob(100.0, "Scale-up threshold", "Add a worker when the "
+                                     "backlog is above this.", unit="tasks", minimum=0.0,
+                                     shown_when=_when("autoscaler", "threshold"))
+    scale_down_threshold: float = knob(10.0, "Scale-down threshold", "Remove a worker when the "
+                                       "backlog is below this.", unit="tasks", minimum=0.0,
+                                       shown_when=_when("autoscaler", "threshold"))
+    target_per_worker: float = knob(10.0, "Target per worker", "Backlog each worker should "
+                                    "carry: desired = ceil(backlog / target).", unit="tasks",
+                                    minimum=0.0, exclusive_minimum=True,
+                                    shown_when=_when("autoscaler", "target"))
+    tolerance: float = knob(0.1, "Tolerance", "No change while backlog / (workers × target) is "
+                            "within 1 ± tolerance.", minimum=0.0, maximum=1.0,
+                            shown_when=_when("autoscaler", "target"))
+    stabilization_up: float = knob(0.0, "Stabilization up", "Scale up to the lowest "
+                                   "recommendation of this window.", unit="s", minimum=0.0,
+                                   shown_when=_when("autoscaler", "target"))
+    stabilization_down: float = knob(300.0, "Stabilization down", "Scale down only to the "
+                                     "highest recommendation of this window: stops flapping.",
+                                     unit="s", minimum=0.0,
+                                     shown_when=_when("autoscaler", "target"))
+    max_step: int = knob(4, "Max step", "Most workers added or removed per decision.",
+                         minimum=1, shown_when=_when("autoscaler", "target"))
+    cooldown: float = knob(0.0, "Cooldown", "No further change for this long after a change.",
+                           unit="s", minimum=0.0, shown_when=_when("autoscaler", "target"))
+    activation: float = knob(0.0, "Activation", "With min 0: scale 0 → 1 only above this "
+                             "backlog, back to 0 at or below it.", unit="tasks", minimum=0.0,
+                             shown_when=_when("autoscaler", "target"))
+    startup_delay: float = knob(0.0, "Startup delay", "Cold start: a new worker takes work "
+                                "only after this long.", unit="s", minimum=0.0,
+                                shown_when=_when("strategy", "dynamic", "fixed"))
+    concurrency: int = knob(8, "Concurrency", "Tasks the semaphore lets run at once.",
+                            minimum=1, maximum=10_000, shown_when=_when("strategy", "semaphore"))
+    prefetch: int = knob(0, "Prefetch", "Tasks claimed ahead of a free slot (held, in "
+                         "flight, not yet running).", minimum=0, maximum=10_000,
+                         shown_when=_when("strategy", "semaphore"))
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    """What happens after a failed attempt."""
+
+    max_attempts: int = knob(3, "Max attempts", "Attempts before a task is dead-lettered "
+                             "(1 = no retry).", minimum=1, maximum=1000)
+    base_delay: float = knob(1.0, "Base delay", "Backoff after the first failure.", unit="s",
+                             minimum=0.0, step=0.5)
+    multiplier: float = knob(2.0, "Multiplier", "Each further backoff is this many times longer.",
+                             minimum=1.0, step=0.5)
+    max_delay: float = knob(60.0, "Max delay", "Backoff never exceeds this.", unit="s",
+                            minimum=0.0)
+    jitter: str = knob("full", "Jitter", "none: exact delays; full: uniform in [0, d]; equal: "
+                       "d/2 + uniform in [0, d/2]. Jitter spreads retry storms.", choices=JITTERS)
+    mode: str = knob("requeue", "Retry mode", "requeue: the task waits in the queue and the "
+                     "worker moves on; inline: the worker sleeps through the backoff.",
+                     choices=RETRY_MODES)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutsConfig:
+    """How long an attempt may run."""
+
+    task: float = knob(0.0, "Task timeout", "An attempt running longer fails as timed out "
+                       "(0 = no timeout).", unit="s", minimum=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerConfig:
+    """A circuit breaker in front of the handler (absent in a file = none)."""
+
+    enabled: bool = knob(False, "Circuit breaker", "Stop taking work after consecutive "
+                         "failures, then probe before resuming.")
+    failure_threshold: int = knob(5, "Failure threshold", "Consecutive failures that open it.",
+                                  minimum=1)
+    open_for: float = knob(30.0, "Open for", "How long it stays open before probing.",
+                           unit="s", minimum=0.0, exclusive_minimum=True)
+    half_open_probes: int = knob(1, "Half-open probes", "Trial tasks let through (and needed "
+                                 "to succeed) before it closes.", minimum=1)
+
+
+SECTIONS: dict[str, type] = {
+    "run": RunConfig,
+    "arrivals": ArrivalsConfig,
+    "service": ServiceConfig,
+    "failures": FailuresConfig,
+    "priorities": PrioritiesConfig,
+    "payload": PayloadConfig,
+    "queue": QueueConfig,
+    "pool": PoolConfig,
+    "retry": RetryConfig,
+    "timeouts": TimeoutsConfig,
+    "breaker": BreakerConfig,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One experiment: load, queue, pool, retry, dead letter, timeouts, breaker and run."""
+
+    name: str = "Untitled"
+    description: str = ""
+    run: RunConfig = RunConfig()
+    arrivals: ArrivalsConfig = ArrivalsConfig()
+    service: ServiceConfig = ServiceConfig()
+    failures: FailuresConfig = FailuresConfig()
+    priorities: PrioritiesConfig = PrioritiesConfig()
+    payload: PayloadConfig = PayloadConfig()
+    queue: QueueConfig = QueueConfig()
+    pool: PoolConfig = PoolConfig()
+    retry: RetryConfig = RetryConfig()
+    timeouts: TimeoutsConfig = TimeoutsConfig()
+    breaker: BreakerConfig = BreakerConfig()
+
+    def get(self, path: str) -> Any:
+        """The value at a knob path such as `pool.max_workers`."""
+        section, name = split_path(path)
+        return getattr(getattr(self, section), name)
+
+
+@dataclass(frozen=True, slots=True)
+class KnobInfo:
+    """A knob with its place: what forms and validators iterate over."""
+
+    section: str
+    name: str
+    kind: type
+    default: Any
+    knob: Knob
+
+    @property
+    def path(self) -> str:
+        return f"{self.section}.{self.name}"
+
+
+_KINDS = {"float": float, "int": int, "str": str, "bool": bool, "tuple[float, ...]": tuple}
+
+
+def _infos() -> dict[str, KnobInfo]:
+    out: dict[str, KnobInfo] = {}
+    for section, cls in SECTIONS.items():
+        instance = cls()
+        for f in fields(cls):
+            kind = _KINDS[f.type] if isinstance(f.type, str) else f.type
+            out[f"{section}.{f.name}"] = KnobInfo(
+                section, f.name, kind, getattr(instance, f.name), f.metadata["knob"]
+            )
+    return out
+
+
+KNOBS: dict[str, KnobInfo] = _infos()
+"""Every knob by its path, in declaration order: the scenario's one description."""
+
+
+def split_path(path: str) -> tuple[str, str]:
+    """`pool.max_workers` -> ("pool", "max_workers"), or KeyError naming what is unknown."""
+    section, _, name = path.partition(".")
+    if section not in SECTIONS:
+        raise KeyError(f"{path}: unknown section {section!r} (sections: {', '.join(SECTIONS)})")
+    if f"{section}.{name}" not in KNOBS:
+        raise KeyError(f"{path}: unknown key {name!r} in [{section}]")
+    return section, name

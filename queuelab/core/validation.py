@@ -1,0 +1,218 @@
+"""Checking scenario values: every refusal names the knob's path and the reason.
+
+One checker serves the file reader, the CLI, the GUI form and changes made while a run
+goes on, so a value refused in one place is refused everywhere with the same words.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from queuelab.core.scenario import KNOBS, SECTIONS, KnobInfo, Scenario, split_path
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One refused value: where and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class ScenarioError(ValueError):
+    """A scenario (or a change to one) that cannot be used; lists every problem found."""
+
+    def __init__(self, errors: list[FieldError] | FieldError):
+        self.errors = [errors] if isinstance(errors, FieldError) else list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+@dataclass(frozen=True, slots=True)
+class ParamChange:
+    """A change made while running: a knob's path and its new value."""
+
+    path: str
+    value: Any
+
+
+def coerce(info: KnobInfo, value: Any) -> Any:
+    """Turn a TOML/GUI value into the knob's type, or raise ScenarioError saying why."""
+    kind = info.kind
+    bad = FieldError
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ScenarioError(bad(info.path, f"must be true or false (got {value!r})"))
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ScenarioError(bad(info.path, f"must be a whole number (got {value!r})"))
+        if isinstance(value, float) and not value.is_integer():
+            raise ScenarioError(bad(info.path, f"must be a whole number (got {value!r})"))
+        return int(value)
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ScenarioError(bad(info.path, f"must be a number (got {value!r})"))
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ScenarioError(bad(info.path, f"must be a string (got {value!r})"))
+        return value
+    if kind is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ScenarioError(bad(info.path, f"must be a list of numbers (got {value!r})"))
+        out = []
+        for i, v in enumerate(value):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ScenarioError(bad(f"{info.path}[{i}]", f"must be a number (got {v!r})"))
+            out.append(float(v))
+        return tuple(out)
+    raise TypeError(f"{info.path}: unsupported knob type {kind}")  # a declaration bug
+
+
+def field_errors(scenario: Scenario, *, require_data: bool = True) -> list[FieldError]:
+    """Every problem in a scenario: per-knob ranges, then rules that tie knobs together.
+
+    `require_data=False` skips the checks that need trace/sample files already loaded
+    (the file reader checks those once it has read them).
+    """
+    errors: list[FieldError] = []
+    for path, info in KNOBS.items():
+        value = scenario.get(path)
+        if info.kind is tuple:
+            for i, v in enumerate(value):
+                reason = info.knob.check(v, float)
+                if reason:
+                    errors.append(FieldError(f"{path}[{i}]", reason))
+            continue
+        reason = info.knob.check(value, info.kind)
+        if reason:
+            errors.append(FieldError(path, reason))
+    errors.extend(_cross_errors(scenario, require_data))
+    return errors
+
+
+def _cross_errors(s: Scenario, require_data: bool) -> list[FieldError]:
+    errs: list[FieldError] = []
+
+    def need(ok: bool, path: str, reason: str) -> None:
+        if not ok:
+            errs.append(FieldError(path, reason))
+
+    run, arr, svc, pool, retry = s.run, s.arrivals, s.service, s.pool, s.retry
+    need(run.warmup < run.duration, "run.warmup",
+         f"must be < run.duration ({run.warmup:g} >= {run.duration:g})")
+    need(pool.max_workers >= pool.min_workers, "pool.max_workers",
+         f"must be >= pool.min_workers ({pool.max_workers} < {pool.min_workers})")
+    if pool.strategy == "dynamic":
+        need(pool.min_workers <= pool.workers <= pool.max_workers, "pool.workers",
+             f"must be within [pool.min_workers, pool.max_workers] = "
+             f"[{pool.min_workers}, {pool.max_workers}] for a dynamic pool (got {pool.workers})")
+    need(pool.scale_down_threshold <= pool.scale_up_threshold, "pool.scale_down_threshold",
+         f"must be <= pool.scale_up_threshold "
+         f"({pool.scale_down_threshold:g} > {pool.scale_up_threshold:g})")
+    weights = s.priorities.weights
+    need(len(weights) > 0 and math.fsum(weights) > 0, "priorities.weights",
+         "must hold at least one weight and sum to a positive number")
+    need(retry.max_delay >= retry.base_delay, "retry.max_delay",
+         f"must be >= retry.base_delay ({retry.max_delay:g} < {retry.base_delay:g})")
+    if svc.distribution == "uniform":
+        need(svc.low <= svc.high, "service.low",
+             f"must be <= service.high ({svc.low:g} > {svc.high:g})")
+    if svc.distribution == "empirical" and require_data:
+        need(bool(svc.samples), "service.path",
+             "names no samples: give a CSV of service times" if not svc.path
+             else f"holds no service times ({svc.path!r})")
+        need(all(x >= 0 for x in svc.samples), "service.path", "service times must be >= 0")
+    if arr.process == "trace" and require_data:
+        need(bool(arr.trace_times), "arrivals.trace",
+             "names no trace: give a CSV of arrival times" if not arr.trace
+             else f"holds no arrival times ({arr.trace!r})")
+    if arr.process not in ("trace",):
+        peak = arr.rate + (arr.burst_rate if arr.process == "bursty" else 0.0) + (
+            arr.to_rate if arr.process == "ramp" else 0.0) + (
+            arr.amplitude if arr.process == "sine" else 0.0) + (
+            arr.extra if arr.process == "spike" else 0.0)
+        need(peak > 0 or arr.rate < 0, "arrivals.rate",
+             "no task would ever arrive: every rate is 0")
+    return errs
+
+
+def validate(scenario: Scenario) -> Scenario:
+    """Return the scenario unchanged, or raise ScenarioError listing every problem."""
+    errors = field_errors(scenario)
+    if errors:
+        raise ScenarioError(errors)
+    return scenario
+
+
+def with_change(scenario: Scenario, change: ParamChange, *, running: bool = False) -> Scenario:
+    """The scenario with one knob changed, validated like a file would be.
+
+    With `running`, knobs that cannot change mid-run (the seed, the backend, the strategy)
+    are refused with that reason.
+    """
+    try:
+        section, name = split_path(change.path)
+    except KeyError as exc:
+        raise ScenarioError(FieldError(change.path, str(exc.args[0]).split(": ", 1)[-1])) from None
+    info = KNOBS[change.path]
+    if running and not info.knob.live:
+        raise ScenarioError(FieldError(change.path, "cannot change while a run goes on; "
+                                       "reset the run to change it"))
+    value = coerce(info, change.value)
+    new_section = replace(getattr(scenario, section), **{name: value})
+    return validate(replace(scenario, **{section: new_section}))
+
+
+def from_dict(data: dict[str, Any], *, require_data: bool = True) -> Scenario:
+    """Build a scenario from parsed TOML, refusing unknown keys and wrong types by path."""
+    errors: list[FieldError] = []
+    top: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "format":
+            if value != 1:
+                errors.append(FieldError("format", f"unsupported format {value!r} (this "
+                                         "QueueLab reads format 1)"))
+        elif key in ("name", "description"):
+            if isinstance(value, str):
+                top[key] = value
+            else:
+                errors.append(FieldError(key, f"must be a string (got {value!r})"))
+        elif key in SECTIONS:
+            if not isinstance(value, dict):
+                errors.append(FieldError(key, "must be a table ([section])"))
+                continue
+            top[key] = _section_from_dict(key, value, errors)
+        else:
+            errors.append(FieldError(key, f"unknown section or key (known: format, name, "
+                                     f"description, {', '.join(SECTIONS)})"))
+    scenario = Scenario(**top)
+    # report range problems beside unknown keys, all in one go
+    errors.extend(field_errors(scenario, require_data=require_data))
+    if errors:
+        raise ScenarioError(errors)
+    return scenario
+
+
+def _section_from_dict(section: str, values: dict[str, Any], errors: list[FieldError]) -> Any:
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        path = f"{section}.{key}"
+        info = KNOBS.get(path)
+        if info is None or not info.knob.in_file:
+            known = [i.name for i in KNOBS.values() if i.section == section and i.knob.in_file]
+            errors.append(FieldError(path, f"unknown key (known in [{section}]: "
+                                     f"{', '.join(known)})"))
+            continue
+        try:
+            kwargs[key] = coerce(info, value)
+        except ScenarioError as exc:
+            errors.extend(exc.errors)
+    if section == "breaker" and "enabled" not in kwargs:
+        kwargs["enabled"] = True  # a [breaker] section in a file turns the breaker on
+    return SECTIONS[section](**kwargs)

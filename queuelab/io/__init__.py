@@ -1,0 +1,1 @@
+"""Files: scenario TOML and trace CSVs read from and written to disk."""

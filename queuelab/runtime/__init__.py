@@ -1,0 +1,1 @@
+"""The live engine: real asyncio workers over a real TaskQueue backend."""

@@ -1,0 +1,1 @@
+"""The virtual-time engine: a discrete-event simulation of a scenario."""
