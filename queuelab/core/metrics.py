@@ -1,0 +1,506 @@
+"""The metrics recorder both engines feed, and the frames and run summary it produces.
+
+An engine reports timestamped events as they happen (`arrived`, `started`, `finished`,
+`retried`, `dead_lettered`, `reprocessed`, `busy_changed`, `workers_changed`) and calls
+`close_frame` at every sample boundary; each call returns one `MetricsFrame` and starts the
+next interval. The recorder keeps no frames and no whole-run list of waits — the engine hands
+frames onward — only the current interval's waits and fixed-size whole-run summaries
+(`LogHistogram`, `BatchMeans`), so memory stays bounded however long the run.
+
+Conventions
+* Times are scenario seconds and must not go backwards (the simulator's are exact; the live
+  runtime's come from one event loop). A late event is counted but integrates nothing.
+* A wait is a task's queueing delay: arrival to the start of its FIRST attempt. Retries'
+  time in backoff is not a wait; it shows as `retrying`. A negative wait (a live clock's
+  jitter) counts as 0.
+* Undefined figures are NaN, never 0: the wait percentiles of an interval in which no task
+  started, the mean service time of one in which none finished. A 0 would plot as a real
+  (and flattering) value; CSV writers write NaN as an empty cell, plots leave a gap.
+* `workers` counts every live worker — starting, idle, busy or draining — because each one
+  holds a slot the pool pays for; `busy` counts those running a task.
+* Warm-up: the summary covers only [start + warmup, end]. Counts are of events at or after
+  the warm-up end; waits of tasks whose first attempt starts before it are excluded; time
+  integrals (utilization, worker-seconds) start exactly there. Frames always cover
+  everything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
+from typing import Any
+
+from queuelab.core.stats import BatchMeans, LogHistogram, sorted_quantile
+
+NAN = float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsFrame:
+    """What happened over one sample interval (ending at `t`) and the state at its end.
+
+    Rates are per second of the interval; `utilization` is time-integrated over it (busy
+    worker-seconds / live worker-seconds, 0 when no worker lived); `error_rate` is failed /
+    finished attempts (0 when none finished). Field order is the frames.csv column order.
+    """
+
+    t: float
+    depth: int  # waiting to be claimed, at t
+    in_flight: int  # claimed and not finished, at t
+    workers: int  # live workers at t (starting, idle, busy or draining)
+    busy: int  # workers running a task at t
+    utilization: float  # 0..1 over the interval
+    arrival_rate: float  # new tasks per second
+    throughput: float  # successful completions per second
+    error_rate: float  # failed attempts / finished attempts, 0..1
+    retry_rate: float  # retries scheduled per second
+    dead_letters: int  # dead-letter queue size at t
+    wait_p50: float  # exact percentiles of the waits of tasks first started in the interval;
+    wait_p95: float  # NaN when none started
+    wait_p99: float
+    retrying: int  # waiting out a retry backoff, at t
+    mean_service: float  # mean service time of attempts finished in the interval; NaN if none
+    created: int  # tasks ever created, at t
+    done: int  # tasks completed successfully, at t
+    breaker_open: int  # 1 while the circuit breaker is open, else 0
+
+    def as_row(self) -> tuple[float | int, ...]:
+        """The values in FRAME_COLUMNS order (one frames.csv row)."""
+        return _row(self)
+
+
+FRAME_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(MetricsFrame))
+_row = attrgetter(*FRAME_COLUMNS)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able value: NaN and infinities become None (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """The whole run after warm-up. NaN marks a figure with nothing to measure.
+
+    Engines attach their own figures (events, wall_seconds, final_workers, waiting,
+    in_flight, retrying …) with `with_extras`; `as_dict` lists them after the fixed fields.
+    """
+
+    start: float  # end of the warm-up: where the summary begins
+    end: float
+    duration: float  # end - start, seconds
+    arrived: int
+    completed: int
+    failed_attempts: int
+    retries: int
+    dead_lettered: int
+    reprocessed: int  # dead letters sent back to the queue
+    waits: int  # first starts measured
+    mean_wait: float
+    mean_wait_ci95: float  # half-width by batch means; NaN until there are 10 batches
+    wait_p50: float  # from the log histogram: within 0.5 % of the sample quantile
+    wait_p95: float
+    wait_p99: float
+    max_wait: float
+    mean_service: float
+    utilization: float  # busy worker-seconds / live worker-seconds
+    worker_seconds: float  # integral of the worker count: what the pool cost
+    throughput: float  # completed per second
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def with_extras(self, **values: Any) -> RunSummary:
+        """A copy with more engine-specific figures attached."""
+        merged = dict(self.extras)
+        merged.update(values)
+        return RunSummary(
+            **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "extras"},
+            extras=merged,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values in field order, then the extras; NaN and inf become None."""
+        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "extras"}
+        for key, value in self.extras.items():
+            out[key] = _plain(value)
+        return out
+
+
+class MetricsRecorder:
+    """Turns an engine's events into one MetricsFrame per sample interval and a RunSummary.
+
+    The event methods run once per event in a simulator doing hundreds of thousands of tasks a
+    second, so each is a handful of attribute updates (plus appending a float for a first
+    start); the sorting and bucketing of waits happens once per frame, in `close_frame`.
+    """
+
+    __slots__ = (
+        "_anchor",
+        "_batch_means",
+        "_busy",
+        "_busy_acc",
+        "_busy_t",
+        "_frame_start",
+        "_hist",
+        "_i_arrived",
+        "_i_dead",
+        "_i_failed",
+        "_i_ok",
+        "_i_reprocessed",
+        "_i_retried",
+        "_i_service",
+        "_interval",
+        "_k",
+        "_last_t",
+        "_r_arrived",
+        "_r_busy",
+        "_r_dead",
+        "_r_failed",
+        "_r_ok",
+        "_r_reprocessed",
+        "_r_retried",
+        "_r_service",
+        "_r_workers",
+        "_w0",
+        "_waits",
+        "_waits_flushed",
+        "_warm_at",
+        "_warm_end",
+        "_warm_skip",
+        "_workers",
+        "_workers_acc",
+        "_workers_t",
+    )
+
+    def __init__(self, sample_interval: float, warmup: float = 0.0, start: float = 0.0) -> None:
+        if not sample_interval > 0 or math.isinf(sample_interval):
+            raise ValueError(f"sample_interval: must be a finite number > 0 ({sample_interval})")
+        if not warmup >= 0 or math.isinf(warmup):
+            raise ValueError(f"warmup: must be a finite number >= 0 ({warmup})")
+        self._interval = float(sample_interval)
+        start = float(start)
+        self._frame_start = start
+        self._anchor = start  # frame boundaries are anchor + k·interval, k >= 1
+        self._k = 1
+        self._last_t = start
+        self._warm_end = start + warmup
+        # The hot-path check `t >= _warm_at` fires once, at the first event past the warm-up;
+        # after that _warm_at is inf.
+        self._warm_at = self._warm_end
+        # Piecewise-constant levels: current value, time of last change, interval integral.
+        self._busy = 0
+        self._busy_t = start
+        self._busy_acc = 0.0
+        self._workers = 0
+        self._workers_t = start
+        self._workers_acc = 0.0
+        # Interval counters, reset by close_frame.
+        self._i_arrived = 0
+        self._i_ok = 0
+        self._i_failed = 0
+        self._i_service = 0.0
+        self._i_retried = 0
+        self._i_dead = 0
+        self._i_reprocessed = 0
+        self._waits: list[float] = []
+        self._waits_flushed = 0  # waits[:flushed] are already in the whole-run summaries
+        self._warm_skip = 0  # waits[:skip] started during the warm-up
+        # Run totals of closed intervals.
+        self._r_arrived = 0
+        self._r_ok = 0
+        self._r_failed = 0
+        self._r_service = 0.0
+        self._r_retried = 0
+        self._r_dead = 0
+        self._r_reprocessed = 0
+        self._r_busy = 0.0
+        self._r_workers = 0.0
+        self._w0: tuple[float, ...] = ()  # cumulative totals at the end of the warm-up
+        self._hist = LogHistogram()
+        self._batch_means = BatchMeans()
+        if warmup == 0:
+            self._end_warmup()
+
+    # -- configuration ------------------------------------------------------------------------
+
+    @property
+    def sample_interval(self) -> float:
+        return self._interval
+
+    @property
+    def warmup_end(self) -> float:
+        return self._warm_end
+
+    @property
+    def frame_start(self) -> float:
+        """Start of the interval the next frame will cover."""
+        return self._frame_start
+
+    @property
+    def next_frame_at(self) -> float:
+        """The boundary at which the engine should call close_frame next."""
+        return self._anchor + self._k * self._interval
+
+    @property
+    def wait_histogram(self) -> LogHistogram:
+        """The whole-run histogram of post-warm-up waits, as of the last frame or summary."""
+        return self._hist
+
+    def set_sample_interval(self, sample_interval: float) -> None:
+        """Change the frame length; boundaries restart from the current frame's start.
+
+        The current frame then ends at the first new boundary after the latest time seen (a
+        frame close or a busy / worker change).
+        """
+        if not sample_interval > 0 or math.isinf(sample_interval):
+            raise ValueError(f"sample_interval: must be a finite number > 0 ({sample_interval})")
+        self._interval = float(sample_interval)
+        self._anchor = self._frame_start
+        self._k = 1
+        self._advance_boundary(self._latest())
+
+    # -- hot path -----------------------------------------------------------------------------
+
+    def arrived(self, t: float) -> None:
+        if t >= self._warm_at:
+            self._end_warmup()
+        self._i_arrived += 1
+
+    def started(self, t: float, wait: float | None) -> None:
+        """An attempt started; pass `wait` only for a task's first attempt."""
+        if t >= self._warm_at:
+            self._end_warmup()
+        if wait is not None:
+            self._waits.append(wait)
+
+    def finished(self, t: float, service: float, ok: bool) -> None:
+        if t >= self._warm_at:
+            self._end_warmup()
+        if ok:
+            self._i_ok += 1
+        else:
+            self._i_failed += 1
+        self._i_service += service
+
+    def retried(self, t: float) -> None:
+        if t >= self._warm_at:
+            self._end_warmup()
+        self._i_retried += 1
+
+    def dead_lettered(self, t: float) -> None:
+        if t >= self._warm_at:
+            self._end_warmup()
+        self._i_dead += 1
+
+    def reprocessed(self, t: float, n: int) -> None:
+        if t >= self._warm_at:
+            self._end_warmup()
+        self._i_reprocessed += n
+
+    def busy_changed(self, t: float, busy: int) -> None:
+        if t >= self._warm_at:
+            self._end_warmup()
+        dt = t - self._busy_t
+        if dt > 0:
+            self._busy_acc += self._busy * dt
+            self._busy_t = t
+        self._busy = busy
+
+    def workers_changed(self, t: float, workers: int) -> None:
+        if t >= self._warm_at:
+            self._end_warmup()
+        dt = t - self._workers_t
+        if dt > 0:
+            self._workers_acc += self._workers * dt
+            self._workers_t = t
+        self._workers = workers
+
+    # -- per frame ----------------------------------------------------------------------------
+
+    def close_frame(
+        self,
+        t: float,
+        *,
+        depth: int,
+        in_flight: int,
+        retrying: int,
+        dead_letters: int,
+        created: int,
+        done: int,
+        breaker_open: bool = False,
+    ) -> MetricsFrame:
+        """The frame for [frame_start, t]; then start the next interval at t."""
+        if t >= self._warm_at:
+            self._end_warmup()
+        self._integrate_to(t)
+        dt = t - self._frame_start
+        if self._workers_acc > 0:
+            utilization = min(1.0, self._busy_acc / self._workers_acc)
+        elif dt <= 0 and self._workers > 0:  # a zero-length frame: the instantaneous ratio
+            utilization = min(1.0, self._busy / self._workers)
+        else:
+            utilization = 0.0
+        per_s = 1.0 / dt if dt > 0 else 0.0
+        finished = self._i_ok + self._i_failed
+        waits = self._waits
+        self._flush_waits()
+        if waits:
+            waits.sort()
+            p50 = sorted_quantile(waits, 0.50)
+            p95 = sorted_quantile(waits, 0.95)
+            p99 = sorted_quantile(waits, 0.99)
+        else:
+            p50 = p95 = p99 = NAN
+        frame = MetricsFrame(
+            t=t,
+            depth=depth,
+            in_flight=in_flight,
+            workers=self._workers,
+            busy=self._busy,
+            utilization=utilization,
+            arrival_rate=self._i_arrived * per_s,
+            throughput=self._i_ok * per_s,
+            error_rate=self._i_failed / finished if finished else 0.0,
+            retry_rate=self._i_retried * per_s,
+            dead_letters=dead_letters,
+            wait_p50=p50,
+            wait_p95=p95,
+            wait_p99=p99,
+            retrying=retrying,
+            mean_service=self._i_service / finished if finished else NAN,
+            created=created,
+            done=done,
+            breaker_open=1 if breaker_open else 0,
+        )
+        self._r_arrived += self._i_arrived
+        self._r_ok += self._i_ok
+        self._r_failed += self._i_failed
+        self._r_service += self._i_service
+        self._r_retried += self._i_retried
+        self._r_dead += self._i_dead
+        self._r_reprocessed += self._i_reprocessed
+        self._r_busy += self._busy_acc
+        self._r_workers += self._workers_acc
+        self._i_arrived = self._i_ok = self._i_failed = 0
+        self._i_retried = self._i_dead = self._i_reprocessed = 0
+        self._i_service = self._busy_acc = self._workers_acc = 0.0
+        waits.clear()
+        self._waits_flushed = self._warm_skip = 0
+        if t > self._frame_start:
+            self._frame_start = t
+        self._advance_boundary(t)
+        return frame
+
+    # -- whole run ----------------------------------------------------------------------------
+
+    def summary(self, t: float | None = None) -> RunSummary:
+        """The run from the end of the warm-up to `t` (default: the latest frame or level change).
+
+        Cheap enough to call per GUI refresh: it flushes the current interval's waits into the
+        whole-run summaries and reads the totals, without closing a frame. The time integrals
+        are brought up to `t`, so `t` must not be later than events still to be reported.
+        """
+        latest = self._latest()
+        end = latest if t is None else max(t, latest)
+        if end >= self._warm_at:
+            self._end_warmup()
+        self._integrate_to(end)
+        self._flush_waits()
+        now = self._cumulative()
+        if self._w0:
+            d = [a - b for a, b in zip(now, self._w0, strict=True)]
+        else:  # still warming up: nothing measured yet
+            d = [0, 0, 0, 0, 0, 0.0, 0, 0.0, 0.0]
+        arrived, ok, failed, retried, dead, service, reprocessed, busy_s, worker_s = d
+        duration = max(0.0, end - self._warm_end)
+        hist, bm = self._hist, self._batch_means
+        p50, p95, p99 = hist.quantiles((0.50, 0.95, 0.99))
+        finished = ok + failed
+        return RunSummary(
+            start=self._warm_end,
+            end=end,
+            duration=duration,
+            arrived=int(arrived),
+            completed=int(ok),
+            failed_attempts=int(failed),
+            retries=int(retried),
+            dead_lettered=int(dead),
+            reprocessed=int(reprocessed),
+            waits=hist.count,
+            mean_wait=hist.mean,
+            mean_wait_ci95=bm.ci95_halfwidth(),
+            wait_p50=p50,
+            wait_p95=p95,
+            wait_p99=p99,
+            max_wait=hist.max,
+            mean_service=service / finished if finished else NAN,
+            utilization=min(1.0, busy_s / worker_s) if worker_s > 0 else 0.0,
+            worker_seconds=worker_s,
+            throughput=ok / duration if duration > 0 else NAN,
+        )
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _integrate_to(self, t: float) -> None:
+        """Bring both time integrals up to t (no-op for a t not after the last change)."""
+        if t > self._last_t:
+            self._last_t = t
+        dt = t - self._busy_t
+        if dt > 0:
+            self._busy_acc += self._busy * dt
+            self._busy_t = t
+        dt = t - self._workers_t
+        if dt > 0:
+            self._workers_acc += self._workers * dt
+            self._workers_t = t
+
+    def _latest(self) -> float:
+        """The latest time seen; the hot path leaves its trace only in the level timestamps."""
+        return max(self._last_t, self._busy_t, self._workers_t)
+
+    def _advance_boundary(self, t: float) -> None:
+        """Move the next boundary past t (a hair of tolerance absorbs k·interval rounding)."""
+        tolerance = 1e-9 * self._interval
+        while self._anchor + self._k * self._interval <= t + tolerance:
+            self._k += 1
+
+    def _cumulative(self) -> tuple[float, ...]:
+        """Totals since the start: closed intervals plus the open one (integrals as of now)."""
+        return (
+            self._r_arrived + self._i_arrived,
+            self._r_ok + self._i_ok,
+            self._r_failed + self._i_failed,
+            self._r_retried + self._i_retried,
+            self._r_dead + self._i_dead,
+            self._r_service + self._i_service,
+            self._r_reprocessed + self._i_reprocessed,
+            self._r_busy + self._busy_acc,
+            self._r_workers + self._workers_acc,
+        )
+
+    def _end_warmup(self) -> None:
+        """Snapshot the totals exactly at the warm-up end, once, at the first event past it."""
+        self._warm_at = math.inf
+        self._integrate_to(self._warm_end)
+        self._w0 = self._cumulative()
+        self._warm_skip = len(self._waits)  # every wait so far started during the warm-up
+
+    def _flush_waits(self) -> None:
+        """Feed the open interval's post-warm-up waits, in start order, to the run summaries."""
+        waits = self._waits
+        if waits and min(waits) < 0.0:  # live clocks can put a start a hair before its arrival
+            waits[:] = [w if w > 0.0 else 0.0 for w in waits]
+        if not self._w0:  # still warming up: nothing here counts
+            return
+        begin = max(self._waits_flushed, self._warm_skip)
+        if begin < len(waits):
+            fresh = waits[begin:]
+            self._hist.extend(fresh)
+            self._batch_means.extend(fresh)
+        self._waits_flushed = len(waits)
