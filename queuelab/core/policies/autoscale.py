@@ -1,0 +1,376 @@
+"""Autoscalers: how many workers the pool should have, given the backlog.
+
+An autoscaler only recommends. Every `check_interval` seconds the engine hands it the time
+and a `PoolObservation` and gets back the desired worker count; the engine then starts
+workers, or drains idle ones first and busy ones after they finish (it never kills a busy
+worker). Because both engines call the same object with the same observations, a tuning
+found in the simulator behaves the same way live.
+
+Two strategies:
+
+* `ThresholdAutoscaler` - the research notes' dynamic pool: one worker more above one
+  backlog threshold, one fewer below another. Simple and predictable, slow to follow a burst.
+* `TargetTrackingAutoscaler` - Kubernetes HPA on a queue-length metric, with KEDA's
+  activation for scale-to-zero: sizes the pool so each worker has about `target_per_worker`
+  waiting tasks, damped by tolerance, stabilization windows, step limits and a cooldown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from queuelab.core.policies.concurrency import check_int, check_known, check_number
+
+AUTOSCALER_KINDS = ("threshold", "target")
+
+
+@dataclass(frozen=True, slots=True)
+class PoolObservation:
+    """What the engine saw at a check.
+
+    `backlog`: tasks ready to be claimed now (not those waiting out a retry backoff, which
+    are `retrying`). `workers`: workers counting toward capacity, running or still starting
+    - not draining ones, which are leaving anyway. `busy`: of all workers, those running a task.
+    """
+
+    backlog: int
+    workers: int
+    busy: int
+    retrying: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("backlog", "workers", "busy", "retrying"):
+            check_int(name, getattr(self, name), minimum=0)
+
+
+@runtime_checkable
+class Autoscaler(Protocol):
+    def decide(self, now: float, obs: PoolObservation) -> int:
+        """The desired worker count, always within [min_workers, max_workers]."""
+        ...
+
+    def describe(self) -> str:
+        """One line for logs and plot markers."""
+        ...
+
+    def reconfigure(self, **knobs: object) -> None:
+        """Change knobs at run time; all are checked before any applies; history is kept."""
+        ...
+
+    def knobs(self) -> dict[str, float]:
+        """The current knob values, by name."""
+        ...
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return low if value < low else high if value > high else value
+
+
+class ThresholdAutoscaler:
+    """The research notes' rule, one step per check.
+
+    backlog > scale_up_threshold and workers < max_workers -> workers + 1;
+    otherwise backlog < scale_down_threshold and workers > min_workers -> workers - 1;
+    otherwise workers. The result is clamped into [min_workers, max_workers], so a pool
+    started below `min_workers` (or left above a lowered `max_workers`) is brought into range
+    at once. The gap between the two thresholds is the only damping: a narrow gap flaps.
+    """
+
+    kind = "threshold"
+    _KNOBS = ("min_workers", "max_workers", "scale_up_threshold", "scale_down_threshold")
+
+    __slots__ = ("max_workers", "min_workers", "scale_down_threshold", "scale_up_threshold")
+
+    def __init__(
+        self,
+        min_workers: int,
+        max_workers: int,
+        scale_up_threshold: float,
+        scale_down_threshold: float,
+    ) -> None:
+        self._apply(
+            {
+                "min_workers": min_workers,
+                "max_workers": max_workers,
+                "scale_up_threshold": scale_up_threshold,
+                "scale_down_threshold": scale_down_threshold,
+            }
+        )
+
+    def _apply(self, knobs: dict[str, object]) -> None:
+        low, high = _check_bounds(knobs)
+        up = check_number("scale_up_threshold", knobs["scale_up_threshold"], minimum=0.0)
+        down = check_number("scale_down_threshold", knobs["scale_down_threshold"], minimum=0.0)
+        if down > up:
+            raise ValueError(
+                f"scale_down_threshold: must be <= scale_up_threshold ({down:g} > {up:g})"
+            )
+        self.min_workers, self.max_workers = low, high
+        self.scale_up_threshold, self.scale_down_threshold = up, down
+
+    def decide(self, now: float, obs: PoolObservation) -> int:
+        workers = obs.workers
+        if obs.backlog > self.scale_up_threshold and workers < self.max_workers:
+            workers += 1
+        elif obs.backlog < self.scale_down_threshold and workers > self.min_workers:
+            workers -= 1
+        return _clamp(workers, self.min_workers, self.max_workers)
+
+    def reconfigure(self, **knobs: object) -> None:
+        check_known("threshold autoscaler", knobs, self._KNOBS)
+        self._apply({**self.knobs(), **knobs})
+
+    def knobs(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self._KNOBS}
+
+    def describe(self) -> str:
+        return (
+            f"threshold: {self.min_workers}..{self.max_workers} workers, "
+            f"+1 when backlog > {self.scale_up_threshold:g}, "
+            f"-1 when backlog < {self.scale_down_threshold:g}"
+        )
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.knobs().items())
+        return f"ThresholdAutoscaler({inner})"
+
+
+class TargetTrackingAutoscaler:
+    """HPA-style target tracking on the backlog, with KEDA activation for scale-to-zero.
+
+    Each check computes a raw recommendation, ceil(backlog / target_per_worker), then damps
+    it. Every knob trades reaction speed for stability (less flapping):
+
+    * `target_per_worker` - waiting tasks each worker may have. Lower: more workers, shorter
+      waits, more churn as the backlog fluctuates.
+    * `tolerance` - no change while backlog / (workers * target) is within 1 +- tolerance:
+      a dead band that swallows small fluctuations (HPA's default is 0.1). At 1 an empty
+      queue is inside the band: the pool then only grows (or sleeps, through activation).
+    * `stabilization_up` - scale up to the MIN of the raw recommendations over this many
+      seconds: a burst must last that long to add its full share of workers. 0 reacts at once.
+    * `stabilization_down` - scale down only to the MAX of the raw recommendations over this
+      many seconds: one quiet check cannot shrink a pool a spike just grew, and the pool never
+      goes below a recommendation made within the window. The main anti-flapping knob
+      (HPA's default is 300 s).
+    * `max_step` - at most this many workers added or removed per decision: limits how far a
+      single mistaken decision reaches.
+    * `cooldown` - after any change, hold the count for this many seconds so the new workers'
+      effect shows in the backlog before the next decision (checked every `check_interval`).
+    * `activation` - with `min_workers == 0` only (KEDA's activation threshold): a pool at 0
+      wakes, to exactly 1 worker, only when the backlog exceeds it; the pool returns to 0 only
+      once the backlog has stayed at or below it for the whole down window. Waking is
+      immediate, ignoring the up window and the cooldown, so work never starves at zero.
+
+    The result is finally clamped into [min_workers, max_workers], which overrides the step
+    limit and the cooldown. Raw recommendations are remembered (unclamped) for the longest
+    window; `reconfigure` keeps them, so turning a knob mid-run does not restart the windows.
+    """
+
+    kind = "target"
+    _KNOBS = (
+        "min_workers",
+        "max_workers",
+        "target_per_worker",
+        "tolerance",
+        "stabilization_up",
+        "stabilization_down",
+        "max_step",
+        "cooldown",
+        "activation",
+    )
+
+    __slots__ = (
+        "_highs",
+        "_last_change",
+        "_last_now",
+        "_last_raw",
+        "_lows",
+        "activation",
+        "cooldown",
+        "max_step",
+        "max_workers",
+        "min_workers",
+        "stabilization_down",
+        "stabilization_up",
+        "target_per_worker",
+        "tolerance",
+    )
+
+    def __init__(
+        self,
+        min_workers: int,
+        max_workers: int,
+        target_per_worker: float,
+        tolerance: float = 0.1,
+        stabilization_up: float = 0.0,
+        stabilization_down: float = 300.0,
+        max_step: int = 4,
+        cooldown: float = 0.0,
+        activation: float = 0.0,
+    ) -> None:
+        self._apply(
+            {
+                "min_workers": min_workers,
+                "max_workers": max_workers,
+                "target_per_worker": target_per_worker,
+                "tolerance": tolerance,
+                "stabilization_up": stabilization_up,
+                "stabilization_down": stabilization_down,
+                "max_step": max_step,
+                "cooldown": cooldown,
+                "activation": activation,
+            }
+        )
+        # Sliding-window extremes of (time, raw recommendation): `_lows` keeps rising values
+        # (its first entry inside a window is that window's min), `_highs` falling ones (max).
+        # An entry dominated by a later one can never be a window's extreme again, so both
+        # stay short; entries leave once older than the longest window.
+        self._lows: deque[tuple[float, int]] = deque()
+        self._highs: deque[tuple[float, int]] = deque()
+        self._last_change = -math.inf
+        self._last_now = -math.inf
+        self._last_raw: int | None = None
+
+    def _apply(self, knobs: dict[str, object]) -> None:
+        low, high = _check_bounds(knobs)
+        target = check_number("target_per_worker", knobs["target_per_worker"], above=0.0)
+        tolerance = check_number("tolerance", knobs["tolerance"], minimum=0.0, maximum=1.0)
+        up = check_number("stabilization_up", knobs["stabilization_up"], minimum=0.0)
+        down = check_number("stabilization_down", knobs["stabilization_down"], minimum=0.0)
+        step = check_int("max_step", knobs["max_step"], minimum=1)
+        cooldown = check_number("cooldown", knobs["cooldown"], minimum=0.0)
+        activation = check_number("activation", knobs["activation"], minimum=0.0)
+        self.min_workers, self.max_workers = low, high
+        self.target_per_worker, self.tolerance = target, tolerance
+        self.stabilization_up, self.stabilization_down = up, down
+        self.max_step, self.cooldown, self.activation = step, cooldown, activation
+
+    @property
+    def last_raw(self) -> int | None:
+        """The undamped recommendation of the last decision (before windows, steps, clamps)."""
+        return self._last_raw
+
+    def raw_recommendation(self, obs: PoolObservation) -> int:
+        """ceil(backlog / target), `workers` inside the tolerance band, 0 when inactive."""
+        backlog, workers = obs.backlog, obs.workers
+        if self.min_workers == 0 and backlog <= self.activation:
+            return 0
+        if workers > 0:
+            capacity = workers * self.target_per_worker
+            # |backlog/capacity - 1| <= tolerance, without a division that rounds 11/10 to
+            # 1.1000000000000001 and pushes an exact band edge out of the band.
+            if abs(backlog - capacity) <= self.tolerance * capacity * (1 + 1e-12):
+                return workers
+        exact = backlog / self.target_per_worker
+        nearest = round(exact)
+        if abs(exact - nearest) <= 1e-9 * exact:  # 3 / 0.1 is 30.000000000000004, not 31
+            return int(nearest)
+        return math.ceil(exact)
+
+    def decide(self, now: float, obs: PoolObservation) -> int:
+        if now < self._last_now:
+            raise ValueError(f"now: went backwards ({now:g} < {self._last_now:g})")
+        self._last_now = now
+        workers = obs.workers
+        raw = self.raw_recommendation(obs)
+        self._last_raw = raw
+        up_rec, down_rec = self._record(now, raw)
+        if workers == 0 and self.min_workers == 0:
+            desired = 1 if raw > 0 else 0  # KEDA activation: wake to one worker, at once
+        else:
+            desired = min(max(workers, up_rec), down_rec)
+            if desired > workers + self.max_step:
+                desired = workers + self.max_step
+            elif desired < workers - self.max_step:
+                desired = workers - self.max_step
+            if now - self._last_change < self.cooldown:
+                desired = workers
+        desired = _clamp(desired, self.min_workers, self.max_workers)
+        if desired != workers:
+            self._last_change = now
+        return desired
+
+    def _record(self, now: float, raw: int) -> tuple[int, int]:
+        """Remember `raw`; return (min over the up window, max over the down window), HPA-style.
+
+        As in HPA, a window of W seconds holds the recommendations made strictly after now - W,
+        plus the current one.
+        """
+        lows, highs = self._lows, self._highs
+        horizon = now - max(self.stabilization_up, self.stabilization_down)
+        while lows and lows[0][0] <= horizon:
+            lows.popleft()
+        while highs and highs[0][0] <= horizon:
+            highs.popleft()
+        up_rec = down_rec = raw
+        cutoff = now - self.stabilization_up
+        for t, r in lows:
+            if t > cutoff:
+                up_rec = min(up_rec, r)
+                break
+        cutoff = now - self.stabilization_down
+        for t, r in highs:
+            if t > cutoff:
+                down_rec = max(down_rec, r)
+                break
+        while lows and lows[-1][1] >= raw:
+            lows.pop()
+        lows.append((now, raw))
+        while highs and highs[-1][1] <= raw:
+            highs.pop()
+        highs.append((now, raw))
+        return up_rec, down_rec
+
+    def reconfigure(self, **knobs: object) -> None:
+        check_known("target autoscaler", knobs, self._KNOBS)
+        self._apply({**self.knobs(), **knobs})
+
+    def knobs(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self._KNOBS}
+
+    def describe(self) -> str:
+        wake = f", wakes above {self.activation:g}" if self.min_workers == 0 else ""
+        return (
+            f"target: {self.target_per_worker:g} waiting/worker ±{self.tolerance:.0%}, "
+            f"{self.min_workers}..{self.max_workers} workers, windows "
+            f"up {self.stabilization_up:g}s down {self.stabilization_down:g}s, "
+            f"step ≤{self.max_step}, cooldown {self.cooldown:g}s{wake}"
+        )
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.knobs().items())
+        return f"TargetTrackingAutoscaler({inner})"
+
+
+def _check_bounds(knobs: dict[str, object]) -> tuple[int, int]:
+    low = check_int("min_workers", knobs["min_workers"], minimum=0)
+    high = check_int("max_workers", knobs["max_workers"], minimum=1)
+    if high < low:
+        raise ValueError(f"max_workers: must be >= min_workers ({high} < {low})")
+    return low, high
+
+
+_FACTORIES: dict[str, type[ThresholdAutoscaler] | type[TargetTrackingAutoscaler]] = {
+    "threshold": ThresholdAutoscaler,
+    "target": TargetTrackingAutoscaler,
+}
+_REQUIRED = {
+    "threshold": ("min_workers", "max_workers", "scale_up_threshold", "scale_down_threshold"),
+    "target": ("min_workers", "max_workers", "target_per_worker"),
+}
+
+
+def make_autoscaler(kind: str, **knobs: object) -> Autoscaler:
+    """Build an autoscaler by kind ("threshold" | "target"), refusing unknown or missing knobs."""
+    if kind not in _FACTORIES:
+        allowed = ", ".join(repr(k) for k in AUTOSCALER_KINDS)
+        raise ValueError(f"kind: must be one of {allowed} (got {kind!r})")
+    factory = _FACTORIES[kind]
+    check_known(f"{kind} autoscaler", knobs, factory._KNOBS)
+    for name in _REQUIRED[kind]:
+        if name not in knobs:
+            raise ValueError(f"{name}: required by the {kind} autoscaler")
+    return factory(**knobs)  # type: ignore[arg-type]
