@@ -11,7 +11,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] not in _COMMANDS and args[0] not in ("-h", "--help", "--version"):
+    if not args or (args[0] not in _COMMANDS and args[0] not in ("-h", "--help", "--version")):
         from queuelab.gui.app import main as gui_main
 
         return gui_main(args)

@@ -1,0 +1,174 @@
+"""`queuelab run [SCENARIO] [--duration S] [--seed N] [--out DIR]`: a run without a window.
+
+Writes DIR/frames.csv (one row per sample interval) and DIR/summary.json, and prints a
+summary with Erlang C's prediction beside the measurement when the scenario is M/M/c.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from queuelab.core.reference import mmc_reference, why_not_mmc
+from queuelab.core.scenario import Scenario
+from queuelab.core.validation import FieldError, ScenarioError, validate
+from queuelab.io.frames_csv import FramesCsvWriter
+from queuelab.io.scenario_files import load_scenario
+
+EXIT_INVALID = 2
+PROGRESS_AFTER = 2.0  # wall seconds before a progress bar appears
+SLICE = 0.1  # wall seconds between two progress updates
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", nargs="?", type=Path,
+                   help="Scenario TOML file (default: the built-in M/M/4 at 80 %% load).")
+    p.add_argument("--duration", type=float, help="Override run.duration (scenario seconds).")
+    p.add_argument("--seed", type=int, help="Override run.seed.")
+    p.add_argument("--out", type=Path, default=Path("out"),
+                   help="Folder for frames.csv and summary.json (default: ./out).")
+    p.add_argument("--quiet", action="store_true", help="Print nothing but errors.")
+    p.set_defaults(func=_run)
+
+
+def scenario_for(ns: argparse.Namespace) -> Scenario:
+    """The scenario a command line asks for, overrides applied and validated."""
+    s = load_scenario(ns.scenario) if ns.scenario else Scenario(name="Default M/M/4")
+    run = s.run
+    if ns.duration is not None:
+        run = replace(run, duration=ns.duration)
+    if ns.seed is not None:
+        run = replace(run, seed=ns.seed)
+    if run.warmup >= run.duration and ns.duration is not None:
+        run = replace(run, warmup=0.0)  # a short --duration should not trip over the warm-up
+    try:
+        return validate(replace(s, run=run))
+    except ScenarioError as exc:  # name the flag rather than the knob where it came from one
+        errs = [FieldError("--duration" if e.path == "run.duration" and ns.duration is not None
+                           else e.path, e.reason) for e in exc.errors]
+        raise ScenarioError(errs) from None
+
+
+def _run(ns: argparse.Namespace) -> int:
+    try:
+        scenario = scenario_for(ns)
+    except ScenarioError as exc:
+        print(f"queuelab run: {ns.scenario or 'scenario'} is not valid:", file=sys.stderr)
+        for err in exc.errors:
+            print(f"  {err}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        ns.out.mkdir(parents=True, exist_ok=True)
+        frames_file = (ns.out / "frames.csv").open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        print(f"queuelab run: cannot write to {ns.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INVALID
+    with frames_file:
+        summary = run_simulated(scenario, FramesCsvWriter(frames_file), quiet=ns.quiet)
+    (ns.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if not ns.quiet:
+        print(describe(scenario, summary))
+        print(f"wrote {ns.out / 'frames.csv'} and {ns.out / 'summary.json'}")
+    return 0
+
+
+def run_simulated(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = False
+                  ) -> dict[str, Any]:
+    """Run to the end in wall-clock slices, streaming frames to the writer."""
+    from queuelab.sim.engine import SimEngine
+
+    engine = SimEngine(scenario)
+    engine.start()
+    began = time.perf_counter()
+    bar = _Progress(scenario.run.duration, enabled=not quiet and sys.stderr.isatty())
+    while engine.state.value != "finished":
+        engine.run_for(SLICE)
+        writer.write(engine.take_frames())
+        engine.totals().check()
+        bar.show(engine.now, time.perf_counter() - began)
+    bar.close()
+    writer.write(engine.take_frames())
+    return summary_dict(scenario, engine.summary().as_dict(), "simulated")
+
+
+def summary_dict(scenario: Scenario, summary: dict[str, Any], engine: str) -> dict[str, Any]:
+    """summary.json: the run's measurements, and the theory's when it applies."""
+    out: dict[str, Any] = {"scenario": scenario.name, "engine": engine,
+                           "seed": scenario.run.seed, "warmup": scenario.run.warmup}
+    out.update(summary)
+    ref = mmc_reference(scenario)
+    if ref is not None:
+        out["erlang_c"] = {"servers": ref.servers, "rho": ref.rho, "p_wait": ref.p_wait,
+                           "lq": ref.lq if ref.stable else None,
+                           "wq": ref.wq if ref.stable else None}
+    else:
+        out["erlang_c"] = None
+        out["not_mmc_because"] = why_not_mmc(scenario)
+    return out
+
+
+def _f(x: float | None, unit: str = "", digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}{unit}"
+
+
+def describe(scenario: Scenario, s: dict[str, Any]) -> str:
+    """The readable summary printed after a run."""
+    lines = [
+        f"{scenario.name}: {s['engine']} run of {scenario.run.duration:g} s, seed "
+        f"{scenario.run.seed}, warm-up {scenario.run.warmup:g} s excluded",
+        f"  arrived {s['arrived']:,}  completed {s['completed']:,}  dead-lettered "
+        f"{s['dead_lettered']:,}  (at the end: waiting {s['waiting']:,}, in flight "
+        f"{s['in_flight']:,}, retrying {s['retrying']:,})",
+    ]
+    wait = f"  mean wait {_f(s['mean_wait'], ' s')} ± {_f(s['mean_wait_ci95'], ' s')} (95 %)"
+    ref = s.get("erlang_c")
+    if ref and ref["wq"] is not None:
+        ok = (s["mean_wait"] is not None and s["mean_wait_ci95"] is not None
+              and abs(s["mean_wait"] - ref["wq"]) <= s["mean_wait_ci95"])
+        wait += (f"   Erlang C (M/M/{ref['servers']}): {ref['wq']:.3f} s "
+                 f"{'- inside the interval' if ok else '- outside the interval'}")
+    elif ref:
+        wait += f"   Erlang C: unstable (rho = {ref['rho']:.3f} >= 1), the queue grows forever"
+    lines.append(wait)
+    lines.append(f"  wait p50 {_f(s['wait_p50'], ' s')}  p95 {_f(s['wait_p95'], ' s')}  "
+                 f"p99 {_f(s['wait_p99'], ' s')}  max {_f(s['max_wait'], ' s')}")
+    u = s["utilization"]
+    util = f"  utilization {_f(None if u is None else 100 * u, ' %', 1)}"
+    if ref:
+        util += f"   (theory {100 * min(ref['rho'], 1.0):.1f} %)"
+    lines.append(util)
+    lines.append(f"  workers at the end {s['final_workers']}, worker-seconds "
+                 f"{s['worker_seconds']:,.0f}")
+    rate = s["arrived"] / s["wall_seconds"] if s["wall_seconds"] else float("inf")
+    lines.append(f"  {s['events']:,} events in {s['wall_seconds']:.2f} s of wall time "
+                 f"({rate:,.0f} tasks simulated per second)")
+    return "\n".join(lines)
+
+
+class _Progress:
+    """A one-line progress bar on a terminal, shown only once a run takes a while."""
+
+    def __init__(self, total: float, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.shown = False
+
+    def show(self, now: float, elapsed: float) -> None:
+        if not self.enabled or elapsed < PROGRESS_AFTER:
+            return
+        self.shown = True
+        frac = min(1.0, now / self.total) if self.total else 1.0
+        eta = elapsed / frac - elapsed if frac > 0 else float("inf")
+        bar = "#" * int(30 * frac)
+        sys.stderr.write(f"\r  [{bar:<30}] {100 * frac:5.1f} %  t = {now:,.0f} s  "
+                         f"eta {eta:,.0f} s ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
