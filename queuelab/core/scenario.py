@@ -36,7 +36,7 @@ class RunConfig:
                            unit="s", minimum=0.0, exclusive_minimum=True, step=60)
     warmup: float = knob(60.0, "Warm-up", "Leading seconds left out of the summary, so "
                          "the empty start does not flatter the waits.", unit="s", minimum=0.0,
-                         step=10)
+                         live=False, step=10)
     seed: int = knob(1, "Seed", "Random seed: the same scenario and seed give the same run.",
                      minimum=0, live=False)
     sample_interval: float = knob(1.0, "Sample interval", "Seconds between two metric frames.",
