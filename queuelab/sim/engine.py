@@ -80,7 +80,7 @@ class SimEngine:
         self.recorder = MetricsRecorder(s.run.sample_interval, s.run.warmup)
 
         # The queue: one FIFO per priority level (a single one under fifo discipline).
-        self._levels = max(1, len(s.priorities.weights))
+        self._levels = len(s.priorities.weights) if s.queue.discipline == "priority" else 1
         self._queues: list[deque[SimTask]] = [deque() for _ in range(self._levels)]
         self._waiting = 0
         self._prefetched: deque[SimTask] = deque()  # semaphore pool: claimed ahead of a slot
@@ -326,13 +326,30 @@ class SimEngine:
             moved += 1
         if moved:
             self.recorder.reprocessed(self.now, moved)
+            self._record_dead_letter_action("dead_letters.reprocess", moved)
             self._dispatch()
         return moved
 
     async def discard(self, task_ids: Sequence[str]) -> int:
         gone = sum(1 for tid in task_ids if self.dead.pop(tid) is not None)
         self._discarded += gone
+        if gone:
+            self._record_dead_letter_action("dead_letters.discard", gone)
         return gone
+
+    def _record_dead_letter_action(self, path: str, n: int) -> None:
+        """Mark the step on the plots: `old` → `new` dead letters, `n` of them acted on.
+
+        A bulk action arrives in slices; slices within one sample interval of the first make
+        one marker (the plots could not tell them apart), so `old - new` counts them all.
+        """
+        last = self._changes[-1] if self._changes else None
+        if (last is not None and last.path == path
+                and self.now - last.t < self._scenario.run.sample_interval):
+            self._changes[-1] = AppliedChange(last.t, path, last.old, last.new - n)
+        else:
+            self._changes.append(AppliedChange(self.now, path, len(self.dead) + n,
+                                               len(self.dead)))
 
     # ------------------------------------------------------------------ live changes
 
@@ -385,9 +402,10 @@ class SimEngine:
         self._p_poison = f.poison_fraction
         weights = s.priorities.weights
         self._mix = PriorityMix(weights, self._rng_priorities) if len(weights) > 1 else None
-        while len(self._queues) < len(weights):
-            self._queues.append(deque())
-        self._levels = max(self._levels, len(weights))
+        if s.queue.discipline == "priority":
+            while len(self._queues) < len(weights):
+                self._queues.append(deque())
+            self._levels = max(self._levels, len(weights))
 
     def _apply_breaker(self, s: Scenario) -> None:
         b = s.breaker
@@ -453,6 +471,7 @@ class SimEngine:
         simple = self._breaker is None and self._levels == 1 and not self._prefetch
         p_fail, p_poison, timeout = self._p_fail, self._p_poison, self._timeout
         fails, is_poison = self._failures.attempt_fails, self._failures.is_poison
+        mix = self._mix
         gen = self._arrival_gen
         while heap:
             entry = heap[0]
@@ -507,7 +526,8 @@ class SimEngine:
                 else:
                     n = self._created + 1
                     self._created = n
-                    task = SimTask(n, 0, t, p_poison > 0.0 and is_poison())
+                    task = SimTask(n, 0 if mix is None else mix.draw(), t,
+                                   p_poison > 0.0 and is_poison())
                     arrived(t)
                     nxt = next_after(t)
                     if nxt is not None:
