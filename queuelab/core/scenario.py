@@ -142,8 +142,8 @@ class PayloadConfig:
 class QueueConfig:
     """Where tasks wait and in which order they leave."""
 
-    backend: str = knob("memory://", "Backend", "Queue URL: memory://, sqlite:///path, "
-                        "postgresql://…, redis://…, amqp://…", live=False)
+    backend: str = knob("memory://", "Backend", "Where tasks wait: memory://, sqlite:///path, "
+                        "postgresql://…, redis://… or amqp://….", live=False)
     discipline: str = knob("fifo", "Discipline", "fifo: oldest first; priority: highest "
                            "level first, oldest first within a level.", choices=DISCIPLINES,
                            live=False)
