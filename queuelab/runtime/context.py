@@ -1,0 +1,205 @@
+"""What every part of a live run shares: the clock, the queue, the books and the current knobs.
+
+The engine owns one `RunContext`; the load driver, the workers and the pools read their knobs
+from it at each use, so a change applied while running (lease, batch, retry, timeout,
+breaker) takes effect at the next claim or failure without restarting anyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from queuelab.backends.base import Delivery, LeaseLost, TaskQueue
+from queuelab.core.metrics import MetricsRecorder
+from queuelab.core.policies import CircuitBreaker, RetryPolicy
+from queuelab.core.scenario import Scenario
+from queuelab.core.task import Task
+from queuelab.runtime.clock import Pulse, ScenarioClock
+from queuelab.runtime.handlers import SyntheticHandler, UserHandler
+from queuelab.runtime.ledger import Ledger
+from queuelab.runtime.models import LoadModels
+
+CLAIM_WAIT = 0.2
+"""Wall seconds a claim waits for work before the worker looks at its orders again.
+
+Claims are never cancelled (a cancelled round trip may have claimed a task on the server),
+so this bounds how long a stop or a removal waits for an idle worker; backends with a
+wake-up (memory's condition, LISTEN/NOTIFY …) still hand over new work at once.
+"""
+
+
+def _ignore(exc: BaseException) -> None:
+    """The default error sink, until an engine installs its own."""
+
+
+def watch(ctx: RunContext, task: asyncio.Task[None]) -> None:
+    """Report a task's failure (not its cancellation) to the run."""
+
+    def done(t: asyncio.Task[None]) -> None:
+        if not t.cancelled():
+            exc = t.exception()
+            if exc is not None:
+                ctx.on_error(exc)
+
+    task.add_done_callback(done)
+
+
+class NullRecorder:
+    """Takes a recorder's events and keeps nothing: the run's window has closed."""
+
+    def arrived(self, t: float) -> None: ...
+    def started(self, t: float, wait: float | None) -> None: ...
+    def finished(self, t: float, service: float, ok: bool) -> None: ...
+    def retried(self, t: float) -> None: ...
+    def dead_lettered(self, t: float) -> None: ...
+    def reprocessed(self, t: float, n: int) -> None: ...
+    def busy_changed(self, t: float, busy: int) -> None: ...
+    def workers_changed(self, t: float, workers: int) -> None: ...
+
+
+class RunContext:
+    """Shared state of one live run; the engine changes it, everyone else reads it."""
+
+    def __init__(self, scenario: Scenario, clock: ScenarioClock, queue: TaskQueue,
+                 models: LoadModels, handler: SyntheticHandler | UserHandler,
+                 recorder: MetricsRecorder) -> None:
+        self.scenario = scenario
+        self.clock = clock
+        self.queue = queue
+        self.models = models
+        self.handler = handler
+        self.recorder: MetricsRecorder | NullRecorder = recorder
+        self.ledger = Ledger()
+        self.busy = 0  # workers running an attempt
+        self.events = 0  # task events: arrivals, starts, finishes, retries, dead letters
+        self.stopping = False  # no new claims
+        self.abandon = False  # stop now: cancel handlers, hand held tasks back
+        self.held: dict[int, Delivery] = {}  # claimed deliveries by id(): the lease keeper's list
+        self.breaker: CircuitBreaker | None = None
+        self.breaker_pulse = Pulse()  # fired whenever the breaker changes state
+        # told when a worker, the driver or a helper fails outside a handler (a backend error)
+        self.on_error: Callable[[BaseException], None] = _ignore
+        self.retry = RetryPolicy(1, 0.0)
+        self.configure(scenario)
+        self.configure_breaker(scenario)
+
+    # -- knobs ---------------------------------------------------------------------------------
+
+    def configure(self, s: Scenario) -> None:
+        """Retry, timeout and claim knobs from the scenario (read at their next use)."""
+        self.scenario = s
+        r = s.retry
+        self.retry = RetryPolicy(r.max_attempts, r.base_delay, r.multiplier, r.max_delay,
+                                 r.jitter)
+        self.inline = r.mode == "inline"
+        self.timeout = s.timeouts.task
+        self.lease = s.queue.lease
+        self.batch = s.queue.batch
+
+    def configure_breaker(self, s: Scenario) -> None:
+        b = s.breaker
+        if not b.enabled:
+            self.breaker = None
+        elif self.breaker is None:
+            self.breaker = CircuitBreaker(b.failure_threshold, b.open_for, b.half_open_probes)
+        else:
+            self.breaker.reconfigure(failure_threshold=b.failure_threshold,
+                                     open_for=b.open_for, half_open_probes=b.half_open_probes)
+        self.breaker_pulse.fire()
+
+    # -- the breaker ---------------------------------------------------------------------------
+
+    def blocked_until(self) -> float | None:
+        """When a worker may next try to take work, or None if it may now (inf: on a change)."""
+        b = self.breaker
+        if b is None:
+            return None
+        now = self.clock.now()
+        before = b.epoch
+        state = b.state(now)
+        if b.epoch != before:
+            self.breaker_pulse.fire()
+        if state == "open":
+            return b.reopens_at
+        if state == "half_open" and b.probes_in_flight >= b.half_open_probes:
+            return float("inf")
+        return None
+
+    def admit(self) -> tuple[bool, int | None]:
+        """May an attempt start now? With the breaker's epoch to hand back with its result."""
+        b = self.breaker
+        if b is None:
+            return True, None
+        before = b.epoch
+        ok = b.allow(self.clock.now())
+        if b.epoch != before:
+            self.breaker_pulse.fire()
+        return ok, (b.epoch if ok else None)
+
+    def breaker_result(self, ok: bool, now: float, epoch: int | None) -> None:
+        b = self.breaker
+        if b is None or epoch is None:
+            return
+        before = b.epoch
+        if ok:
+            b.record_success(now, epoch)
+        else:
+            b.record_failure(now, epoch)
+        if b.epoch != before:
+            self.breaker_pulse.fire()
+
+    def breaker_open(self, now: float) -> bool:
+        b = self.breaker
+        return b is not None and b.state(now) != "closed"
+
+    # -- the queue -----------------------------------------------------------------------------
+
+    async def claim(self, max_tasks: int) -> list[Delivery]:
+        """Claim up to `max_tasks` under the lease knob, waiting at most CLAIM_WAIT for work."""
+        got = await self.queue.claim(self.clock.wall(self.lease), max_tasks=max_tasks,
+                                     timeout=CLAIM_WAIT)
+        ledger, held = self.ledger, self.held
+        for d in got:
+            ledger.claimed(d.task.id)
+            held[id(d)] = d
+        return got
+
+    def release(self, delivery: Delivery) -> None:
+        """The delivery is settled (acked, nacked, dead-lettered or lost): stop renewing it."""
+        self.held.pop(id(delivery), None)
+
+    async def hand_back(self, delivery: Delivery, *, restore_attempt: bool) -> None:
+        """Give a held task back to the queue at once, unfinished (a stop, a removal, the
+        breaker). `restore_attempt`: it never ran, so its claim's attempt count is taken back.
+        """
+        if restore_attempt:
+            delivery.task.attempts -= 1
+        self.release(delivery)
+        try:
+            await self.queue.nack(delivery, 0.0)
+        except LeaseLost:
+            self.ledger.lost()
+            return
+        self.ledger.returned(handed_back=True)
+
+    def task_started(self, task: Task, now: float) -> None:
+        """Record an attempt's start: the wait only on a task's first attempt."""
+        wait = now - task.created_at if task.attempts == 1 and not task.history else None
+        self.busy += 1
+        self.events += 1
+        rec = self.recorder
+        rec.started(now, wait)
+        rec.busy_changed(now, self.busy)
+
+    def task_abandoned(self, now: float) -> None:
+        """An attempt cut short by a stop: no longer busy, and not a finish either."""
+        self.busy -= 1
+        self.recorder.busy_changed(now, self.busy)
+
+    def task_finished(self, now: float, service: float, ok: bool) -> None:
+        self.busy -= 1
+        self.events += 1
+        rec = self.recorder
+        rec.busy_changed(now, self.busy)
+        rec.finished(now, service, ok)

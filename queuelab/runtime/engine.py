@@ -1,0 +1,535 @@
+"""The live engine: a scenario run for real, by asyncio workers, through a real backend.
+
+It implements `core.engine.Engine` as `sim.engine.SimEngine` does - same knobs with the same
+meaning, same frames and summary keys, all in scenario seconds - so the window and the CLI
+drive either without asking which one they hold. What differs, and why:
+
+* `start()` needs a running event loop (qasync in the app, `asyncio.run` in the CLI): the
+  run is a set of tasks on it. The backend is opened, and emptied (`purge`, default for a
+  producing run: every task the run accounts for is one it created), before scenario time 0.
+* `advance()` does no work - the loop does - but re-raises a failure the run hit in the
+  background (a backend gone away), once, so the window can show it.
+* `step()` lets the run go for one sample interval, then pauses it again; it returns at once
+  and the frame arrives through `take_frames()` when the interval is over.
+* `set_speed()` is refused: a live run goes at `run.time_scale` wall seconds per scenario
+  second, fixed at the start. Speed is the simulator's.
+* Pausing stops scenario time (see `runtime.clock`): no arrivals, claims or timeouts.
+* The run ends at `run.duration`: the window of frames and summary closes there, exactly as
+  in the simulator; the driver stops, and in-flight work is drained (at most `drain_limit`
+  scenario seconds, by default one lease) and then handed back. The conservation totals
+  keep following the tasks through the drain.
+* `totals()` come from the engine's own books (`runtime.ledger`); after every frame they are
+  checked against the backend's counts (`audits`, `audit_failures`) when the engine owns
+  the queue.
+* The queue stays open after the run so the dead-letter pane keeps working; `aclose()` closes
+  it (when the engine opened it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from queuelab.backends import open_queue, parse_options
+from queuelab.backends.base import TaskQueue
+from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo
+from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
+from queuelab.core.policies import make_autoscaler
+from queuelab.core.scenario import Scenario
+from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery
+from queuelab.core.validation import ParamChange, validate, with_change
+from queuelab.runtime.clock import Pulse, ScenarioClock
+from queuelab.runtime.context import NullRecorder, RunContext, watch
+from queuelab.runtime.handlers import SyntheticHandler, UserHandler, make_handler
+from queuelab.runtime.leases import keep_leases
+from queuelab.runtime.load_driver import LoadDriver
+from queuelab.runtime.models import LoadModels
+from queuelab.runtime.pools import Autoscaling, Pool, SemaphorePool, WorkerPool
+
+FRAME_BUFFER = 100_000  # frames kept for a reader that has not drained them
+_RUNNING, _PAUSED, _IDLE = RunState.RUNNING, RunState.PAUSED, RunState.IDLE
+_STOPPING, _FINISHED = RunState.STOPPING, RunState.FINISHED
+
+
+class LiveEngine:
+    """Runs a scenario in real time over a `TaskQueue`; implements `core.engine.Engine`.
+
+    `queue`: use this queue (not closed by the engine) instead of opening
+    `scenario.queue.backend`. `produce=False` runs workers only (`queuelab worker`): no load
+    driver, no purge, until stopped unless `duration` says otherwise.
+    """
+
+    kind = "live"
+
+    def __init__(self, scenario: Scenario, queue: TaskQueue | None = None, *,
+                 produce: bool = True, purge: bool | None = None,
+                 duration: float | None = None, drain_limit: float | None = None) -> None:
+        self._scenario = validate(scenario)
+        self._queue = queue
+        self._own_queue = queue is None
+        self._produce = produce
+        self._purge = produce if purge is None else purge
+        self._duration_override = duration
+        self._drain_limit = drain_limit
+        self._opened = False
+        self._state = _IDLE
+        self._changes: list[AppliedChange] = []
+        self._frames: deque[MetricsFrame] = deque(maxlen=FRAME_BUFFER)
+        self._main: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+        self._error_reported = False
+        self._stop_drain: bool | None = None  # a stop was asked for, draining or not
+        self._pause_after_frame = False
+        self._timeline_pulse = Pulse()
+        self._ctx: RunContext | None = None
+        self._pool: Pool | None = None
+        self._driver: LoadDriver | None = None
+        self._scaling: Autoscaling | None = None
+        self._helpers: list[asyncio.Task[None]] = []
+        self._final: RunSummary | None = None
+        self._t_end: float | None = None
+        self._wall_start = 0.0
+        self._wall = 0.0
+        self.audits = 0  # frames whose books were compared with the backend's counts
+        self.audit_failures: list[tuple[float, str]] = []  # (t, what differed)
+        self._build(self._scenario)
+
+    def _build(self, s: Scenario) -> None:
+        """Everything a run needs that is not tied to the event loop (rebuilt while idle)."""
+        self._end = (s.run.duration if self._duration_override is None
+                     else self._duration_override)
+        self.clock = ScenarioClock(s.run.time_scale)
+        self.models = LoadModels(s)
+        self.handler: SyntheticHandler | UserHandler = make_handler(
+            s.service.handler, self.clock, self.models, threads=_threads_hint(s))
+        self.recorder = MetricsRecorder(s.run.sample_interval, s.run.warmup)
+
+    # ------------------------------------------------------------------ the Engine protocol
+
+    @property
+    def scenario(self) -> Scenario:
+        return self._scenario
+
+    @property
+    def state(self) -> RunState:
+        return self._state
+
+    @property
+    def now(self) -> float:
+        if self._t_end is not None:
+            return self._t_end
+        return min(self.clock.now(), self._end)
+
+    @property
+    def changes(self) -> Sequence[AppliedChange]:
+        return self._changes
+
+    @property
+    def queue(self) -> TaskQueue | None:
+        """The backend the run uses (None until opened)."""
+        return self._queue
+
+    @property
+    def context(self) -> RunContext | None:
+        """The run's shared state (None before the run has begun): for tests and tools."""
+        return self._ctx
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    async def open(self) -> None:
+        """Open (and, for a producing run, empty) the backend; `start()` does it if not done.
+
+        Awaiting it first lets a caller report an unreachable backend before the run begins.
+        """
+        if self._opened:
+            return
+        if self._queue is None:
+            q = self._scenario.queue
+            options: dict[str, Any] = {}
+            if q.discipline != "fifo" and "discipline" not in parse_options(q.backend):
+                options["discipline"] = q.discipline
+            self._queue = open_queue(q.backend, **options)
+        await self._queue.open()
+        if self._purge:
+            await self._queue.purge()
+        self._opened = True
+
+    def start(self) -> None:
+        """Begin the run on the running event loop; time starts once the backend is open."""
+        if self._state is not _IDLE:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError("LiveEngine.start() needs a running asyncio event loop "
+                               "(the app runs on qasync, the CLI on asyncio.run)") from None
+        self._state = _RUNNING
+        self._main = loop.create_task(self._run())
+
+    def pause(self) -> None:
+        if self._state is _RUNNING:
+            self._state = _PAUSED
+            self.clock.pause()
+
+    def resume(self) -> None:
+        if self._state is _PAUSED:
+            self._state = _RUNNING
+            self.clock.resume()
+            if isinstance(self._pool, SemaphorePool):
+                self._pool.wake()
+
+    async def stop(self, drain: bool = True) -> None:
+        """End the run now: stop arrivals and claims; drain in-flight work or hand it back."""
+        if self._state is _IDLE:
+            self._state = _FINISHED
+            return
+        if self._state is _FINISHED:
+            await self.aclose()
+            return
+        if self._stop_drain is None or not drain:
+            self._stop_drain = drain
+        if not drain and self._state is _STOPPING and self._pool is not None:
+            self._pool.abandon_now()  # a drain in progress becomes a stop-now
+        self.resume()  # a drain on a stopped clock would never end
+        self._timeline_pulse.fire()
+        if self._main is not None:
+            await asyncio.shield(self._main)
+
+    def step(self) -> bool:
+        """Run for one sample interval, then pause; False once the run is finished."""
+        if self._state is _FINISHED:
+            return False
+        if self._state is _IDLE:
+            self._pause_after_frame = True
+            self.start()
+        elif self._state is _PAUSED:
+            self._pause_after_frame = True
+            self.resume()
+        return True
+
+    def set_speed(self, speed: float | None) -> None:
+        raise ValueError("a live run goes at run.time_scale wall seconds per scenario second, "
+                         "fixed when it starts; speed applies to the simulated engine only")
+
+    def advance(self, budget: float) -> None:
+        """Nothing to compute (the event loop runs the workers); re-raise a run failure once."""
+        if self._error is not None and not self._error_reported:
+            self._error_reported = True
+            raise self._error
+
+    def take_frames(self) -> list[MetricsFrame]:
+        frames = list(self._frames)
+        self._frames.clear()
+        return frames
+
+    def workers(self) -> list[WorkerInfo]:
+        return [] if self._pool is None else self._pool.workers()
+
+    def totals(self) -> Totals:
+        if self._ctx is None:
+            return Totals(0, 0, 0, 0, 0, 0)
+        return self._ctx.ledger.totals(self.clock.now())
+
+    def summary(self) -> RunSummary:
+        if self._final is not None:
+            return self._final
+        return self._summary_at(self.now)
+
+    def _summary_at(self, t: float) -> RunSummary:
+        totals = self.totals()
+        wall = self._wall if self._t_end is not None else (
+            time.perf_counter() - self._wall_start if self._wall_start else 0.0)
+        pool = self._pool
+        return self.recorder.summary(t).with_extras(
+            waiting=totals.waiting, in_flight=totals.in_flight, retrying=totals.retrying,
+            final_workers=0 if pool is None else pool.alive(),
+            events=0 if self._ctx is None else self._ctx.events,
+            wall_seconds=round(wall, 6),
+        )
+
+    async def wait(self) -> None:
+        """Until the run is over; raises what made it fail, if anything did."""
+        if self._main is not None:
+            await asyncio.shield(self._main)
+        if self._error is not None:
+            self._error_reported = True
+            raise self._error
+
+    async def aclose(self) -> None:
+        """Close the backend if this engine opened it (after the run; idempotent)."""
+        if self._opened and self._own_queue and self._queue is not None and (
+                self._state in (_IDLE, _FINISHED)):
+            self._opened = False
+            await self._queue.close()
+
+    # ------------------------------------------------------------------ dead letters
+
+    async def dead_letters(self, query: DeadLetterQuery) -> DeadLetterPage:
+        if not self._opened or self._queue is None:
+            return DeadLetterPage((), 0, 0)
+        return await self._queue.dead_letters(query)
+
+    async def get_dead_letter(self, task_id: str) -> DeadLetter | None:
+        if not self._opened or self._queue is None:
+            return None
+        return await self._queue.get_dead_letter(task_id)
+
+    async def reprocess(self, task_ids: Sequence[str], *, reset_attempts: bool = False) -> int:
+        """Dead letters back into the queue (the backend moves each atomically)."""
+        if not self._opened or self._queue is None:
+            return 0
+        moved = await self._queue.reprocess(task_ids, reset_attempts=reset_attempts)
+        if moved and self._ctx is not None:
+            self._ctx.ledger.reprocessed_n(moved)
+            self._ctx.recorder.reprocessed(self.clock.now(), moved)
+            self._record_dead_letter_action("dead_letters.reprocess", moved)
+        return moved
+
+    async def discard(self, task_ids: Sequence[str]) -> int:
+        if not self._opened or self._queue is None:
+            return 0
+        gone = await self._queue.discard(task_ids)
+        if gone and self._ctx is not None:
+            self._ctx.ledger.discarded_n(gone)
+            self._record_dead_letter_action("dead_letters.discard", gone)
+        return gone
+
+    def _record_dead_letter_action(self, path: str, n: int) -> None:
+        """A plot marker, `old` → `new` dead letters; slices within one sample interval merge
+        (as the simulator does)."""
+        assert self._ctx is not None
+        now = self.now
+        dead = self._ctx.ledger.dead
+        last = self._changes[-1] if self._changes else None
+        if (last is not None and last.path == path
+                and now - last.t < self._scenario.run.sample_interval):
+            self._changes[-1] = AppliedChange(last.t, path, last.old, last.new - n)
+        else:
+            self._changes.append(AppliedChange(now, path, dead + n, dead))
+
+    # ------------------------------------------------------------------ live changes
+
+    def apply(self, change: ParamChange) -> AppliedChange:
+        """Validate a knob change and apply it at the current scenario time."""
+        running = self._state is not _IDLE
+        old_scenario = self._scenario
+        new = with_change(old_scenario, change, running=running)
+        old = old_scenario.get(change.path)
+        self._scenario = new
+        if self._ctx is None:  # nothing has happened yet: build from the new scenario
+            self._build(new)
+        else:
+            self._apply_running(change.path, new)
+        applied = AppliedChange(self.now, change.path, old, new.get(change.path))
+        self._changes.append(applied)
+        return applied
+
+    def _apply_running(self, path: str, s: Scenario) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        section, name = path.split(".", 1)
+        ctx.configure(s)  # retry, timeout, lease, batch, payload: read at their next use
+        models = self.models
+        if section == "arrivals":
+            models.build_arrivals(s)
+            if self._driver is not None:
+                self._driver.rebuild(models.arrivals)
+        elif section == "service":
+            models.build_service(s)
+        elif section in ("failures", "priorities"):
+            models.build_failures(s)
+        elif section == "breaker":
+            ctx.configure_breaker(s)
+            if isinstance(self._pool, SemaphorePool):
+                self._pool.wake()
+        elif section == "pool":
+            self._apply_pool(name, s)
+        elif path == "run.duration" and self._t_end is None:
+            self._end = s.run.duration if self._duration_override is None else self._end
+            if self._driver is not None:
+                self._driver.set_end(self._end)
+            self._timeline_pulse.fire()
+
+    def _apply_pool(self, name: str, s: Scenario) -> None:
+        pool = self._pool
+        if pool is None:
+            return
+        pool.apply(name, s)
+        if isinstance(self.handler, UserHandler):
+            self.handler.resize(pool.threads_needed())
+        scaling = self._scaling
+        if scaling is None or name in ("workers", "startup_delay"):
+            return
+        if name == "check_interval":
+            scaling.reconfigure(check_interval=s.pool.check_interval)
+        elif name == "autoscaler":
+            scaling.reconfigure(autoscaler=make_autoscaler(s.pool.autoscaler,
+                                                           **autoscaler_knobs(s)))
+        else:
+            scaling.autoscaler.reconfigure(**autoscaler_knobs(s))
+            if name in ("min_workers", "max_workers"):
+                pool.resize(min(max(pool.size(), s.pool.min_workers), s.pool.max_workers))
+
+    # ------------------------------------------------------------------ the run
+
+    def _fail(self, exc: BaseException) -> None:
+        """A part of the run failed: end the run with that error."""
+        if self._error is None:
+            self._error = exc
+        self._timeline_pulse.fire()
+
+    async def _run(self) -> None:
+        try:
+            await self.open()
+            if self._ctx is None:  # a change may have arrived while the backend opened
+                self._build(self._scenario)
+            await self._begin()
+            await self._timeline()
+            drain = True if self._stop_drain is None else self._stop_drain
+            if self._error is None:
+                await self._finish(drain)
+        except asyncio.CancelledError:
+            self._fail(RuntimeError("the live run was cancelled"))
+            raise
+        except Exception as exc:
+            self._fail(exc)
+        finally:
+            if self._error is not None:
+                self._kill()
+            if self._t_end is None:
+                self._close_window()
+            if isinstance(self.handler, UserHandler):
+                self.handler.close()
+            self._state = _FINISHED
+
+    async def _begin(self) -> None:
+        s = self._scenario
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        self._wall_start = time.perf_counter()
+        self.clock.start()
+        if self._state is _PAUSED:
+            self.clock.pause()
+        ctx = RunContext(s, self.clock, self._queue, self.models, self.handler, self.recorder)
+        ctx.on_error = self._fail
+        self._ctx = ctx
+        pool: Pool = SemaphorePool(ctx, s) if s.pool.strategy == "semaphore" else WorkerPool(ctx, s)
+        self._pool = pool
+        if isinstance(self.handler, UserHandler):
+            self.handler.resize(pool.threads_needed())
+        pool.start()
+        helpers = [loop.create_task(keep_leases(ctx))]
+        if self._produce:
+            self._driver = LoadDriver(ctx, self._end)
+            helpers.append(loop.create_task(self._driver.run()))
+        if s.pool.strategy == "dynamic" and isinstance(pool, WorkerPool):
+            self._scaling = Autoscaling(ctx, pool, make_autoscaler(s.pool.autoscaler,
+                                                                   **autoscaler_knobs(s)),
+                                        s.pool.check_interval)
+            helpers.append(loop.create_task(self._scaling.run()))
+        for task in helpers:
+            watch(ctx, task)
+        self._helpers = helpers
+
+    async def _timeline(self) -> None:
+        """Close a frame every sample interval until the end, a stop or a failure."""
+        clock, recorder = self.clock, self.recorder
+        while self._stop_drain is None and self._error is None:
+            boundary = recorder.next_frame_at
+            target = min(boundary, self._end)
+            if not await clock.sleep_until(target, self._timeline_pulse):
+                continue
+            now = clock.now()
+            if boundary <= self._end + 1e-9 and now >= boundary:
+                self._close_frame(now)
+                await self._audit(now)
+                if self._pause_after_frame:
+                    self._pause_after_frame = False
+                    self.pause()
+            if now >= self._end:
+                return
+
+    def _close_frame(self, now: float) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        ledger = ctx.ledger
+        ledger.tick(now)
+        self._frames.append(self.recorder.close_frame(
+            now, depth=ledger.waiting, in_flight=ledger.in_flight, retrying=ledger.retrying,
+            dead_letters=ledger.dead, created=ledger.created, done=ledger.done,
+            breaker_open=ctx.breaker_open(now)))
+
+    async def _audit(self, now: float) -> None:
+        """Compare the books with the backend's counts, when nothing moved while it answered."""
+        ctx = self._ctx
+        if ctx is None or not (self._produce and self._purge):
+            return
+        ledger = ctx.ledger
+        version = ledger.version
+        counts = await ctx.queue.counts()
+        if ledger.version != version:
+            return
+        self.audits += 1
+        problem = ledger.audit(counts)
+        if problem is not None:
+            self.audit_failures.append((now, problem))
+
+    def _close_window(self) -> None:
+        """The measured window ends here: the summary is taken, later events (the drain)
+        change only the totals."""
+        t = self.clock.now() if self.clock.started else 0.0
+        self._t_end = min(t, self._end)
+        self._wall = time.perf_counter() - self._wall_start if self._wall_start else 0.0
+        self._final = self._summary_at(self._t_end)
+        if self._ctx is not None:
+            self._ctx.recorder = NullRecorder()
+
+    async def _finish(self, drain: bool) -> None:
+        ctx, pool = self._ctx, self._pool
+        assert ctx is not None and pool is not None
+        self._close_window()
+        self._state = _STOPPING
+        if self._driver is not None:
+            self._driver.stop()
+        limit = self._drain_limit if self._drain_limit is not None else ctx.lease
+        await pool.stop(drain, self.clock.wall(limit))
+        for task in self._helpers:
+            task.cancel()
+        await asyncio.gather(*self._helpers, return_exceptions=True)
+        self._helpers = []
+
+    def _kill(self) -> None:
+        """After a failure: cancel everything; held tasks come back when their leases end."""
+        if self._ctx is not None:
+            self._ctx.stopping = self._ctx.abandon = True
+        for task in self._helpers:
+            task.cancel()
+        if self._pool is not None:
+            self._pool.kill()
+
+
+def _threads_hint(s: Scenario) -> int:
+    """Concurrent sync handler calls a pool may make: its largest size."""
+    p = s.pool
+    return {"single": 1, "fixed": p.workers, "semaphore": p.concurrency}.get(
+        p.strategy, max(p.workers, p.max_workers))
+
+
+def autoscaler_knobs(s: Scenario) -> dict[str, float | int]:
+    """The pool knobs the scenario's autoscaler kind takes (as the simulator hands them)."""
+    p = s.pool
+    common: dict[str, float | int] = {"min_workers": p.min_workers, "max_workers": p.max_workers}
+    if p.autoscaler == "threshold":
+        return common | {"scale_up_threshold": p.scale_up_threshold,
+                         "scale_down_threshold": p.scale_down_threshold}
+    return common | {
+        "target_per_worker": p.target_per_worker, "tolerance": p.tolerance,
+        "stabilization_up": p.stabilization_up, "stabilization_down": p.stabilization_down,
+        "max_step": p.max_step, "cooldown": p.cooldown, "activation": p.activation,
+    }
+

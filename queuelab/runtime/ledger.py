@@ -1,0 +1,169 @@
+"""Where every task a live run created is, from the engine's own bookkeeping.
+
+Each transition moves exactly one task from one place to another (waiting -> in flight ->
+done, dead, retrying or back to waiting …), so `totals()` balances whenever the bookkeeping
+is right, and a forgotten or doubled transition shows up as an unbalanced total. The
+backend keeps its own count of the same tasks; `audit` compares the two, which is what
+catches a task the backend lost or handed out twice.
+
+Counts change only between awaits (one event loop), and a task is counted as created just
+before its enqueue is awaited: a worker can never claim a task the ledger has not seen.
+"""
+
+from __future__ import annotations
+
+from heapq import heappop, heappush
+
+from queuelab.backends.base import QueueCounts
+from queuelab.core.engine import Totals
+
+
+class Ledger:
+    """Counts of tasks by place; retry due times in scenario seconds."""
+
+    __slots__ = (
+        "_due",
+        "_heap",
+        "abandoned",
+        "created",
+        "dead",
+        "discarded",
+        "done",
+        "handed_back",
+        "in_flight",
+        "inline",
+        "reprocessed",
+        "version",
+        "waiting",
+    )
+
+    def __init__(self) -> None:
+        self.created = 0
+        self.waiting = 0
+        self.in_flight = 0  # claimed and held: running, prefetched, being acked
+        self.inline = 0  # held by a worker sleeping through an inline backoff
+        self.done = 0
+        self.dead = 0
+        self.discarded = 0
+        self.abandoned = 0  # attempts whose lease was lost (the backend took the task back)
+        self.handed_back = 0  # tasks given back unfinished at a stop or a worker's removal
+        self.reprocessed = 0
+        self.version = 0  # bumped at every change: an audit is valid only if it did not move
+        self._due: dict[str, float] = {}  # requeued retries: task id -> scenario due time
+        self._heap: list[tuple[float, str]] = []
+
+    @property
+    def retrying(self) -> int:
+        return len(self._due) + self.inline
+
+    # -- transitions ---------------------------------------------------------------------------
+
+    def enqueued(self, n: int) -> None:
+        self.created += n
+        self.waiting += n
+        self.version += 1
+
+    def claimed(self, task_id: str) -> None:
+        """Claimed from the queue: a due retry the backend released, or a waiting task."""
+        if self._due.pop(task_id, None) is None:
+            self.waiting -= 1
+        self.in_flight += 1
+        self.version += 1
+
+    def acked(self) -> None:
+        self.in_flight -= 1
+        self.done += 1
+        self.version += 1
+
+    def dead_lettered(self) -> None:
+        self.in_flight -= 1
+        self.dead += 1
+        self.version += 1
+
+    def requeued(self, task_id: str, due: float, now: float) -> None:
+        """Nacked with a backoff until scenario time `due` (waiting at once if already due)."""
+        self.in_flight -= 1
+        if due > now:
+            self._due[task_id] = due
+            heappush(self._heap, (due, task_id))
+        else:
+            self.waiting += 1
+        self.version += 1
+
+    def returned(self, *, handed_back: bool = False, lost: bool = False) -> None:
+        """Back in the queue unfinished: handed back (stop, removal, breaker) or lease lost."""
+        self.in_flight -= 1
+        self.waiting += 1
+        if handed_back:
+            self.handed_back += 1
+        if lost:
+            self.abandoned += 1
+        self.version += 1
+
+    def lost(self) -> None:
+        """An ack, nack or dead-letter found its lease void: the backend already took it back."""
+        self.returned(lost=True)
+
+    def inline_began(self) -> None:
+        self.in_flight -= 1
+        self.inline += 1
+        self.version += 1
+
+    def inline_ended(self) -> None:
+        self.inline -= 1
+        self.in_flight += 1
+        self.version += 1
+
+    def reprocessed_n(self, n: int) -> None:
+        self.dead -= n
+        self.waiting += n
+        self.reprocessed += n
+        self.version += 1
+
+    def discarded_n(self, n: int) -> None:
+        self.dead -= n
+        self.discarded += n
+        self.version += 1
+
+    def tick(self, now: float) -> None:
+        """Retries whose backoff has ended are waiting again."""
+        heap, due = self._heap, self._due
+        while heap and heap[0][0] <= now:
+            at, task_id = heappop(heap)
+            if due.get(task_id) == at:
+                del due[task_id]
+                self.waiting += 1
+                self.version += 1
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def totals(self, now: float) -> Totals:
+        self.tick(now)
+        return Totals(
+            created=self.created,
+            waiting=self.waiting,
+            in_flight=self.in_flight,
+            retrying=self.retrying,
+            done=self.done,
+            dead_lettered=self.dead,
+            discarded=self.discarded,
+        )
+
+    def audit(self, counts: QueueCounts) -> str | None:
+        """None when the backend holds what the ledger says, else what differs.
+
+        Compared: queued (ready + delayed: the boundary between the two is a clock reading
+        the two sides take at different instants), leased (in flight and inline backoffs
+        hold their lease) and dead.
+        """
+        queued = self.waiting + len(self._due)
+        leased = self.in_flight + self.inline
+        problems = []
+        if counts.ready + counts.delayed != queued:
+            problems.append(f"queued: backend {counts.ready + counts.delayed} (ready "
+                            f"{counts.ready} + delayed {counts.delayed}), engine {queued}")
+        if counts.leased != leased:
+            problems.append(f"leased: backend {counts.leased}, engine {leased}")
+        if counts.dead != self.dead:
+            problems.append(f"dead: backend {counts.dead}, engine {self.dead}")
+        return "; ".join(problems) or None
