@@ -1,4 +1,5 @@
-"""`queuelab`: opens the app; `queuelab run`, `queuelab scenario new|check` work headless.
+"""`queuelab`: opens the app; `queuelab run`, `queuelab scenario new|check` and
+`queuelab worker` work headless.
 
 Only the no-argument path imports Qt (lazily), so the headless commands start fast.
 """
@@ -37,6 +38,12 @@ def _build_run(p: argparse.ArgumentParser) -> None:
     add_arguments(p)
 
 
+def _build_worker(p: argparse.ArgumentParser) -> None:
+    from queuelab.commands.worker import add_arguments
+
+    add_arguments(p)
+
+
 def _build_scenario(p: argparse.ArgumentParser) -> None:
     from queuelab.commands.scenario import add_arguments
 
@@ -46,6 +53,7 @@ def _build_scenario(p: argparse.ArgumentParser) -> None:
 _COMMANDS = {
     "run": ("Run a scenario headless and write frames.csv and summary.json.", _build_run),
     "scenario": ("Write a commented default scenario, or check one.", _build_scenario),
+    "worker": ("Run live workers on a shared queue backend until stopped.", _build_worker),
 }
 
 if __name__ == "__main__":

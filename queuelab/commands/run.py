@@ -2,25 +2,37 @@
 
 Writes DIR/frames.csv (one row per sample interval) and DIR/summary.json, and prints a
 summary with Erlang C's prediction beside the measurement when the scenario is M/M/c.
+
+`--engine live` runs the same scenario for real (asyncio workers over the queue backend of
+`queue.backend`, or `--backend URL`) at `--time-scale` wall seconds per scenario second
+(default `run.time_scale`); its files have the same columns and keys, in scenario seconds.
+Ctrl-C stops a live run draining in-flight work; a second Ctrl-C stops it at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import signal
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from queuelab.core.reference import mmc_reference, why_not_mmc
 from queuelab.core.scenario import Scenario
+from queuelab.core.urls import redact_url
 from queuelab.core.validation import FieldError, ScenarioError, validate
 from queuelab.io.frames_csv import FramesCsvWriter
 from queuelab.io.scenario_files import load_scenario
 
 EXIT_INVALID = 2
+EXIT_FAILED = 1
+CONNECT_TIMEOUT = 10.0  # wall seconds to open a live run's backend
 PROGRESS_AFTER = 2.0  # wall seconds before a progress bar appears
 SLICE = 0.1  # wall seconds between two progress updates
 
@@ -33,6 +45,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("out"),
                    help="Folder for frames.csv and summary.json (default: ./out).")
     p.add_argument("--quiet", action="store_true", help="Print nothing but errors.")
+    p.add_argument("--engine", choices=("simulated", "live"), default="simulated",
+                   help="simulated (virtual time, default) or live (real workers and queue).")
+    p.add_argument("--time-scale", type=float, dest="time_scale",
+                   help="Live: wall seconds per scenario second (default: run.time_scale).")
+    p.add_argument("--backend", help="Live: queue URL, overriding queue.backend "
+                   "(memory://, sqlite:///file.db, postgresql://…, redis://…, amqp://…).")
     p.set_defaults(func=_run)
 
 
@@ -44,12 +62,20 @@ def scenario_for(ns: argparse.Namespace) -> Scenario:
         run = replace(run, duration=ns.duration)
     if ns.seed is not None:
         run = replace(run, seed=ns.seed)
+    if getattr(ns, "time_scale", None) is not None:
+        run = replace(run, time_scale=ns.time_scale)
     if run.warmup >= run.duration and ns.duration is not None:
         run = replace(run, warmup=0.0)  # a short --duration should not trip over the warm-up
+    s = replace(s, run=run)
+    if getattr(ns, "backend", None):
+        s = replace(s, queue=replace(s.queue, backend=ns.backend))
+    flags = {"run.duration": ("--duration", ns.duration),
+             "run.time_scale": ("--time-scale", getattr(ns, "time_scale", None)),
+             "queue.backend": ("--backend", getattr(ns, "backend", None))}
     try:
-        return validate(replace(s, run=run))
+        return validate(s)
     except ScenarioError as exc:  # name the flag rather than the knob where it came from one
-        errs = [FieldError("--duration" if e.path == "run.duration" and ns.duration is not None
+        errs = [FieldError(flags[e.path][0] if flags.get(e.path, ("", None))[1] is not None
                            else e.path, e.reason) for e in exc.errors]
         raise ScenarioError(errs) from None
 
@@ -69,7 +95,14 @@ def _run(ns: argparse.Namespace) -> int:
         print(f"queuelab run: cannot write to {ns.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
     with frames_file:
-        summary = run_simulated(scenario, FramesCsvWriter(frames_file), quiet=ns.quiet)
+        writer = FramesCsvWriter(frames_file)
+        if ns.engine == "live":
+            outcome = asyncio.run(run_live(scenario, writer, quiet=ns.quiet))
+            if isinstance(outcome, int):
+                return outcome
+            summary = outcome
+        else:
+            summary = run_simulated(scenario, writer, quiet=ns.quiet)
     (ns.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if not ns.quiet:
         print(describe(scenario, summary))
@@ -94,6 +127,85 @@ def run_simulated(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = 
     bar.close()
     writer.write(engine.take_frames())
     return summary_dict(scenario, engine.summary().as_dict(), "simulated")
+
+
+async def run_live(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = False
+                   ) -> dict[str, Any] | int:
+    """Run live to the end, streaming frames; an exit code instead when it cannot run."""
+    from queuelab.backends.base import BackendError
+    from queuelab.runtime.engine import LiveEngine
+    from queuelab.runtime.handlers import HandlerError
+
+    url = scenario.queue.backend
+    try:
+        engine = LiveEngine(scenario)
+    except HandlerError as exc:
+        print(f"queuelab run: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        await asyncio.wait_for(engine.open(), CONNECT_TIMEOUT)
+    except TimeoutError:
+        print(f"queuelab run: cannot open the queue {redact_url(url)}: no answer within "
+              f"{CONNECT_TIMEOUT:g} s", file=sys.stderr)
+        return EXIT_INVALID
+    except (BackendError, OSError) as exc:
+        print(f"queuelab run: cannot open the queue {redact_url(url)}: "
+              f"{scrub(str(exc) or type(exc).__name__, url)}", file=sys.stderr)
+        return EXIT_INVALID
+    on_interrupt(engine)
+    engine.start()
+    began = time.perf_counter()
+    bar = _Progress(scenario.run.duration, enabled=not quiet and sys.stderr.isatty())
+    try:
+        while engine.state.value != "finished":
+            await asyncio.sleep(SLICE)
+            writer.write(engine.take_frames())
+            engine.totals().check()
+            bar.show(engine.now, time.perf_counter() - began)
+        await engine.wait()
+    except Exception as exc:
+        bar.close()
+        print(f"queuelab run: the live run failed: {type(exc).__name__}: "
+              f"{scrub(str(exc), url)}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await engine.aclose()
+    bar.close()
+    writer.write(engine.take_frames())
+    if engine.audit_failures and not quiet:
+        t, what = engine.audit_failures[0]
+        print(f"warning: the backend's counts differed from the engine's at "
+              f"{len(engine.audit_failures)} frame(s), first at t = {t:.1f} s: {what}",
+              file=sys.stderr)
+    return summary_dict(scenario, engine.summary().as_dict(), "live")
+
+
+def on_interrupt(engine: Any) -> None:
+    """Ctrl-C (or SIGTERM): stop draining; a second one stops at once."""
+    loop = asyncio.get_running_loop()
+    stops: list[asyncio.Task[None]] = []  # referenced until the run ends
+
+    def handle() -> None:
+        drain = not stops
+        if not drain:
+            print("\nstopping now: in-flight tasks are handed back", file=sys.stderr)
+        else:
+            print("\nstopping: letting in-flight tasks finish (Ctrl-C again to stop now)",
+                  file=sys.stderr)
+        stops.append(loop.create_task(engine.stop(drain=drain)))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on this platform
+            loop.add_signal_handler(sig, handle)
+
+
+def scrub(text: str, url: str) -> str:
+    """A message with the URL's password masked wherever it appears."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    return text.replace(password, "***") if password else text
 
 
 def summary_dict(scenario: Scenario, summary: dict[str, Any], engine: str) -> dict[str, Any]:
@@ -145,8 +257,13 @@ def describe(scenario: Scenario, s: dict[str, Any]) -> str:
     lines.append(f"  workers at the end {s['final_workers']}, worker-seconds "
                  f"{s['worker_seconds']:,.0f}")
     rate = s["arrived"] / s["wall_seconds"] if s["wall_seconds"] else float("inf")
-    lines.append(f"  {s['events']:,} events in {s['wall_seconds']:.2f} s of wall time "
-                 f"({rate:,.0f} tasks simulated per second)")
+    if s["engine"] == "live":
+        lines.append(f"  {s['events']:,} task events in {s['wall_seconds']:.2f} s of wall time "
+                     f"through {redact_url(scenario.queue.backend)} (time scale "
+                     f"{scenario.run.time_scale:g})")
+    else:
+        lines.append(f"  {s['events']:,} events in {s['wall_seconds']:.2f} s of wall time "
+                     f"({rate:,.0f} tasks simulated per second)")
     return "\n".join(lines)
 
 

@@ -12,6 +12,16 @@ suspended. So a paused synthetic run is frozen whole: no arrival, no completion,
 (A user's handler is real code and keeps running; if it ends during the pause, its end is
 stamped with the paused time.) Sleeps target absolute scenario times, so timer lateness does
 not accumulate from one sleep to the next.
+
+Timer lateness: an event loop wakes a sleeper a little after its deadline (scheduling, a
+busy machine): a fraction of a millisecond usually, several now and then. Unscaled that is
+noise; at a time scale of 0.02 one millisecond is 0.05 scenario seconds, and every service
+time would come out that much long. So plain sleeps (`sleep`, `sleep_until` without a
+pulse: service times, backoffs, cold starts - durations of work) learn the typical lateness
+(`lead`, a running estimate driven by each wake-up's error) and set their timers that much
+early: single wake-ups still jitter both ways, but such durations are right on average.
+Sleeps with a pulse (arrivals, frames, autoscaler checks, breaker waits) are points in time
+that must not come early; they never end before their time (if late, late).
 """
 
 from __future__ import annotations
@@ -19,6 +29,9 @@ from __future__ import annotations
 import asyncio
 import math
 from types import TracebackType
+
+LEAD_GAIN = 0.05  # how fast the lateness estimate follows each wake-up's error
+LEAD_MAX = 0.02  # wall seconds: never wake more than this early
 
 
 class Pulse:
@@ -60,6 +73,8 @@ class ScenarioClock:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._t0 = 0.0
         self._paused_at: float | None = None  # loop time the current pause began
+        self.lead = 0.0  # wall seconds timers are set early by: the learned lateness
+        self._pauses = 0  # pauses so far: a sleep that spanned one measures no lateness
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._timeouts: dict[asyncio.Timeout, float | None] = {}  # live ones; remaining when paused
@@ -97,6 +112,7 @@ class ScenarioClock:
         if self._loop is None or self._paused_at is not None:
             return
         self._paused_at = now = self._loop.time()
+        self._pauses += 1
         self._resumed.clear()
         for timeout in self._timeouts:
             when = timeout.when()
@@ -125,7 +141,11 @@ class ScenarioClock:
         await self.sleep_until(self.now() + scenario_seconds)
 
     async def sleep_until(self, t: float, pulse: Pulse | None = None) -> bool:
-        """Sleep until scenario time `t` (inf: until woken); False if `pulse` fired first."""
+        """Sleep until scenario time `t` (inf: until woken); False if `pulse` fired first.
+
+        Without a pulse the sleep is a duration and may end up to `lead` early (see above);
+        with one it never ends before `t`.
+        """
         loop = self._loop
         if loop is None:
             raise RuntimeError("the scenario clock has not been started")
@@ -138,16 +158,24 @@ class ScenarioClock:
                 elif not await self._resumed_or(pulse):
                     return False
                 continue
-            remaining = t - self.now()
-            if remaining <= 0:
+            wall = (t - self.now()) * self.time_scale  # inf for t = inf
+            if wall <= 0:
                 return True
+            target = loop.time() + wall
+            pauses = self._pauses
             if pulse is None:
-                await asyncio.sleep(remaining * self.time_scale)
+                if wall <= self.lead:  # due sooner than a timer would really wake us
+                    await asyncio.sleep(0)
+                    return True
+                await asyncio.sleep(wall - self.lead)
+                self._learn(loop.time() - target, pauses)
+                if (t - self.now()) * self.time_scale <= self.lead:
+                    return True
                 continue
             fut: asyncio.Future[bool] = loop.create_future()
             timer = None
-            if math.isfinite(remaining):
-                timer = loop.call_later(remaining * self.time_scale, _wake, fut, True)
+            if math.isfinite(wall):
+                timer = loop.call_later(wall, _wake, fut, True)
             fired = pulse.future(loop)
 
             def on_fire(_: object, fut: asyncio.Future[bool] = fut) -> None:
@@ -162,6 +190,11 @@ class ScenarioClock:
                 fired.remove_done_callback(on_fire)
             if not reached:
                 return False
+
+    def _learn(self, error: float, pauses: int) -> None:
+        """Move the lead toward the wake-up error that makes it zero on average."""
+        if pauses == self._pauses:  # a pause is not lateness
+            self.lead = min(LEAD_MAX, max(0.0, self.lead + LEAD_GAIN * error))
 
     async def _resumed_or(self, pulse: Pulse) -> bool:
         """While paused: wait for the resume (True) or the pulse (False)."""

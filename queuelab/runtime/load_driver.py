@@ -2,9 +2,11 @@
 
 It sleeps until the next arrival time the process gives, then enqueues that task; when the
 event loop fell behind (a busy machine, a tiny time scale), every arrival already due is
-enqueued in one `enqueue_many` round trip. A task's `created_at` is its arrival time in the
-load model, not the moment the enqueue happened, so the driver's own lateness counts as
-waiting, as a late producer's would.
+enqueued in one `enqueue_many` round trip. A task's `created_at` is the scenario time it is
+really enqueued: the model's arrival time plus the driver's own lateness (timer jitter,
+usually well under a wall millisecond, but 0.05 scenario seconds at a time scale of 0.02).
+So a wait measures the queue, from the moment the task is in it, not the load generator's
+timer; the arrival times themselves carry that jitter, as any real producer's do.
 
 Tasks are made exactly as the simulator makes them: id `task_id(n)`, level from the priority
 mix, poison from the failure model, synthetic JSON payload; and the arrival times come from
@@ -49,6 +51,7 @@ class LoadDriver:
         self._pulse.fire()
 
     def _make(self, t: float) -> Task:
+        """Task number n, made at scenario time `t`."""
         models = self.ctx.models
         self._number += 1
         n = self._number
@@ -73,8 +76,8 @@ class LoadDriver:
             now = clock.now()
             batch = []
             while nxt is not None and nxt <= now and nxt <= self.end and len(batch) < MAX_BATCH:
-                batch.append(self._make(nxt))
-                nxt = self._process.next_after(nxt)
+                batch.append(self._make(now))
+                nxt = self._process.next_after(nxt)  # the model's times stay exact
             await self._enqueue(batch)
 
     async def _enqueue(self, batch: list[Task]) -> None:
@@ -83,8 +86,9 @@ class LoadDriver:
         ctx.ledger.enqueued(len(batch))
         ctx.events += len(batch)
         arrived = ctx.recorder.arrived
-        for task in batch:
-            arrived(task.created_at)
+        t = batch[0].created_at
+        for _ in batch:
+            arrived(t)
         if len(batch) == 1:
             await ctx.queue.enqueue(batch[0])
         else:
