@@ -1,0 +1,65 @@
+"""`queuelab` with no command: the desktop app on a qasync event loop.
+
+Qt and asyncio share one loop (qasync), so the live engine's coroutines and the window's
+timers run side by side and the simulated engine can be advanced in slices between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import qasync
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QStyle
+
+from queuelab import __version__
+from queuelab.gui.files import APPLICATION, ORGANIZATION
+
+
+def _usage() -> str:
+    return "usage: queuelab [SCENARIO.toml]   (or: queuelab run|scenario …, see queuelab --help)"
+
+
+def make_app(argv: list[str]) -> QApplication:
+    """The QApplication with QueueLab's names (QSettings and the window manager use them)."""
+    app = QApplication.instance() or QApplication(["queuelab", *argv])
+    assert isinstance(app, QApplication)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("QueueLab")
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(QIcon(app.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon)))
+    return app
+
+
+async def run_window(path: str | None) -> int:
+    """Show the main window, optionally with a scenario file, until it is closed."""
+    from queuelab.gui.main_window import MainWindow
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    closed = asyncio.get_running_loop().create_future()
+    app.setQuitOnLastWindowClosed(False)  # the coroutine ends the loop, not Qt
+    app.lastWindowClosed.connect(lambda: closed.done() or closed.set_result(None))
+    window = MainWindow()
+    if path is not None:
+        window.open_file(path)
+    window.show()
+    await closed
+    await window.runner.shutdown()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the app; `argv` may name one scenario file to load."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) > 1 or (args and args[0].startswith("-")):
+        print(_usage(), file=sys.stderr)
+        return 2
+    if args and not Path(args[0]).is_file():
+        print(f"queuelab: {args[0]}: no such file", file=sys.stderr)
+        return 2
+    make_app(args)
+    return int(qasync.run(run_window(args[0] if args else None)))

@@ -1,0 +1,553 @@
+"""The main window: scenario editor, run controls, plots, panes and the totals.
+
+It owns the current scenario and wires the pieces together; each piece does one job
+(`scenario_form`, `run_controls`, `plots`, `workers_table`, `theory_pane`, `status`, the
+engine `runner`). A change made in the form is applied to the engine while a run goes on
+(and marked on the plots), or rebuilds the idle engine otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QWidget,
+)
+
+from queuelab import __version__
+from queuelab.core import scenario_toml
+from queuelab.core.engine import RunState
+from queuelab.core.reference import mmc_reference
+from queuelab.core.scenario import Scenario
+from queuelab.core.validation import ScenarioError
+from queuelab.gui import files
+from queuelab.gui.edits import rebuild
+from queuelab.gui.engines import LIVE, SIMULATED, unavailable_reason
+from queuelab.gui.history import FrameHistory
+from queuelab.gui.plots import PlotPanel
+from queuelab.gui.run_controls import DEFAULT_SPEED, RunControls
+from queuelab.gui.runner import EngineRunner
+from queuelab.gui.scenario_form import ScenarioForm
+from queuelab.gui.status import TotalsLabel
+from queuelab.gui.theory_pane import TheoryPane
+from queuelab.gui.workers_table import WorkersTable
+from queuelab.io.scenario_files import load_scenario, resolve_data, save_scenario
+
+if TYPE_CHECKING:
+    from queuelab.core.engine import Engine
+    from queuelab.core.metrics import MetricsFrame
+    from queuelab.core.validation import ParamChange
+
+REFRESH_MS = 33  # plots, clock and totals: ~30 redraws per second at most
+WORKERS_EVERY = 0.2  # seconds between workers-table refreshes (when the tab is shown)
+THEORY_EVERY = 0.5
+DEAD_LETTERS_EVERY = 1.0
+RATE_EVERY = 1.0
+ACTIVE = (RunState.RUNNING, RunState.PAUSED, RunState.STOPPING)
+TAB_WORKERS, TAB_DEAD, TAB_WAITS, TAB_THEORY = range(4)
+
+
+def _dead_letter_pane() -> QWidget:
+    """The dead-letter pane (issue 4) when this build has it, else a note saying so."""
+    try:
+        module = importlib.import_module("queuelab.gui.dead_letters")
+    except ModuleNotFoundError as exc:
+        if exc.name != "queuelab.gui.dead_letters":
+            raise
+        label = QLabel("The dead-letter pane is not part of this build yet.")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return label
+    return module.DeadLetterPane()  # type: ignore[no-any-return]
+
+
+def _refusal(path: str, exc: ScenarioError) -> str:
+    """The reasons a change was refused, naming other knobs only when they are the cause."""
+    return "; ".join(e.reason if e.path == path else str(e) for e in exc.errors)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, *, restore: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("main_window")
+        self.scenario = Scenario()
+        self.scenario_path: Path | None = None
+        self.history = FrameHistory()
+        self.runner = EngineRunner(self)
+        self.last_error: str | None = None
+        self._reference = (math.nan, math.nan, math.nan)
+        self._due: dict[str, float] = {}
+        self._rate_mark: tuple[float, int] | None = None
+        self._dead_count = -1
+
+        self.controls = RunControls(self)
+        self.addToolBar(self.controls)
+        self.form = ScenarioForm(self._submit_change)
+        self.plots = PlotPanel(self.history)
+        self.workers = WorkersTable()
+        self.dead_letters = _dead_letter_pane()
+        self.theory = TheoryPane()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.workers, "Workers")
+        self.tabs.addTab(self.dead_letters, "Dead letters")
+        self.tabs.addTab(self.plots.wait_canvas, "Wait percentiles")
+        self.tabs.addTab(self.theory, "Theory")
+
+        self.right = QSplitter(Qt.Orientation.Vertical)
+        self.right.setObjectName("plots_tabs_splitter")
+        self.right.addWidget(self.plots)
+        self.right.addWidget(self.tabs)
+        self.right.setStretchFactor(0, 3)
+        self.right.setStretchFactor(1, 1)
+        self.right.setSizes([640, 230])
+        self.main = QSplitter(Qt.Orientation.Horizontal)
+        self.main.setObjectName("form_plots_splitter")
+        self.main.addWidget(self.form)
+        self.main.addWidget(self.right)
+        self.main.setStretchFactor(1, 1)
+        self.main.setSizes([370, 1030])
+        self.setCentralWidget(self.main)
+
+        self.message = QLabel()
+        self.state_label = QLabel()
+        self.rate_label = QLabel()
+        self.totals = TotalsLabel()
+        bar = self.statusBar()
+        bar.addWidget(self.totals, 1)
+        bar.addPermanentWidget(self.message)
+        bar.addPermanentWidget(self.rate_label)
+        bar.addPermanentWidget(self.state_label)
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(self.message.clear)
+
+        self._build_menus()
+        self._connect()
+        self.controls.set_mode_available(LIVE, unavailable_reason(LIVE))
+        self.resize(1400, 900)
+
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self._refresh_timer.start(REFRESH_MS)
+
+        if restore:
+            self._restore_settings()
+        else:
+            self.set_scenario(Scenario(), None)
+
+    # -- building -------------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        m = bar.addMenu("&File")
+        self._action(m, "&New scenario", self.new_scenario, QKeySequence.StandardKey.New)
+        self._action(m, "&Open…", self._open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = m.addMenu("Open &recent")
+        self.examples_menu = m.addMenu("&Examples")
+        for path in files.shipped_scenarios():
+            act = self.examples_menu.addAction(files.scenario_title(path))
+            act.setToolTip(str(path))
+            act.triggered.connect(lambda _=False, p=path: self.open_file(p))
+        if not self.examples_menu.actions():
+            self.examples_menu.setEnabled(False)
+        m.addSeparator()
+        self._action(m, "&Save", self._save, QKeySequence.StandardKey.Save)
+        self._action(m, "Save &as…", self._save_as_dialog, QKeySequence.StandardKey.SaveAs)
+        m.addSeparator()
+        self._action(m, "Export frames as &CSV…", self._export_csv_dialog)
+        self._action(m, "Export plots as &PNG…", self._export_png_dialog)
+        m.addSeparator()
+        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        r = bar.addMenu("&Run")
+        r.addAction(self.controls.run_action)
+        r.addAction(self.controls.step_action)
+        r.addAction(self.controls.reset_action)
+        r.addSeparator()
+        for act in self.controls.speed_actions.values():
+            r.addAction(act)
+
+        h = bar.addMenu("&Help")
+        self._action(h, "&About QueueLab", self._about)
+        self._update_recent_menu()
+
+    def _action(self, menu: object, text: str, slot: object,
+                shortcut: QKeySequence.StandardKey | None = None) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(slot)
+        menu.addAction(act)  # type: ignore[attr-defined]
+        return act
+
+    def _connect(self) -> None:
+        c, r = self.controls, self.runner
+        c.run_toggled.connect(self.toggle_run)
+        c.step_requested.connect(r.step)
+        c.reset_requested.connect(self.reset)
+        c.speed_changed.connect(self.set_speed)
+        c.mode_changed.connect(self.set_mode)
+        c.window_changed.connect(self.plots.set_window)
+        c.follow_requested.connect(lambda: self.plots.set_follow(True))
+        self.plots.follow_changed.connect(c.set_following)
+        r.frames_ready.connect(self._on_frames)
+        r.state_changed.connect(self._on_state)
+        r.engine_replaced.connect(self._on_engine)
+        r.failed.connect(lambda text: self.show_error("The engine stopped with an error", text))
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+    def _tab_changed(self, _: int) -> None:
+        self._due.clear()  # the newly shown tab refreshes at once
+        self.plots.mark_dirty()
+
+    # -- scenario -------------------------------------------------------------------------------
+
+    def set_scenario(self, scenario: Scenario, path: Path | None) -> bool:
+        """Show `scenario` and build a fresh idle engine for it; False (and a message) if not."""
+        previous = (self.scenario, self.scenario_path)
+        self.scenario, self.scenario_path = scenario, path
+        try:
+            self.runner.build(scenario)
+        except Exception as exc:
+            self.scenario, self.scenario_path = previous
+            self.show_error("Cannot build an engine for this scenario", f"{exc}")
+            return False
+        self.form.set_scenario(scenario)
+        self.setWindowModified(False)
+        self._update_title()
+        return True
+
+    def open_file(self, path: str | Path) -> bool:
+        """Load a scenario file; a broken one is explained and the current scenario kept."""
+        p = Path(path)
+        try:
+            scenario = load_scenario(p)
+        except ScenarioError as exc:
+            self.show_error(f"Cannot open {p.name}", str(exc))
+            return False
+        except Exception as exc:
+            self.show_error(f"Cannot open {p.name}", f"{type(exc).__name__}: {exc}")
+            return False
+        if not self.set_scenario(scenario, p):
+            return False
+        files.add_recent_file(p)
+        self._update_recent_menu()
+        self.status(f"Opened {p}")
+        return True
+
+    def save_file(self, path: str | Path) -> bool:
+        p = Path(path)
+        try:
+            save_scenario(p, self.scenario)
+        except OSError as exc:
+            self.show_error(f"Cannot save {p.name}", exc.strerror or str(exc))
+            return False
+        self.scenario_path = p
+        self.setWindowModified(False)
+        files.add_recent_file(p)
+        self._update_recent_menu()
+        self._update_title()
+        self.status(f"Saved {p}")
+        return True
+
+    def new_scenario(self) -> None:
+        self.set_scenario(Scenario(), None)
+
+    def _base_dir(self) -> Path | None:
+        return self.scenario_path.parent if self.scenario_path else None
+
+    def _submit_change(self, change: ParamChange) -> str | None:
+        """The form's edits: applied live while a run goes on, else the idle engine rebuilt."""
+        engine = self.runner.engine
+        try:
+            if engine is not None and engine.state in ACTIVE:
+                applied = self.runner.apply(change)
+                self.scenario = engine.scenario
+                self.plots.add_marker(applied)
+                self._update_reference()
+                self.status(f"t = {applied.t:,.1f} s: {applied.label()}")
+            else:
+                new = rebuild(self.scenario, change, self._base_dir())
+                if engine is None or engine.state == RunState.IDLE:
+                    self.runner.build(new)
+                self.scenario = new
+        except ScenarioError as exc:
+            return _refusal(change.path, exc)
+        except Exception as exc:  # an engine bug: refuse the value, keep the window
+            return f"{type(exc).__name__}: {exc}"
+        self.form.update_values(self.scenario)
+        self.controls.set_backend(self.scenario.queue.backend)
+        self.setWindowModified(True)
+        self._update_title()
+        return None
+
+    # -- run control ----------------------------------------------------------------------------
+
+    def toggle_run(self) -> None:
+        engine = self.runner.engine
+        if engine is not None and engine.state == RunState.FINISHED:
+            self.reset()
+        self.runner.toggle()
+
+    def reset(self) -> None:
+        """Discard the run; a new idle engine from the scenario as it is now."""
+        try:
+            self.runner.build(self.scenario)
+        except Exception as exc:
+            self.show_error("Cannot rebuild the engine", f"{exc}")
+
+    def set_speed(self, speed: float | None) -> None:
+        self.runner.set_speed(speed)
+        self.controls.set_speed(speed)
+
+    def set_mode(self, kind: str) -> None:
+        """Switch between the simulated and the live engine (a fresh run either way)."""
+        if kind == self.runner.kind:
+            return
+        try:
+            self.runner.build(self.scenario, kind)
+        except Exception as exc:
+            self.controls.set_mode(self.runner.kind)
+            self.show_error(f"Cannot start the {kind} engine", f"{type(exc).__name__}: {exc}")
+
+    def _on_engine(self, engine: Engine) -> None:
+        self.history.clear()
+        self.plots.clear()
+        self._rate_mark = None
+        self._dead_count = -1
+        self._update_reference()
+        self.workers.workers_model.update([])
+        self.controls.set_mode(engine.kind)
+        simulated = engine.kind == SIMULATED
+        self.controls.set_speed_enabled(simulated, "" if simulated else
+                                        "A live run goes at the speed of real time")
+        self.controls.set_backend(engine.scenario.queue.backend)
+        set_engine = getattr(self.dead_letters, "set_engine", None)
+        if set_engine is not None:
+            set_engine(engine)
+        self._due.clear()
+        self.refresh()
+
+    def _on_state(self, state: RunState | None) -> None:
+        self.controls.set_state(state or RunState.IDLE)
+        self.form.set_running(state in ACTIVE)
+        speed = self.runner.speed
+        pace = "max speed" if speed is None else f"{speed:g}×"
+        text = {RunState.RUNNING: f"running · {pace}", RunState.PAUSED: "paused",
+                RunState.IDLE: "ready", RunState.STOPPING: "stopping",
+                RunState.FINISHED: "finished"}.get(state, "")  # type: ignore[arg-type]
+        self.state_label.setText(text)
+        if state == RunState.FINISHED:
+            self.status("Run finished: press Run again, or Reset to change any knob")
+        self._due.clear()  # the panes show the state the run stopped in
+        self.refresh()
+
+    def _on_frames(self, frames: list[MetricsFrame]) -> None:
+        self.history.append(frames, self._reference)
+        self.plots.mark_dirty()
+
+    def _update_reference(self) -> None:
+        engine = self.runner.engine
+        pred = None if engine is None else mmc_reference(engine.scenario)
+        if pred is None:
+            self._reference = (math.nan, math.nan, math.nan)
+        else:
+            self._reference = (pred.lq, pred.rho, pred.wq)
+        self.plots.set_reference_shown(pred is not None)
+
+    # -- periodic refresh -----------------------------------------------------------------------
+
+    def _is_due(self, key: str, every: float, now: float) -> bool:
+        if now >= self._due.get(key, 0.0):
+            self._due[key] = now + every
+            return True
+        return False
+
+    def refresh(self) -> None:
+        """Redraw what changed: plots, clock, totals, and the visible tab at its own pace."""
+        engine = self.runner.engine
+        self.plots.redraw()
+        if engine is None:
+            return
+        now = time.monotonic()
+        try:
+            self.controls.set_clock(engine.now, engine.scenario.run.duration)
+            self.totals.show_totals(engine.totals())
+            tab = self.tabs.currentIndex()
+            if tab == TAB_WORKERS and self._is_due("workers", WORKERS_EVERY, now):
+                ws = engine.workers()
+                self.workers.workers_model.update(ws)
+                self.tabs.setTabText(TAB_WORKERS, f"Workers ({len(ws):,})")
+            if tab == TAB_THEORY and self._is_due("theory", THEORY_EVERY, now):
+                self.theory.refresh(engine, self.history)
+            dead = self.history.latest("dead_letters")
+            dead_n = 0 if math.isnan(dead) else int(dead)
+            if dead_n != self._dead_count:
+                self.tabs.setTabText(TAB_DEAD, f"Dead letters ({dead_n:,})")
+            if (tab == TAB_DEAD and (dead_n != self._dead_count or self._due.get("dead") is None)
+                    and self._is_due("dead", DEAD_LETTERS_EVERY, now)):
+                refresh = getattr(self.dead_letters, "refresh", None)
+                if refresh is not None:
+                    refresh()
+            self._dead_count = dead_n
+            if self._is_due("rate", RATE_EVERY, now):
+                self._update_rate(engine, now)
+        except Exception as exc:
+            self.runner._fail(exc)
+
+    def _update_rate(self, engine: Engine, now: float) -> None:
+        created = engine.totals().created
+        mark, self._rate_mark = self._rate_mark, (now, created)
+        if mark is None or engine.state != RunState.RUNNING or now <= mark[0]:
+            self.rate_label.setText("")
+            return
+        rate = (created - mark[1]) / (now - mark[0])
+        self.rate_label.setText(f"{rate:,.0f} tasks/s")
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def status(self, text: str, ms: int = 8000) -> None:
+        self.message.setText(text)
+        self._message_timer.start(ms)
+
+    def show_error(self, title: str, text: str) -> None:
+        """Explain a failure in a dialog that does not block the event loop; the app goes on."""
+        self.last_error = text
+        self.status(f"{title}: {text.splitlines()[0] if text else ''}", 15000)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
+                          self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setObjectName("error_dialog")
+        box.open()
+
+    def _update_title(self) -> None:
+        name = self.scenario.name or "Untitled"
+        where = f" ({self.scenario_path.name})" if self.scenario_path else ""
+        self.setWindowTitle(f"{name}{where}[*] — QueueLab")
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About QueueLab",
+                          f"<b>QueueLab {__version__}</b><br>A desktop laboratory for task "
+                          "queues: simulate or run worker pools, autoscalers, retries and dead "
+                          "letters, and watch them in real time.")
+
+    # -- file dialogs ---------------------------------------------------------------------------
+
+    def _open_dialog(self) -> None:
+        start = str(self._base_dir() or files.shipped_scenarios_dir() or Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open scenario", start,
+                                              "Scenarios (*.toml);;All files (*)")
+        if path:
+            self.open_file(path)
+
+    def _save(self) -> None:
+        if self.scenario_path is None:
+            self._save_as_dialog()
+        else:
+            self.save_file(self.scenario_path)
+
+    def _save_as_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save scenario", str(
+            self.scenario_path or Path.home() / "scenario.toml"), "Scenarios (*.toml)")
+        if path:
+            self.save_file(path)
+
+    def export_csv(self, path: str | Path) -> int:
+        """Write the frames held to CSV; returns the number of rows written."""
+        try:
+            n = files.export_frames_csv(path, self.history)
+        except OSError as exc:
+            self.show_error("Cannot export the frames", exc.strerror or str(exc))
+            return 0
+        note = "" if self.history.complete else \
+            f" (the newest {n:,} of {self.history.total:,}: older frames are only in the plots)"
+        self.status(f"Wrote {n:,} frames to {path}{note}")
+        return n
+
+    def export_png(self, path: str | Path) -> bool:
+        ok = self.plots.canvas.grab().save(str(path))
+        if ok:
+            self.status(f"Saved the plots to {path}")
+        else:
+            self.show_error("Cannot export the plots", f"Could not write {path}")
+        return bool(ok)
+
+    def _export_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export frames", str(Path.home() /
+                                              "frames.csv"), "CSV files (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def _export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export plots", str(Path.home() /
+                                              "plots.png"), "PNG images (*.png)")
+        if path:
+            self.export_png(path)
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for p in files.recent_files():
+            act = self.recent_menu.addAction(p)
+            act.triggered.connect(lambda _=False, path=p: self.open_file(path))
+        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        s = files.settings()
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        for splitter in (self.main, self.right):
+            sizes = s.value(f"window/{splitter.objectName()}")
+            if isinstance(sizes, QByteArray):
+                splitter.restoreState(sizes)
+        speed = s.value("run/speed", DEFAULT_SPEED)
+        self.set_speed(None if speed in (None, "max", "") else float(speed))  # type: ignore[arg-type]
+        if not self._restore_scenario(s.value("scenario/toml"), s.value("scenario/path")):
+            self.set_scenario(Scenario(), None)
+
+    def _restore_scenario(self, text: object, path: object) -> bool:
+        """The scenario the last session ended with, edits included; False if unusable."""
+        if not isinstance(text, str) or not text:
+            return False
+        p = Path(path) if isinstance(path, str) and path else None
+        try:
+            scenario = resolve_data(scenario_toml.loads(text, require_data=False),
+                                    p.parent if p else None)
+        except (ScenarioError, OSError):
+            return False
+        return self.set_scenario(scenario, p if p and p.is_file() else None)
+
+    def save_settings(self) -> None:
+        s = files.settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        for splitter in (self.main, self.right):
+            s.setValue(f"window/{splitter.objectName()}", splitter.saveState())
+        speed = self.runner.speed
+        s.setValue("run/speed", "max" if speed is None else speed)
+        s.setValue("scenario/toml", scenario_toml.dumps(self.scenario, comments=False))
+        s.setValue("scenario/path", str(self.scenario_path) if self.scenario_path else "")
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._refresh_timer.stop()
+        self.runner.halt()
+        self.save_settings()
+        super().closeEvent(event)

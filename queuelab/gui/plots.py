@@ -1,0 +1,423 @@
+"""The stacked real-time plots: one shared time axis, the theory overlay and change markers.
+
+Drawing cost, not the simulation, is what freezes a naive monitor, so the plots only ever
+hand pyqtgraph a bounded number of points: the rolling window reads the newest rows of the
+exact ring, the whole-run view reads the folded copy (at most a few thousand rows however
+long the run). Curves are built once with their pens and clip to the view with peak
+downsampling; a redraw happens only when new frames arrived.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from queuelab.core.engine import AppliedChange
+    from queuelab.gui.history import FrameHistory
+
+MAX_MARKERS = 100  # change markers kept on the plots (the oldest go first)
+MAX_WINDOW_POINTS = 20_000  # frames read for the rolling window (fine sample intervals)
+MAX_DRAWN_POINTS = 2_400  # points handed to a curve: about two per pixel of a wide plot
+AXIS_WIDTH = 62  # one left-axis width for every plot, so the stacked plots line up
+
+_EMPTY = np.empty(0)
+
+pg.setConfigOptions(antialias=False, background="w", foreground="#222")
+
+
+def format_clock(seconds: float) -> str:
+    """Scenario seconds as h:mm:ss (m:ss under an hour)."""
+    if not math.isfinite(seconds):
+        return "–"
+    neg = seconds < 0
+    s = round(abs(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    text = f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+    return f"-{text}" if neg else text
+
+
+def nice_ceiling(v: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k at or above v (1 for nothing to show)."""
+    if not v > 0 or not math.isfinite(v):
+        return 1.0
+    base = 10.0 ** math.floor(math.log10(v))
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if v <= m * base * (1 + 1e-9):
+            return m * base
+    return 10.0 * base
+
+
+def _steps_only(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[
+        NDArray[np.float64], NDArray[np.float64]]:
+    """A piecewise-constant series reduced to the points where it changes (and the last).
+
+    A reference line is constant between two parameter changes; drawing it dashed through
+    thousands of identical points costs far more than drawing it through a few.
+    """
+    if y.size < 3:
+        return x, y
+    same = (y[1:] == y[:-1]) | (np.isnan(y[1:]) & np.isnan(y[:-1]))
+    keep = np.ones(y.size, dtype=bool)
+    keep[1:-1] = ~(same[:-1] & same[1:])  # drop a point equal to both neighbours
+    return x[keep], y[keep]
+
+
+class TimeAxis(pg.AxisItem):
+    """Bottom axis reading scenario seconds as clock time."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if spacing >= 1:
+            return [format_clock(v) for v in values]
+        return [f"{v:.3g}s" for v in values]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One curve: which history column, how it is drawn, and a factor (1 → 100 %)."""
+
+    column: str
+    name: str
+    color: str
+    factor: float = 1.0
+    dashed: bool = False
+    step: bool = False
+    has_gaps: bool = False  # NaN possible: the finite check cannot be skipped
+
+
+def _pen(s: Series) -> Any:
+    """A one-pixel cosmetic pen: wider lines cost Qt's raster engine three times as much."""
+    style = Qt.PenStyle.DashLine if s.dashed else Qt.PenStyle.SolidLine
+    return pg.mkPen(s.color, width=1, style=style)
+
+
+class _Curve:
+    def __init__(self, series: Series, item: pg.PlotCurveItem) -> None:
+        self.series = series
+        self.item = item
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    key: str
+    label: str  # left axis label, with its unit
+    series: tuple[Series, ...]
+    right_label: str = ""  # a second y axis (its series listed in right_series)
+    right_series: tuple[Series, ...] = ()
+    y_cap: float | None = None  # the y axis never needs to go above this (100 %)
+
+
+MAIN_PLOTS: tuple[PlotSpec, ...] = (
+    PlotSpec("queue", "queue (tasks)", (
+        Series("depth", "waiting", "#1f77b4"),
+        Series("retrying", "waiting to retry", "#ff7f0e"),
+        Series("ref_lq", "Erlang C Lq", "#444444", dashed=True, has_gaps=True),
+    )),
+    PlotSpec("throughput", "rate (tasks/s)", (
+        Series("arrival_rate", "arrivals", "#9467bd"),
+        Series("throughput", "completions", "#2ca02c"),
+    )),
+    PlotSpec("errors", "errors (%)", (
+        Series("error_rate", "failed attempts", "#d62728", factor=100.0),
+    ), y_cap=100.0, right_label="dead letters (tasks)", right_series=(
+        Series("dead_letters", "dead letters", "#8c564b", step=True),
+    )),
+    PlotSpec("utilization", "utilization (%)", (
+        Series("utilization", "utilization", "#1f77b4", factor=100.0),
+        Series("ref_rho", "Erlang C ρ", "#444444", factor=100.0, dashed=True, has_gaps=True),
+    ), y_cap=100.0, right_label="workers", right_series=(
+        Series("workers", "workers", "#ff7f0e", step=True),
+    )),
+)
+
+WAIT_PLOT = PlotSpec("waits", "wait in queue (s)", (
+    Series("wait_p50", "p50", "#2ca02c", has_gaps=True),
+    Series("wait_p95", "p95", "#ff7f0e", has_gaps=True),
+    Series("wait_p99", "p99", "#d62728", has_gaps=True),
+    Series("ref_wq", "Erlang C mean Wq", "#444444", dashed=True, has_gaps=True),
+))
+
+
+def _make_curve(series: Series) -> pg.PlotCurveItem:
+    """A bare PlotCurveItem: its setData costs a tenth of PlotDataItem's; the windowing and
+    peak decimation PlotDataItem would do are done here, once, in `_decimate`."""
+    return pg.PlotCurveItem(
+        pen=_pen(series),
+        name=series.name,
+        stepMode="left" if series.step else None,
+        skipFiniteCheck=not series.has_gaps,
+        connect="finite" if series.has_gaps else "all",
+    )
+
+
+def _decimate(x: NDArray[np.float64], y: NDArray[np.float64], max_points: int) -> tuple[
+        NDArray[np.float64], NDArray[np.float64]]:
+    """At most ~max_points points, keeping each bucket's minimum and maximum (peaks survive)."""
+    n = y.size
+    if n <= max_points:
+        return x, y
+    k = -(-n // (max_points // 2))  # frames per bucket
+    m = (n // k) * k
+    yy = y[n - m:].reshape(-1, k)  # drop the oldest remainder, keep the newest exact
+    xx = x[n - m::k]
+    lo = np.fmin.reduce(yy, axis=1)  # fmin/fmax: NaN only where the whole bucket is NaN
+    hi = np.fmax.reduce(yy, axis=1)
+    return np.repeat(xx, 2), np.column_stack((lo, hi)).ravel()
+
+
+class _Plot:
+    """One plot (and its optional second y axis) with its curves and change markers."""
+
+    def __init__(self, plot: pg.PlotItem, spec: PlotSpec, show_marker_labels: bool) -> None:
+        self.plot = plot
+        self.spec = spec
+        self.show_marker_labels = show_marker_labels
+        self.curves: list[_Curve] = []
+        plot.showGrid(x=False, y=False)
+        plot.setLabel("left", spec.label)
+        plot.getAxis("left").setWidth(AXIS_WIDTH)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        vb = plot.getViewBox()
+        vb.setMouseEnabled(x=True, y=False)  # zoom and pan in time; y follows the data
+        vb.disableAutoRange(axis="y")
+        legend = plot.addLegend(offset=(4, 2), colCount=len(spec.series) + len(spec.right_series),
+                                brush=pg.mkBrush(255, 255, 255, 215), labelTextSize="8pt",
+                                pen=pg.mkPen("#bbbbbb"))
+        legend.setZValue(30)
+        legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # static: blit it
+        for s in spec.series:
+            item = _make_curve(s)
+            plot.addItem(item)
+            self.curves.append(_Curve(s, item))
+        self.right: pg.ViewBox | None = None
+        if spec.right_series:
+            right = pg.ViewBox()
+            plot.showAxis("right")
+            plot.scene().addItem(right)
+            axis = plot.getAxis("right")
+            axis.linkToView(right)
+            axis.setLabel(spec.right_label)
+            axis.setWidth(AXIS_WIDTH)
+            right.setXLink(plot)
+            right.setMouseEnabled(x=False, y=False)
+            right.disableAutoRange(axis="y")
+            vb.sigResized.connect(lambda: right.setGeometry(vb.sceneBoundingRect()))
+            for s in spec.right_series:
+                item = _make_curve(s)
+                right.addItem(item)
+                legend.addItem(item, s.name)
+                self.curves.append(_Curve(s, item))
+            self.right = right
+        else:
+            # keep the right axis' column as empty space, so the stacked plots line up
+            plot.layout.setColumnFixedWidth(2, AXIS_WIDTH)
+        for name in ("left", "right", "bottom"):
+            # the SI prefix relabels (setHtml) the axis at every range change: costly, and
+            # "(x0.001)" helps nobody reading tasks and seconds
+            plot.getAxis(name).enableAutoSIPrefix(False)
+        self.markers: deque[pg.InfiniteLine] = deque()
+        self._tops: dict[int, float] = {}
+
+    def set_data(self, x: NDArray[np.float64], columns: dict[str, NDArray[np.float64]],
+                 reference_shown: bool) -> None:
+        tops = {id(self.plot.getViewBox()): 0.0}
+        if self.right is not None:
+            tops[id(self.right)] = 0.0
+        for c in self.curves:
+            s = c.series
+            vb = c.item.getViewBox()
+            if s.column.startswith("ref_") and not reference_shown:
+                c.item.setData(x=_EMPTY, y=_EMPTY)
+                continue
+            y = columns[s.column]
+            if s.factor != 1.0:
+                y = y * s.factor
+            xs = x
+            if s.has_gaps:
+                y = np.where(np.isfinite(y), y, np.nan)  # inf (unstable queue) is a gap too
+            if s.column.startswith("ref_"):
+                xs, y = _steps_only(x, y)
+            xs, y = _decimate(xs, y, MAX_DRAWN_POINTS)
+            c.item.setData(x=xs, y=y)
+            if y.size and vb is not None:
+                top = float(np.nanmax(y)) if not np.isnan(y).all() else 0.0
+                tops[id(vb)] = max(tops.get(id(vb), 0.0), top)
+        self._set_top(self.plot.getViewBox(), tops[id(self.plot.getViewBox())], self.spec.y_cap)
+        if self.right is not None:
+            self._set_top(self.right, tops[id(self.right)], None)
+
+    def _set_top(self, vb: pg.ViewBox, top: float, cap: float | None) -> None:
+        """Y from 0 to a round number above the data: the axis moves only when it must."""
+        nice = nice_ceiling(top * 1.08)
+        if cap is not None and top <= cap:
+            nice = min(nice, cap * 1.05)
+        if self._tops.get(id(vb)) != nice:
+            self._tops[id(vb)] = nice
+            vb.setYRange(0.0, nice, padding=0)
+
+    def add_marker(self, change: AppliedChange) -> None:
+        line = pg.InfiniteLine(
+            pos=change.t, angle=90, movable=False,
+            pen=pg.mkPen("#7b1fa2", width=1.5, style=Qt.PenStyle.DashLine),
+            label=change.label() if self.show_marker_labels else None,
+            labelOpts={"position": 0.82, "color": "#7b1fa2", "fill": (255, 255, 255, 220),
+                       "anchors": [(0, 0.5), (0, 0.5)]},
+        )
+        line.setToolTip(f"t = {format_clock(change.t)}: {change.label()}")
+        line.setZValue(20)
+        self.plot.addItem(line, ignoreBounds=True)
+        self.markers.append(line)
+        while len(self.markers) > MAX_MARKERS:
+            self.plot.removeItem(self.markers.popleft())
+
+    def clear_markers(self) -> None:
+        while self.markers:
+            self.plot.removeItem(self.markers.popleft())
+
+
+WINDOWS: tuple[tuple[str, float | None], ...] = (
+    ("last 1 min", 60.0),
+    ("last 5 min", 300.0),
+    ("last 15 min", 900.0),
+    ("last 1 h", 3600.0),
+    ("last 6 h", 21600.0),
+    ("whole run", None),
+)
+
+
+class PlotPanel(QWidget):
+    """The stacked plots of the main window, plus the wait-percentile plot for its own tab."""
+
+    follow_changed = Signal(bool)  # False once the user pans or zooms away from "now"
+
+    def __init__(self, history: FrameHistory, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.window: float | None = 900.0  # rolling window in scenario seconds; None = whole run
+        self.follow = True
+        self.reference_shown = False
+        self.redraws = 0
+        self._dirty = False
+        self._setting_range = False
+
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.ci.setSpacing(2)
+        self.canvas.ci.setContentsMargins(2, 4, 2, 2)
+        self.plots: dict[str, _Plot] = {}
+        last = len(MAIN_PLOTS) - 1
+        first: pg.PlotItem | None = None
+        for i, spec in enumerate(MAIN_PLOTS):
+            item = self.canvas.addPlot(row=i, col=0, axisItems={"bottom": TimeAxis("bottom")})
+            p = _Plot(item, spec, show_marker_labels=(i == 0))
+            if first is None:
+                first = item
+            else:
+                item.setXLink(first)
+            if i == last:
+                item.setLabel("bottom", "scenario time")
+            else:
+                item.hideAxis("bottom")  # the shared time axis is drawn once, at the bottom
+            self.plots[spec.key] = p
+        assert first is not None
+        self._first = first
+
+        self.wait_canvas = pg.GraphicsLayoutWidget()
+        wait_item = self.wait_canvas.addPlot(axisItems={"bottom": TimeAxis("bottom")})
+        wait_item.setLabel("bottom", "scenario time")
+        wait_item.setXLink(first)
+        self.wait_plot = _Plot(wait_item, WAIT_PLOT, show_marker_labels=True)
+        self.plots[WAIT_PLOT.key] = self.wait_plot
+
+        for p in self.plots.values():
+            p.plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.canvas)
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def set_window(self, seconds: float | None) -> None:
+        """A rolling window of `seconds`, or the whole run (None); follows "now" again."""
+        self.window = seconds
+        self.set_follow(True)
+
+    def set_follow(self, follow: bool) -> None:
+        self.follow = follow
+        if follow and self.window is None:
+            self._first.getViewBox().enableAutoRange(axis="x")
+        self._dirty = True
+        self.follow_changed.emit(follow)
+
+    def set_reference_shown(self, shown: bool) -> None:
+        self.reference_shown = shown
+        self._dirty = True
+
+    def _user_moved(self, *_: object) -> None:
+        if not self._setting_range and self.follow:
+            self.follow = False
+            self.follow_changed.emit(False)
+
+    # -- data -----------------------------------------------------------------------------------
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def clear(self) -> None:
+        for p in self.plots.values():
+            p.clear_markers()
+        self._dirty = True
+        self.redraw(force=True)
+
+    def add_marker(self, change: AppliedChange) -> None:
+        for p in self.plots.values():
+            p.add_marker(change)
+
+    def redraw(self, force: bool = False) -> bool:
+        """Hand the visible data to the curves; returns whether anything was drawn."""
+        if not (self._dirty or force):
+            return False
+        self._dirty = False
+        columns = self._columns()
+        x = columns["t"]
+        for p in self.plots.values():
+            if p.plot.getViewWidget() is not None and p.plot.getViewWidget().isVisible():
+                p.set_data(x, columns, self.reference_shown)  # a hidden tab waits its turn
+        if self.follow and x.size:
+            self._setting_range = True
+            try:
+                if self.window is not None:
+                    end = float(x[-1])
+                    self._first.setXRange(max(0.0, end - self.window), end, padding=0)
+                else:
+                    self._first.getViewBox().enableAutoRange(axis="x")
+            finally:
+                self._setting_range = False
+        self.redraws += 1
+        return True
+
+    def _columns(self) -> dict[str, NDArray[np.float64]]:
+        names = {"t"} | {c.series.column for p in self.plots.values() for c in p.curves}
+        h = self.history
+        if self.window is None:  # exact until it holds more frames than it has rows
+            return {n: h.coarse.column(n) for n in names}
+        interval = _interval(h)
+        n = min(MAX_WINDOW_POINTS, int(self.window / interval) + 2) if interval else len(h)
+        return {name: h.last(name, n) for name in names}
+
+
+def _interval(h: FrameHistory) -> float:
+    """The spacing of the newest frames (0 when unknown)."""
+    t = h.last("t", 2)
+    return float(t[1] - t[0]) if t.size == 2 and t[1] > t[0] else 0.0

@@ -1,0 +1,217 @@
+"""Drives the engine from the Qt event loop in short time-boxed slices.
+
+The simulated engine is plain Python: called without limit it would hold the event loop
+until the run ends. A pump timer instead hands it `budget` wall seconds at a time; at paced
+speeds it fires every few milliseconds, at "as fast as possible" whenever the loop is idle
+(interval 0), so input, painting and asyncio callbacks (qasync) get their turn between slices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from queuelab.core.engine import RunState
+from queuelab.gui.engines import SIMULATED, build_engine
+
+if TYPE_CHECKING:
+    from queuelab.core.engine import AppliedChange, Engine
+    from queuelab.core.scenario import Scenario
+    from queuelab.core.validation import ParamChange
+
+log = logging.getLogger(__name__)
+
+BUDGET = 0.012  # wall seconds per slice: well under a 30 Hz frame
+PACED_INTERVAL_MS = 10
+
+
+def spawn(coro: Coroutine[Any, Any, Any], what: str) -> None:
+    """Run a coroutine on the running (qasync) loop; log if it fails.
+
+    Without a running loop (a bare QApplication, as in a synchronous test) the coroutine is
+    closed unrun: it only ever stops an engine the window has already let go of.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        coro.close()
+        return
+    task = loop.create_task(coro)
+
+    def done(t: asyncio.Task[Any]) -> None:
+        if not t.cancelled() and t.exception() is not None:
+            log.error("%s failed", what, exc_info=t.exception())
+
+    task.add_done_callback(done)
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+
+
+_TASKS: set[asyncio.Task[Any]] = set()  # keeps spawned tasks alive until they finish
+_ACTIVE = (RunState.RUNNING, RunState.PAUSED, RunState.STOPPING)
+
+
+async def _retire(engine: Engine) -> None:
+    """Stop an engine the window lets go of, and close what it opened (a live backend)."""
+    if engine.state in _ACTIVE:
+        await engine.stop(drain=False)
+    aclose = getattr(engine, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+class EngineRunner(QObject):
+    """Owns the current engine; starts, pauses, steps and pumps it; reports what happened."""
+
+    frames_ready = Signal(list)  # list[MetricsFrame], oldest first
+    state_changed = Signal(object)  # RunState
+    engine_replaced = Signal(object)  # the new Engine
+    failed = Signal(str)  # an engine error, in words
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine: Engine | None = None
+        self.kind = SIMULATED
+        self.speed: float | None = 10.0
+        self.budget = BUDGET
+        self._state: RunState | None = None
+        self._pump = QTimer(self)
+        self._pump.timeout.connect(self._tick)
+        self.slices = 0  # advance() calls, for the benchmarks
+        self.wall_in_engine = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def build(self, scenario: Scenario, kind: str | None = None) -> Engine:
+        """Replace the engine by a new idle one for `scenario` (the old one is stopped)."""
+        kind = kind or self.kind
+        engine = build_engine(kind, scenario)  # may raise: the caller shows why
+        self._drop()
+        self.kind = kind
+        self.engine = engine
+        self._apply_speed()
+        self._state = None
+        self.engine_replaced.emit(engine)
+        self._check_state()
+        return engine
+
+    def _drop(self) -> None:
+        old, self.engine = self.engine, None
+        self._pump.stop()
+        if old is not None and (old.state in _ACTIVE or hasattr(old, "aclose")):
+            spawn(_retire(old), "stopping the previous engine")
+
+    def halt(self) -> None:
+        """Stop pumping (the window closes); `shutdown` then stops the engine itself."""
+        self._pump.stop()
+
+    async def shutdown(self) -> None:
+        """Stop the engine for good (the window is closing)."""
+        self._pump.stop()
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            await _retire(engine)
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def toggle(self) -> None:
+        """Start, pause or resume, whichever the state calls for."""
+        e = self.engine
+        if e is None:
+            return
+        try:
+            if e.state == RunState.IDLE:
+                e.start()
+            elif e.state == RunState.RUNNING:
+                e.pause()
+            elif e.state == RunState.PAUSED:
+                e.resume()
+        except Exception as exc:  # an engine bug must not take the window down
+            self._fail(exc)
+            return
+        self._check_state()
+
+    def step(self) -> None:
+        e = self.engine
+        if e is None or e.state not in (RunState.IDLE, RunState.PAUSED):
+            return
+        try:
+            e.step()
+            frames = e.take_frames()
+        except Exception as exc:
+            self._fail(exc)
+            return
+        if frames:
+            self.frames_ready.emit(frames)
+        self._check_state()
+
+    def set_speed(self, speed: float | None) -> None:
+        self.speed = speed
+        self._apply_speed()
+        self._update_pump()
+
+    def _apply_speed(self) -> None:
+        if self.engine is not None and self.engine.kind == SIMULATED:
+            self.engine.set_speed(self.speed)
+
+    def apply(self, change: ParamChange) -> AppliedChange:
+        """Apply a change to the running engine; ScenarioError when refused."""
+        assert self.engine is not None
+        return self.engine.apply(change)
+
+    # -- the pump -------------------------------------------------------------------------------
+
+    def _update_pump(self) -> None:
+        e = self.engine
+        active = e is not None and e.state in (RunState.RUNNING, RunState.STOPPING)
+        if not active:
+            self._pump.stop()
+            return
+        interval = 0 if (self.speed is None and e is not None and e.kind == SIMULATED) \
+            else PACED_INTERVAL_MS
+        if not self._pump.isActive() or self._pump.interval() != interval:
+            self._pump.start(interval)
+
+    def _tick(self) -> None:
+        e = self.engine
+        if e is None:
+            self._pump.stop()
+            return
+        began = time.perf_counter()
+        try:
+            e.advance(self.budget)
+            frames = e.take_frames()
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self.wall_in_engine += time.perf_counter() - began
+        self.slices += 1
+        if frames:
+            self.frames_ready.emit(frames)
+        self._check_state()
+
+    def _check_state(self) -> None:
+        e = self.engine
+        state = None if e is None else e.state
+        if state != self._state:
+            self._state = state
+            self.state_changed.emit(state)
+        self._update_pump()
+
+    def _fail(self, exc: BaseException) -> None:
+        log.exception("engine error", exc_info=exc)
+        e = self.engine
+        self._pump.stop()
+        if e is not None and e.state == RunState.RUNNING:
+            try:
+                e.pause()
+            except Exception:  # already broken; the message below says so
+                log.exception("pausing the failed engine")
+        self._check_state()
+        self._pump.stop()
+        self.failed.emit(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,117 @@
+"""The Theory tab: Erlang C's M/M/c prediction beside what the run measured.
+
+Seeing the simulator land on the formula is what makes a person trust the other, non-M/M/c
+runs; and when the scenario is not M/M/c, saying which assumption it breaks is more useful
+than an empty table.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from queuelab.core.reference import mmc_reference, why_not_mmc
+
+if TYPE_CHECKING:
+    from queuelab.core.engine import Engine
+    from queuelab.core.theory import MMcPrediction
+    from queuelab.gui.history import FrameHistory
+
+ROWS = (
+    ("rho", "Utilization ρ"),
+    ("p_wait", "P(wait) — share of tasks that queue"),
+    ("lq", "Lq — mean tasks waiting"),
+    ("wq", "Wq — mean wait in queue"),
+    ("w", "W — mean time in system"),
+    ("l", "L — mean tasks in system"),
+)
+
+
+def _fmt(v: float, unit: str = "") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if math.isinf(v):
+        return "∞ (unstable)"
+    return f"{v:,.4g}{unit}"
+
+
+class TheoryPane(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.headline = QLabel()
+        self.headline.setWordWrap(True)
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.table = QTableWidget(len(ROWS), 2)
+        self.table.setHorizontalHeaderLabels(["Erlang C (M/M/c)", "Measured (after warm-up)"])
+        self.table.setVerticalHeaderLabels([label for _, label in ROWS])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for r in range(len(ROWS)):
+            for c in range(2):
+                item = QTableWidgetItem("—")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, item)
+        self.table.item(1, 1).setToolTip("Not measured by the engine")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(self.headline)
+        lay.addWidget(self.table, 1)
+
+    def refresh(self, engine: Engine | None, history: FrameHistory) -> None:
+        if engine is None:
+            return
+        scenario = engine.scenario
+        pred = mmc_reference(scenario)
+        if pred is None:
+            self.headline.setText(
+                f"Erlang C predicts only M/M/c queues; this scenario is not one: "
+                f"{why_not_mmc(scenario)}.")
+        else:
+            state = "stable" if pred.stable else "<b style='color:#c62828'>unstable</b> (ρ ≥ 1)"
+            self.headline.setText(
+                f"M/M/c with λ = {pred.arrival_rate:g}/s, μ = {pred.service_rate:.4g}/s per "
+                f"worker, c = {pred.servers}: {state}. Offered load a = λ/μ = "
+                f"{pred.offered_load:.3g} workers busy on average.")
+        self._show_prediction(pred)
+        self._show_measured(engine, history)
+
+    def _show_prediction(self, pred: MMcPrediction | None) -> None:
+        values = [math.nan] * len(ROWS) if pred is None else [
+            pred.rho, pred.p_wait, pred.lq, pred.wq, pred.w, pred.l]
+        units = ("", "", "", " s", " s", "")
+        for r, (v, u) in enumerate(zip(values, units, strict=True)):
+            text = _fmt(v * 100, " %") if r < 2 and math.isfinite(v) else _fmt(v, u)
+            self.table.item(r, 0).setText(text)
+
+    def _show_measured(self, engine: Engine, history: FrameHistory) -> None:
+        s = engine.summary()
+        warm = engine.scenario.run.warmup
+        t = history.last("t")
+        after = t > warm
+        if after.any():
+            depth = history.last("depth")[after]
+            in_system = depth + history.last("in_flight")[after]
+            lq, l_ = float(np.mean(depth)), float(np.mean(in_system))
+        else:
+            lq = l_ = math.nan
+        wq = s.mean_wait
+        w = wq + s.mean_service if s.waits else math.nan
+        ci = s.mean_wait_ci95
+        wq_text = _fmt(wq, " s") + (f" ± {ci:.2g}" if math.isfinite(ci) else "")
+        texts = [_fmt(s.utilization * 100, " %") if s.duration > 0 else "—", "—",
+                 _fmt(lq), wq_text if s.waits else "—", _fmt(w, " s"), _fmt(l_)]
+        for r, text in enumerate(texts):
+            self.table.item(r, 1).setText(text)
