@@ -1,0 +1,197 @@
+"""QueueLab's simulator against an idiomatic SimPy model of the same rules, in one run.
+
+The scenario: Poisson arrivals, exponential service, the research notes' dynamic pool
+(threshold autoscaler, one worker up or down per check, removal drains), 5 % failures,
+retries with exponential backoff and full jitter, a dead-letter queue after the last
+attempt. Both models run several seeds; the script prints the statistics side by side
+(they must agree within their spread across seeds), tasks simulated per wall second of
+each and the ratio, and QueueLab's peak traced memory for a run and one four times as
+long (it must not grow: frames are streamed out, only the dead letters stay).
+
+    .venv/bin/python bench/sim_vs_simpy.py [--duration 3600] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import random
+import statistics
+import time
+import tracemalloc
+from dataclasses import replace
+
+import simpy
+
+from queuelab.core.scenario import Scenario
+from queuelab.sim.engine import SimEngine
+
+RATE, MEAN, P_FAIL = 40.0, 0.1, 0.05
+MIN_W, MAX_W, UP, DOWN, CHECK = 2, 12, 20, 5, 5.0
+ATTEMPTS, BASE, MULT, CAP = 3, 0.5, 2.0, 10.0
+SAMPLE = 1.0
+
+
+def scenario(duration: float, seed: int) -> Scenario:
+    s = Scenario(name="bench: dynamic pool with retries")
+    return replace(
+        s,
+        run=replace(s.run, duration=duration, warmup=0.0, seed=seed, sample_interval=SAMPLE),
+        arrivals=replace(s.arrivals, process="poisson", rate=RATE),
+        service=replace(s.service, distribution="exponential", mean=MEAN),
+        failures=replace(s.failures, probability=P_FAIL),
+        pool=replace(s.pool, strategy="dynamic", workers=MIN_W, min_workers=MIN_W,
+                     max_workers=MAX_W, scale_up_threshold=UP, scale_down_threshold=DOWN,
+                     check_interval=CHECK),
+        retry=replace(s.retry, max_attempts=ATTEMPTS, base_delay=BASE, multiplier=MULT,
+                      max_delay=CAP, jitter="full", mode="requeue"),
+    )
+
+
+def run_queuelab(duration: float, seed: int) -> dict[str, float]:
+    engine = SimEngine(scenario(duration, seed))
+    began = time.perf_counter()
+    engine.start()
+    while engine.state.value != "finished":
+        engine.run_for(0.5)
+        engine.take_frames()  # streamed out, as `queuelab run` writes them
+    wall = time.perf_counter() - began
+    engine.totals().check()
+    s = engine.summary()
+    return {"tasks": engine.totals().created, "wall": wall, "mean_wait": s.mean_wait,
+            "throughput": s.throughput, "utilization": s.utilization,
+            "dead": s.dead_lettered, "mean_workers": s.worker_seconds / duration}
+
+
+def run_simpy(duration: float, seed: int) -> dict[str, float]:
+    """The same rules written the way SimPy's documentation writes models: processes."""
+    rng = random.Random(seed)
+    env = simpy.Environment()
+    queue = simpy.Store(env)
+    stats = {"tasks": 0, "done": 0, "dead": 0, "waits": [], "busy_time": 0.0,
+             "worker_time": 0.0}
+    workers: list[dict] = []
+    depth_samples: list[int] = []
+
+    def worker(me: dict):
+        while not me["retire"]:
+            get = queue.get()
+            got = yield get | me["wake"]
+            if get not in got:
+                get.cancel()
+                break
+            task = got[get]
+            task["attempts"] += 1
+            if task["attempts"] == 1:
+                stats["waits"].append(env.now - task["created"])
+            service = rng.expovariate(1.0 / MEAN)
+            start = env.now
+            yield env.timeout(service)
+            stats["busy_time"] += env.now - start
+            if rng.random() >= P_FAIL:
+                stats["done"] += 1
+            elif task["attempts"] < ATTEMPTS:
+                delay = rng.uniform(0, min(CAP, BASE * MULT ** (task["attempts"] - 1)))
+                env.process(retry(task, delay))
+            else:
+                stats["dead"] += 1
+        me["left"] = env.now
+        workers.remove(me)
+
+    def retry(task: dict, delay: float):
+        yield env.timeout(delay)
+        yield queue.put(task)
+
+    def add_worker() -> None:
+        me = {"retire": False, "wake": env.event(), "since": env.now}
+        workers.append(me)
+        env.process(worker(me))
+
+    def arrivals():
+        while True:
+            yield env.timeout(rng.expovariate(RATE))
+            stats["tasks"] += 1
+            queue.put({"created": env.now, "attempts": 0})
+
+    def autoscaler():
+        while True:
+            yield env.timeout(CHECK)
+            active = [w for w in workers if not w["retire"]]
+            backlog = len(queue.items)
+            if backlog > UP and len(active) < MAX_W:
+                add_worker()
+            elif backlog < DOWN and len(active) > MIN_W:
+                leaving = active[-1]
+                leaving["retire"] = True
+                if not leaving["wake"].triggered:
+                    leaving["wake"].succeed()
+
+    def monitor():
+        last = 0.0
+        while True:
+            yield env.timeout(SAMPLE)
+            stats["worker_time"] += len(workers) * (env.now - last)
+            last = env.now
+            depth_samples.append(len(queue.items))
+
+    for _ in range(MIN_W):
+        add_worker()
+    env.process(arrivals())
+    env.process(autoscaler())
+    env.process(monitor())
+    began = time.perf_counter()
+    env.run(until=duration)
+    wall = time.perf_counter() - began
+    return {"tasks": stats["tasks"], "wall": wall,
+            "mean_wait": statistics.fmean(stats["waits"]),
+            "throughput": stats["done"] / duration,
+            "utilization": stats["busy_time"] / stats["worker_time"],
+            "dead": stats["dead"], "mean_workers": stats["worker_time"] / duration}
+
+
+def peak_memory(duration: float) -> float:
+    gc.collect()
+    tracemalloc.start()
+    run_queuelab(duration, 1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=float, default=3600.0)
+    ap.add_argument("--seeds", type=int, default=3)
+    args = ap.parse_args()
+    ql, sp = [], []
+    for seed in range(1, args.seeds + 1):  # interleaved, so machine noise hits both alike
+        ql.append(run_queuelab(args.duration, seed))
+        sp.append(run_simpy(args.duration, seed))
+
+    print(f"scenario: lambda={RATE}/s, exponential {MEAN} s service, dynamic pool "
+          f"{MIN_W}-{MAX_W} (up >{UP}, down <{DOWN}, every {CHECK:g} s), {P_FAIL:.0%} failures,"
+          f" {ATTEMPTS} attempts, {args.duration:g} s x {args.seeds} seeds\n")
+    print(f"{'statistic':<14}{'QueueLab':>22}{'SimPy':>22}   agree?")
+    for key in ("mean_wait", "throughput", "utilization", "mean_workers", "dead"):
+        a = [r[key] for r in ql]
+        b = [r[key] for r in sp]
+        ma, mb = statistics.fmean(a), statistics.fmean(b)
+        sa = statistics.stdev(a) if len(a) > 1 else 0.0
+        sb = statistics.stdev(b) if len(b) > 1 else 0.0
+        # two-sample spread of the means; 3 standard errors is a loose, honest bar
+        se = math.sqrt((sa**2 + sb**2) / len(a))
+        ok = abs(ma - mb) <= max(3 * se, 0.02 * abs(mb))
+        print(f"{key:<14}{ma:>14.4f} ± {sa:<6.4f}{mb:>14.4f} ± {sb:<6.4f}   "
+              f"{'yes' if ok else 'NO'}")
+    rate_ql = sum(r["tasks"] for r in ql) / sum(r["wall"] for r in ql)
+    rate_sp = sum(r["tasks"] for r in sp) / sum(r["wall"] for r in sp)
+    print(f"\ntasks simulated per wall second: QueueLab {rate_ql:,.0f}   SimPy {rate_sp:,.0f}"
+          f"   ratio {rate_ql / rate_sp:.1f}x (goal >= 10x, QueueLab with all metrics on)")
+    short, long = peak_memory(args.duration), peak_memory(4 * args.duration)
+    print(f"QueueLab peak traced memory: {short:.1f} MiB for {args.duration:g} s, "
+          f"{long:.1f} MiB for {4 * args.duration:g} s (dead letters are the only growth)")
+
+
+if __name__ == "__main__":
+    main()
