@@ -132,7 +132,6 @@ def run_simulated(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = 
 async def run_live(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = False
                    ) -> dict[str, Any] | int:
     """Run live to the end, streaming frames; an exit code instead when it cannot run."""
-    from queuelab.backends.base import BackendError
     from queuelab.runtime.engine import LiveEngine
     from queuelab.runtime.handlers import HandlerError
 
@@ -148,7 +147,7 @@ async def run_live(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool =
         print(f"queuelab run: cannot open the queue {redact_url(url)}: no answer within "
               f"{CONNECT_TIMEOUT:g} s", file=sys.stderr)
         return EXIT_INVALID
-    except (BackendError, OSError) as exc:
+    except Exception as exc:  # whatever a driver raises: the queue cannot be used
         print(f"queuelab run: cannot open the queue {redact_url(url)}: "
               f"{scrub(str(exc) or type(exc).__name__, url)}", file=sys.stderr)
         return EXIT_INVALID

@@ -74,7 +74,6 @@ def _run(ns: argparse.Namespace) -> int:
 
 async def serve(scenario: Scenario, *, quiet: bool = False) -> int:
     """Work the queue until interrupted; the exit code."""
-    from queuelab.backends.base import BackendError
     from queuelab.commands.run import on_interrupt, scrub
     from queuelab.runtime.engine import LiveEngine
     from queuelab.runtime.handlers import HandlerError
@@ -92,7 +91,7 @@ async def serve(scenario: Scenario, *, quiet: bool = False) -> int:
         print(f"queuelab worker: cannot open the queue {shown}: no answer within "
               f"{CONNECT_TIMEOUT:g} s", file=sys.stderr)
         return EXIT_INVALID
-    except (BackendError, OSError) as exc:
+    except Exception as exc:  # whatever a driver raises: the queue cannot be used
         print(f"queuelab worker: cannot open the queue {shown}: "
               f"{scrub(str(exc) or type(exc).__name__, url)}", file=sys.stderr)
         return EXIT_INVALID

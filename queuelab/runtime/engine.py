@@ -193,6 +193,10 @@ class LiveEngine:
             return
         if self._stop_drain is None or not drain:
             self._stop_drain = drain
+        if self._driver is not None:  # from now on: no arrival, no new claim
+            self._driver.stop()
+        if self._ctx is not None:
+            self._ctx.stopping = True
         if not drain and self._state is _STOPPING and self._pool is not None:
             self._pool.abandon_now()  # a drain in progress becomes a stop-now
         self.resume()  # a drain on a stopped clock would never end

@@ -71,7 +71,7 @@ class LoadDriver:
             if nxt is None or nxt > self.end:
                 await clock.sleep_until(float("inf"), self._pulse)  # a rebuild or a new end
                 continue
-            if not await clock.sleep_until(nxt, self._pulse):
+            if not await clock.sleep_until(nxt, self._pulse) or self._stopped:
                 continue
             now = clock.now()
             batch = []

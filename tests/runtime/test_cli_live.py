@@ -1,0 +1,96 @@
+"""`queuelab run --engine live` and `queuelab worker`: files, messages and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from queuelab.backends import open_queue
+from queuelab.cli import main
+from queuelab.commands.worker import serve
+from queuelab.core.metrics import FRAME_COLUMNS
+from queuelab.core.payload import synthetic_payload, task_id
+from queuelab.core.task import Task
+from queuelab.io.frames_csv import read_frames_csv
+from tests.runtime.helpers import scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+MMC = str(ROOT / "resources" / "scenarios" / "steady-mmc.toml")
+
+
+def test_a_live_run_writes_the_same_files_as_a_simulated_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["run", MMC, "--duration", "60", "--seed", "4"]
+    assert main([*args, "--out", str(tmp_path / "sim"), "--quiet"]) == 0
+    assert main([*args, "--engine", "live", "--time-scale", "0.02",
+                 "--out", str(tmp_path / "live")]) == 0
+    out = capsys.readouterr().out
+    assert "Steady M/M/c: live run of 60 s" in out and "through memory:// (time scale 0.02)" in out
+    for engine in ("sim", "live"):
+        header = (tmp_path / engine / "frames.csv").read_text().splitlines()[0]
+        assert header.split(",") == list(FRAME_COLUMNS)
+    rows = read_frames_csv(tmp_path / "live" / "frames.csv")
+    assert len(rows) == 60 and 59.9 < rows[-1]["t"] < 61.0
+    assert all(r["created"] == r["depth"] + r["in_flight"] + r["retrying"] + r["done"]
+               + r["dead_letters"] for r in rows)
+    sim = json.loads((tmp_path / "sim" / "summary.json").read_text())
+    live = json.loads((tmp_path / "live" / "summary.json").read_text())
+    assert list(live) == list(sim)  # same keys, same order
+    assert live["engine"] == "live" and live["arrived"] == sim["arrived"]
+    assert live["erlang_c"] == sim["erlang_c"]
+
+
+def test_an_unreachable_backend_is_one_clear_line_with_the_password_masked() -> None:
+    url = "postgresql://lab:hunter2@127.0.0.1:1/queues"
+    result = subprocess.run(
+        [sys.executable, "-m", "queuelab.cli", "run", "--engine", "live", "--backend", url,
+         "--duration", "10", "--out", "/nonexistent-but-unused"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("queuelab run: cannot open the queue postgresql://lab:***@")
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_bad_live_settings_exit_2_naming_the_flag(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", MMC, "--engine", "live", "--time-scale", "0",
+                 "--out", str(tmp_path)]) == 2
+    assert "--time-scale: must be > 0" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('format = 1\n[service]\nhandler = "nowhere.at_all:handle"\n')
+    assert main(["run", str(bad), "--engine", "live", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "service.handler: cannot import 'nowhere.at_all'" in err
+
+
+@pytest.mark.asyncio
+async def test_worker_serves_a_shared_queue_until_interrupted(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    url = "memory://worker-command-test"
+    queue = open_queue(url)
+    await queue.purge()
+    await queue.enqueue_many(Task(task_id(n), synthetic_payload(n, 0, 8), created_at=0.0)
+                             for n in range(1, 21))
+    s = scenario(run={"time_scale": 0.01}, service={"mean": 0.5},
+                 queue={"backend": url}, pool={"workers": 3})
+    served = asyncio.create_task(serve(s))
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        if (await queue.counts()).total == 0:
+            break
+    os.kill(os.getpid(), signal.SIGINT)  # the worker's own handler: a graceful stop
+    assert await asyncio.wait_for(served, 5.0) == 0
+    counts = await queue.counts()
+    assert counts.total == 0
+    out = capsys.readouterr().out
+    assert "queuelab worker: stopped; done 20, dead-lettered 0" in out
+    assert main(["worker", "--backend", "memory://"]) == 2
