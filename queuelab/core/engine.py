@@ -101,7 +101,16 @@ class AppliedChange:
     new: Any
 
     def label(self) -> str:
+        verb = DEAD_LETTER_ACTIONS.get(self.path)
+        if verb is not None:  # old and new are dead-letter counts: the step is the action
+            n = self.old - self.new
+            return f"{verb} {n:,} dead letter{'' if n == 1 else 's'}"
         return f"{self.path.split('.', 1)[1]} {_short(self.old)} → {_short(self.new)}"
+
+
+DEAD_LETTER_ACTIONS = {"dead_letters.reprocess": "reprocessed",
+                       "dead_letters.discard": "discarded"}
+"""Actions on the dead-letter queue an engine records as changes, so the plots mark them."""
 
 
 def _short(v: Any) -> str:
