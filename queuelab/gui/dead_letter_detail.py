@@ -40,8 +40,8 @@ def pretty_json(value: Any) -> str:
 
 
 def attempt_cells(a: Attempt) -> tuple[str, ...]:
-    """One row of the attempt history, as shown."""
-    error = f"{a.error_kind}: {a.error}" if a.error_kind else a.error
+    """One row of the attempt history, as shown (the error's kind; its text is the tooltip)."""
+    error = a.error_kind or a.error
     backoff = "–" if a.backoff is None else f"{a.backoff:.2f} s"
     return (str(a.number), format_time(a.started, 2), format_time(a.ended, 2),
             "running" if a.outcome is None else str(a.outcome), error, backoff, a.worker)
@@ -74,9 +74,8 @@ class DeadLetterDetail(QWidget):
         self.attempts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.attempts.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.attempts.setWordWrap(False)
-        header = self.attempts.horizontalHeader()
-        for col, width in enumerate((26, 70, 70, 66, 160, 60, 50)):
-            header.resizeSection(col, width)
+        header = self.attempts.horizontalHeader()  # a few rows: fitting them is cheap
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.attempts.verticalHeader().setDefaultSectionSize(
             self.attempts.fontMetrics().height() + 6)
@@ -129,7 +128,7 @@ class DeadLetterDetail(QWidget):
                 if col in (0, 1, 2, 5):
                     item.setTextAlignment(_RIGHT)
                 if col == 4:
-                    item.setToolTip(cell)
+                    item.setToolTip(f"{a.error_kind}: {a.error}" if a.error_kind else a.error)
                 table.setItem(row, col, item)
 
 

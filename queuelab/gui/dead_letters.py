@@ -236,8 +236,8 @@ class DeadLetterPane(QWidget):
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([780, 480])
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([820, 440])
 
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)

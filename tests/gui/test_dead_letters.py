@@ -230,7 +230,9 @@ async def test_detail_shows_payload_error_and_attempt_history(pane: DeadLetterPa
     assert table.rowCount() == 3
     cells = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(3)]
     assert [c[0] for c in cells] == ["1", "2", "3"]
-    assert any(c[3] == "timed_out" for c in cells)
+    timed_out = [r for r, c in enumerate(cells) if c[3] == "timed_out"]
+    assert timed_out and cells[timed_out[0]][4] == "Timeout"
+    assert "task timeout" in table.item(timed_out[0], 4).toolTip()
     assert all(c[6].startswith("w") for c in cells)
     assert cells[0][5].endswith(" s") and cells[2][5] == "–"  # no backoff after the last one
     assert float(cells[0][5].removesuffix(" s")) == pytest.approx(history[0].backoff, abs=0.01)
