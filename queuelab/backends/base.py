@@ -30,6 +30,15 @@ class BackendError(Exception):
     """
 
 
+class LeaseLost(BackendError):
+    """A delivery's receipt is void: its lease ran out, or the queue was purged.
+
+    `ack`, `nack`, `dead_letter` and `extend` raise it and change nothing, so a worker that
+    overran its lease can never remove or re-queue the task another worker has claimed since.
+    The engine counts such a finish as abandoned; the task's new holder decides its fate.
+    """
+
+
 @dataclass(slots=True)
 class Delivery:
     """A claimed task and the receipt needed to ack, nack or dead-letter it."""
@@ -102,7 +111,12 @@ class TaskQueue(ABC):
 
     @abstractmethod
     async def ack(self, delivery: Delivery) -> None:
-        """The task is done: remove it for good."""
+        """The task is done: remove it for good.
+
+        Raises `LeaseLost` (and removes nothing) once the receipt is void: always after
+        another claim took the task; a backend may also refuse once the lease has run out.
+        The same holds for `nack`, `dead_letter` and `extend`.
+        """
 
     @abstractmethod
     async def nack(self, delivery: Delivery, delay: float = 0.0) -> None:

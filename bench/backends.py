@@ -1,0 +1,181 @@
+"""Throughput of each queue backend next to the raw client it is built on, in one run.
+
+    .venv/bin/python bench/backends.py [--tasks 20000] [--backends memory] [--mode both]
+
+For each backend and worker count W: enqueue N small tasks, then W workers claim + ack until
+the queue is empty; the same work goes through the raw client (for memory: asyncio.Queue
+put, then W consumers get + task_done). Both sides are timed alternately, best of
+`--repeat`, because a shared machine's noise is larger than the differences measured; the
+ratio is backend / raw (goal for memory: >= 0.5).
+
+Two modes: `yield` workers await once per task, as any real handler does, which is what
+lets W workers interleave at all; `tight` workers never yield, so W makes no difference
+and the row is the pure per-task overhead of the queue.
+
+Clocks: `wall` (default) is what a user waits for and the only honest one for server
+backends, whose work happens in another process. `cpu` counts this process's CPU time
+only: on a busy shared machine it is the steadier measure of an in-process queue's cost.
+
+A backend plugs in as one `Bench` entry in `BENCHES`: its URL (opened with `open_queue`)
+and a function doing the same work through its raw client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from queuelab.backends import open_queue
+from queuelab.core.task import Task
+
+Clock = Callable[[], float]
+#: (tasks, workers, yield each task, clock) -> elapsed seconds on that clock
+Runner = Callable[[list[Task], int, bool, Clock], Awaitable[float]]
+CLOCKS: dict[str, Clock] = {"wall": time.perf_counter, "cpu": time.process_time}
+
+LEASE = 60.0
+
+
+async def raw_asyncio_queue(
+    tasks: list[Task], workers: int, yield_each: bool, clock: Clock
+) -> float:
+    """asyncio.Queue: put every task, then W consumers get + task_done until a sentinel."""
+    queue: asyncio.Queue[Task | None] = asyncio.Queue()
+
+    async def consume() -> None:
+        while True:
+            item = await queue.get()
+            queue.task_done()
+            if item is None:
+                return
+            if yield_each:
+                await asyncio.sleep(0)
+
+    start = clock()
+    for task in tasks:
+        await queue.put(task)
+    for _ in range(workers):
+        await queue.put(None)
+    await asyncio.gather(*(consume() for _ in range(workers)))
+    return clock() - start
+
+
+def through_backend(url: str) -> Runner:
+    """The same work through QueueLab's TaskQueue opened from `url`: enqueue, claim + ack."""
+
+    async def run(tasks: list[Task], workers: int, yield_each: bool, clock: Clock) -> float:
+        async with open_queue(url) as queue:
+            await queue.purge()
+
+            async def work() -> None:
+                while True:
+                    got = await queue.claim(LEASE)
+                    if not got:
+                        return
+                    await queue.ack(got[0])
+                    if yield_each:
+                        await asyncio.sleep(0)
+
+            start = clock()
+            for task in tasks:
+                await queue.enqueue(task)
+            await asyncio.gather(*(work() for _ in range(workers)))
+            elapsed = clock() - start
+            left = await queue.counts()
+            if left.total:
+                raise RuntimeError(f"{queue.url}: {left} left after the run")
+            return elapsed
+
+    return run
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One row family: a backend URL and the raw-client baseline it is compared with."""
+
+    url: str
+    raw: Runner
+    raw_label: str
+
+
+BENCHES: dict[str, Bench] = {
+    "memory": Bench("memory://bench", raw_asyncio_queue, "asyncio.Queue"),
+}
+
+
+def make_tasks(n: int) -> list[Task]:
+    """Small JSON-able tasks like the live engine's synthetic load."""
+    return [Task(f"t{i}", payload={"n": i, "kind": "bench"}, created_at=i * 1e-3) for i in range(n)]
+
+
+async def measure(
+    bench: Bench, n: int, workers: int, yield_each: bool, repeat: int, clock: Clock
+) -> tuple[float, float]:
+    """Best tasks/s through the backend and through the raw client, timed alternately."""
+    backend = through_backend(bench.url)
+    best_backend = best_raw = float("inf")
+    for _ in range(repeat):
+        for which in ("backend", "raw"):
+            tasks = make_tasks(n)
+            gc.collect()
+            if which == "backend":
+                best_backend = min(best_backend, await backend(tasks, workers, yield_each, clock))
+            else:
+                best_raw = min(best_raw, await bench.raw(tasks, workers, yield_each, clock))
+    return n / best_backend, n / best_raw
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=20_000, help="tasks per run (20000)")
+    parser.add_argument(
+        "--backends", default="memory", help=f"comma-separated, of: {', '.join(BENCHES)}"
+    )
+    parser.add_argument("--workers", default="1,4,16", help="comma-separated worker counts")
+    parser.add_argument("--mode", choices=("yield", "tight", "both"), default="both")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per side; best is kept")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall")
+    args = parser.parse_args(argv)
+
+    names = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in names if b not in BENCHES]
+    if unknown:
+        parser.error(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(BENCHES)}")
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    modes = ["yield", "tight"] if args.mode == "both" else [args.mode]
+
+    print(
+        f"{args.tasks} tasks per run, best of {args.repeat}, {args.clock} clock, "
+        f"Python {sys.version.split()[0]}"
+    )
+    header = (
+        f"{'backend':<10}{'raw client':<15}{'mode':<7}{'W':>3}"
+        f"{'backend/s':>12}{'raw/s':>12}{'ratio':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name in names:
+        bench = BENCHES[name]
+        for mode in modes:
+            for workers in worker_counts:
+                ours, raw = await measure(
+                    bench, args.tasks, workers, mode == "yield", args.repeat, CLOCKS[args.clock]
+                )
+                print(
+                    f"{name:<10}{bench.raw_label:<15}{mode:<7}{workers:>3}"
+                    f"{ours:>12,.0f}{raw:>12,.0f}{ours / raw:>7.2f}",
+                    flush=True,
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,171 @@
+"""Queue backends, chosen by URL: `open_queue("memory://jobs?discipline=priority")`.
+
+A backend module, and the driver it needs, is imported the first time its URL is opened,
+so the app starts (and the simulator runs) on a machine that has none of them installed.
+
+A backend module plugs in by defining `from_url(url: str, **options) -> TaskQueue` and
+being named in `_SCHEMES` below. `from_url` receives the URL as given (password included,
+to connect with) and the options: the URL's query string merged with the keyword options
+of `open_queue` (keywords win). It sets `queue.url = redact_url(url)` and refuses options
+it does not know with a `BackendError` naming the ones it does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from queuelab.backends.base import (
+    BackendError,
+    Delivery,
+    LeaseLost,
+    QueueCounts,
+    TaskQueue,
+)
+
+__all__ = [
+    "BackendError",
+    "Delivery",
+    "LeaseLost",
+    "QueueCounts",
+    "TaskQueue",
+    "open_queue",
+    "parse_options",
+    "redact_url",
+    "supported_schemes",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Backend:
+    """Where a URL scheme's implementation lives and what it needs installed."""
+
+    module: str
+    drivers: tuple[str, ...]  # top-level import names of the third-party packages it uses
+    install: str  # what to tell a person whose driver is missing
+
+
+_SQL = _Backend(
+    "queuelab.backends.sql",
+    ("sqlalchemy", "greenlet", "aiosqlite"),
+    "pip install 'sqlalchemy[asyncio]' aiosqlite",
+)
+_POSTGRES = _Backend(
+    "queuelab.backends.sql",
+    ("sqlalchemy", "greenlet", "asyncpg"),
+    "pip install 'queuelab[postgres]'",
+)
+_REDIS = _Backend("queuelab.backends.redis_queue", ("redis",), "pip install 'queuelab[redis]'")
+_AMQP = _Backend(
+    "queuelab.backends.amqp", ("aio_pika", "aiormq", "pamqp"), "pip install 'queuelab[amqp]'"
+)
+
+_SCHEMES: dict[str, _Backend] = {
+    "memory": _Backend("queuelab.backends.memory", (), ""),
+    "sqlite": _SQL,
+    "sqlite+aiosqlite": _SQL,
+    "postgresql": _POSTGRES,
+    "postgresql+asyncpg": _POSTGRES,
+    "postgres": _POSTGRES,
+    "redis": _REDIS,
+    "rediss": _REDIS,
+    "amqp": _AMQP,
+    "amqps": _AMQP,
+}
+
+#: the package a person installs for each driver import name (they differ for aio_pika)
+_PACKAGE_OF = {"aio_pika": "aio-pika", "aiormq": "aio-pika", "pamqp": "aio-pika"}
+
+_SECRET_PARAM = re.compile(
+    r"(^|[&;])(password|passwd|pwd|secret|token|api_?key)=[^&;]*", re.IGNORECASE
+)
+
+
+def supported_schemes() -> tuple[str, ...]:
+    """The URL schemes `open_queue` knows, for menus and error messages."""
+    return tuple(_SCHEMES)
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password (and any password-like query value) replaced by `***`.
+
+    Every URL that is shown or logged goes through here, so a password typed into a
+    backend URL never reaches a log file, a window title or an error report. Plain string
+    surgery rather than urlsplit/urlunsplit: it never fails and leaves the rest untouched.
+    """
+    head, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = next((i for i, ch in enumerate(rest) if ch in "/?#"), len(rest))
+    netloc, tail = rest[:end], rest[end:]
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if ":" in userinfo:
+            netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    path, qmark, after = tail.partition("?")
+    if qmark:
+        query, hash_, fragment = after.partition("#")
+        query = _SECRET_PARAM.sub(r"\1\2=***", query)
+        tail = f"{path}?{query}{hash_}{fragment}"
+    return f"{head}://{netloc}{tail}"
+
+
+def parse_options(url: str) -> dict[str, str]:
+    """The URL's query-string options, e.g. `{"discipline": "priority"}`.
+
+    Options live in the URL so that one string in a scenario file or the backend menu says
+    everything; a repeated key keeps its last value.
+    """
+    try:
+        query = urlsplit(url).query
+    except ValueError as exc:
+        raise BackendError(f"not a valid queue URL: {redact_url(url)!r} ({exc})") from None
+    return dict(parse_qsl(query, keep_blank_values=True))
+
+
+def _scheme_of(url: str) -> str:
+    scheme, sep, _ = url.partition("://")
+    return scheme.lower() if sep else ""
+
+
+def _load(module: str) -> ModuleType:
+    """Import a backend module (a seam the tests replace to simulate missing drivers)."""
+    return importlib.import_module(module)
+
+
+def open_queue(url: str, **options: Any) -> TaskQueue:
+    """A not-yet-opened `TaskQueue` for `url`; use it as `async with open_queue(url) as q`.
+
+    Options come from the URL's query string and from keywords (keywords win). Raises
+    `BackendError` for an unknown scheme, a backend that is not available, or a missing
+    driver, with what to install.
+    """
+    scheme = _scheme_of(url)
+    backend = _SCHEMES.get(scheme)
+    if backend is None:
+        known = ", ".join(f"{s}://" for s in _SCHEMES)
+        what = f"scheme {scheme!r}" if scheme else "no scheme"
+        raise BackendError(f"cannot open queue URL {redact_url(url)!r}: {what}; supported: {known}")
+    try:
+        module = _load(backend.module)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing in backend.drivers:
+            package = _PACKAGE_OF.get(missing, missing)
+            raise BackendError(
+                f"{scheme}:// needs the {package!r} package: {backend.install}"
+            ) from exc
+        if exc.name and backend.module.startswith(exc.name):
+            raise BackendError(
+                f"{scheme}:// is not available in this build of QueueLab "
+                f"(module {backend.module} is missing)"
+            ) from exc
+        raise BackendError(
+            f"{scheme}:// could not be loaded: module {exc.name!r} is missing"
+        ) from exc
+    queue: TaskQueue = module.from_url(url, **{**parse_options(url), **options})
+    return queue

@@ -1,0 +1,1 @@
+"""Backend tests: the shared contract suite and each backend's own tests."""
