@@ -1,4 +1,4 @@
-"""Bulk reprocess and discard, in slices that give the event loop back between them.
+"""Bulk reprocess and discard, in slices that give the event loop back between them; export.
 
 A hundred thousand ids handed to the engine in one call would freeze the window (and
 a live backend would take one enormous transaction). Instead the ids are fetched from the
@@ -13,6 +13,7 @@ the asyncio task is never cancelled in the middle of a call.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -21,6 +22,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from queuelab.core.engine import Engine
     from queuelab.core.task import DeadLetterQuery
 
@@ -145,6 +148,19 @@ class BulkAction:
     def _report(self) -> None:
         if self._progress is not None:
             self._progress(self.attempted, self.total, self.acted)
+
+
+async def export_dead_letters(engine: Engine, ids: Sequence[str], path: Path) -> int:
+    """Write these dead letters, as the engine has them now, to `path` as a JSON list of
+    `DeadLetter.to_dict()`; ids no longer in the dead-letter queue are skipped. Returns how
+    many were written."""
+    records = []
+    for task_id in ids:
+        d = await engine.get_dead_letter(task_id)
+        if d is not None:
+            records.append(d.to_dict())
+    path.write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return len(records)
 
 
 class BulkProgress(QWidget):

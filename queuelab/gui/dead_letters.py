@@ -19,7 +19,6 @@ the pane, which keeps working.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Coroutine
@@ -61,13 +60,14 @@ from queuelab.gui.dead_letter_actions import (
     BulkAction,
     BulkProgress,
     BulkResult,
+    export_dead_letters,
 )
 from queuelab.gui.dead_letter_detail import DeadLetterDetail
 from queuelab.gui.dead_letter_model import COLUMNS, SORT_COLUMN, DeadLetterModel
 
 if TYPE_CHECKING:
     from queuelab.core.engine import Engine
-    from queuelab.core.task import DeadLetter, DeadLetterPage
+    from queuelab.core.task import DeadLetterPage
 
 log = logging.getLogger(__name__)
 
@@ -701,29 +701,24 @@ class DeadLetterPane(QWidget):
         """Write the selected dead letters to `path` as a JSON list of `DeadLetter.to_dict()`.
 
         Rows on this page in their order first, then selected tasks the page no longer
-        shows (read from the engine); tasks that left the queue meanwhile are skipped.
+        shows; each is read from the engine as it is now, and tasks that left the queue
+        meanwhile are skipped.
         """
         engine = self._engine
         if engine is None:
             return 0
-        on_page = {d.id: d for d in self.model.rows}
+        on_page = set(self.model.ids())
         ids = [i for i in self.model.ids() if i in self._selected]
         ids += [i for i in self._selected if i not in on_page]
-        records: list[DeadLetter] = []
         try:
-            for task_id in ids:
-                d = on_page.get(task_id) or await engine.get_dead_letter(task_id)
-                if d is not None:
-                    records.append(d)
-            text = json.dumps([d.to_dict() for d in records], indent=2, ensure_ascii=False)
-            Path(path).write_text(text + "\n", encoding="utf-8")
+            n = await export_dead_letters(engine, ids, Path(path))
         except Exception as exc:
             self.status.setText(f"Export failed: {type(exc).__name__}: {exc}")
             self.status.setStyleSheet("color: #c62828;")
             return 0
-        self.status.setText(f"Exported {_plural(len(records))} to {Path(path).name}")
+        self.status.setText(f"Exported {_plural(n)} to {Path(path).name}")
         self.status.setStyleSheet("")
-        return len(records)
+        return n
 
 
 def _start(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
