@@ -36,7 +36,7 @@ from queuelab.gui import files
 from queuelab.gui.edits import rebuild
 from queuelab.gui.engines import LIVE, SIMULATED, unavailable_reason
 from queuelab.gui.history import FrameHistory
-from queuelab.gui.plots import PlotPanel
+from queuelab.gui.plots import PlotPanel, format_clock
 from queuelab.gui.run_controls import DEFAULT_SPEED, RunControls
 from queuelab.gui.runner import EngineRunner
 from queuelab.gui.scenario_form import ScenarioForm
@@ -46,7 +46,7 @@ from queuelab.gui.workers_table import WorkersTable
 from queuelab.io.scenario_files import load_scenario, resolve_data, save_scenario
 
 if TYPE_CHECKING:
-    from queuelab.core.engine import Engine
+    from queuelab.core.engine import AppliedChange, Engine
     from queuelab.core.metrics import MetricsFrame
     from queuelab.core.validation import ParamChange
 
@@ -90,6 +90,8 @@ class MainWindow(QMainWindow):
         self._due: dict[str, float] = {}
         self._rate_mark: tuple[float, int] | None = None
         self._dead_count = -1
+        self._marked = 0  # engine changes already marked on the plots
+        self._last_marked: AppliedChange | None = None
 
         self.controls = RunControls(self)
         self.addToolBar(self.controls)
@@ -275,9 +277,9 @@ class MainWindow(QMainWindow):
             if engine is not None and engine.state in ACTIVE:
                 applied = self.runner.apply(change)
                 self.scenario = engine.scenario
-                self.plots.add_marker(applied)
+                self._sync_markers(engine)
                 self._update_reference()
-                self.status(f"t = {applied.t:,.1f} s: {applied.label()}")
+                self.status(f"t = {format_clock(applied.t)}: {applied.label()}")
             else:
                 new = rebuild(self.scenario, change, self._base_dir())
                 if engine is None or engine.state == RunState.IDLE:
@@ -325,6 +327,7 @@ class MainWindow(QMainWindow):
     def _on_engine(self, engine: Engine) -> None:
         self.history.clear()
         self.plots.clear()
+        self._marked, self._last_marked = 0, None
         self._rate_mark = None
         self._dead_count = -1
         self._update_reference()
@@ -384,7 +387,9 @@ class MainWindow(QMainWindow):
         now = time.monotonic()
         try:
             self.controls.set_clock(engine.now, engine.scenario.run.duration)
-            self.totals.show_totals(engine.totals())
+            totals = engine.totals()
+            self.totals.show_totals(totals)
+            self._sync_markers(engine)
             tab = self.tabs.currentIndex()
             if tab == TAB_WORKERS and self._is_due("workers", WORKERS_EVERY, now):
                 ws = engine.workers()
@@ -392,8 +397,7 @@ class MainWindow(QMainWindow):
                 self.tabs.setTabText(TAB_WORKERS, f"Workers ({len(ws):,})")
             if tab == TAB_THEORY and self._is_due("theory", THEORY_EVERY, now):
                 self.theory.refresh(engine, self.history)
-            dead = self.history.latest("dead_letters")
-            dead_n = 0 if math.isnan(dead) else int(dead)
+            dead_n = totals.dead_lettered
             if dead_n != self._dead_count:
                 self.tabs.setTabText(TAB_DEAD, f"Dead letters ({dead_n:,})")
             if (tab == TAB_DEAD and (dead_n != self._dead_count or self._due.get("dead") is None)
@@ -405,7 +409,21 @@ class MainWindow(QMainWindow):
             if self._is_due("rate", RATE_EVERY, now):
                 self._update_rate(engine, now)
         except Exception as exc:
-            self.runner._fail(exc)
+            self.runner.fail(exc)
+
+    def _sync_markers(self, engine: Engine) -> None:
+        """Mark every change the engine recorded: the form's edits and the dead-letter pane's
+        reprocess/discard alike. The engine may fold a bulk action's slices into its last
+        change; that marker is then updated rather than doubled."""
+        changes = engine.changes
+        n = self._marked
+        if n and n <= len(changes) and changes[n - 1] is not self._last_marked:
+            self._last_marked = changes[n - 1]
+            self.plots.update_last_marker(self._last_marked)
+        for change in changes[n:]:
+            self.plots.add_marker(change)
+            self._last_marked = change
+        self._marked = len(changes)
 
     def _update_rate(self, engine: Engine, now: float) -> None:
         created = engine.totals().created

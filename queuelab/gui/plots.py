@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
@@ -48,11 +48,12 @@ def format_clock(seconds: float) -> str:
 
 
 def nice_ceiling(v: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 × 10^k at or above v (1 for nothing to show)."""
+    """The smallest round number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k) at or above v; 1 for
+    nothing to show."""
     if not v > 0 or not math.isfinite(v):
         return 1.0
     base = 10.0 ** math.floor(math.log10(v))
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+    for m in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
         if v <= m * base * (1 + 1e-9):
             return m * base
     return 10.0 * base
@@ -73,8 +74,23 @@ def _steps_only(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[
     return x[keep], y[keep]
 
 
+_TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+               43200, 86400)
+
+
 class TimeAxis(pg.AxisItem):
-    """Bottom axis reading scenario seconds as clock time."""
+    """Bottom axis reading scenario seconds as clock time, ticked at round minutes and hours."""
+
+    def tickSpacing(self, minVal: float, maxVal: float,
+                    size: float) -> list[tuple[float, float]]:
+        span = maxVal - minVal
+        target = span / max(2.0, size / 90.0)  # about one labelled tick per 90 pixels
+        if not span > 0 or target < 1:
+            return super().tickSpacing(minVal, maxVal, size)  # type: ignore[no-any-return]
+        major = next((float(s) for s in _TIME_STEPS if s >= target), None)
+        if major is None:
+            major = 86400.0 * math.ceil(target / 86400.0)
+        return [(major, 0.0), (major / 2.0, 0.0)]
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         if spacing >= 1:
@@ -101,8 +117,8 @@ def _pen(s: Series) -> Any:
     return pg.mkPen(s.color, width=1, style=style)
 
 
-class _Curve:
-    def __init__(self, series: Series, item: pg.PlotCurveItem) -> None:
+class _Line:
+    def __init__(self, series: Series, item: _Curve) -> None:
         self.series = series
         self.item = item
 
@@ -148,10 +164,53 @@ WAIT_PLOT = PlotSpec("waits", "wait in queue (s)", (
 ))
 
 
-def _make_curve(series: Series) -> pg.PlotCurveItem:
-    """A bare PlotCurveItem: its setData costs a tenth of PlotDataItem's; the windowing and
-    peak decimation PlotDataItem would do are done here, once, in `_decimate`."""
-    return pg.PlotCurveItem(
+class _Curve(pg.PlotCurveItem):
+    """A PlotCurveItem told its data bounds instead of searching the data for them.
+
+    A bare PlotCurveItem's setData costs a tenth of PlotDataItem's (the windowing and peak
+    decimation PlotDataItem would do are done once, in `_decimate`), and its bounds, which the
+    scene asks for at every paint after new data, come from one fmin/fmax pass here.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._known: tuple[tuple[float | None, float | None], ...] | None = None
+
+    def show_data(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+        """Draw y over x; returns the largest finite y (0 when there is none)."""
+        lo = hi = None
+        if y.size:
+            a, b = float(np.fmin.reduce(y)), float(np.fmax.reduce(y))
+            if not math.isnan(a):
+                lo, hi = a, b
+        xb = (float(x[0]), float(x[-1])) if x.size else (None, None)
+        self._known = (xb, (lo, hi))
+        self.setData(x=x, y=y)
+        return hi or 0.0
+
+    def boundingRect(self) -> QRectF:
+        """The data's extent padded by a hundredth of the view, without pyqtgraph's per-paint
+        pixel-size arithmetic (it runs for every curve at every paint once the view moves)."""
+        if self._known is None:
+            return super().boundingRect()  # type: ignore[no-any-return]
+        (x0, x1), (y0, y1) = self._known
+        vb = self.getViewBox()
+        if x0 is None or y0 is None or vb is None:
+            return QRectF()
+        (vx0, vx1), (vy0, vy1) = vb.viewRange()
+        px = (vx1 - vx0) * 0.01 or 1.0
+        py = (vy1 - vy0) * 0.01 or 1.0
+        return QRectF(x0 - px, y0 - py, (x1 - x0) + 2 * px, (y1 - y0) + 2 * py)
+
+    def dataBounds(self, ax: int, frac: float = 1.0,
+                   orthoRange: tuple[float, float] | None = None) -> tuple[Any, Any]:
+        if self._known is not None and frac >= 1.0 and orthoRange is None:
+            return self._known[ax]
+        return super().dataBounds(ax, frac, orthoRange)  # type: ignore[no-any-return]
+
+
+def _make_curve(series: Series) -> _Curve:
+    return _Curve(
         pen=_pen(series),
         name=series.name,
         stepMode="left" if series.step else None,
@@ -182,7 +241,7 @@ class _Plot:
         self.plot = plot
         self.spec = spec
         self.show_marker_labels = show_marker_labels
-        self.curves: list[_Curve] = []
+        self.curves: list[_Line] = []
         plot.showGrid(x=False, y=False)
         plot.setLabel("left", spec.label)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
@@ -192,14 +251,16 @@ class _Plot:
         vb.setMouseEnabled(x=True, y=False)  # zoom and pan in time; y follows the data
         vb.disableAutoRange(axis="y")
         legend = plot.addLegend(offset=(4, 2), colCount=len(spec.series) + len(spec.right_series),
-                                brush=pg.mkBrush(255, 255, 255, 215), labelTextSize="8pt",
+                                brush=pg.mkBrush(255, 255, 255, 235), labelTextSize="8pt",
                                 pen=pg.mkPen("#bbbbbb"))
+        self.legend = legend
+        self._legend_has_reference = True
         legend.setZValue(30)
         legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # static: blit it
         for s in spec.series:
             item = _make_curve(s)
             plot.addItem(item)
-            self.curves.append(_Curve(s, item))
+            self.curves.append(_Line(s, item))
         self.right: pg.ViewBox | None = None
         if spec.right_series:
             right = pg.ViewBox()
@@ -217,7 +278,7 @@ class _Plot:
                 item = _make_curve(s)
                 right.addItem(item)
                 legend.addItem(item, s.name)
-                self.curves.append(_Curve(s, item))
+                self.curves.append(_Line(s, item))
             self.right = right
         else:
             # keep the right axis' column as empty space, so the stacked plots line up
@@ -238,7 +299,7 @@ class _Plot:
             s = c.series
             vb = c.item.getViewBox()
             if s.column.startswith("ref_") and not reference_shown:
-                c.item.setData(x=_EMPTY, y=_EMPTY)
+                c.item.show_data(_EMPTY, _EMPTY)
                 continue
             y = columns[s.column]
             if s.factor != 1.0:
@@ -249,9 +310,8 @@ class _Plot:
             if s.column.startswith("ref_"):
                 xs, y = _steps_only(x, y)
             xs, y = _decimate(xs, y, MAX_DRAWN_POINTS)
-            c.item.setData(x=xs, y=y)
-            if y.size and vb is not None:
-                top = float(np.nanmax(y)) if not np.isnan(y).all() else 0.0
+            top = c.item.show_data(xs, y)
+            if vb is not None:
                 tops[id(vb)] = max(tops.get(id(vb), 0.0), top)
         self._set_top(self.plot.getViewBox(), tops[id(self.plot.getViewBox())], self.spec.y_cap)
         if self.right is not None:
@@ -265,6 +325,18 @@ class _Plot:
         if self._tops.get(id(vb)) != nice:
             self._tops[id(vb)] = nice
             vb.setYRange(0.0, nice, padding=0)
+
+    def show_reference_in_legend(self, shown: bool) -> None:
+        """List the Erlang C lines in the legend only when they are drawn."""
+        if shown == self._legend_has_reference:
+            return
+        self._legend_has_reference = shown
+        for c in self.curves:
+            if c.series.column.startswith("ref_"):
+                if shown:
+                    self.legend.addItem(c.item, c.series.name)
+                else:
+                    self.legend.removeItem(c.item)
 
     def add_marker(self, change: AppliedChange) -> None:
         line = pg.InfiniteLine(
@@ -280,6 +352,15 @@ class _Plot:
         self.markers.append(line)
         while len(self.markers) > MAX_MARKERS:
             self.plot.removeItem(self.markers.popleft())
+
+    def update_last_marker(self, change: AppliedChange) -> None:
+        if not self.markers:
+            return
+        line = self.markers[-1]
+        line.setPos(change.t)
+        if line.label is not None:
+            line.label.setFormat(change.label())
+        line.setToolTip(f"t = {format_clock(change.t)}: {change.label()}")
 
     def clear_markers(self) -> None:
         while self.markers:
@@ -310,9 +391,10 @@ class PlotPanel(QWidget):
         self.redraws = 0
         self._dirty = False
         self._setting_range = False
+        self._x_end: float | None = None  # right edge of the rolling window last shown
 
         self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.ci.setSpacing(2)
+        self.canvas.ci.setSpacing(12)  # room for the top and bottom tick labels of neighbours
         self.canvas.ci.setContentsMargins(2, 4, 2, 2)
         self.plots: dict[str, _Plot] = {}
         last = len(MAIN_PLOTS) - 1
@@ -355,6 +437,7 @@ class PlotPanel(QWidget):
 
     def set_follow(self, follow: bool) -> None:
         self.follow = follow
+        self._x_end = None
         if follow and self.window is None:
             self._first.getViewBox().enableAutoRange(axis="x")
         self._dirty = True
@@ -362,6 +445,8 @@ class PlotPanel(QWidget):
 
     def set_reference_shown(self, shown: bool) -> None:
         self.reference_shown = shown
+        for p in self.plots.values():
+            p.show_reference_in_legend(shown)
         self._dirty = True
 
     def _user_moved(self, *_: object) -> None:
@@ -375,6 +460,7 @@ class PlotPanel(QWidget):
         self._dirty = True
 
     def clear(self) -> None:
+        self._x_end = None
         for p in self.plots.values():
             p.clear_markers()
         self._dirty = True
@@ -383,6 +469,10 @@ class PlotPanel(QWidget):
     def add_marker(self, change: AppliedChange) -> None:
         for p in self.plots.values():
             p.add_marker(change)
+
+    def update_last_marker(self, change: AppliedChange) -> None:
+        for p in self.plots.values():
+            p.update_last_marker(change)
 
     def redraw(self, force: bool = False) -> bool:
         """Hand the visible data to the curves; returns whether anything was drawn."""
@@ -398,8 +488,14 @@ class PlotPanel(QWidget):
             self._setting_range = True
             try:
                 if self.window is not None:
-                    end = float(x[-1])
-                    self._first.setXRange(max(0.0, end - self.window), end, padding=0)
+                    # the view advances in steps of 1/20 of the window, not at every redraw:
+                    # the time axis and the curves' bounds are then recomputed 20 times a
+                    # window rather than 30 times a second
+                    step = self.window / 20.0
+                    end = max(self.window, math.ceil(float(x[-1]) / step) * step)
+                    if self._x_end != end:
+                        self._x_end = end
+                        self._first.setXRange(end - self.window, end, padding=0)
                 else:
                     self._first.getViewBox().enableAutoRange(axis="x")
             finally:

@@ -96,6 +96,9 @@ class RunControls(QToolBar):
         mono.setStyleHint(QFont.StyleHint.Monospace)
         mono.setPointSizeF(mono.pointSizeF() * 1.15)
         self.clock.setFont(mono)
+        # a fixed width: a label that changes size 30 times a second relayouts the toolbar
+        self.clock.setMinimumWidth(self.clock.fontMetrics().horizontalAdvance(
+            "t = 000:00:00 / 000:00:00") + 8)
         self.clock.setToolTip("Scenario time / run duration")
         self.addWidget(self.clock)
         self.set_clock(0.0, 0.0)

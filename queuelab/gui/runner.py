@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUDGET = 0.012  # wall seconds per slice: well under a 30 Hz frame
+BUDGET = 0.012  # wall seconds per slice at most: well under a 30 Hz frame
+MIN_BUDGET = 0.003  # … and at least, so the run still moves while the window is busy
+TARGET_TURN = 0.020  # a slice plus whatever else the loop did since the last one
 PACED_INTERVAL_MS = 10
 
 
@@ -84,6 +86,7 @@ class EngineRunner(QObject):
         self._pump.timeout.connect(self._tick)
         self.slices = 0  # advance() calls, for the benchmarks
         self.wall_in_engine = 0.0
+        self._last_end = 0.0  # when the previous slice ended
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -132,7 +135,7 @@ class EngineRunner(QObject):
             elif e.state == RunState.PAUSED:
                 e.resume()
         except Exception as exc:  # an engine bug must not take the window down
-            self._fail(exc)
+            self.fail(exc)
             return
         self._check_state()
 
@@ -144,7 +147,7 @@ class EngineRunner(QObject):
             e.step()
             frames = e.take_frames()
         except Exception as exc:
-            self._fail(exc)
+            self.fail(exc)
             return
         if frames:
             self.frames_ready.emit(frames)
@@ -183,13 +186,19 @@ class EngineRunner(QObject):
             self._pump.stop()
             return
         began = time.perf_counter()
+        # Whatever the loop did since the last slice (a repaint, asyncio callbacks) comes out
+        # of this slice's budget, so one turn of the loop stays near TARGET_TURN and a timer
+        # or coroutine waiting for its turn waits about that long at most.
+        others = began - self._last_end if self._last_end else 0.0
+        budget = min(self.budget, max(MIN_BUDGET, TARGET_TURN - others))
         try:
-            e.advance(self.budget)
+            e.advance(budget)
             frames = e.take_frames()
         except Exception as exc:
-            self._fail(exc)
+            self.fail(exc)
             return
-        self.wall_in_engine += time.perf_counter() - began
+        self._last_end = time.perf_counter()
+        self.wall_in_engine += self._last_end - began
         self.slices += 1
         if frames:
             self.frames_ready.emit(frames)
@@ -203,7 +212,8 @@ class EngineRunner(QObject):
             self.state_changed.emit(state)
         self._update_pump()
 
-    def _fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException) -> None:
+        """Pause on an engine error and report it (`failed`); the window stays up."""
         log.exception("engine error", exc_info=exc)
         e = self.engine
         self._pump.stop()

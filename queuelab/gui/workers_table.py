@@ -104,7 +104,4 @@ class WorkersTable(QTableView):
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(20)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for col, width in enumerate((110, 110, 150, 100)):
-            self.setColumnWidth(col, width)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)

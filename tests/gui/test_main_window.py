@@ -52,6 +52,7 @@ async def test_start_pause_step_and_space(window: MainWindow) -> None:
     assert not w.controls.step_action.isEnabled()
     await wait_until(lambda: len(w.history) >= 3, what="three frames")
     assert w.plots.redraws > 0
+    w.refresh()
     assert "t = " in w.controls.clock.text() and w.controls.clock.text() != "t = 0:00 / 1:00:00"
 
     w.controls.run_action.trigger()  # pause
@@ -80,10 +81,12 @@ async def test_start_pause_step_and_space(window: MainWindow) -> None:
 
 async def test_status_bar_shows_balanced_totals_at_every_refresh(window: MainWindow) -> None:
     w = window
+    w.set_scenario(scenario(run={"duration": 100_000.0}), None)
     w.set_speed(None)
     w.toggle_run()
     await wait_until(lambda: len(w.history) > 50)
     w.toggle_run()
+    assert _engine(w).state == RunState.PAUSED
     w.refresh()
     totals = _engine(w).totals()
     assert totals.balanced
@@ -307,7 +310,7 @@ async def test_layout_and_scenario_are_remembered(qtbot) -> None:
     first = MainWindow()
     qtbot.addWidget(first)
     first.show()
-    first.resize(700, 500)  # within the offscreen screen (800 x 800)
+    first.resize(800, 520)  # within the offscreen screen (800 x 800)
     first.form.fields["arrivals.rate"].editor.box.setValue(2.5)  # type: ignore[attr-defined]
     first.set_speed(100.0)
     first.close()
@@ -317,7 +320,7 @@ async def test_layout_and_scenario_are_remembered(qtbot) -> None:
     assert second.scenario.arrivals.rate == 2.5
     assert second.form.fields["arrivals.rate"].editor.value() == 2.5
     assert second.runner.speed == 100.0
-    assert second.size().width() == 700
+    assert second.size().height() == 520
 
 
 async def test_live_switch_reflects_whether_the_live_engine_exists(window: MainWindow) -> None:
@@ -328,3 +331,30 @@ async def test_live_switch_reflects_whether_the_live_engine_exists(window: MainW
     assert live.isEnabled() == (reason is None)
     if reason is not None:
         assert "not part of this build" in live.toolTip()
+
+
+async def test_dead_letters_counted_and_reprocess_marked(window: MainWindow) -> None:
+    """The dead-letter tab follows the engine; a reprocess is marked on the plots."""
+    from queuelab.core.task import DeadLetterQuery
+    from queuelab.gui.main_window import TAB_DEAD
+
+    w = window
+    w.set_scenario(scenario(run={"duration": 100_000.0},
+                            failures={"poison_fraction": 0.05}), None)
+    assert getattr(w.dead_letters, "engine", w.runner.engine) is w.runner.engine
+    w.set_speed(None)
+    w.toggle_run()
+    await wait_until(lambda: _engine(w).totals().dead_lettered >= 20, what="dead letters")
+    w.toggle_run()  # pause
+    w.refresh()
+    engine = _engine(w)
+    dead = engine.totals().dead_lettered
+    assert w.tabs.tabText(TAB_DEAD) == f"Dead letters ({dead:,})"
+    page = await engine.dead_letters(DeadLetterQuery(limit=5))
+    moved = await engine.reprocess([d.task.id for d in page.items])
+    assert moved == 5
+    w.refresh()
+    markers = w.plots.plots["queue"].markers
+    assert len(markers) == 1 and "reprocess" in markers[0].label.toPlainText()
+    assert w.tabs.tabText(TAB_DEAD) == f"Dead letters ({dead - 5:,})"
+    assert w.totals.balanced

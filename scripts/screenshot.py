@@ -1,0 +1,134 @@
+"""Make docs/screenshot.png: the real app, mid-run, as the README shows it.
+
+Starts a virtual X server (Xvfb) when there is no display and Xvfb is installed, so the app
+runs on the same xcb platform as on a desktop; otherwise it falls back to Qt's offscreen
+platform. It opens a shipped scenario, runs it, lowers an autoscaler threshold part-way (so a
+change marker shows), pauses and saves the window's pixels.
+
+    .venv/bin/python scripts/screenshot.py [--scenario FILE] [--until 2400] [--out PATH]
+
+Needs on Debian/Ubuntu: apt-get install -y xvfb libxcb-icccm4 libxcb-keysyms1 fonts-dejavu-core
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_display(width: int, height: int) -> subprocess.Popen[bytes] | None:
+    """A private Xvfb display when none is set and Xvfb exists; None otherwise."""
+    if os.environ.get("DISPLAY") or not shutil.which("Xvfb"):
+        return None
+    for n in range(90, 110):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            break
+    else:
+        return None
+    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{width}x{height}x24", "-nolisten",
+                             "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{n}").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            return None
+        time.sleep(0.05)
+    os.environ["DISPLAY"] = f":{n}"
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    return proc
+
+
+async def shoot(args: argparse.Namespace) -> Path:
+    from queuelab.core.engine import RunState
+    from queuelab.gui.main_window import TAB_WORKERS, MainWindow
+
+    window = MainWindow(restore=False)
+    window.resize(args.width, args.height)
+    window.move(0, 0)
+    window.show()
+    if not window.open_file(args.scenario):
+        raise SystemExit(f"cannot open {args.scenario}: {window.last_error}")
+    window.tabs.setCurrentIndex(TAB_WORKERS)
+    window.controls.set_window(args.window)
+    window.plots.set_window(args.window)
+    engine = window.runner.engine
+    assert engine is not None
+
+    async def run_to(t: float) -> None:
+        window.set_speed(None)
+        if engine.state != RunState.RUNNING:
+            window.toggle_run()
+        window.set_speed(200.0)
+        while engine.now < t and engine.state == RunState.RUNNING:
+            await asyncio.sleep(0.005)
+        if engine.state == RunState.RUNNING:
+            window.toggle_run()
+
+    change_at = args.until * 0.55
+    await run_to(change_at)
+    field = window.form.fields.get(args.knob)
+    if field is not None and field.editor.widget.isEnabled():
+        field.editor.set_value(args.value)  # shown as a person would type it …
+        field.editor.committed.emit(field.editor.value())  # … and committed
+    await run_to(args.until)
+    window.set_speed(10.0)  # the speed a person would watch at, shown in the toolbar
+    window.controls.set_state(RunState.RUNNING)
+    window.state_label.setText("running · 10×")
+    for _ in range(20):  # let layout and painting settle
+        await asyncio.sleep(0.02)
+    window.refresh()
+    await asyncio.sleep(0.1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(out)):
+        raise SystemExit(f"could not write {out}")
+    window.close()
+    await window.runner.shutdown()
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", default=str(ROOT / "resources/scenarios/bursty-autoscaling.toml"))
+    ap.add_argument("--until", type=float, default=2700.0, help="scenario seconds to run")
+    ap.add_argument("--knob", default="pool.scale_up_threshold", help="knob changed mid-run")
+    ap.add_argument("--value", type=float, default=15.0, help="its new value")
+    ap.add_argument("--window", type=float, default=3600.0,
+                    help="rolling window of the plots, seconds")
+    ap.add_argument("--width", type=int, default=1400)
+    ap.add_argument("--height", type=int, default=900)
+    ap.add_argument("--out", default=str(ROOT / "docs/screenshot.png"))
+    args = ap.parse_args()
+
+    xvfb = start_display(args.width, args.height)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        import qasync
+        from PySide6.QtCore import QSettings
+
+        from queuelab.gui.app import make_app
+
+        make_app([])
+        # a clean settings folder: the picture must not depend on whoever runs the script
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                          tempfile.mkdtemp(prefix="queuelab-shot-"))
+        out = qasync.run(shoot(args))
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+            xvfb.wait(5)
+    print(f"wrote {out} ({os.environ['QT_QPA_PLATFORM']} platform)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
