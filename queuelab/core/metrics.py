@@ -34,6 +34,7 @@ from typing import Any
 from queuelab.core.stats import BatchMeans, LogHistogram, sorted_quantile
 
 NAN = float("nan")
+PENDING_WAITS = 4096  # waits gathered before they are fed to the whole-run statistics
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,7 @@ class MetricsRecorder:
         "_r_workers",
         "_w0",
         "_waits",
+        "_pending",
         "_waits_flushed",
         "_warm_at",
         "_warm_end",
@@ -210,6 +212,7 @@ class MetricsRecorder:
         self._i_reprocessed = 0
         self._waits: list[float] = []
         self._waits_flushed = 0  # waits[:flushed] are already in the whole-run summaries
+        self._pending: list[float] = []  # post-warm-up waits not yet in hist/batch means
         self._warm_skip = 0  # waits[:skip] started during the warm-up
         # Run totals of closed intervals.
         self._r_arrived = 0
@@ -249,7 +252,8 @@ class MetricsRecorder:
 
     @property
     def wait_histogram(self) -> LogHistogram:
-        """The whole-run histogram of post-warm-up waits, as of the last frame or summary."""
+        """The whole-run histogram of post-warm-up waits, up to the last frame; read only."""
+        self._flush_waits(force=True)
         return self._hist
 
     def set_sample_interval(self, sample_interval: float) -> None:
@@ -444,7 +448,7 @@ class MetricsRecorder:
         if end >= self._warm_at:
             self._end_warmup()
         self._integrate_to(end)
-        self._flush_waits()
+        self._flush_waits(force=True)
         now = self._cumulative()
         if self._w0:
             d = [a - b for a, b in zip(now, self._w0, strict=True)]
@@ -524,8 +528,13 @@ class MetricsRecorder:
         self._w0 = self._cumulative()
         self._warm_skip = len(self._waits)  # every wait so far started during the warm-up
 
-    def _flush_waits(self) -> None:
-        """Feed the open interval's post-warm-up waits, in start order, to the run summaries."""
+    def _flush_waits(self, force: bool = False) -> None:
+        """Feed the open interval's post-warm-up waits, in start order, to the run summaries.
+
+        They gather in `_pending` first and reach the histogram and the batch means a few
+        thousand at a time (or when a summary is asked for): per call, those cost about as
+        much as a frame's worth of waits, so batching keeps short frames cheap.
+        """
         waits = self._waits
         if waits and min(waits) < 0.0:  # live clocks can put a start a hair before its arrival
             waits[:] = [w if w > 0.0 else 0.0 for w in waits]
@@ -533,7 +542,9 @@ class MetricsRecorder:
             return
         begin = max(self._waits_flushed, self._warm_skip)
         if begin < len(waits):
-            fresh = waits[begin:]
-            self._hist.extend(fresh)
-            self._batch_means.extend(fresh)
+            self._pending.extend(waits[begin:])
         self._waits_flushed = len(waits)
+        if len(self._pending) >= PENDING_WAITS or (force and self._pending):
+            self._hist.extend(self._pending)
+            self._batch_means.extend(self._pending)
+            self._pending.clear()

@@ -1,0 +1,94 @@
+"""Failure model and priority mix: which attempts fail, and how urgent each task is.
+
+Two kinds of failure matter to a queue: transient ones, which a retry fixes, and poison
+tasks, which fail every attempt and must end in the dead-letter queue instead of looping
+forever. `FailureModel` draws poison once per task (the engine stores it on `Task.poison`)
+and then decides each attempt.
+
+Every decision consumes exactly one uniform draw whatever the knob values (a probability
+of 0 or 1 included), so turning a knob never shifts the rest of the random stream: two
+runs that differ only in that knob see the same arrivals and service times (common random
+numbers), and the difference on the plots is the knob's alone.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from bisect import bisect_right
+from collections.abc import Sequence
+
+
+def _probability(name: str, value: object) -> float:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: must be a number (got {value!r})") from None
+    if not 0.0 <= x <= 1.0:  # also refuses nan
+        raise ValueError(f"{name}: must be between 0 and 1 (got {value!r})")
+    return x
+
+
+class FailureModel:
+    """Attempts fail with `probability`; a `poison_fraction` of tasks fail every attempt."""
+
+    __slots__ = ("_random", "poison_fraction", "probability")
+
+    def __init__(self, probability: float, poison_fraction: float, rng: random.Random) -> None:
+        self.probability = _probability("probability", probability)
+        self.poison_fraction = _probability("poison_fraction", poison_fraction)
+        self._random = rng.random
+
+    def is_poison(self) -> bool:
+        """Drawn once per task, when it is created."""
+        return self._random() < self.poison_fraction
+
+    def attempt_fails(self, poison: bool) -> bool:
+        """Whether this attempt fails: always for a poison task, else with `probability`."""
+        return self._random() < self.probability or poison
+
+
+class PriorityMix:
+    """Priority levels 0..n-1 (the last is the most urgent), drawn in proportion to `weights`.
+
+    Cumulative weights + bisect: one uniform draw and an O(log n) search per task. A level
+    of weight 0 is never drawn.
+    """
+
+    __slots__ = ("_cumulative", "_random", "_total", "weights")
+
+    def __init__(self, weights: Sequence[float], rng: random.Random) -> None:
+        values = []
+        for i, w in enumerate(weights):
+            try:
+                x = float(w)
+            except (TypeError, ValueError):
+                raise ValueError(f"weights[{i}]: must be a number (got {w!r})") from None
+            if not (math.isfinite(x) and x >= 0.0):
+                raise ValueError(f"weights[{i}]: must be a finite number >= 0 (got {w!r})")
+            values.append(x)
+        if not values:
+            raise ValueError("weights: must not be empty")
+        self.weights = tuple(values)
+        cumulative = []
+        running = 0.0
+        for x in values:
+            running += x
+            cumulative.append(running)
+        if not running > 0.0:
+            raise ValueError("weights: must have a positive sum (got all zeros)")
+        self._cumulative = tuple(cumulative)
+        self._total = running  # == _cumulative[-1], so random()*total < it: index <= n-1
+        self._random = rng.random
+
+    @property
+    def levels(self) -> int:
+        return len(self.weights)
+
+    @property
+    def probabilities(self) -> tuple[float, ...]:
+        """Each level's share of the tasks (for the scenario form and the theory pane)."""
+        return tuple(w / self._total for w in self.weights)
+
+    def draw(self) -> int:
+        return bisect_right(self._cumulative, self._random() * self._total)

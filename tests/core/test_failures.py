@@ -1,0 +1,116 @@
+"""Failure model and priority mix: frequencies, poison, stream alignment, refusals."""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from queuelab.core.failures import FailureModel, PriorityMix
+
+N = 200_000
+
+
+def within_4_sd(observed: int, n: int, p: float) -> bool:
+    return abs(observed - n * p) <= 4.0 * math.sqrt(n * p * (1.0 - p)) + 1.0
+
+
+def test_attempts_fail_with_the_probability() -> None:
+    model = FailureModel(0.07, 0.0, random.Random(1))
+    assert within_4_sd(sum(model.attempt_fails(False) for _ in range(N)), N, 0.07)
+
+
+def test_poison_fraction_and_poison_always_fails() -> None:
+    model = FailureModel(0.0, 0.02, random.Random(2))
+    assert within_4_sd(sum(model.is_poison() for _ in range(N)), N, 0.02)
+    assert all(model.attempt_fails(True) for _ in range(1000))
+    assert not any(model.attempt_fails(False) for _ in range(1000))
+
+
+def test_extreme_probabilities() -> None:
+    always = FailureModel(1.0, 1.0, random.Random(3))
+    assert all(always.attempt_fails(False) and always.is_poison() for _ in range(1000))
+    never = FailureModel(0.0, 0.0, random.Random(3))
+    assert not any(never.attempt_fails(False) or never.is_poison() for _ in range(1000))
+
+
+def test_knob_values_do_not_shift_the_stream() -> None:
+    """One draw per decision whatever the knobs: runs differing in a knob stay aligned."""
+    a, b = random.Random(4), random.Random(4)
+    low, high = FailureModel(0.0, 0.0, a), FailureModel(0.9, 1.0, b)
+    for i in range(1000):
+        poison = i % 3 == 0
+        low.is_poison(), high.is_poison()
+        low.attempt_fails(poison), high.attempt_fails(poison)
+    assert a.getstate() == b.getstate()
+
+
+def test_same_seed_same_decisions() -> None:
+    def decisions(seed: int) -> list[bool]:
+        model = FailureModel(0.3, 0.1, random.Random(seed))
+        return [model.attempt_fails(model.is_poison()) for _ in range(500)]
+
+    assert decisions(9) == decisions(9)
+    assert decisions(9) != decisions(10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"probability": -0.1}, "probability: must be between 0 and 1 (got -0.1)"),
+        ({"probability": 1.5}, "probability: must be between 0 and 1 (got 1.5)"),
+        ({"probability": math.nan}, "probability: must be between 0 and 1 (got nan)"),
+        ({"poison_fraction": 2.0}, "poison_fraction: must be between 0 and 1 (got 2.0)"),
+        ({"poison_fraction": None}, "poison_fraction: must be a number (got None)"),
+    ],
+)
+def test_failure_knobs_refused_by_name(kwargs: dict, message: str) -> None:
+    args = {"probability": 0.1, "poison_fraction": 0.0} | kwargs
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        FailureModel(args["probability"], args["poison_fraction"], random.Random(0))
+
+
+def test_priority_frequencies_follow_weights() -> None:
+    mix = PriorityMix([6, 3, 1], random.Random(5))
+    draws = [mix.draw() for _ in range(N)]
+    for level, share in enumerate(mix.probabilities):
+        assert within_4_sd(draws.count(level), N, share), level
+    assert mix.probabilities == pytest.approx((0.6, 0.3, 0.1))
+    assert mix.levels == 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 0.5, 1.0, 7.0]), min_size=1, max_size=8).filter(any),
+    st.integers(0, 2**32),
+)
+def test_priority_draws_only_levels_with_weight(weights: list[float], seed: int) -> None:
+    mix = PriorityMix(weights, random.Random(seed))
+    for _ in range(200):
+        level = mix.draw()
+        assert 0 <= level < len(weights)
+        assert weights[level] > 0.0
+
+
+def test_single_level_is_always_zero() -> None:
+    mix = PriorityMix([2.5], random.Random(6))
+    assert {mix.draw() for _ in range(100)} == {0}
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ([], "weights: must not be empty"),
+        ([0.0, 0.0], "weights: must have a positive sum (got all zeros)"),
+        ([1.0, -1.0], "weights[1]: must be a finite number >= 0 (got -1.0)"),
+        ([math.inf], "weights[0]: must be a finite number >= 0 (got inf)"),
+        ([1.0, "x"], "weights[1]: must be a number (got 'x')"),
+    ],
+)
+def test_priority_weights_refused_by_name(weights: list, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        PriorityMix(weights, random.Random(0))
