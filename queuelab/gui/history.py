@@ -95,6 +95,8 @@ class CoarseHistory:
             return
         if self._n == self._data.shape[1]:
             self._halve()
+            if self._pending_n < self.group:  # rows now hold twice as many frames
+                return
         self._data[:, self._n] = self._pending
         self._n += 1
         self._pending = None

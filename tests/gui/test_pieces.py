@@ -1,0 +1,117 @@
+"""The window's smaller parts on their own: editors, form, workers model, plots helpers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from queuelab.core.engine import WorkerInfo, WorkerState
+from queuelab.core.scenario import KNOBS, Scenario
+from queuelab.core.validation import ParamChange, ScenarioError
+from queuelab.gui.edits import rebuild
+from queuelab.gui.knob_editors import parse_numbers
+from queuelab.gui.plots import _decimate, _steps_only, format_clock, nice_ceiling
+from queuelab.gui.scenario_form import ScenarioForm, knob_tooltip
+from queuelab.gui.workers_table import WorkersModel
+
+
+def test_parse_numbers() -> None:
+    assert parse_numbers("1, 2 4;0.5") == (1.0, 2.0, 4.0, 0.5)
+    assert parse_numbers("") == ()
+    with pytest.raises(ValueError, match="not a number: 'x'"):
+        parse_numbers("1, x")
+    with pytest.raises(ValueError, match="finite"):
+        parse_numbers("inf")
+
+
+def test_format_clock_and_nice_ceiling() -> None:
+    assert format_clock(0) == "0:00"
+    assert format_clock(61.4) == "1:01"
+    assert format_clock(3600 * 25 + 7) == "25:00:07"
+    assert format_clock(math.nan) == "–"
+    assert [nice_ceiling(v) for v in (0, 0.7, 1, 1.2, 7, 13, 594, 1e6 + 1)] == [
+        1.0, 0.8, 1.0, 1.5, 8.0, 15.0, 600.0, 1.5e6]
+
+
+def test_decimate_keeps_peaks_and_newest_points() -> None:
+    x = np.arange(10_000, dtype=float)
+    y = np.zeros(10_000)
+    y[1234] = 99.0
+    xs, ys = _decimate(x, y, 1000)
+    assert ys.size <= 1000 and ys.max() == 99.0 and xs[-1] <= x[-1]
+    small = np.arange(5.0)
+    assert _decimate(small, small, 1000)[1] is small
+
+
+def test_steps_only_keeps_changes() -> None:
+    x = np.arange(8.0)
+    y = np.array([1, 1, 1, 2, 2, np.nan, np.nan, np.nan])
+    xs, ys = _steps_only(x, y)
+    assert list(xs) == [0.0, 2.0, 3.0, 4.0, 5.0, 7.0]
+    assert np.array_equal(ys, np.array([1, 1, 2, 2, np.nan, np.nan]), equal_nan=True)
+
+
+def test_tooltip_names_label_unit_range_and_help() -> None:
+    tip = knob_tooltip(KNOBS["pool.scale_up_threshold"])
+    assert "Scale-up threshold" in tip and "tasks" in tip and "≥ 0" in tip
+    assert KNOBS["pool.scale_up_threshold"].knob.help.split(" ")[0] in tip
+    assert "Cannot change while a run goes on" in knob_tooltip(KNOBS["run.seed"])
+    assert "(0, 1]" not in knob_tooltip(KNOBS["failures.probability"])
+    assert "[0, 1]" in knob_tooltip(KNOBS["failures.probability"])
+
+
+def test_form_is_generated_from_every_file_knob(qtbot) -> None:
+    submitted: list[ParamChange] = []
+    form = ScenarioForm(lambda change: submitted.append(change) or None)
+    qtbot.addWidget(form)
+    assert set(form.fields) == {p for p, i in KNOBS.items() if i.knob.in_file}
+    assert set(form.sections) == {i.section for i in KNOBS.values()}
+    assert form.fields["pool.strategy"].editor.value() == Scenario().pool.strategy
+    form.fields["retry.jitter"].editor.box.setCurrentText("equal")  # type: ignore[attr-defined]
+    assert submitted == [ParamChange("retry.jitter", "equal")]
+    # a backend password is shown masked and never sent back as the mask
+    form.set_scenario(Scenario(queue=Scenario().queue.__class__(
+        backend="redis://user:secret@localhost:6379/0")))
+    backend = form.fields["queue.backend"].editor
+    assert "secret" not in backend.line.text()  # type: ignore[attr-defined]
+    assert backend.value() == "redis://user:secret@localhost:6379/0"
+
+
+def test_workers_model_updates_rows_in_place(qtbot) -> None:
+    model = WorkersModel()
+    resets: list[int] = []
+    changed: list[tuple[int, int]] = []
+    inserted: list[tuple[int, int]] = []
+    removed: list[tuple[int, int]] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.dataChanged.connect(lambda a, b, *_: changed.append((a.row(), b.row())))
+    model.rowsInserted.connect(lambda _p, a, b: inserted.append((a, b)))
+    model.rowsRemoved.connect(lambda _p, a, b: removed.append((a, b)))
+
+    def w(i: int, state: WorkerState = WorkerState.IDLE, n: int = 0) -> WorkerInfo:
+        return WorkerInfo(f"w{i}", state, None, n, 0, 0.0)
+
+    model.update([w(1), w(2), w(3)])
+    assert inserted == [(0, 2)] and model.rowCount() == 3
+    model.update([w(1), w(2, WorkerState.BUSY, 5), w(3)])
+    assert changed == [(1, 1)]
+    assert model.data(model.index(1, 1)) == "busy" and model.data(model.index(1, 3)) == "5"
+    model.update([w(1)])
+    assert removed == [(1, 2)] and model.rowCount() == 1
+    assert resets == []
+
+
+def test_rebuild_reads_a_trace_file_when_it_is_named(tmp_path: Path) -> None:
+    trace = tmp_path / "arrivals.csv"
+    trace.write_text("t\n0.5\n1.0\n2.5\n", encoding="utf-8")
+    s = rebuild(Scenario(), ParamChange("arrivals.trace", "arrivals.csv"), tmp_path)
+    assert s.arrivals.trace == "arrivals.csv" and s.arrivals.trace_times == ()
+    s = rebuild(s, ParamChange("arrivals.process", "trace"), tmp_path)
+    assert s.arrivals.trace_times == (0.5, 1.0, 2.5)
+    with pytest.raises(ScenarioError, match=r"arrivals\.trace"):
+        rebuild(s, ParamChange("arrivals.trace", "missing.csv"), tmp_path)
+    with pytest.raises(ScenarioError, match=r"pool\.max_workers"):
+        rebuild(Scenario(), ParamChange("pool.max_workers", 0), tmp_path)
