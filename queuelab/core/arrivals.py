@@ -126,10 +126,9 @@ class PoissonArrivals:
         return self.rate * max(0.0, t)
 
 
-# The non-homogeneous processes below invert Λ: one unit exponential E per arrival is
-# spent segment by segment (E is used up over [t, t + E/λ) at rate λ), which is exact and
-# crosses stretches of λ = 0 at no cost. Each call draws exactly one E whatever happens,
-# so a knob change never shifts the rest of the stream.
+# Bursty, spike and ramp invert Λ: one unit exponential E per arrival is spent segment by
+# segment (λ·Δt of it per segment), which is exact, crosses stretches of λ = 0 at no cost,
+# and draws exactly one uniform per call whatever the knobs, so common random numbers hold.
 
 
 class BurstyArrivals:
@@ -141,6 +140,9 @@ class BurstyArrivals:
     """
 
     __slots__ = (
+        "_hi",
+        "_lam",
+        "_lo",
         "_mean_rate",
         "_per_cycle",
         "_period",
@@ -172,10 +174,14 @@ class BurstyArrivals:
         self._per_cycle = self.rate * self.quiet_length + self.burst_rate * self.burst_length
         mean_rate = self._per_cycle / self._period
         self._mean_rate = mean_rate if mean_rate >= _MIN_RATE else 0.0
+        self._lo = self._hi = self._lam = 0.0  # cached phase [lo, hi) at rate lam; empty
         self._random = rng.random
 
     def next_after(self, now: float) -> float | None:
         e = -_log(1.0 - self._random())
+        lam = self._lam  # fast path: the phase the previous answer fell in, if now is in it
+        if self._lo <= now < self._hi and e < lam * (self._hi - now):
+            return now + e / lam
         mean_rate = self._mean_rate
         if mean_rate <= 0.0:
             return None
@@ -196,6 +202,7 @@ class BurstyArrivals:
                 if t < quiet_end:
                     room = quiet * (quiet_end - t)
                     if e < room:
+                        self._lo, self._hi, self._lam = start, quiet_end, quiet
                         return t + e / quiet
                     e -= room
                     t = quiet_end
@@ -203,6 +210,7 @@ class BurstyArrivals:
                 if t < cycle_end:
                     room = burst * (cycle_end - t)
                     if e < room:
+                        self._lo, self._hi, self._lam = quiet_end, cycle_end, burst
                         return t + e / burst
                     e -= room
                 # what is left of E spans `cycles` whole cycles: jump them in one step
@@ -391,7 +399,7 @@ class SineArrivals:
                     return t
             elif self._rise == self._rise:  # clipped: jump to the next rise
                 cycles = math.ceil((omega * t - self._rise) / _TAU)
-                t = max(t, (self._rise + _TAU * cycles + 0.2) / omega)
+                t = max(t, (self._rise + _TAU * cycles) / omega)
         # Only reached where the period is below the float resolution of t (or after an
         # astronomically unlikely run of rejections): there only the mean rate means anything.
         return t - _log(1.0 - random_()) / self._mean_rate

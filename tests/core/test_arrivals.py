@@ -213,6 +213,7 @@ FIRST_ARRIVAL_CASES = {
     "ramp from silence": (lambda rng: RampArrivals(0.0, 2.0, 5.0, rng), 0.0),
     "ramp down to silence": (lambda rng: RampArrivals(2.0, 0.0, 3.0, rng), 0.5),
     "bursts after silence": (lambda rng: BurstyArrivals(0.0, 1.0, 1.0, 4.0, rng), 2.5),
+    "sparse bursts": (lambda rng: BurstyArrivals(0.02, 0.2, 1.0, 1.0, rng), 0.3),
     "spike": (lambda rng: SpikeArrivals(0.1, 3.0, 1.0, 2.0, rng), 0.0),
     "clipped sine": (lambda rng: SineArrivals(0.0, 0.5, 4.0, rng), 1.0),
     "gentle sine": (lambda rng: SineArrivals(0.3, 0.2, 3.0, rng), 0.2),
@@ -226,7 +227,7 @@ def test_first_arrival_follows_the_integrated_rate(case: str) -> None:
     n = 20_000
     firsts = [proc.next_after(now) for _ in range(n)]
     assert all(t is None or t >= now for t in firsts)
-    for dx in (0.5, 1.0, 2.0, 3.0, 5.0, 8.0):
+    for dx in (0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0):
         x = now + dx
         p = math.exp(-(proc.cumulative(x) - proc.cumulative(now)))
         later = sum(t is None or t > x for t in firsts)
