@@ -158,20 +158,12 @@ class ScenarioClock:
                 elif not await self._resumed_or(pulse):
                     return False
                 continue
+            if pulse is None:
+                await self._sleep_duration(t)
+                return True
             wall = (t - self.now()) * self.time_scale  # inf for t = inf
             if wall <= 0:
                 return True
-            target = loop.time() + wall
-            pauses = self._pauses
-            if pulse is None:
-                if wall <= self.lead:  # due sooner than a timer would really wake us
-                    await asyncio.sleep(0)
-                    return True
-                await asyncio.sleep(wall - self.lead)
-                self._learn(loop.time() - target, pauses)
-                if (t - self.now()) * self.time_scale <= self.lead:
-                    return True
-                continue
             fut: asyncio.Future[bool] = loop.create_future()
             timer = None
             if math.isfinite(wall):
@@ -191,9 +183,29 @@ class ScenarioClock:
             if not reached:
                 return False
 
-    def _learn(self, error: float, pauses: int) -> None:
-        """Move the lead toward the wake-up error that makes it zero on average."""
-        if pauses == self._pauses:  # a pause is not lateness
+    async def _sleep_duration(self, t: float) -> None:
+        """A plain sleep to `t`, set early by the lead; the lead then learns from how far
+        from `t` this sleep really ended (a pause in between teaches nothing)."""
+        loop = self._loop
+        assert loop is not None
+        target: float | None = None  # `t` in loop time, fixed while no pause intervenes
+        pauses = self._pauses
+        timed = False  # a timer was set: only then is the end's error the timers' lateness
+        while True:
+            if self._paused_at is not None:
+                await self._resumed.wait()
+                target = None
+                continue
+            wall = (t - self.now()) * self.time_scale
+            if target is None:
+                target, pauses = loop.time() + wall, self._pauses
+            if wall <= self.lead:  # due, or sooner than a timer would really wake us
+                await asyncio.sleep(0)  # still yield: a sleep is a suspension point
+                break
+            await asyncio.sleep(wall - self.lead)
+            timed = True
+        if timed and pauses == self._pauses:
+            error = loop.time() - target
             self.lead = min(LEAD_MAX, max(0.0, self.lead + LEAD_GAIN * error))
 
     async def _resumed_or(self, pulse: Pulse) -> bool:
@@ -229,7 +241,7 @@ class _ScenarioTimeout:
     async def __aenter__(self) -> _ScenarioTimeout:
         clock = self._clock
         loop = asyncio.get_running_loop()
-        wall = self._seconds * clock.time_scale
+        wall = max(0.0, self._seconds * clock.time_scale - clock.lead)  # a duration: see lead
         if clock.paused:
             self._inner = asyncio.timeout(None)
             clock._timeouts[self._inner] = wall

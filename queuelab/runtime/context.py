@@ -17,7 +17,7 @@ from queuelab.core.scenario import Scenario
 from queuelab.core.task import Task
 from queuelab.runtime.clock import Pulse, ScenarioClock
 from queuelab.runtime.handlers import SyntheticHandler, UserHandler
-from queuelab.runtime.ledger import Ledger
+from queuelab.runtime.ledger import InFlightCalls, Ledger
 from queuelab.runtime.models import LoadModels
 
 CLAIM_WAIT = 0.2
@@ -71,6 +71,7 @@ class RunContext:
         self.handler = handler
         self.recorder: MetricsRecorder | NullRecorder = recorder
         self.ledger = Ledger()
+        self.calls = InFlightCalls()  # backend calls in progress, for the audit
         self.busy = 0  # workers running an attempt
         self.events = 0  # task events: arrivals, starts, finishes, retries, dead letters
         self.stopping = False  # no new claims
@@ -157,8 +158,9 @@ class RunContext:
 
     async def claim(self, max_tasks: int) -> list[Delivery]:
         """Claim up to `max_tasks` under the lease knob, waiting at most CLAIM_WAIT for work."""
-        got = await self.queue.claim(self.clock.wall(self.lease), max_tasks=max_tasks,
-                                     timeout=CLAIM_WAIT)
+        with self.calls.call(max_tasks, max_tasks, 0):
+            got = await self.queue.claim(self.clock.wall(self.lease), max_tasks=max_tasks,
+                                         timeout=CLAIM_WAIT)
         ledger, held = self.ledger, self.held
         for d in got:
             ledger.claimed(d.task.id)
@@ -177,7 +179,8 @@ class RunContext:
             delivery.task.attempts -= 1
         self.release(delivery)
         try:
-            await self.queue.nack(delivery, 0.0)
+            with self.calls.call(1, 1, 0):
+                await self.queue.nack(delivery, 0.0)
         except LeaseLost:
             self.ledger.lost()
             return

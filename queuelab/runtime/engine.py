@@ -18,6 +18,9 @@ drive either without asking which one they hold. What differs, and why:
   in the simulator; the driver stops, and in-flight work is drained (at most `drain_limit`
   scenario seconds, by default one lease) and then handed back. The conservation totals
   keep following the tasks through the drain.
+* Frames close every `run.sample_interval` scenario seconds, at the first moment the loop
+  gets to it. A loop stalled past two boundaries (a busy machine, a tiny time scale) closes
+  one frame for both: fewer rows, nothing lost.
 * `totals()` come from the engine's own books (`runtime.ledger`); after every frame they are
   checked against the backend's counts (`audits`, `audit_failures`) when the engine owns
   the queue.
@@ -287,7 +290,12 @@ class LiveEngine:
         """Dead letters back into the queue (the backend moves each atomically)."""
         if not self._opened or self._queue is None:
             return 0
-        moved = await self._queue.reprocess(task_ids, reset_attempts=reset_attempts)
+        n = len(task_ids)
+        if self._ctx is None:
+            moved = await self._queue.reprocess(task_ids, reset_attempts=reset_attempts)
+        else:
+            with self._ctx.calls.call(n, 0, n):
+                moved = await self._queue.reprocess(task_ids, reset_attempts=reset_attempts)
         if moved and self._ctx is not None:
             self._ctx.ledger.reprocessed_n(moved)
             self._ctx.recorder.reprocessed(self.clock.now(), moved)
@@ -297,7 +305,11 @@ class LiveEngine:
     async def discard(self, task_ids: Sequence[str]) -> int:
         if not self._opened or self._queue is None:
             return 0
-        gone = await self._queue.discard(task_ids)
+        if self._ctx is None:
+            gone = await self._queue.discard(task_ids)
+        else:
+            with self._ctx.calls.call(0, 0, len(task_ids)):
+                gone = await self._queue.discard(task_ids)
         if gone and self._ctx is not None:
             self._ctx.ledger.discarded_n(gone)
             self._record_dead_letter_action("dead_letters.discard", gone)
@@ -390,8 +402,6 @@ class LiveEngine:
     async def _run(self) -> None:
         try:
             await self.open()
-            if self._ctx is None:  # a change may have arrived while the backend opened
-                self._build(self._scenario)
             await self._begin()
             await self._timeline()
             drain = True if self._stop_drain is None else self._stop_drain
@@ -469,17 +479,18 @@ class LiveEngine:
             breaker_open=ctx.breaker_open(now)))
 
     async def _audit(self, now: float) -> None:
-        """Compare the books with the backend's counts, when nothing moved while it answered."""
+        """Compare the books with the backend's counts, allowing for the calls in progress."""
         ctx = self._ctx
         if ctx is None or not (self._produce and self._purge):
             return
-        ledger = ctx.ledger
-        version = ledger.version
-        counts = await ctx.queue.counts()
-        if ledger.version != version:
-            return
+        window = ctx.calls.window()
+        try:
+            counts = await ctx.queue.counts()
+        finally:
+            slack = ctx.calls.close(window)
+        ctx.ledger.tick(self.clock.now())
         self.audits += 1
-        problem = ledger.audit(counts)
+        problem = ctx.ledger.audit(counts, slack)
         if problem is not None:
             self.audit_failures.append((now, problem))
 

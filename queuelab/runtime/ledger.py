@@ -8,6 +8,13 @@ catches a task the backend lost or handed out twice.
 
 Counts change only between awaits (one event loop), and a task is counted as created just
 before its enqueue is awaited: a worker can never claim a task the ledger has not seen.
+
+The books change when a backend call returns; the backend's own counts change somewhere
+inside the call. So while calls are in progress the two may differ by what those calls can
+move, and the audit allows exactly that much (`InFlightCalls`): with no call in progress
+(the memory backend's calls never suspend once they act) the comparison is exact, and a
+difference beyond what the calls in progress explain - a task lost, leased twice, or whose
+lease ran out under its worker - is always reported.
 """
 
 from __future__ import annotations
@@ -33,7 +40,6 @@ class Ledger:
         "in_flight",
         "inline",
         "reprocessed",
-        "version",
         "waiting",
     )
 
@@ -48,7 +54,6 @@ class Ledger:
         self.abandoned = 0  # attempts whose lease was lost (the backend took the task back)
         self.handed_back = 0  # tasks given back unfinished at a stop or a worker's removal
         self.reprocessed = 0
-        self.version = 0  # bumped at every change: an audit is valid only if it did not move
         self._due: dict[str, float] = {}  # requeued retries: task id -> scenario due time
         self._heap: list[tuple[float, str]] = []
 
@@ -61,24 +66,20 @@ class Ledger:
     def enqueued(self, n: int) -> None:
         self.created += n
         self.waiting += n
-        self.version += 1
 
     def claimed(self, task_id: str) -> None:
         """Claimed from the queue: a due retry the backend released, or a waiting task."""
         if self._due.pop(task_id, None) is None:
             self.waiting -= 1
         self.in_flight += 1
-        self.version += 1
 
     def acked(self) -> None:
         self.in_flight -= 1
         self.done += 1
-        self.version += 1
 
     def dead_lettered(self) -> None:
         self.in_flight -= 1
         self.dead += 1
-        self.version += 1
 
     def requeued(self, task_id: str, due: float, now: float) -> None:
         """Nacked with a backoff until scenario time `due` (waiting at once if already due)."""
@@ -88,7 +89,6 @@ class Ledger:
             heappush(self._heap, (due, task_id))
         else:
             self.waiting += 1
-        self.version += 1
 
     def returned(self, *, handed_back: bool = False, lost: bool = False) -> None:
         """Back in the queue unfinished: handed back (stop, removal, breaker) or lease lost."""
@@ -98,7 +98,6 @@ class Ledger:
             self.handed_back += 1
         if lost:
             self.abandoned += 1
-        self.version += 1
 
     def lost(self) -> None:
         """An ack, nack or dead-letter found its lease void: the backend already took it back."""
@@ -107,23 +106,19 @@ class Ledger:
     def inline_began(self) -> None:
         self.in_flight -= 1
         self.inline += 1
-        self.version += 1
 
     def inline_ended(self) -> None:
         self.inline -= 1
         self.in_flight += 1
-        self.version += 1
 
     def reprocessed_n(self, n: int) -> None:
         self.dead -= n
         self.waiting += n
         self.reprocessed += n
-        self.version += 1
 
     def discarded_n(self, n: int) -> None:
         self.dead -= n
         self.discarded += n
-        self.version += 1
 
     def tick(self, now: float) -> None:
         """Retries whose backoff has ended are waiting again."""
@@ -133,7 +128,6 @@ class Ledger:
             if due.get(task_id) == at:
                 del due[task_id]
                 self.waiting += 1
-                self.version += 1
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -149,8 +143,9 @@ class Ledger:
             discarded=self.discarded,
         )
 
-    def audit(self, counts: QueueCounts) -> str | None:
-        """None when the backend holds what the ledger says, else what differs.
+    def audit(self, counts: QueueCounts, slack: tuple[int, int, int] = (0, 0, 0)) -> str | None:
+        """None when the backend holds what the ledger says, give or take `slack` (what the
+        calls in progress may have moved: queued, leased, dead), else what differs.
 
         Compared: queued (ready + delayed: the boundary between the two is a clock reading
         the two sides take at different instants), leased (in flight and inline backoffs
@@ -158,12 +153,65 @@ class Ledger:
         """
         queued = self.waiting + len(self._due)
         leased = self.in_flight + self.inline
+        sq, sl, sd = slack
         problems = []
-        if counts.ready + counts.delayed != queued:
+        if abs(counts.ready + counts.delayed - queued) > sq:
             problems.append(f"queued: backend {counts.ready + counts.delayed} (ready "
                             f"{counts.ready} + delayed {counts.delayed}), engine {queued}")
-        if counts.leased != leased:
+        if abs(counts.leased - leased) > sl:
             problems.append(f"leased: backend {counts.leased}, engine {leased}")
-        if counts.dead != self.dead:
+        if abs(counts.dead - self.dead) > sd:
             problems.append(f"dead: backend {counts.dead}, engine {self.dead}")
+        if problems and any(slack):
+            problems.append(f"calls in progress allow ±{sq} queued, ±{sl} leased, ±{sd} dead")
         return "; ".join(problems) or None
+
+
+class InFlightCalls:
+    """Backend calls in progress, by how many tasks each may move between the counts an
+    audit compares (queued, leased, dead); `window()` also gathers every call begun during
+    an audit, since the backend's snapshot may fall before or after any of them.
+    """
+
+    __slots__ = ("_windows", "dead", "leased", "queued")
+
+    def __init__(self) -> None:
+        self.queued = self.leased = self.dead = 0
+        self._windows: list[list[int]] = []
+
+    def call(self, queued: int, leased: int, dead: int) -> _Call:
+        """`with calls.call(q, l, d): await queue.…` around a call that changes the queue."""
+        return _Call(self, queued, leased, dead)
+
+    def window(self) -> list[int]:
+        """Open an audit window: the slack so far, growing with every call begun in it."""
+        w = [self.queued, self.leased, self.dead]
+        self._windows.append(w)
+        return w
+
+    def close(self, window: list[int]) -> tuple[int, int, int]:
+        self._windows.remove(window)
+        return window[0], window[1], window[2]
+
+
+class _Call:
+    __slots__ = ("_calls", "_d", "_l", "_q")
+
+    def __init__(self, calls: InFlightCalls, q: int, l: int, d: int) -> None:  # noqa: E741
+        self._calls, self._q, self._l, self._d = calls, q, l, d
+
+    def __enter__(self) -> None:
+        c = self._calls
+        c.queued += self._q
+        c.leased += self._l
+        c.dead += self._d
+        for w in c._windows:
+            w[0] += self._q
+            w[1] += self._l
+            w[2] += self._d
+
+    def __exit__(self, *exc: object) -> None:
+        c = self._calls
+        c.queued -= self._q
+        c.leased -= self._l
+        c.dead -= self._d

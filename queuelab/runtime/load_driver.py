@@ -89,7 +89,8 @@ class LoadDriver:
         t = batch[0].created_at
         for _ in batch:
             arrived(t)
-        if len(batch) == 1:
-            await ctx.queue.enqueue(batch[0])
-        else:
-            await ctx.queue.enqueue_many(batch)
+        with ctx.calls.call(len(batch), 0, 0):
+            if len(batch) == 1:
+                await ctx.queue.enqueue(batch[0])
+            else:
+                await ctx.queue.enqueue_many(batch)

@@ -115,7 +115,8 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
             w.processed += 1
             ctx.release(d)
             try:
-                await ctx.queue.ack(d)
+                with ctx.calls.call(0, 1, 0):
+                    await ctx.queue.ack(d)
             except LeaseLost:
                 ledger.lost()
                 return
@@ -131,7 +132,8 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
         if backoff is None:
             ctx.release(d)
             try:
-                await ctx.queue.dead_letter(d, kind, message, end)
+                with ctx.calls.call(0, 1, 1):
+                    await ctx.queue.dead_letter(d, kind, message, end)
             except LeaseLost:
                 ledger.lost()
                 return
@@ -142,7 +144,8 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
         if not ctx.inline:
             ctx.release(d)
             try:
-                await ctx.queue.nack(d, clock.wall(backoff))
+                with ctx.calls.call(1, 1, 0):
+                    await ctx.queue.nack(d, clock.wall(backoff))
             except LeaseLost:
                 ledger.lost()
                 return

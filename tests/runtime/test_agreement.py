@@ -52,13 +52,14 @@ async def test_mmc_at_rho_07_agrees_with_the_simulator() -> None:
     assert abs(b.completed - a.completed) <= 3, _report("completed", a.completed, b.completed)
     assert b.throughput == pytest.approx(a.throughput, rel=0.02)
     # service times: the same draws; the clock's learned lead removes the lateness bias,
-    # what is left is jitter averaging out over ~850 tasks (measured: within 0.2 %)
+    # what is left is jitter averaging out over ~850 tasks (measured: within 0.2 %; 6 %
+    # long without the lead)
     assert b.mean_service == pytest.approx(a.mean_service, rel=0.03)
     # utilization = busy / workers, the same draws over the same window (measured: 0.1 %)
     assert b.utilization == pytest.approx(a.utilization, rel=0.03)
     # the mean wait is the sensitive one: ~half the tasks wait 0 in the simulator and a
     # wake-up latency live; near-ties between a finish and an arrival can go either way.
-    # Measured: +3 % to +7 % (+21 % with an older driver that counted its own lateness).
+    # Measured: -1 % to +7 % (+21 % when the driver's own timer lateness counted as wait).
     assert b.mean_wait == pytest.approx(a.mean_wait, rel=0.20), _report(
         "mean wait", a.mean_wait, b.mean_wait)
     assert b.worker_seconds == pytest.approx(a.worker_seconds, rel=0.01)
@@ -92,8 +93,10 @@ async def test_a_dynamic_pool_scales_the_same_way_live() -> None:
     assert len(gaps) >= len(sim_frames) - 2
     assert sum(gaps) / len(gaps) < 1.0
     assert abs(b.extras["final_workers"] - a.extras["final_workers"]) <= 2
-    # utilization within 5 % (measured 2 %); the mean wait within 30 %: a pool one worker
-    # short for a few checks moves it more than jitter moves a fixed pool's
+    # utilization within 5 % (measured: within 2 %). The mean wait within 35 %: a pool one
+    # worker short for a few checks moves it far more than jitter moves a fixed pool's
+    # (measured over 7 runs: -8 % to +24 %; two seeds differ by ~±30 % at 95 %, and a
+    # pool that scaled at the wrong backlog or lost tasks would be off by far more).
     assert b.utilization == pytest.approx(a.utilization, rel=0.05)
-    assert b.mean_wait == pytest.approx(a.mean_wait, rel=0.30), _report(
+    assert b.mean_wait == pytest.approx(a.mean_wait, rel=0.35), _report(
         "mean wait", a.mean_wait, b.mean_wait)

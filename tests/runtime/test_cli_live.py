@@ -37,7 +37,7 @@ def test_a_live_run_writes_the_same_files_as_a_simulated_one(
         header = (tmp_path / engine / "frames.csv").read_text().splitlines()[0]
         assert header.split(",") == list(FRAME_COLUMNS)
     rows = read_frames_csv(tmp_path / "live" / "frames.csv")
-    assert len(rows) == 60 and 59.9 < rows[-1]["t"] < 61.0
+    assert 57 <= len(rows) <= 60 and 59.9 < rows[-1]["t"] < 61.0  # a stall merges frames
     assert all(r["created"] == r["depth"] + r["in_flight"] + r["retrying"] + r["done"]
                + r["dead_letters"] for r in rows)
     sim = json.loads((tmp_path / "sim" / "summary.json").read_text())

