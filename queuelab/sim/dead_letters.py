@@ -1,27 +1,52 @@
 """The simulator's dead-letter queue: compact records, pages built only for what is shown.
 
-A long poison-pill run can park a hundred thousand tasks here; each is kept as its
-`SimTask` plus when and how it died, and full `DeadLetter` records (payload, history,
-error text) are made only for the page a pane asks for.
+A long poison-pill run can park a hundred thousand tasks here. Each is kept as its task
+list plus when it died, its error kind and message (as reported at that moment) and a
+lower-case text to filter on, all made once when it arrives; the error kinds are counted
+as they come and go. A page query is then a few list passes at C speed, and full
+`DeadLetter` records (payload, history) are made only for the rows a pane shows.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outcome
-from queuelab.sim.entities import SimTask
+from queuelab.sim.entities import (
+    ATTEMPTS,
+    CREATED,
+    NUMBER,
+    POISON,
+    PRIORITY,
+    SimTask,
+    sim_task_id,
+    to_task,
+)
 
 ErrorFor = Callable[[Outcome, bool], tuple[str, str]]
+
+# a record: (task, dead_lettered_at, error_kind, error, haystack)
+_Record = tuple[SimTask, float, str, str, str]
+
+_ORDER: dict[str, Callable[[_Record], object]] = {
+    "dead_lettered_at": lambda r: r[1],
+    "id": lambda r: r[0][NUMBER],
+    "priority": lambda r: r[0][PRIORITY],
+    "attempts": lambda r: r[0][ATTEMPTS],
+    "error_kind": lambda r: r[2],
+    "created_at": lambda r: r[0][CREATED],
+}
 
 
 class DeadLetterStore:
     """Dead tasks by id, in the order they died."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_kinds")
 
     def __init__(self) -> None:
-        self._items: dict[str, tuple[SimTask, float, Outcome]] = {}
+        self._items: dict[str, _Record] = {}
+        self._kinds: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -29,65 +54,52 @@ class DeadLetterStore:
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
 
-    def add(self, task: SimTask, at: float, outcome: Outcome) -> None:
-        self._items[task.id] = (task, at, outcome)
+    def add(self, task: SimTask, at: float, kind: str, message: str) -> None:
+        tid = sim_task_id(task)
+        haystack = f"{tid} {kind} {message} n={task[NUMBER]} priority={task[PRIORITY]}".lower()
+        self._items[tid] = (task, at, kind, message, haystack)
+        self._kinds[kind] += 1
 
     def pop(self, task_id: str) -> SimTask | None:
-        item = self._items.pop(task_id, None)
-        return None if item is None else item[0]
+        record = self._items.pop(task_id, None)
+        if record is None:
+            return None
+        self._kinds[record[2]] -= 1
+        if not self._kinds[record[2]]:
+            del self._kinds[record[2]]
+        return record[0]
 
-    def _record(self, item: tuple[SimTask, float, Outcome], size: int,
-                error_for: ErrorFor) -> DeadLetter:
-        task, at, outcome = item
-        kind, message = error_for(outcome, task.poison)
-        history_errors = {o: error_for(o, task.poison) for o in (Outcome.FAILED,
-                                                                  Outcome.TIMED_OUT)}
-        return DeadLetter(task.to_task(size, history_errors), kind, message, at)
+    @staticmethod
+    def _dead_letter(record: _Record, size: int, error_for: ErrorFor) -> DeadLetter:
+        task, at, kind, message, _ = record
+        errors = {o: error_for(o, task[POISON]) for o in (Outcome.FAILED, Outcome.TIMED_OUT)}
+        return DeadLetter(to_task(task, size, errors), kind, message, at)
 
     def get(self, task_id: str, size: int, error_for: ErrorFor) -> DeadLetter | None:
-        item = self._items.get(task_id)
-        return None if item is None else self._record(item, size, error_for)
+        record = self._items.get(task_id)
+        return None if record is None else self._dead_letter(record, size, error_for)
 
     def page(self, query: DeadLetterQuery, size: int, error_for: ErrorFor) -> DeadLetterPage:
-        """Filter on id, error kind, error text, task number and level; order; slice."""
-        items = list(self._items.values())
-        kinds = {error_for(outcome, task.poison)[0] for task, _, outcome in items}
-        needle = query.text.lower()
-        if needle or query.error_kind:
-            kept = []
-            for item in items:
-                task, _, outcome = item
-                kind, message = error_for(outcome, task.poison)
-                if query.error_kind and kind != query.error_kind:
-                    continue
-                if needle and needle not in (
-                    f"{task.id} {kind} {message} n={task.number} priority={task.priority}"
-                ).lower():
-                    continue
-                kept.append(item)
-            items = kept
+        """Filter on id, error kind and text, task number and level; order; slice."""
         key = _ORDER.get(query.order_by)
         if key is None:
             raise ValueError(f"order_by: unknown column {query.order_by!r} "
                              f"(columns: {', '.join(_ORDER)})")
+        records = list(self._items.values())
+        if query.error_kind:
+            kind = query.error_kind
+            records = [r for r in records if r[2] == kind]
+        if query.text:
+            needle = query.text.lower()
+            records = [r for r in records if needle in r[4]]
         if query.order_by != "dead_lettered_at":
-            items.sort(key=lambda it: key(it, error_for), reverse=query.descending)
+            records.sort(key=key, reverse=query.descending)
         elif query.descending:
-            items.reverse()
-        window = items[query.offset: query.offset + query.limit]
+            records.reverse()
+        window = records[query.offset: query.offset + query.limit]
         return DeadLetterPage(
-            tuple(self._record(it, size, error_for) for it in window),
-            total_matching=len(items),
+            tuple(self._dead_letter(r, size, error_for) for r in window),
+            total_matching=len(records),
             total=len(self._items),
-            error_kinds=tuple(sorted(kinds)),
+            error_kinds=tuple(sorted(self._kinds)),
         )
-
-
-_ORDER: dict[str, Callable[[tuple[SimTask, float, Outcome], ErrorFor], object]] = {
-    "dead_lettered_at": lambda it, _: it[1],
-    "id": lambda it, _: it[0].number,
-    "priority": lambda it, _: it[0].priority,
-    "attempts": lambda it, _: it[0].attempts,
-    "error_kind": lambda it, ef: ef(it[2], it[0].poison)[0],
-    "created_at": lambda it, _: it[0].created,
-}

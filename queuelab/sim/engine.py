@@ -39,7 +39,16 @@ from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outc
 from queuelab.core.theory import MMcPrediction
 from queuelab.core.validation import ParamChange, validate, with_change
 from queuelab.sim.dead_letters import DeadLetterStore
-from queuelab.sim.entities import SimTask, SimWorker
+from queuelab.sim.entities import (
+    ATTEMPTS,
+    CREATED,
+    FIRST_START,
+    HISTORY,
+    POISON,
+    PRIORITY,
+    SimTask,
+    SimWorker,
+)
 
 # Event codes, most frequent first (the loop tests them in this order).
 _FINISH, _RETRY, _SAMPLE, _WARM, _CHECK, _READY, _INLINE, _WAKE = range(8)
@@ -343,8 +352,8 @@ class SimEngine:
             if task is None:
                 continue
             if reset_attempts:
-                task.attempts = 0
-            self._queues[task.priority if self._levels > 1 else 0].append(task)
+                task[ATTEMPTS] = 0
+            self._queues[task[PRIORITY] if self._levels > 1 else 0].append(task)
             self._waiting += 1
             moved += 1
         if moved:
@@ -516,8 +525,9 @@ class SimEngine:
                 now = t
                 # ---- an arrival
                 created += 1
-                task = SimTask(created, 0 if mix is None else mix.draw(), t,
-                               p_poison > 0.0 and is_poison())
+                # entities.new_task, written out: one list per arrival is the hot path
+                task = [created, 0 if mix is None else mix.draw(), t,
+                        p_poison > 0.0 and is_poison(), 0, -1.0, None]
                 arrived_n += 1
                 na = next_after(t)
                 if na is None:
@@ -530,12 +540,12 @@ class SimEngine:
                                                     self._done)
                 elif idle:
                     w = idle.pop()
-                    task.attempts = 1
-                    task.first_start = t
+                    task[ATTEMPTS] = 1
+                    task[FIRST_START] = t
                     wait_append(0.0)
                     duration = draw()
                     outcome = _SUCCEEDED
-                    if task.poison or (p_fail > 0.0 and fails(False)):
+                    if task[POISON] or (p_fail > 0.0 and fails(False)):
                         outcome = _FAILED
                     if 0.0 < timeout < duration:
                         duration = timeout
@@ -567,12 +577,12 @@ class SimEngine:
                     if waiting:  # straight on to the next task, FIFO
                         waiting -= 1
                         task = queue0.popleft()
-                        task.attempts += 1
-                        if task.first_start < 0.0:
-                            task.first_start = t
-                            wait_append(t - task.created)
+                        task[ATTEMPTS] += 1
+                        if task[FIRST_START] < 0.0:
+                            task[FIRST_START] = t
+                            wait_append(t - task[CREATED])
                         duration = draw()
-                        if task.poison or (p_fail > 0.0 and fails(False)):
+                        if task[POISON] or (p_fail > 0.0 and fails(False)):
                             w.outcome = _FAILED
                         if 0.0 < timeout < duration:
                             duration = timeout
@@ -651,7 +661,7 @@ class SimEngine:
         if idle and not self._prefetched and (self._breaker is None or self._breaker.allow(t)):
             self._start(idle.pop(), task, t)
             return
-        self._queues[task.priority if self._levels > 1 else 0].append(task)
+        self._queues[task[PRIORITY] if self._levels > 1 else 0].append(task)
         self._waiting += 1
         if idle:
             self._dispatch()
@@ -660,14 +670,14 @@ class SimEngine:
 
     def _start(self, w: SimWorker, task: SimTask, t: float) -> None:
         """Worker `w` begins an attempt at `task` now: draw its length and its fate."""
-        task.attempts += 1
+        task[ATTEMPTS] += 1
         wait = None
-        if task.first_start < 0.0:
-            task.first_start = t
-            wait = t - task.created
+        if task[FIRST_START] < 0.0:
+            task[FIRST_START] = t
+            wait = t - task[CREATED]
         duration = self._draw_service()
         outcome = _SUCCEEDED
-        if task.poison or (self._p_fail > 0.0 and self._failures.attempt_fails(False)):
+        if task[POISON] or (self._p_fail > 0.0 and self._failures.attempt_fails(False)):
             outcome = _FAILED
         timeout = self._timeout
         if 0.0 < timeout < duration:
@@ -716,13 +726,13 @@ class SimEngine:
     def _failed_attempt(self, w: SimWorker, task: SimTask, t: float) -> None:
         retry = self._retry
         backoff = None
-        if retry.should_retry(task.attempts):
-            backoff = retry.delay(task.attempts, self._rng_backoff)
-        if task.history is None:
-            task.history = []
-        task.history.append((w.started, t, w.outcome, backoff, w.number))
+        if retry.should_retry(task[ATTEMPTS]):
+            backoff = retry.delay(task[ATTEMPTS], self._rng_backoff)
+        if task[HISTORY] is None:
+            task[HISTORY] = []
+        task[HISTORY].append((w.started, t, w.outcome, backoff, w.number))
         if backoff is None:
-            self.dead.add(task, t, w.outcome)
+            self.dead.add(task, t, *self._error_for(w.outcome, task[POISON]))
             self.recorder.dead_lettered(t)
             return
         self._retrying += 1
@@ -756,7 +766,7 @@ class SimEngine:
 
     def _retry_due(self, task: SimTask) -> None:
         self._retrying -= 1
-        self._queues[task.priority if self._levels > 1 else 0].append(task)
+        self._queues[task[PRIORITY] if self._levels > 1 else 0].append(task)
         self._waiting += 1
         self._dispatch()
 
@@ -768,7 +778,7 @@ class SimEngine:
         if self._breaker is None or self._breaker.allow(self.now):
             self._start(w, task, self.now)
             return
-        self._queues[task.priority if self._levels > 1 else 0].appendleft(task)
+        self._queues[task[PRIORITY] if self._levels > 1 else 0].appendleft(task)
         self._waiting += 1
         self._arm_wake()
         self._release(w, self.now)
@@ -848,7 +858,7 @@ class SimEngine:
         raise AssertionError("waiting count says a task is queued but every level is empty")
 
     def _unpop(self, task: SimTask) -> None:
-        self._queues[task.priority if self._levels > 1 else 0].appendleft(task)
+        self._queues[task[PRIORITY] if self._levels > 1 else 0].appendleft(task)
         self._waiting += 1
 
     def _refill_prefetch(self) -> None:

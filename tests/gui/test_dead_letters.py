@@ -35,6 +35,7 @@ from queuelab.gui.dead_letter_model import (
 from queuelab.gui.dead_letters import MIN_REFRESH_S, PAGE_SIZE, DeadLetterPane
 from queuelab.io.scenario_files import load_scenario
 from queuelab.sim.engine import SimEngine
+from queuelab.sim.entities import sim_task_id
 
 from .helpers import scenario, wait_until
 
@@ -108,8 +109,8 @@ async def dead_ids(engine: SimEngine, **query: Any) -> list[str]:
 
 def queued_ids(engine: SimEngine) -> set[str]:
     """Tasks waiting or running in the simulator (its internals, read only here)."""
-    waiting = {t.id for q in engine._queues for t in q}
-    running = {w.task.id for w in engine._workers.values() if w.task is not None}
+    waiting = {sim_task_id(t) for q in engine._queues for t in q}
+    running = {sim_task_id(w.task) for w in engine._workers.values() if w.task is not None}
     return waiting | running
 
 
