@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from queuelab.backends import open_queue
+from queuelab.backends import BackendError, open_queue
 from queuelab.cli import main
 from queuelab.commands.worker import serve
 from queuelab.core.metrics import FRAME_COLUMNS
@@ -94,3 +94,43 @@ async def test_worker_serves_a_shared_queue_until_interrupted(
     out = capsys.readouterr().out
     assert "queuelab worker: stopped; done 20, dead-lettered 0" in out
     assert main(["worker", "--backend", "memory://"]) == 2
+
+
+@pytest.mark.asyncio
+async def test_worker_processes_share_a_durable_queue(tmp_path: Path) -> None:
+    """Two `queuelab worker` processes drain one SQLite queue a third party fills; SIGTERM
+    stops each one gracefully."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}?queue=work"
+    try:
+        queue = open_queue(url)
+        await queue.open()
+    except BackendError as exc:
+        pytest.skip(str(exc))
+    n = 60
+    await queue.enqueue_many(Task(task_id(i), synthetic_payload(i, 0, 8), created_at=0.0)
+                             for i in range(1, n + 1))
+    cmd = [sys.executable, "-m", "queuelab.cli", "worker", "--backend", url, "--workers", "3",
+           "--time-scale", "0.01"]
+    procs = [await asyncio.create_subprocess_exec(*cmd, cwd=ROOT,
+                                                  stdout=asyncio.subprocess.PIPE,
+                                                  stderr=asyncio.subprocess.PIPE)
+             for _ in range(2)]
+    try:
+        for _ in range(600):
+            await asyncio.sleep(0.05)
+            if (await queue.counts()).total == 0:
+                break
+        assert (await queue.counts()).total == 0
+    finally:
+        for p in procs:
+            if p.returncode is None:
+                p.send_signal(signal.SIGTERM)
+        outs = [await asyncio.wait_for(p.communicate(), 30) for p in procs]
+        await queue.close()
+    done = 0
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err.decode()
+        last = out.decode().strip().splitlines()[-1]
+        assert last.startswith("queuelab worker: stopped; done ")
+        done += int(last.split("done ")[1].split(",")[0])
+    assert done == n  # each task handled by exactly one of the two processes

@@ -112,3 +112,29 @@ async def test_shrinking_a_busy_pool_drains_and_never_kills_a_busy_worker() -> N
     assert ctx.ledger.abandoned == 0
     # every attempt that started finished: no failure, no abandoned attempt anywhere
     assert engine.summary().failed_attempts == 0
+
+
+@pytest.mark.asyncio
+async def test_new_workers_take_work_only_after_the_startup_delay() -> None:
+    s = scenario(run={**RUN, "duration": 20.0}, arrivals={"rate": 6.0},
+                 service={"distribution": "constant", "mean": 1.0},
+                 pool={"strategy": "fixed", "workers": 2, "startup_delay": 4.0})
+    engine = live(s)
+    seen: dict[str, list[tuple[float, WorkerState]]] = {}
+    grown: list[float] = []
+
+    def watch(e: object) -> None:
+        if not grown and engine.now >= 5.0:
+            grown.append(engine.apply(ParamChange("pool.workers", 4)).t)
+        for w in engine.workers():
+            seen.setdefault(w.id, []).append((engine.now, w.state))
+
+    frames = await run_to_end(engine, watch=watch)
+    assert set(seen) == {"w1", "w2", "w3", "w4"}
+    for name in ("w3", "w4"):  # started cold: no work until 4 s after the change
+        states = seen[name]
+        assert states[0][1] is WorkerState.STARTING
+        first_busy = min(t for t, st in states if st is WorkerState.BUSY)
+        assert all(st is WorkerState.STARTING for t, st in states if t < grown[0] + 3.9)
+        assert grown[0] + 3.9 <= first_busy <= grown[0] + 5.0
+    assert {f.workers for f in frames if f.t > grown[0] + 0.5} == {4}  # counted while cold
