@@ -23,6 +23,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from queuelab.core.streams import exponential_stream
+
 _log = math.log
 _sin = math.sin
 _sqrt = math.sqrt
@@ -107,16 +109,16 @@ class ConstantArrivals:
 class PoissonArrivals:
     """Exponential gaps at a fixed rate: the M of M/M/c, the one queueing theory predicts."""
 
-    __slots__ = ("_gap", "_random", "rate")
+    __slots__ = ("gap", "rate")
 
     def __init__(self, rate: float, rng: random.Random) -> None:
         self.rate = _rate("rate", rate)
-        self._gap = 1.0 / self.rate if self.rate > 0.0 else _INF
-        self._random = rng.random
+        # the gaps of a renewal process as a block stream, which the simulator calls directly
+        self.gap = exponential_stream(rng, 1.0 / self.rate) if self.rate > 0.0 else None
 
     def next_after(self, now: float) -> float | None:
-        if self.rate > 0.0:
-            return now - _log(1.0 - self._random()) * self._gap
+        if self.gap is not None:
+            return now + self.gap()
         return None
 
     def rate_at(self, t: float) -> float:

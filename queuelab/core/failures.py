@@ -18,6 +18,8 @@ import random
 from bisect import bisect_right
 from collections.abc import Sequence
 
+from queuelab.core.streams import uniform_stream
+
 
 def _probability(name: str, value: object) -> float:
     try:
@@ -32,20 +34,21 @@ def _probability(name: str, value: object) -> float:
 class FailureModel:
     """Attempts fail with `probability`; a `poison_fraction` of tasks fail every attempt."""
 
-    __slots__ = ("_random", "poison_fraction", "probability")
+    __slots__ = ("poison_fraction", "probability", "uniform")
 
     def __init__(self, probability: float, poison_fraction: float, rng: random.Random) -> None:
         self.probability = _probability("probability", probability)
         self.poison_fraction = _probability("poison_fraction", poison_fraction)
-        self._random = rng.random
+        # one uniform per question asked; the simulator compares it inline on its hot path
+        self.uniform = uniform_stream(rng)
 
     def is_poison(self) -> bool:
         """Drawn once per task, when it is created."""
-        return self._random() < self.poison_fraction
+        return self.uniform() < self.poison_fraction
 
     def attempt_fails(self, poison: bool) -> bool:
         """Whether this attempt fails: always for a poison task, else with `probability`."""
-        return self._random() < self.probability or poison
+        return self.uniform() < self.probability or poison
 
 
 class PriorityMix:

@@ -17,6 +17,8 @@ import random
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from queuelab.core.streams import exponential_stream
+
 _log = math.log
 _exp = math.exp
 
@@ -72,17 +74,18 @@ class ConstantService:
 
 
 class ExponentialService:
-    """Memoryless service (M/M/c), the case Erlang C predicts exactly."""
+    """Memoryless service (M/M/c), the case Erlang C predicts exactly.
 
-    __slots__ = ("_random", "mean", "scv")
+    `draw` is a block stream (`core.streams`): the most common distribution gets the
+    cheapest draw.
+    """
+
+    __slots__ = ("draw", "mean", "scv")
 
     def __init__(self, mean: float, rng: random.Random) -> None:
         self.mean = _number("mean", mean, low=0.0, strict=True)
         self.scv = 1.0
-        self._random = rng.random
-
-    def draw(self) -> float:
-        return -_log(1.0 - self._random()) * self.mean
+        self.draw = exponential_stream(rng, self.mean)
 
 
 class UniformService:

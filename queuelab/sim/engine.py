@@ -505,7 +505,8 @@ class SimEngine:
         # Knobs only `apply` changes, and `apply` never runs inside this loop.
         simple = self._breaker is None and self._levels == 1 and not self._prefetch
         p_fail, p_poison, timeout = self._p_fail, self._p_poison, self._timeout
-        fails, is_poison = self._failures.attempt_fails, self._failures.is_poison
+        uniform = self._failures.uniform
+        gap = getattr(self._arrivals, "gap", None)  # a renewal process: next = now + gap()
         mix = self._mix
         na = self._next_arrival
         # The counters the hot paths touch live in locals; they are written back to the
@@ -527,11 +528,14 @@ class SimEngine:
                 created += 1
                 # entities.new_task, written out: one list per arrival is the hot path
                 task = [created, 0 if mix is None else mix.draw(), t,
-                        p_poison > 0.0 and is_poison(), 0, -1.0, None]
+                        p_poison > 0.0 and uniform() < p_poison, 0, -1.0, None]
                 arrived_n += 1
-                na = next_after(t)
-                if na is None:
-                    na = inf
+                if gap is not None:
+                    na = t + gap()
+                else:
+                    na = next_after(t)
+                    if na is None:
+                        na = inf
                 if not simple:
                     self.now, self._created, self._busy = t, created, busy
                     self._waiting, self._done = waiting, done
@@ -545,7 +549,7 @@ class SimEngine:
                     wait_append(0.0)
                     duration = draw()
                     outcome = _SUCCEEDED
-                    if task[POISON] or (p_fail > 0.0 and fails(False)):
+                    if task[POISON] or (p_fail > 0.0 and uniform() < p_fail):
                         outcome = _FAILED
                     if 0.0 < timeout < duration:
                         duration = timeout
@@ -582,7 +586,7 @@ class SimEngine:
                             task[FIRST_START] = t
                             wait_append(t - task[CREATED])
                         duration = draw()
-                        if task[POISON] or (p_fail > 0.0 and fails(False)):
+                        if task[POISON] or (p_fail > 0.0 and uniform() < p_fail):
                             w.outcome = _FAILED
                         if 0.0 < timeout < duration:
                             duration = timeout
