@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from queuelab.core.metrics import MetricsFrame
     from queuelab.core.validation import ParamChange
 
-REFRESH_MS = 33  # plots, clock and totals: ~30 redraws per second at most
+REFRESH_MS = 30  # plots, clock and totals: ~30 redraws per second at most
 WORKERS_EVERY = 0.2  # seconds between workers-table refreshes (when the tab is shown)
 THEORY_EVERY = 0.5
 DEAD_LETTERS_EVERY = 1.0

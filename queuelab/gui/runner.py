@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUDGET = 0.012  # wall seconds per slice at most: well under a 30 Hz frame
+BUDGET = 0.008  # wall seconds per slice at most: well under a 30 Hz frame
 MIN_BUDGET = 0.003  # … and at least, so the run still moves while the window is busy
-TARGET_TURN = 0.020  # a slice plus whatever else the loop did since the last one
+TARGET_TURN = 0.010  # a slice plus whatever else the loop did since the last one
 PACED_INTERVAL_MS = 10
 
 
