@@ -161,7 +161,8 @@ class PoolConfig:
     strategy: str = knob("fixed", "Strategy", "single worker, a fixed pool, a dynamic "
                          "(autoscaled) pool, or one consumer with a semaphore.",
                          choices=STRATEGIES, live=False)
-    workers: int = knob(4, "Workers", "Pool size (fixed) or starting size (dynamic).",
+    workers: int = knob(4, "Workers", "Pool size (fixed), or starting size (dynamic, kept "
+                        "within min and max workers).",
                         minimum=1, maximum=10_000,
                         shown_when=_when("strategy", "fixed", "dynamic"))
     min_workers: int = knob(1, "Min workers", "The autoscaler never goes below this.",
@@ -251,6 +252,17 @@ class BreakerConfig:
                            unit="s", minimum=0.0, exclusive_minimum=True)
     half_open_probes: int = knob(1, "Half-open probes", "Trial tasks let through (and needed "
                                  "to succeed) before it closes.", minimum=1)
+
+
+def initial_workers(pool: PoolConfig) -> int:
+    """How many workers a run starts with: a dynamic pool's start is kept within its bounds."""
+    if pool.strategy == "single":
+        return 1
+    if pool.strategy == "semaphore":
+        return pool.concurrency
+    if pool.strategy == "dynamic":
+        return min(max(pool.workers, pool.min_workers), pool.max_workers)
+    return pool.workers
 
 
 SECTIONS: dict[str, type] = {

@@ -108,10 +108,6 @@ def _cross_errors(s: Scenario, require_data: bool) -> list[FieldError]:
          f"must be < run.duration ({run.warmup:g} >= {run.duration:g})")
     need(pool.max_workers >= pool.min_workers, "pool.max_workers",
          f"must be >= pool.min_workers ({pool.max_workers} < {pool.min_workers})")
-    if pool.strategy == "dynamic":
-        need(pool.min_workers <= pool.workers <= pool.max_workers, "pool.workers",
-             f"must be within [pool.min_workers, pool.max_workers] = "
-             f"[{pool.min_workers}, {pool.max_workers}] for a dynamic pool (got {pool.workers})")
     need(pool.scale_down_threshold <= pool.scale_up_threshold, "pool.scale_down_threshold",
          f"must be <= pool.scale_up_threshold "
          f"({pool.scale_down_threshold:g} > {pool.scale_up_threshold:g})")

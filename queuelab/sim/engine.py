@@ -33,7 +33,7 @@ from queuelab.core.policies import (
     make_autoscaler,
 )
 from queuelab.core.reference import mmc_reference
-from queuelab.core.scenario import Scenario
+from queuelab.core.scenario import Scenario, initial_workers
 from queuelab.core.service import make_service
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outcome
 from queuelab.core.theory import MMcPrediction
@@ -204,14 +204,8 @@ class SimEngine:
             return
         s = self._scenario
         p = s.pool
-        if p.strategy == "single":
-            n = 1
-        elif p.strategy == "semaphore":
-            n = p.concurrency
-        else:
-            n = p.workers
         self.recorder.workers_changed(0.0, 0)
-        for _ in range(n):
+        for _ in range(initial_workers(p)):
             self._add_worker(cold=False)
         first = self._arrivals.next_after(0.0)
         self._next_arrival = math.inf if first is None else first
@@ -463,7 +457,7 @@ class SimEngine:
         if p.strategy == "single":
             return
         if name == "workers":
-            self._resize(p.workers)
+            self._resize(initial_workers(p))
         if self._autoscaler is None:
             return
         if name == "check_interval":
@@ -501,6 +495,10 @@ class SimEngine:
         wait_append = self._m_waits.append
         seq = self._seq_counter.__next__
         clock = time.perf_counter
+        # module-level names the hot path reads, as locals (a global lookup costs a dict probe)
+        FINISH, SUCCEEDED, FAILED, TIMED_OUT = _FINISH, _SUCCEEDED, _FAILED, _TIMED_OUT
+        BUSY, IDLE, push, pop = _BUSY, _IDLE, heappush, heappop
+        N_ATTEMPTS, N_FIRST_START, N_CREATED, N_POISON = ATTEMPTS, FIRST_START, CREATED, POISON
         inf = math.inf
         # Knobs only `apply` changes, and `apply` never runs inside this loop.
         simple = self._breaker is None and self._levels == 1 and not self._prefetch
@@ -544,24 +542,24 @@ class SimEngine:
                                                     self._done)
                 elif idle:
                     w = idle.pop()
-                    task[ATTEMPTS] = 1
-                    task[FIRST_START] = t
+                    task[N_ATTEMPTS] = 1
+                    task[N_FIRST_START] = t
                     wait_append(0.0)
                     duration = draw()
-                    outcome = _SUCCEEDED
-                    if task[POISON] or (p_fail > 0.0 and uniform() < p_fail):
-                        outcome = _FAILED
+                    outcome = SUCCEEDED
+                    if task[N_POISON] or (p_fail > 0.0 and uniform() < p_fail):
+                        outcome = FAILED
                     if 0.0 < timeout < duration:
                         duration = timeout
-                        outcome = _TIMED_OUT
+                        outcome = TIMED_OUT
                     w.task = task
-                    w.state = _BUSY
+                    w.state = BUSY
                     w.started = t
                     w.duration = duration
                     w.outcome = outcome
                     busy_sum += duration
                     busy += 1
-                    heappush(heap, (t + duration, seq(), _FINISH, w))
+                    push(heap, (t + duration, seq(), FINISH, w))
                 else:
                     queue0.append(task)
                     waiting += 1
@@ -570,8 +568,8 @@ class SimEngine:
                 if t > t_limit:
                     break
                 now = t
-                _, _, code, w = heappop(heap)
-                if code == _FINISH and simple and w.outcome is _SUCCEEDED and not w.draining:
+                _, _, code, w = pop(heap)
+                if code == FINISH and simple and w.outcome is SUCCEEDED and not w.draining:
                     # ---- a successful finish
                     busy -= 1
                     ok_n += 1
@@ -581,31 +579,31 @@ class SimEngine:
                     if waiting:  # straight on to the next task, FIFO
                         waiting -= 1
                         task = queue0.popleft()
-                        task[ATTEMPTS] += 1
-                        if task[FIRST_START] < 0.0:
-                            task[FIRST_START] = t
-                            wait_append(t - task[CREATED])
+                        task[N_ATTEMPTS] += 1
+                        if task[N_FIRST_START] < 0.0:
+                            task[N_FIRST_START] = t
+                            wait_append(t - task[N_CREATED])
                         duration = draw()
-                        if task[POISON] or (p_fail > 0.0 and uniform() < p_fail):
-                            w.outcome = _FAILED
+                        if task[N_POISON] or (p_fail > 0.0 and uniform() < p_fail):
+                            w.outcome = FAILED
                         if 0.0 < timeout < duration:
                             duration = timeout
-                            w.outcome = _TIMED_OUT
+                            w.outcome = TIMED_OUT
                         w.task = task
                         w.started = t
                         w.duration = duration
                         busy_sum += duration
                         busy += 1
-                        heappush(heap, (t + duration, seq(), _FINISH, w))
+                        push(heap, (t + duration, seq(), FINISH, w))
                     else:
                         w.task = None
-                        w.state = _IDLE
+                        w.state = IDLE
                         idle.append(w)
                 else:
                     # ---- anything else: through the engine's methods, counters synced
                     self.now, self._created, self._busy = t, created, busy
                     self._waiting, self._done = waiting, done
-                    if code == _FINISH:
+                    if code == FINISH:
                         self._busy -= 1
                         self._finish(w)
                     elif code == _RETRY:
