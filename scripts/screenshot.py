@@ -99,7 +99,7 @@ async def shoot(args: argparse.Namespace) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", default=str(ROOT / "resources/scenarios/bursty-autoscaling.toml"))
-    ap.add_argument("--until", type=float, default=2700.0, help="scenario seconds to run")
+    ap.add_argument("--until", type=float, default=3320.0, help="scenario seconds to run")
     ap.add_argument("--knob", default="pool.scale_up_threshold", help="knob changed mid-run")
     ap.add_argument("--value", type=float, default=15.0, help="its new value")
     ap.add_argument("--window", type=float, default=3600.0,

@@ -251,7 +251,7 @@ class _Plot:
         vb.setMouseEnabled(x=True, y=False)  # zoom and pan in time; y follows the data
         vb.disableAutoRange(axis="y")
         legend = plot.addLegend(offset=(4, 2), colCount=len(spec.series) + len(spec.right_series),
-                                brush=pg.mkBrush(255, 255, 255, 235), labelTextSize="8pt",
+                                brush=pg.mkBrush(255, 255, 255, 250), labelTextSize="8pt",
                                 pen=pg.mkPen("#bbbbbb"))
         self.legend = legend
         self._legend_has_reference = True

@@ -358,3 +358,31 @@ async def test_dead_letters_counted_and_reprocess_marked(window: MainWindow) -> 
     assert len(markers) == 1 and "reprocess" in markers[0].label.toPlainText()
     assert w.tabs.tabText(TAB_DEAD) == f"Dead letters ({dead - 5:,})"
     assert w.totals.balanced
+
+
+async def test_live_engine_runs_in_the_same_window(window: MainWindow) -> None:
+    """Simulated | Live: the same scenario on real asyncio workers, tuned the same way."""
+    from queuelab.gui.engines import LIVE, SIMULATED, unavailable_reason
+
+    if unavailable_reason(LIVE) is not None:
+        pytest.skip("this build has no live engine")
+    w = window
+    w.set_scenario(scenario(run={"duration": 40.0, "warmup": 0.0, "time_scale": 0.02},
+                            arrivals={"rate": 20.0}, service={"mean": 0.1}), None)
+    w.controls.mode_actions[LIVE].trigger()
+    engine = w.runner.engine
+    assert engine is not None and engine.kind == LIVE
+    assert not w.controls.speed_actions[None].isEnabled(), "speed is the simulator's"
+    w.toggle_run()
+    await wait_until(lambda: len(w.history) >= 5, timeout=20, what="live frames")
+    w.form.fields["arrivals.rate"].editor.box.setValue(30.0)  # type: ignore[attr-defined]
+    assert w.form.fields["arrivals.rate"].invalid_reason is None
+    assert engine.scenario.arrivals.rate == 30.0
+    await wait_until(lambda: engine.state == RunState.FINISHED, timeout=30, what="the end")
+    w.refresh()
+    assert w.totals.balanced and engine.totals().created > 100
+    assert len(w.plots.plots["queue"].markers) >= 1
+    w.controls.mode_actions[SIMULATED].trigger()
+    assert w.runner.engine is not None and w.runner.engine.kind == SIMULATED
+    assert w.controls.speed_actions[None].isEnabled()
+    await asyncio.sleep(0.2)  # the live engine's queue closes in the background
