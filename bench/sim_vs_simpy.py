@@ -72,7 +72,7 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
     stats = {"tasks": 0, "done": 0, "dead": 0, "waits": [], "busy_time": 0.0,
              "worker_time": 0.0}
     workers: list[dict] = []
-    depth_samples: list[int] = []
+    frames: list[dict] = []
 
     def worker(me: dict):
         while not me["retire"]:
@@ -82,6 +82,7 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
                 get.cancel()
                 break
             task = got[get]
+            me["busy"] = True
             task["attempts"] += 1
             if task["attempts"] == 1:
                 stats["waits"].append(env.now - task["created"])
@@ -89,6 +90,7 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
             start = env.now
             yield env.timeout(service)
             stats["busy_time"] += env.now - start
+            me["busy"] = False
             if rng.random() >= P_FAIL:
                 stats["done"] += 1
             elif task["attempts"] < ATTEMPTS:
@@ -104,7 +106,7 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
         yield queue.put(task)
 
     def add_worker() -> None:
-        me = {"retire": False, "wake": env.event(), "since": env.now}
+        me = {"retire": False, "wake": env.event(), "since": env.now, "busy": False}
         workers.append(me)
         env.process(worker(me))
 
@@ -122,18 +124,36 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
             if backlog > UP and len(active) < MAX_W:
                 add_worker()
             elif backlog < DOWN and len(active) > MIN_W:
-                leaving = active[-1]
+                # like QueueLab: an idle worker leaves first, a busy one drains
+                idle = [w for w in active if not w["busy"]]
+                leaving = (idle or active)[-1]
                 leaving["retire"] = True
                 if not leaving["wake"].triggered:
                     leaving["wake"].succeed()
 
     def monitor():
+        """One frame per sample interval with the quantities QueueLab's frames carry."""
         last = 0.0
+        seen_waits = seen_done = seen_tasks = 0
+        busy_seen = 0.0
         while True:
             yield env.timeout(SAMPLE)
-            stats["worker_time"] += len(workers) * (env.now - last)
+            dt = env.now - last
+            stats["worker_time"] += len(workers) * dt
             last = env.now
-            depth_samples.append(len(queue.items))
+            waits = sorted(stats["waits"][seen_waits:])
+            seen_waits = len(stats["waits"])
+            pct = ([waits[min(len(waits) - 1, int(q * len(waits)))] for q in (0.5, 0.95, 0.99)]
+                   if waits else [math.nan] * 3)
+            frames.append({
+                "t": env.now, "depth": len(queue.items), "workers": len(workers),
+                "busy": sum(1 for w in workers if w["busy"]),
+                "utilization": (stats["busy_time"] - busy_seen) / max(len(workers) * dt, 1e-9),
+                "arrival_rate": (stats["tasks"] - seen_tasks) / dt,
+                "throughput": (stats["done"] - seen_done) / dt,
+                "dead_letters": stats["dead"], "p50": pct[0], "p95": pct[1], "p99": pct[2],
+            })
+            seen_done, seen_tasks, busy_seen = stats["done"], stats["tasks"], stats["busy_time"]
 
     for _ in range(MIN_W):
         add_worker()
