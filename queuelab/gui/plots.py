@@ -156,10 +156,10 @@ MAIN_PLOTS: tuple[PlotSpec, ...] = (
     )),
 )
 
-WAIT_PLOT = PlotSpec("waits", "wait in queue (s)", (
-    Series("wait_p50", "p50", "#2ca02c", has_gaps=True),
-    Series("wait_p95", "p95", "#ff7f0e", has_gaps=True),
+WAIT_PLOT = PlotSpec("waits", "wait in queue (s)", (  # p99 first: p50 is drawn on top
     Series("wait_p99", "p99", "#d62728", has_gaps=True),
+    Series("wait_p95", "p95", "#ff7f0e", has_gaps=True),
+    Series("wait_p50", "p50", "#2ca02c", has_gaps=True),
     Series("ref_wq", "Erlang C mean Wq", "#444444", dashed=True, has_gaps=True),
 ))
 
@@ -358,8 +358,9 @@ class _Plot:
             return
         line = self.markers[-1]
         line.setPos(change.t)
-        if line.label is not None:
-            line.label.setFormat(change.label())
+        label = getattr(line, "label", None)  # only the top plot's markers carry one
+        if label is not None:
+            label.setFormat(change.label())
         line.setToolTip(f"t = {format_clock(change.t)}: {change.label()}")
 
     def clear_markers(self) -> None:
@@ -438,8 +439,6 @@ class PlotPanel(QWidget):
     def set_follow(self, follow: bool) -> None:
         self.follow = follow
         self._x_end = None
-        if follow and self.window is None:
-            self._first.getViewBox().enableAutoRange(axis="x")
         self._dirty = True
         self.follow_changed.emit(follow)
 
@@ -497,7 +496,15 @@ class PlotPanel(QWidget):
                         self._x_end = end
                         self._first.setXRange(end - self.window, end, padding=0)
                 else:
-                    self._first.getViewBox().enableAutoRange(axis="x")
+                    # the whole run from 0 to a round time past its end, moved in steps too
+                    last = max(float(x[-1]), 1.0)
+                    step = 10.0 ** math.floor(math.log10(last)) / 2.0
+                    end = math.ceil(last / step) * step
+                    if end == last:
+                        end += step
+                    if self._x_end != end:
+                        self._x_end = end
+                        self._first.setXRange(0.0, end, padding=0)
             finally:
                 self._setting_range = False
         self.redraws += 1

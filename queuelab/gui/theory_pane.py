@@ -64,7 +64,7 @@ class TheoryPane(QWidget):
                 item = QTableWidgetItem("—")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
-        self.table.item(1, 1).setToolTip("Not measured by the engine")
+        self.table.item(1, 1).setToolTip("Shown when the engine's summary reports p_wait")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.headline)
@@ -111,7 +111,9 @@ class TheoryPane(QWidget):
         w = wq + s.mean_service if s.waits else math.nan
         ci = s.mean_wait_ci95
         wq_text = _fmt(wq, " s") + (f" ± {ci:.2g}" if math.isfinite(ci) else "")
-        texts = [_fmt(s.utilization * 100, " %") if s.duration > 0 else "—", "—",
+        p_wait = s.extras.get("p_wait")  # an engine that measures it says so in its summary
+        p_wait_text = _fmt(float(p_wait) * 100, " %") if isinstance(p_wait, float) else "—"
+        texts = [_fmt(s.utilization * 100, " %") if s.duration > 0 else "—", p_wait_text,
                  _fmt(lq), wq_text if s.waits else "—", _fmt(w, " s"), _fmt(l_)]
         for r, text in enumerate(texts):
             self.table.item(r, 1).setText(text)

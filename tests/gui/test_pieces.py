@@ -115,3 +115,48 @@ def test_rebuild_reads_a_trace_file_when_it_is_named(tmp_path: Path) -> None:
         rebuild(s, ParamChange("arrivals.trace", "missing.csv"), tmp_path)
     with pytest.raises(ScenarioError, match=r"pool\.max_workers"):
         rebuild(Scenario(), ParamChange("pool.max_workers", 0), tmp_path)
+
+
+def test_plot_panel_windows_follow_and_markers(qtbot) -> None:
+    from dataclasses import replace as dc_replace
+
+    from queuelab.core.engine import AppliedChange
+    from queuelab.gui.history import FrameHistory
+    from queuelab.gui.plots import MAX_MARKERS, PlotPanel
+
+    from .test_history import frame
+
+    h = FrameHistory(capacity=5000, coarse_capacity=256)
+    panel = PlotPanel(h)
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    base = frame(0.0)
+    h.append([dc_replace(base, t=float(i), depth=i % 7, workers=3) for i in range(1, 2001)],
+             reference=(2.0, 0.5, 0.1))
+    panel.set_reference_shown(True)
+    panel.set_window(300.0)
+    assert panel.redraw()
+    assert not panel.redraw(), "nothing new, nothing drawn"
+    (x0, x1), _ = panel.plots["queue"].plot.getViewBox().viewRange()
+    assert x1 >= 2000 and x1 - x0 == pytest.approx(300.0)
+    depth = panel.plots["queue"].curves[0].item
+    assert depth.getData()[0].size <= 302
+    assert panel.plots["queue"].plot.getViewBox().viewRange()[1][1] == 8.0  # round top
+
+    panel.set_window(None)  # the whole run, from the folded copy
+    panel.redraw()
+    assert depth.getData()[0].size <= 256 + 1
+    assert panel.follow
+    panel.plots["queue"].plot.getViewBox().sigRangeChangedManually.emit([True, False])
+    assert not panel.follow, "a pan or zoom stops following the run"
+    panel.set_follow(True)
+    assert panel.follow
+
+    for k in range(MAX_MARKERS + 5):
+        panel.add_marker(AppliedChange(float(k), "pool.workers", k, k + 1))
+    assert len(panel.plots["queue"].markers) == MAX_MARKERS
+    panel.update_last_marker(AppliedChange(7.0, "pool.workers", 1, 9))
+    assert "workers 1 → 9" in panel.plots["queue"].markers[-1].label.toPlainText()
+    panel.clear()
+    assert not panel.plots["queue"].markers
