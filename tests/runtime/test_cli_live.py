@@ -118,15 +118,17 @@ async def test_worker_processes_share_a_durable_queue(tmp_path: Path) -> None:
     try:
         for _ in range(600):
             await asyncio.sleep(0.05)
-            if (await queue.counts()).total == 0:
+            left = (await queue.counts()).total
+            if left == 0:
                 break
-        assert (await queue.counts()).total == 0
     finally:
         for p in procs:
             if p.returncode is None:
                 p.send_signal(signal.SIGTERM)
         outs = [await asyncio.wait_for(p.communicate(), 30) for p in procs]
         await queue.close()
+    assert left == 0, [(p.returncode, out.decode(), err.decode())
+                       for p, (out, err) in zip(procs, outs, strict=True)]
     done = 0
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err.decode()
