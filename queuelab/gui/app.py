@@ -7,6 +7,7 @@ timers run side by side and the simulated engine can be advanced in slices betwe
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -47,7 +48,13 @@ async def run_window(path: str | None) -> int:
     if path is not None:
         window.open_file(path)
     window.show()
-    await closed
+    # Ctrl+C in the terminal closes the window like its close button (the window's timers
+    # give Python the turns it needs to notice the signal)
+    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+    try:
+        await closed
+    finally:
+        signal.signal(signal.SIGINT, previous)
     await window.runner.shutdown()
     return 0
 

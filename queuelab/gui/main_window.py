@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self._due: dict[str, float] = {}
         self._rate_mark: tuple[float, int] | None = None
         self._dead_count = -1
+        self._engine_broken = False  # the engine failed while being read; wait for a reset
         self._marked = 0  # engine changes already marked on the plots
         self._last_marked: AppliedChange | None = None
 
@@ -328,6 +329,7 @@ class MainWindow(QMainWindow):
         self.history.clear()
         self.plots.clear()
         self._marked, self._last_marked = 0, None
+        self._engine_broken = False
         self._rate_mark = None
         self._dead_count = -1
         self._update_reference()
@@ -382,7 +384,7 @@ class MainWindow(QMainWindow):
         """Redraw what changed: plots, clock, totals, and the visible tab at its own pace."""
         engine = self.runner.engine
         self.plots.redraw()
-        if engine is None:
+        if engine is None or self._engine_broken:
             return
         now = time.monotonic()
         try:
@@ -408,7 +410,8 @@ class MainWindow(QMainWindow):
             self._dead_count = dead_n
             if self._is_due("rate", RATE_EVERY, now):
                 self._update_rate(engine, now)
-        except Exception as exc:
+        except Exception as exc:  # reported once, not at every refresh, until the next reset
+            self._engine_broken = True
             self.runner.fail(exc)
 
     def _sync_markers(self, engine: Engine) -> None:

@@ -386,3 +386,25 @@ async def test_live_engine_runs_in_the_same_window(window: MainWindow) -> None:
     assert w.runner.engine is not None and w.runner.engine.kind == SIMULATED
     assert w.controls.speed_actions[None].isEnabled()
     await asyncio.sleep(0.2)  # the live engine's queue closes in the background
+
+
+async def test_an_engine_failing_at_every_read_is_reported_once(
+        window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    w = window
+    engine = _engine(w)
+
+    def broken() -> None:
+        raise RuntimeError("totals unavailable")
+
+    monkeypatch.setattr(engine, "totals", broken)
+    for _ in range(5):
+        w.refresh()
+    await asyncio.sleep(0.2)
+    assert len(_error_boxes(w)) == 1
+    assert "totals unavailable" in (w.last_error or "")
+    for b in _error_boxes(w):
+        b.close()
+    monkeypatch.undo()
+    w.reset()
+    w.refresh()
+    assert w.totals.text().startswith("created 0 = ")
