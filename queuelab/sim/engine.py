@@ -512,8 +512,8 @@ class SimEngine:
         created, busy, waiting, done = self._created, self._busy, self._waiting, self._done
         arrived_n = ok_n = 0
         service_sum = busy_sum = 0.0
-        countdown = _CLOCK_EVERY
         handled = 0
+        check_at = 1 if max_events > 0 else _CLOCK_EVERY
         now = self.now
         while True:
             top = heap[0][0] if heap else inf
@@ -524,35 +524,34 @@ class SimEngine:
                 now = t
                 # ---- an arrival
                 created += 1
-                # entities.new_task, written out: one list per arrival is the hot path
-                task = [created, 0 if mix is None else mix.draw(), t,
-                        p_poison > 0.0 and uniform() < p_poison, 0, -1.0, None]
                 arrived_n += 1
+                priority = 0 if mix is None else mix.draw()
+                poison = p_poison > 0.0 and uniform() < p_poison
                 if gap is not None:
                     na = t + gap()
                 else:
                     na = next_after(t)
                     if na is None:
                         na = inf
+                # a task is entities.new_task's list, written out here: the hot path
                 if not simple:
+                    task = [created, priority, t, poison, 0, -1.0, None]
                     self.now, self._created, self._busy = t, created, busy
                     self._waiting, self._done = waiting, done
                     self._place(task, t)
                     created, busy, waiting, done = (self._created, self._busy, self._waiting,
                                                     self._done)
-                elif idle:
+                elif idle:  # straight to a worker: its first attempt starts now
                     w = idle.pop()
-                    task[N_ATTEMPTS] = 1
-                    task[N_FIRST_START] = t
+                    w.task = [created, priority, t, poison, 1, t, None]
                     wait_append(0.0)
                     duration = draw()
                     outcome = SUCCEEDED
-                    if task[N_POISON] or (p_fail > 0.0 and uniform() < p_fail):
+                    if poison or (p_fail > 0.0 and uniform() < p_fail):
                         outcome = FAILED
-                    if 0.0 < timeout < duration:
+                    if timeout and duration > timeout:
                         duration = timeout
                         outcome = TIMED_OUT
-                    w.task = task
                     w.state = BUSY
                     w.started = t
                     w.duration = duration
@@ -561,6 +560,7 @@ class SimEngine:
                     busy += 1
                     push(heap, (t + duration, seq(), FINISH, w))
                 else:
+                    task = [created, priority, t, poison, 0, -1.0, None]
                     queue0.append(task)
                     waiting += 1
             else:
@@ -586,7 +586,7 @@ class SimEngine:
                         duration = draw()
                         if task[N_POISON] or (p_fail > 0.0 and uniform() < p_fail):
                             w.outcome = FAILED
-                        if 0.0 < timeout < duration:
+                        if timeout and duration > timeout:
                             duration = timeout
                             w.outcome = TIMED_OUT
                         w.task = task
@@ -632,11 +632,10 @@ class SimEngine:
                     created, busy, waiting, done = (self._created, self._busy, self._waiting,
                                                     self._done)
             handled += 1
-            if handled == max_events:
-                break
-            countdown -= 1
-            if countdown == 0:
-                countdown = _CLOCK_EVERY
+            if handled >= check_at:  # one comparison per event covers the step and the clock
+                if handled == max_events:
+                    break
+                check_at = handled + _CLOCK_EVERY
                 if clock() > deadline:
                     break
         self.now = now
