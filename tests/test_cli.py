@@ -36,6 +36,9 @@ def test_run_writes_frames_and_summary(tmp_path: Path, capsys: pytest.CaptureFix
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary) >= SUMMARY_KEYS
     assert summary["seed"] == 3 and summary["erlang_c"]["servers"] == 4
+    little = summary["littles_law"]
+    assert little["lq"] == pytest.approx(little["arrival_rate"] * summary["mean_wait"])
+    assert "Little's law" in out
 
 
 def test_same_seed_same_files(tmp_path: Path) -> None:

@@ -212,6 +212,13 @@ def summary_dict(scenario: Scenario, summary: dict[str, Any], engine: str) -> di
     out: dict[str, Any] = {"scenario": scenario.name, "engine": engine,
                            "seed": scenario.run.seed, "warmup": scenario.run.warmup}
     out.update(summary)
+    # Little's law, L = lambda W, turns the measured wait into the mean number waiting
+    duration, wait = summary.get("duration"), summary.get("mean_wait")
+    if duration and wait is not None:
+        rate = summary["arrived"] / duration
+        out["littles_law"] = {"arrival_rate": rate, "mean_wait": wait, "lq": rate * wait}
+    else:
+        out["littles_law"] = None
     ref = mmc_reference(scenario)
     if ref is not None:
         out["erlang_c"] = {"servers": ref.servers, "rho": ref.rho, "p_wait": ref.p_wait,
@@ -246,6 +253,13 @@ def describe(scenario: Scenario, s: dict[str, Any]) -> str:
     elif ref:
         wait += f"   Erlang C: unstable (rho = {ref['rho']:.3f} >= 1), the queue grows forever"
     lines.append(wait)
+    little = s.get("littles_law")
+    if little:
+        line = (f"  mean queue length by Little's law: {little['arrival_rate']:.3f}/s x "
+                f"{little['mean_wait']:.3f} s = {little['lq']:.3f}")
+        if ref and ref["lq"] is not None:
+            line += f"   (Erlang C Lq {ref['lq']:.3f})"
+        lines.append(line)
     lines.append(f"  wait p50 {_f(s['wait_p50'], ' s')}  p95 {_f(s['wait_p95'], ' s')}  "
                  f"p99 {_f(s['wait_p99'], ' s')}  max {_f(s['max_wait'], ' s')}")
     u = s["utilization"]
