@@ -26,7 +26,7 @@ from typing import Protocol
 from queuelab.backends.base import Delivery
 from queuelab.core.engine import WorkerInfo, WorkerState
 from queuelab.core.policies import Autoscaler, ConcurrencyLimit, PoolObservation
-from queuelab.core.scenario import Scenario
+from queuelab.core.scenario import Scenario, initial_workers
 from queuelab.runtime.clock import Pulse
 from queuelab.runtime.context import CLAIM_WAIT, RunContext, watch
 from queuelab.runtime.worker import WorkerRecord, process, work
@@ -69,7 +69,7 @@ class WorkerPool:
         self.ctx = ctx
         p = scenario.pool
         self.strategy = p.strategy
-        self._initial = 1 if p.strategy == "single" else p.workers
+        self._initial = initial_workers(p)
         self._startup_delay = p.startup_delay
         self._workers: dict[int, WorkerRecord] = {}  # counted ones, in creation order
         self._runners: set[asyncio.Task[None]] = set()  # every worker task, removed ones too
@@ -157,7 +157,7 @@ class WorkerPool:
         if name == "startup_delay":
             self._startup_delay = p.startup_delay
         elif name == "workers" and self.strategy != "single":
-            self.resize(p.workers)
+            self.resize(initial_workers(p))
 
     # -- stopping --------------------------------------------------------------------------
 
