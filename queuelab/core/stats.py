@@ -23,8 +23,11 @@ from collections.abc import Iterable, Sequence
 from itertools import repeat
 from operator import mul
 
+import numpy as np
+
 NAN = float("nan")
 INF = math.inf
+_VECTOR_FROM = 256  # batches at least this long are bucketed with NumPy
 
 # Student-t 0.975 quantiles for 1..30 degrees of freedom (standard tables, 4 decimals).
 _T975 = (
@@ -173,14 +176,21 @@ class LogHistogram:
         if not (math.isfinite(total) and lo >= 0.0):
             raise ValueError("LogHistogram takes finite values >= 0")
         lowest = self._min_value
-        if lo < lowest:
-            big = [x for x in vals if x >= lowest]
+        if len(vals) >= _VECTOR_FROM:
+            # a batch: bucket it with NumPy, about twenty times cheaper per value
+            arr = np.asarray(vals, dtype=np.float64)
+            big = arr[arr >= lowest]
             self._zeros += len(vals) - len(big)
+            index, count = np.unique(np.ceil(np.log(big) * self._inv_log_gamma),
+                                     return_counts=True)
+            self._counts.update(dict(zip(index.astype(np.int64).tolist(), count.tolist(),
+                                         strict=True)))
         else:
-            big = vals
-        self._counts.update(
-            map(math.ceil, map(mul, map(math.log, big), repeat(self._inv_log_gamma)))
-        )
+            small = [x for x in vals if x >= lowest] if lo < lowest else vals
+            self._zeros += len(vals) - len(small)
+            self._counts.update(
+                map(math.ceil, map(mul, map(math.log, small), repeat(self._inv_log_gamma)))
+            )
         self._n += len(vals)
         self._sum += total
         self._max = max(self._max, hi)

@@ -190,3 +190,17 @@ def test_batch_means_extend_matches_add(data: list[float], cut: int) -> None:
         len(two.batches),
     )
     assert two.batches == pytest.approx(one.batches, rel=1e-9, abs=1e-9)
+
+
+def test_a_large_batch_buckets_exactly_like_single_adds() -> None:
+    """Batches from 256 values on are bucketed with NumPy; the counts must not change."""
+    rng = random.Random(3)
+    values = [0.0] * 50 + [rng.lognormvariate(0, 2) for _ in range(5000)] + [1e-9] * 7
+    one, batch = LogHistogram(), LogHistogram()
+    for v in values:
+        one.add(v)
+    batch.extend(values)
+    assert batch.zeros == one.zeros == 57
+    assert batch.count == one.count
+    assert batch.quantiles((0.1, 0.5, 0.9, 0.99)) == one.quantiles((0.1, 0.5, 0.9, 0.99))
+    assert batch.buckets == one.buckets
