@@ -97,6 +97,63 @@ def through_backend(url: str) -> Runner:
     return run
 
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def raw_redis_lua(tasks: list[Task], workers: int, yield_each: bool, clock: Clock) -> float:
+    """redis-py alone, running QueueLab's own Lua scripts: EVALSHA enqueue per task, then W
+    consumers EVALSHA claim + json.loads + EVALSHA ack until one finds nothing. The same
+    commands and bytes on the wire; none of QueueLab's Python (tasks, deliveries, lanes,
+    reconnect handling)."""
+    import itertools
+    import json
+
+    from redis.asyncio import Redis
+
+    from queuelab.backends.redis_queue import scripts as lua
+    from queuelab.backends.redis_queue.keys import QueueKeys
+
+    keys = QueueKeys("bench-raw")
+    enqueue_keys, claim_keys, ack_keys = (
+        keys.of(s.keys) for s in (lua.ENQUEUE, lua.CLAIM, lua.ACK)
+    )
+    channel, ops = keys.channel, itertools.count()
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.delete(*keys.all())
+        for script in (lua.ENQUEUE, lua.CLAIM, lua.ACK):
+            await client.script_load(script.source)
+
+        async def consume(lane: str) -> None:
+            while True:
+                reply = await client.evalsha(
+                    lua.CLAIM.sha, len(claim_keys), *claim_keys,
+                    lane, next(ops), "0", channel, "1", LEASE, 1,
+                )  # fmt: skip
+                if len(reply) == 5:
+                    return
+                json.loads(reply[6])
+                await client.evalsha(
+                    lua.ACK.sha, len(ack_keys), *ack_keys,
+                    lane, next(ops), "0", "1", reply[5], reply[4],
+                )  # fmt: skip
+                if yield_each:
+                    await asyncio.sleep(0)
+
+        start = clock()
+        for task in tasks:
+            await client.evalsha(
+                lua.ENQUEUE.sha, len(enqueue_keys), *enqueue_keys,
+                "raw:p", next(ops), "0", channel, "1", "0.0", task.id, task.to_json(), 0, "0",
+            )  # fmt: skip
+        await asyncio.gather(*(consume(f"raw:{w}") for w in range(workers)))
+        elapsed = clock() - start
+        await client.delete(*keys.all())
+        return elapsed
+    finally:
+        await client.aclose()
+
+
 @dataclass(frozen=True)
 class Bench:
     """One row family: a backend URL and the raw-client baseline it is compared with."""
@@ -108,6 +165,7 @@ class Bench:
 
 BENCHES: dict[str, Bench] = {
     "memory": Bench("memory://bench", raw_asyncio_queue, "asyncio.Queue"),
+    "redis": Bench(f"{REDIS_URL}?queue=bench", raw_redis_lua, "redis-py+Lua"),
 }
 
 

@@ -7,9 +7,33 @@ and the granularities it can honour), then create `test_<backend>.py` with a sub
 
 from __future__ import annotations
 
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+
 import pytest
 
+from queuelab.backends import open_queue
+from queuelab.backends.base import TaskQueue
+
+from ..services import needs
 from .contract import BackendSpec
+
+#: this test run's tag in server-side names: runs sharing a server never meet
+RUN = f"{os.getpid()}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class SharedServerSpec(BackendSpec):
+    """A spec for a server other test runs may share: each test opens a queue named after
+    itself and this run (the `queue` option), which the suite purges before and after."""
+
+    def open(self) -> TaskQueue:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+        tag = hashlib.sha1(test.encode()).hexdigest()[:10]
+        return open_queue(self.url, queue=f"{self.id}-{RUN}-{tag}", **self.options)
+
 
 BACKENDS: list[BackendSpec] = [
     BackendSpec(
@@ -22,6 +46,25 @@ BACKENDS: list[BackendSpec] = [
         discipline="priority",
         fake_clock=True,
         wake_latency=0.5,
+    ),
+    SharedServerSpec(
+        "redis",
+        "redis://127.0.0.1:6379/0",
+        id="redis-fifo",
+        lease_granularity=0.5,
+        delay_granularity=0.5,
+        wake_latency=0.5,
+        marks=needs("redis"),
+    ),
+    SharedServerSpec(
+        "redis",
+        "redis://127.0.0.1:6379/0?discipline=priority",
+        id="redis-priority",
+        discipline="priority",
+        lease_granularity=0.5,
+        delay_granularity=0.5,
+        wake_latency=0.5,
+        marks=needs("redis"),
     ),
 ]
 

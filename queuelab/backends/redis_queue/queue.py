@@ -1,0 +1,359 @@
+"""`RedisQueue`: the TaskQueue operations, each one Lua script and one round trip.
+
+Python only encodes and decodes: tasks go in as `Task.to_json` and come back as they were
+stored, with `attempts` taken from the server's counter. Lease deadlines are the server's
+clock; a `Delivery` carries them converted to this machine's (`lease_until`), using the
+offset seen on the last reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable, Sequence
+from itertools import islice
+from typing import Any, NamedTuple
+
+from queuelab.backends.base import (
+    BackendError,
+    Delivery,
+    LeaseLost,
+    QueueCounts,
+    TaskQueue,
+)
+from queuelab.backends.redis_queue import scripts as lua
+from queuelab.backends.redis_queue.keys import QueueKeys
+from queuelab.backends.redis_queue.link import Link
+from queuelab.backends.redis_queue.waiting import Listener, Wakeups
+from queuelab.core.task import (
+    ORDER_KEYS,
+    DeadLetter,
+    DeadLetterPage,
+    DeadLetterQuery,
+    Task,
+    page_of,
+)
+
+DISCIPLINES = ("fifo", "priority")
+#: tasks per enqueue or reprocess script: keeps each script short, so Redis stays responsive
+CHUNK = 500
+#: the most one claim takes (its reply is built in one Lua table)
+MAX_CLAIM = 1000
+#: priorities are ZSET scores (doubles): keep them exactly representable
+MAX_PRIORITY = 10**12
+
+_FIRST_PAGE = DeadLetterQuery()
+
+
+class Receipt(NamedTuple):
+    """A lease's receipt: the task id and the token its claim wrote."""
+
+    id: str
+    token: str
+
+
+class RedisQueue(TaskQueue):
+    """A queue held in Redis; see the package docstring for the design."""
+
+    def __init__(
+        self,
+        url: str,
+        shown: str,
+        *,
+        name: str = "default",
+        discipline: str = "fifo",
+        connect_timeout: float = 3.0,
+        socket_timeout: float = 10.0,
+        reconnect_timeout: float = 30.0,
+        poll_interval: float = 2.0,
+        redis_options: dict[str, Any] | None = None,
+    ) -> None:
+        if discipline not in DISCIPLINES:
+            raise BackendError(
+                f"redis:// discipline must be one of {', '.join(DISCIPLINES)}, not {discipline!r}"
+            )
+        self.url = shown
+        self.name = name
+        self.discipline = discipline
+        self._fifo = "1" if discipline == "fifo" else "0"
+        keys = self._keys = QueueKeys(name)
+        self._channel = keys.channel
+        self._link = Link(
+            url,
+            shown,
+            client_name="queuelab:" + name.replace(" ", "_"),
+            connect_timeout=connect_timeout,
+            socket_timeout=socket_timeout,
+            reconnect_timeout=reconnect_timeout,
+            redis_options=redis_options or {},
+        )
+        self._link.use_lanes(keys.key("lanes"))
+        self._wakeups = Wakeups(poll_interval)
+        self._listener = Listener(
+            self._link, keys.channel, self._wakeups, self._to_local, settle=connect_timeout
+        )
+        self._skew = 0.0  # the server's wall clock minus this machine's
+        self._open = False
+        self._k_claim = keys.of(lua.CLAIM.keys)
+        self._k_ack = keys.of(lua.ACK.keys)
+        self._k_nack = keys.of(lua.NACK.keys)
+        self._k_dead_letter = keys.of(lua.DEAD_LETTER.keys)
+        self._k_extend = keys.of(lua.EXTEND.keys)
+        self._k_enqueue = keys.of(lua.ENQUEUE.keys)
+        self._k_reprocess = keys.of(lua.REPROCESS.keys)
+        self._k_discard = keys.of(lua.DISCARD.keys)
+        self._k_counts = keys.of(lua.COUNTS.keys)
+        self._k_peek = keys.of(lua.PEEK.keys)
+        self._k_dead_page = keys.of(lua.DEAD_PAGE.keys)
+        self._k_get_dead = keys.of(lua.GET_DEAD.keys)
+        self._k_meta = keys.of(lua.DISCIPLINE.keys)
+
+    @property
+    def reconnects(self) -> int:
+        """Connection outages this handle has recovered from (for reports and tests)."""
+        return self._link.reconnects
+
+    # --- life cycle ---------------------------------------------------------------
+    async def open(self) -> None:
+        """Connect and check the queue's discipline; a second open does nothing."""
+        if self._open:
+            return
+        await self._link.open()
+        found = (await self._link.call(lua.DISCIPLINE, self._k_meta, (self.discipline,))).decode()
+        if found != self.discipline:
+            await self._link.close()
+            raise BackendError(
+                f"{self.url}: queue {self.name!r} is a {found} queue; open it with "
+                f"discipline={found} (or purge it first)"
+            )
+        self._open = True
+
+    async def close(self) -> None:
+        """Stop listening and disconnect; waiting claimers return empty-handed."""
+        self._open = False
+        await self._listener.close()
+        self._wakeups.close()
+        await self._link.close()
+
+    # --- producing ----------------------------------------------------------------
+    async def enqueue(self, task: Task, delay: float = 0.0) -> None:
+        await self._enqueue([task], delay)
+
+    async def enqueue_many(self, tasks: Iterable[Task]) -> None:
+        it = iter(tasks)
+        while chunk := list(islice(it, CHUNK)):
+            await self._enqueue(chunk, 0.0)
+
+    async def _enqueue(self, tasks: list[Task], delay: float) -> None:
+        args: list[Any] = [self._channel, self._fifo, repr(float(delay))]
+        for task in tasks:
+            args += (task.id, task.to_json(), task.attempts, self._priority(task))
+        dups = await self._link.mutate(lua.ENQUEUE, self._k_enqueue, args)
+        if dups != b"[]":
+            raise BackendError(
+                f"{self.url}: a task with id(s) {', '.join(json.loads(dups)) or '(not known)'} "
+                "is already in the queue; not enqueued again"
+            )
+
+    def _priority(self, task: Task) -> str:
+        if self._fifo == "1":
+            return "0"
+        p = task.priority
+        if not -MAX_PRIORITY <= p <= MAX_PRIORITY:
+            raise ValueError(f"redis:// priorities must lie within ±10**12, not {p}")
+        return str(p)
+
+    # --- consuming ----------------------------------------------------------------
+    async def claim(
+        self, lease: float, *, max_tasks: int = 1, timeout: float | None = 0.0
+    ) -> list[Delivery]:
+        if lease <= 0 or max_tasks < 1:
+            raise ValueError(f"claim needs lease > 0 and max_tasks >= 1 ({lease}, {max_tasks})")
+        args = (self._channel, self._fifo, repr(float(lease)), min(max_tasks, MAX_CLAIM))
+        if timeout is not None and timeout <= 0:
+            return (await self._claim(args))[0]
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        wake = self._wakeups
+        wake.enter()
+        try:
+            listening = self._listener.listening
+            got, due = await self._claim(args)
+            if not got and not listening:  # wake-ups sent during that look were missed
+                await self._listener.ready()
+                got, due = await self._claim(args)
+            while not got:
+                if due is not None:
+                    wake.due(due)
+                if deadline is not None and loop.time() >= deadline:
+                    return []
+                if not await wake.wait(deadline) or not self._open:
+                    return []
+                got, due = await self._claim(args)
+            return got
+        finally:
+            wake.leave()
+
+    async def _claim(self, args: tuple[Any, ...]) -> tuple[list[Delivery], float | None]:
+        """One claim script: the deliveries, and when something falls due if none came."""
+        reply = await self._link.mutate(lua.CLAIM, self._k_claim, args)
+        skew = self._skew = float(reply[0]) - time.time()
+        if len(reply) == 5:
+            return [], (float(reply[3]) - skew if reply[3] else None)
+        until = float(reply[1]) - skew
+        token = reply[4].decode()
+        out = []
+        from_json = Task.from_json
+        for i in range(5, len(reply), 3):
+            task = from_json(reply[i + 1])
+            task.attempts = reply[i + 2]
+            out.append(Delivery(task, Receipt(reply[i].decode(), token), until))
+        return out, None
+
+    async def ack(self, delivery: Delivery) -> None:
+        r = self._receipt(delivery)
+        code = await self._link.mutate(lua.ACK, self._k_ack, (self._fifo, r.id, r.token))
+        if code != 1:
+            raise self._lost(delivery)
+
+    async def nack(self, delivery: Delivery, delay: float = 0.0) -> None:
+        r = self._receipt(delivery)
+        task = self._same_task(delivery, r)
+        args = (
+            self._channel, self._fifo, r.id, r.token, task.to_json(), task.attempts,
+            self._priority(task), repr(float(delay)),
+        )  # fmt: skip
+        if await self._link.mutate(lua.NACK, self._k_nack, args) != 1:
+            raise self._lost(delivery)
+
+    async def dead_letter(self, delivery: Delivery, error_kind: str, error: str, at: float) -> None:
+        r = self._receipt(delivery)
+        task = self._same_task(delivery, r)
+        record = json.dumps(
+            DeadLetter(task, error_kind, error, at).to_dict(),
+            separators=(",", ":"),
+            allow_nan=False,
+        )
+        args = (self._fifo, r.id, r.token, record, repr(float(at)), error_kind)
+        code = await self._link.mutate(lua.DEAD_LETTER, self._k_dead_letter, args)
+        if code == 2:
+            raise BackendError(f"{self.url}: a task {task.id!r} is already dead-lettered")
+        if code != 1:
+            raise self._lost(delivery)
+
+    async def extend(self, delivery: Delivery, lease: float) -> None:
+        """Renew the lease from now; `delivery.lease_until` is updated in place."""
+        if lease <= 0:
+            raise ValueError(f"extend needs lease > 0 ({lease})")
+        r = self._receipt(delivery)
+        reply = await self._link.call(lua.EXTEND, self._k_extend, (r.id, r.token, repr(lease)))
+        if not reply:
+            raise self._lost(delivery)
+        self._skew = float(reply[0]) - time.time()
+        delivery.lease_until = float(reply[1]) - self._skew
+
+    # --- looking ------------------------------------------------------------------
+    async def counts(self) -> QueueCounts:
+        reply = await self._link.call(lua.COUNTS, self._k_counts, (self._channel, self._fifo))
+        return QueueCounts(*reply)
+
+    async def peek(self, n: int = 1) -> list[Task]:
+        if n < 1:
+            return []
+        args = (self._channel, self._fifo, min(n, MAX_CLAIM))
+        reply = await self._link.call(lua.PEEK, self._k_peek, args)
+        out = []
+        for i in range(0, len(reply), 3):
+            task = Task.from_json(reply[i + 1])
+            task.attempts = reply[i + 2]
+            out.append(task)
+        return out
+
+    # --- dead letters -------------------------------------------------------------
+    async def dead_letters(self, query: DeadLetterQuery = _FIRST_PAGE) -> DeadLetterPage:
+        """The default view pages in Redis; filters and other orders sort here, like memory's."""
+        if query.order_by not in ORDER_KEYS:
+            raise ValueError(f"order_by: unknown column {query.order_by!r}")
+        simple = not query.text and not query.error_kind and query.order_by == "dead_lettered_at"
+        args = (
+            max(query.offset, 0), max(query.limit, 0), "1" if query.descending else "0",
+            "0" if simple else "1",
+        )  # fmt: skip
+        reply = await self._link.call(lua.DEAD_PAGE, self._k_dead_page, args)
+        total, n_kinds = reply[0], reply[1]
+        kinds = tuple(sorted(k.decode() for k in reply[2 : 2 + n_kinds]))
+        records = [_dead(raw) for raw in reply[2 + n_kinds :]]
+        if simple:
+            return DeadLetterPage(tuple(records), total, total, kinds)
+        return page_of(records, query)
+
+    async def get_dead_letter(self, task_id: str) -> DeadLetter | None:
+        [raw] = await self._link.call(lua.GET_DEAD, self._k_get_dead, (task_id,))
+        return None if raw is None else _dead(raw)
+
+    async def reprocess(self, task_ids: Sequence[str], *, reset_attempts: bool = False) -> int:
+        """Back to the end of the queue (priority: the end of its level), history kept.
+
+        Each dead letter is read, then moved by a script that checks it is still exactly
+        what was read: moved once, or not at all if someone else moved it meanwhile.
+        """
+        moved = 0
+        ids = list(dict.fromkeys(task_ids))
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            raws = await self._link.call(lua.GET_DEAD, self._k_get_dead, chunk)
+            args: list[Any] = [self._channel, self._fifo]
+            for tid, raw in zip(chunk, raws, strict=True):
+                if raw is None:
+                    continue
+                dead = _dead(raw)
+                task = dead.task
+                if reset_attempts:
+                    task.attempts = 0
+                args += (tid, raw, task.to_json(), task.attempts, self._priority(task),
+                         dead.error_kind)
+            if len(args) > 2:
+                moved += await self._link.mutate(lua.REPROCESS, self._k_reprocess, args)
+        return moved
+
+    async def discard(self, task_ids: Sequence[str]) -> int:
+        gone = 0
+        ids = list(dict.fromkeys(task_ids))
+        for start in range(0, len(ids), CHUNK):
+            gone += await self._link.mutate(
+                lua.DISCARD, self._k_discard, ids[start : start + CHUNK]
+            )
+        return gone
+
+    # --- tests and tools ----------------------------------------------------------
+    async def purge(self) -> None:
+        """Delete every key of this queue; outstanding receipts become void."""
+        await self._link.call(lua.PURGE, self._keys.all(), ())
+
+    # --- internals ----------------------------------------------------------------
+    def _to_local(self, server_time: float) -> float:
+        return server_time - self._skew
+
+    def _receipt(self, delivery: Delivery) -> Receipt:
+        r = delivery.receipt
+        if not isinstance(r, Receipt):
+            raise self._lost(delivery)
+        return r
+
+    def _same_task(self, delivery: Delivery, r: Receipt) -> Task:
+        if delivery.task.id != r.id:
+            raise BackendError(
+                f"{self.url}: delivery of {r.id!r} came back as task {delivery.task.id!r}"
+            )
+        return delivery.task
+
+    def _lost(self, delivery: Delivery) -> LeaseLost:
+        return LeaseLost(
+            f"{self.url}: the lease on task {delivery.task.id!r} has run out or was "
+            "taken over; its receipt is void"
+        )
+
+
+def _dead(raw: bytes) -> DeadLetter:
+    return DeadLetter.from_dict(json.loads(raw))

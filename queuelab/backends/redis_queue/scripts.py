@@ -1,0 +1,536 @@
+"""The Lua scripts: every operation that changes the queue is one script, so it is atomic.
+
+Kept as Python strings rather than `.lua` files: the package data of this project ships
+only the SQL backend's files, and a string cannot go missing from a wheel.
+
+Each `Script` names the keys and the fixed arguments it takes; a generated header binds
+them to Lua locals of those names (`tasks`, `ready`, `id`, `token` …), so the bodies read
+like the design in `keys.py`. Arguments past the fixed ones are a variable list (tasks to
+enqueue, dead letters to move). Times come from the server's `TIME`, the one clock every
+holder of the queue shares; they cross the wire as strings with microseconds, because a
+Lua number returned to Redis is truncated to an integer.
+
+Scripts that change state take `lane`, `op`, `replay` first (see `link.py`): they record
+`op` and their outcome in the `lanes` hash, and with `replay` = "1" a script whose `op`
+was already recorded returns that outcome instead of applying itself twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+#: how many expired leases and due retries one pass moves; `counts` and `peek` loop passes
+REAP_BATCH = 256
+
+_CLOCK = """
+local function now_s()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local function fmt(x) return string.format('%.6f', x) end
+"""
+
+# Ready members: a class ('0' came back from an expired lease and goes first, '1' anything
+# else), 14 hex digits of order within the class, then the task id. The score is minus
+# the priority (0 in a FIFO queue), so ZPOPMIN takes the highest priority, then the class,
+# then the order: ZSET ties are broken by the member's bytes.
+_READY = """
+local function to_ready(score, class, order, id)
+  redis.call('ZADD', ready, score, string.format('%s%014x', class, order) .. id)
+end
+local function score_of(id)
+  if fifo == '1' then return 0 end
+  return -(tonumber(redis.call('HGET', prio, id)) or 0)
+end
+local function set_prio(id, p)
+  if fifo == '1' then return end
+  if p == '0' then redis.call('HDEL', prio, id) else redis.call('HSET', prio, id, p) end
+end
+"""
+
+_REAP = (
+    """
+-- Expired leases back to ready (ahead of fresh work, in deadline order), due retries back
+-- to ready (behind everything ready before them). Returns how many moved and whether a
+-- batch limit cut the pass short.
+local function reap(now)
+  local exp = redis.call('ZRANGEBYSCORE', leased, '-inf', fmt(now), 'WITHSCORES',
+                         'LIMIT', 0, BATCH)
+  local gone = {}
+  for i = 1, #exp, 2 do
+    local id = exp[i]
+    to_ready(score_of(id), '0', math.floor(tonumber(exp[i + 1]) * 1000), id)
+    gone[#gone + 1] = id
+  end
+  if #gone > 0 then
+    redis.call('ZREM', leased, unpack(gone))
+    redis.call('HDEL', tokens, unpack(gone))
+  end
+  local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', fmt(now), 'LIMIT', 0, BATCH)
+  if #due > 0 then
+    local base = redis.call('INCRBY', seq, #due) - #due
+    for i, id in ipairs(due) do to_ready(score_of(id), '1', base + i, id) end
+    redis.call('ZREM', delayed, unpack(due))
+  end
+  return #gone + #due, (#gone == BATCH or #due == BATCH)
+end
+local function reap_all(now)
+  local moved, more = reap(now)
+  while more do
+    local m
+    m, more = reap(now)
+    moved = moved + m
+  end
+  if moved > 0 then redis.call('PUBLISH', channel, tostring(moved)) end
+  return moved
+end
+"""
+).replace("BATCH", str(REAP_BATCH))
+
+_NEXT_DUE = """
+local function next_due()
+  local best = false
+  for _, key in ipairs({delayed, leased}) do
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if first[2] then
+      local s = tonumber(first[2])
+      if not best or s < best then best = s end
+    end
+  end
+  return best
+end
+"""
+
+_REPLAY = """
+local function replayed()
+  if replay ~= '1' then return false end
+  local prev = redis.call('HGET', lanes, lane)
+  if not prev then return false end
+  local sp = string.find(prev, ' ', 1, true)
+  if sp and string.sub(prev, 1, sp - 1) == op then return string.sub(prev, sp + 1) end
+  return false
+end
+local function record(outcome) redis.call('HSET', lanes, lane, op .. ' ' .. outcome) end
+"""
+
+_HELD = """
+local function held(now)
+  if redis.call('HGET', tokens, id) ~= token then return false end
+  local deadline = redis.call('ZSCORE', leased, id)
+  return deadline and tonumber(deadline) > now
+end
+local function forget_lease()
+  redis.call('HDEL', tokens, id)
+  redis.call('ZREM', leased, id)
+end
+local function forget_task()
+  redis.call('HDEL', tasks, id)
+  redis.call('HDEL', attempts, id)
+  if fifo ~= '1' then redis.call('HDEL', prio, id) end
+end
+"""
+
+_LANE = ("lane", "op", "replay")
+
+
+@dataclass(frozen=True)
+class Script:
+    """One Lua script: the keys and fixed arguments it binds, its source and its SHA1."""
+
+    name: str
+    keys: tuple[str, ...]
+    argv: tuple[str, ...]
+    body: str
+    source: str = field(init=False)
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        header = [_bind(self.keys, "KEYS"), _bind(self.argv, "ARGV")]
+        source = "\n".join(h for h in header if h) + "\n" + self.body
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "sha", hashlib.sha1(source.encode()).hexdigest())
+
+
+def _bind(names: tuple[str, ...], table: str) -> str:
+    if not names:
+        return ""
+    values = ", ".join(f"{table}[{i}]" for i in range(1, len(names) + 1))
+    return f"local {', '.join(names)} = {values}"
+
+
+_QUEUE_KEYS = ("tasks", "attempts", "prio", "ready", "delayed", "leased", "tokens", "seq")
+
+#: Claim up to `n`: reap, pop, lease. Returns now, deadline, ready left, next due time
+#: (when nothing was claimed), the lease token, then id, JSON, attempts per task.
+CLAIM = Script(
+    "claim",
+    (*_QUEUE_KEYS, "lanes"),
+    (*_LANE, "channel", "fifo", "lease", "n"),
+    _CLOCK
+    + _READY
+    + _REAP
+    + _NEXT_DUE
+    + _REPLAY
+    + """
+local now = now_s()
+local token = lane .. ':' .. op
+local out = {fmt(now), '', 0, '', token}
+local prev = replayed()
+if prev then  -- the reply was lost: hand back what this claim still holds
+  for _, id in ipairs(cjson.decode(prev)) do
+    if redis.call('HGET', tokens, id) == token then
+      local deadline = tonumber(redis.call('ZSCORE', leased, id))
+      if deadline and deadline > now then
+        out[2] = fmt(deadline)
+        out[#out + 1] = id
+        out[#out + 1] = redis.call('HGET', tasks, id)
+        out[#out + 1] = tonumber(redis.call('HGET', attempts, id)) or 0
+      end
+    end
+  end
+  return out
+end
+local moved = reap(now)
+local popped = redis.call('ZPOPMIN', ready, tonumber(n))
+local deadline = fmt(now + tonumber(lease))
+local ids = {}
+for i = 1, #popped, 2 do
+  local id = string.sub(popped[i], 16)
+  local json = redis.call('HGET', tasks, id)
+  if json then
+    ids[#ids + 1] = id
+    out[#out + 1] = id
+    out[#out + 1] = json
+    out[#out + 1] = redis.call('HINCRBY', attempts, id, 1)
+    redis.call('HSET', tokens, id, token)
+    redis.call('ZADD', leased, deadline, id)
+  end
+end
+local left = redis.call('ZCARD', ready)
+out[2] = deadline
+out[3] = left
+if moved > 0 and left > 0 then
+  redis.call('PUBLISH', channel, tostring(math.min(moved, left)))
+end
+if #ids == 0 then
+  local due = next_due()
+  if due then out[4] = fmt(due) end
+else
+  record(cjson.encode(ids))
+end
+return out
+""",
+)
+
+#: Ack: 1 done, 0 the receipt is void (nothing changed).
+ACK = Script(
+    "ack",
+    ("tasks", "attempts", "prio", "leased", "tokens", "lanes"),
+    (*_LANE, "fifo", "id", "token"),
+    _CLOCK
+    + _REPLAY
+    + _HELD
+    + """
+local prev = replayed()
+if prev then return tonumber(prev) end
+local code = 0
+if held(now_s()) then
+  forget_task()
+  forget_lease()
+  code = 1
+end
+record(code)
+return code
+""",
+)
+
+#: Nack: store the task as it is now, ready at once or after `delay`. 1 done, 0 void.
+NACK = Script(
+    "nack",
+    (*_QUEUE_KEYS, "lanes"),
+    (*_LANE, "channel", "fifo", "id", "token", "json", "count", "priority", "delay"),
+    _CLOCK
+    + _READY
+    + _REPLAY
+    + _HELD
+    + """
+local prev = replayed()
+if prev then return tonumber(prev) end
+local now = now_s()
+local code = 0
+if held(now) then
+  redis.call('HSET', tasks, id, json)
+  redis.call('HSET', attempts, id, count)
+  set_prio(id, priority)
+  forget_lease()
+  local d = tonumber(delay)
+  if d > 0 then
+    local due = fmt(now + d)
+    redis.call('ZADD', delayed, due, id)
+    redis.call('PUBLISH', channel, '@' .. due)
+  else
+    to_ready(score_of(id), '1', redis.call('INCR', seq), id)
+    redis.call('PUBLISH', channel, '1')
+  end
+  code = 1
+end
+record(code)
+return code
+""",
+)
+
+#: Dead-letter: 1 done, 0 void, 2 refused (a dead letter of that id exists; nothing changed).
+DEAD_LETTER = Script(
+    "dead_letter",
+    ("tasks", "attempts", "prio", "leased", "tokens", "dead", "dead_at", "dead_kinds", "lanes"),
+    (*_LANE, "fifo", "id", "token", "record_json", "at", "kind"),
+    _CLOCK
+    + _REPLAY
+    + _HELD
+    + """
+local prev = replayed()
+if prev then return tonumber(prev) end
+local code = 0
+if held(now_s()) then
+  if redis.call('HEXISTS', dead, id) == 1 then
+    code = 2
+  else
+    forget_task()
+    forget_lease()
+    redis.call('HSET', dead, id, record_json)
+    redis.call('ZADD', dead_at, at, id)
+    redis.call('HINCRBY', dead_kinds, kind, 1)
+    code = 1
+  end
+end
+record(code)
+return code
+""",
+)
+
+#: Extend a lease from now: {now, deadline}, or {} if the receipt is void. Idempotent.
+EXTEND = Script(
+    "extend",
+    ("leased", "tokens"),
+    ("id", "token", "lease"),
+    _CLOCK
+    + """
+local now = now_s()
+if redis.call('HGET', tokens, id) ~= token then return {} end
+local deadline = redis.call('ZSCORE', leased, id)
+if not deadline or tonumber(deadline) <= now then return {} end
+local until_ = fmt(now + tonumber(lease))
+redis.call('ZADD', leased, 'XX', until_, id)
+return {fmt(now), until_}
+""",
+)
+
+#: Enqueue: ARGV past the fixed ones are (id, json, attempts, priority) per task. Returns
+#: the ids refused because a task of that id is already held (JSON array).
+ENQUEUE = Script(
+    "enqueue",
+    ("tasks", "attempts", "prio", "ready", "delayed", "seq", "lanes"),
+    (*_LANE, "channel", "fifo", "delay"),
+    _CLOCK
+    + _READY
+    + _REPLAY
+    + """
+local prev = replayed()
+if prev then return prev end
+local first = 7
+local n = (#ARGV - first + 1) / 4
+local d = tonumber(delay)
+local due = false
+local base = 0
+if d > 0 then due = fmt(now_s() + d) else base = redis.call('INCRBY', seq, n) - n end
+local dups = {}
+local added = 0
+for i = 0, n - 1 do
+  local at = first + 4 * i
+  local id = ARGV[at]
+  if redis.call('HSETNX', tasks, id, ARGV[at + 1]) == 1 then
+    if ARGV[at + 2] ~= '0' then redis.call('HSET', attempts, id, ARGV[at + 2]) end
+    set_prio(id, ARGV[at + 3])
+    if due then
+      redis.call('ZADD', delayed, due, id)
+    else
+      to_ready(score_of(id), '1', base + i + 1, id)
+    end
+    added = added + 1
+  else
+    dups[#dups + 1] = id
+  end
+end
+if added > 0 then
+  if due then
+    redis.call('PUBLISH', channel, '@' .. due)
+  else
+    redis.call('PUBLISH', channel, tostring(added))
+  end
+end
+local outcome = '[]'
+if #dups > 0 then outcome = cjson.encode(dups) end
+record(outcome)
+return outcome
+""",
+)
+
+#: Reprocess: ARGV past the fixed ones are (id, dead-letter JSON as read, task JSON to
+#: enqueue, attempts, priority, error kind) per task. A dead letter moves only if it is
+#: still exactly what the caller read and no live task has its id. Returns how many moved.
+REPROCESS = Script(
+    "reprocess",
+    ("tasks", "attempts", "prio", "ready", "seq", "dead", "dead_at", "dead_kinds", "lanes"),
+    (*_LANE, "channel", "fifo"),
+    _READY
+    + _REPLAY
+    + """
+local prev = replayed()
+if prev then return tonumber(prev) end
+local first = 6
+local moved = 0
+for at = first, #ARGV, 6 do
+  local id = ARGV[at]
+  if redis.call('HGET', dead, id) == ARGV[at + 1] and redis.call('HEXISTS', tasks, id) == 0 then
+    local kind = ARGV[at + 5]
+    redis.call('HDEL', dead, id)
+    redis.call('ZREM', dead_at, id)
+    if redis.call('HINCRBY', dead_kinds, kind, -1) <= 0 then
+      redis.call('HDEL', dead_kinds, kind)
+    end
+    redis.call('HSET', tasks, id, ARGV[at + 2])
+    redis.call('HSET', attempts, id, ARGV[at + 3])
+    set_prio(id, ARGV[at + 4])
+    to_ready(score_of(id), '1', redis.call('INCR', seq), id)
+    moved = moved + 1
+  end
+end
+if moved > 0 then redis.call('PUBLISH', channel, tostring(moved)) end
+record(moved)
+return moved
+""",
+)
+
+#: Discard: ARGV past the fixed ones are ids. Returns how many dead letters were deleted.
+DISCARD = Script(
+    "discard",
+    ("dead", "dead_at", "dead_kinds", "lanes"),
+    _LANE,
+    _REPLAY
+    + """
+local prev = replayed()
+if prev then return tonumber(prev) end
+local gone = 0
+for at = 4, #ARGV do
+  local id = ARGV[at]
+  local record_json = redis.call('HGET', dead, id)
+  if record_json then
+    local ok, dl = pcall(cjson.decode, record_json)
+    local kind = ok and type(dl) == 'table' and dl['error_kind'] or ''
+    redis.call('HDEL', dead, id)
+    redis.call('ZREM', dead_at, id)
+    if redis.call('HINCRBY', dead_kinds, tostring(kind), -1) <= 0 then
+      redis.call('HDEL', dead_kinds, tostring(kind))
+    end
+    gone = gone + 1
+  end
+end
+record(gone)
+return gone
+""",
+)
+
+#: Counts after reaping everything due: {ready, delayed, leased, dead}.
+COUNTS = Script(
+    "counts",
+    ("prio", "ready", "delayed", "leased", "tokens", "seq", "dead"),
+    ("channel", "fifo"),
+    _CLOCK
+    + _READY
+    + _REAP
+    + """
+reap_all(now_s())
+return {redis.call('ZCARD', ready), redis.call('ZCARD', delayed),
+        redis.call('ZCARD', leased), redis.call('HLEN', dead)}
+""",
+)
+
+#: The next `n` a claim would take, after reaping: id, JSON, attempts per task.
+PEEK = Script(
+    "peek",
+    ("tasks", "attempts", *_QUEUE_KEYS[2:]),
+    ("channel", "fifo", "n"),
+    _CLOCK
+    + _READY
+    + _REAP
+    + """
+reap_all(now_s())
+local out = {}
+for _, member in ipairs(redis.call('ZRANGE', ready, 0, tonumber(n) - 1)) do
+  local id = string.sub(member, 16)
+  local json = redis.call('HGET', tasks, id)
+  if json then
+    out[#out + 1] = id
+    out[#out + 1] = json
+    out[#out + 1] = tonumber(redis.call('HGET', attempts, id)) or 0
+  end
+end
+return out
+""",
+)
+
+#: Dead letters by time: {total, number of kinds, kinds…, JSON…}. With `all` = "1" every
+#: dead letter in time order (for filtering and other orders), else one page.
+DEAD_PAGE = Script(
+    "dead_page",
+    ("dead", "dead_at", "dead_kinds"),
+    ("offset", "limit", "descending", "all"),
+    """
+local ids
+if all == '1' then
+  ids = redis.call('ZRANGE', dead_at, 0, -1)
+else
+  local first = tonumber(offset)
+  local last = first + tonumber(limit) - 1
+  if last < first then
+    ids = {}
+  elseif descending == '1' then
+    ids = redis.call('ZREVRANGE', dead_at, first, last)
+  else
+    ids = redis.call('ZRANGE', dead_at, first, last)
+  end
+end
+local kinds = redis.call('HKEYS', dead_kinds)
+local out = {redis.call('ZCARD', dead_at), #kinds}
+for _, k in ipairs(kinds) do out[#out + 1] = k end
+for _, id in ipairs(ids) do
+  local record_json = redis.call('HGET', dead, id)
+  if record_json then out[#out + 1] = record_json end
+end
+return out
+""",
+)
+
+#: The queue's discipline, set by its first holder: returns the one in force.
+DISCIPLINE = Script(
+    "discipline",
+    ("meta",),
+    ("discipline",),
+    """
+local cur = redis.call('HGET', meta, 'discipline')
+if cur then return cur end
+redis.call('HSET', meta, 'discipline', discipline)
+return discipline
+""",
+)
+
+
+#: Dead letters by id: HMGET of the ids in ARGV (nil for none).
+GET_DEAD = Script("get_dead", ("dead",), (), "return redis.call('HMGET', dead, unpack(ARGV))")
+
+#: Delete every key of the queue (all passed as KEYS).
+PURGE = Script("purge", (), (), "return redis.call('DEL', unpack(KEYS))")
+
+ALL = (CLAIM, ACK, NACK, DEAD_LETTER, EXTEND, ENQUEUE, REPROCESS, DISCARD, COUNTS, PEEK,
+       DEAD_PAGE, DISCIPLINE, GET_DEAD, PURGE)
