@@ -1,0 +1,243 @@
+"""PostgreSQL through asyncpg: single-statement operations and LISTEN/NOTIFY wake-ups.
+
+Every operation is one statement (data-modifying CTEs make dead-lettering and reprocessing
+atomic without a transaction round trip), so each costs one round trip and one commit.
+Claims use FOR UPDATE SKIP LOCKED; enqueue, nack and reprocess NOTIFY channel `queuelab`
+with "<queue> <count>", and a `Listener` per database and process wakes that many waiting
+claimers. Polling stays as the fallback for a lost listener or a missed notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import asyncpg
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from queuelab.backends.sql.ops import Buried, NewTask, Ops, causes
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "queuelab"
+
+#: SQLSTATE classes of a server going away or not yet there: 08 connection exception,
+#: 57P operator intervention (admin shutdown, crash shutdown, cannot connect now)
+_TRANSIENT_STATES = ("08", "57P")
+
+
+class PostgresOps(Ops):
+    dialect = "postgresql"
+    flights = 2
+    collate = ' COLLATE "C"'
+    dl_filter = (
+        "($2::text IS NULL OR error_kind = $2::text) AND ($3::text = ''"
+        " OR strpos(lower(id), $3::text) > 0 OR strpos(lower(error), $3::text) > 0"
+        " OR strpos(lower(error_kind), $3::text) > 0 OR strpos(lower(payload), $3::text) > 0)"
+    )
+
+    def engine(self, database: Any, pool: int, connect_timeout: float) -> AsyncEngine:
+        return create_async_engine(
+            database,
+            isolation_level="AUTOCOMMIT",
+            pool_size=pool + 2,  # + the listener and a migration
+            max_overflow=4,
+            pool_pre_ping=True,
+            pool_timeout=connect_timeout,
+            connect_args={
+                "timeout": connect_timeout,
+                "server_settings": {"application_name": "queuelab"},
+            },
+        )
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, conn: Any) -> AsyncIterator[None]:
+        async with conn.transaction():
+            yield
+
+    async def lock_schema(self, conn: Any) -> None:
+        await conn.fetch(self.q["lock_schema"])
+
+    async def fetch(self, conn: Any, sql: str, *args: Any) -> list[Sequence[Any]]:
+        return await conn.fetch(sql, *args)
+
+    # --- errors ----------------------------------------------------------------------
+    def transient(self, exc: BaseException) -> bool:
+        for e in causes(exc):
+            if isinstance(e, asyncpg.PostgresError):
+                return str(getattr(e, "sqlstate", "") or "").startswith(_TRANSIENT_STATES)
+            if isinstance(e, (OSError, TimeoutError, asyncpg.ConnectionDoesNotExistError)):
+                return True
+            if isinstance(e, asyncpg.InterfaceError) and "closed" in str(e):
+                return True
+        return False
+
+    def duplicate(self, exc: BaseException) -> bool:
+        return any(isinstance(e, asyncpg.UniqueViolationError) for e in causes(exc))
+
+    def database_error(self, exc: BaseException) -> bool:
+        return isinstance(
+            exc, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, SQLAlchemyError)
+        )
+
+    def describe(self, exc: BaseException) -> str:
+        for e in causes(exc):
+            if isinstance(e, ConnectionRefusedError):
+                return "connection refused (is PostgreSQL running there?)"
+            if isinstance(e, socket.gaierror):
+                return f"unknown host ({e.strerror})"
+            if isinstance(e, TimeoutError):
+                return "no answer before the connect timeout"
+            if isinstance(e, asyncpg.InvalidPasswordError):
+                return f"wrong password: {_first_line(e)}"
+            if isinstance(e, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+                return _first_line(e)
+        return _first_line(exc)
+
+    # --- tasks -----------------------------------------------------------------------
+    async def enqueue(
+        self, conn: Any, queue: str, tasks: list[NewTask], ready_at: float, now: float
+    ) -> None:
+        ids, priorities, attempts, texts = zip(*tasks, strict=True)
+        await conn.fetch(self.q["enqueue"], queue, ready_at, now, ids, priorities, attempts, texts)
+
+    async def ack(
+        self, conn: Any, queue: str, receipts: list[tuple[int, int]], now: float
+    ) -> set[int]:
+        seqs, tokens = zip(*receipts, strict=True)
+        return {r[0] for r in await conn.fetch(self.q["ack"], queue, seqs, tokens, now)}
+
+    async def present(self, conn: Any, seqs: list[int]) -> set[int]:
+        return {r[0] for r in await conn.fetch(self.q["present"], seqs)}
+
+    async def seq_of(self, conn: Any, queue: str, task_id: str) -> int | None:
+        return await conn.fetchval(self.q["seq_of"], queue, task_id)
+
+    async def release(self, conn: Any, queue: str, seqs: list[int], token: int) -> None:
+        await conn.fetch(self.q["release"], queue, seqs, token)
+
+    async def dead_letter(
+        self, conn: Any, queue: str, seq: int, token: int, now: float, buried: Buried
+    ) -> bool:
+        b = buried
+        rows = await conn.fetch(
+            self.q["dead_letter"],
+            queue,
+            seq,
+            token,
+            now,
+            b.created_at,
+            b.error_kind,
+            b.error,
+            b.at,
+            b.payload,
+            b.task,
+        )
+        return bool(rows)
+
+    async def is_dead(self, conn: Any, queue: str, task_id: str) -> bool:
+        return bool(await conn.fetch(self.q["is_dead"], queue, task_id))
+
+    async def reprocess(
+        self, conn: Any, queue: str, ids: list[str], now: float, reset: bool
+    ) -> int:
+        return int(await conn.fetchval(self.q["reprocess"], queue, ids, now, reset))
+
+    async def discard(self, conn: Any, queue: str, ids: list[str]) -> int:
+        return int(await conn.fetchval(self.q["discard"], queue, ids))
+
+    async def purge(self, conn: Any, queue: str) -> None:
+        await conn.fetch(self.q["purge"], queue)
+
+
+async def lazy_commits(conn: Any) -> None:
+    """For the claim connections: commit without waiting for the WAL to reach the disk.
+
+    Safe for claims, and only for them: a claim lost in a server crash merely makes its
+    task claimable again, which at-least-once delivery allows; and any ack, nack or
+    dead-letter that follows it commits durably, flushing the WAL past the claim. What a
+    worker finishes, and every enqueue, is durable when the call returns. It saves one
+    fsync per claim statement, which is what single-task claims wait for here.
+    """
+    await conn.execute("SET synchronous_commit TO off")
+
+
+class Listener:
+    """One connection per database and process, LISTENing for new work.
+
+    It is (re)started lazily by the first claimer that has to wait, at most once a second
+    after a failure; until it runs, waiting claimers poll.
+    """
+
+    def __init__(self, engine: AsyncEngine, wake: Callable[[str, int], None]) -> None:
+        self._engine = engine
+        self._wake = wake
+        self._conn: AsyncConnection | None = None
+        self._driver: Any = None
+        self._retry_at = 0.0
+        self._starting: asyncio.Task[None] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._driver is not None and not self._driver.is_closed()
+
+    async def start(self) -> None:
+        """Listen, if not already; a failure is logged and left to the polling fallback."""
+        if self.alive:
+            return
+        loop = asyncio.get_running_loop()
+        if self._starting is None:
+            if loop.time() < self._retry_at:
+                return
+            self._starting = loop.create_task(self._start())
+        try:
+            await asyncio.shield(self._starting)
+        finally:
+            if self._starting is not None and self._starting.done():
+                self._starting = None
+
+    async def close(self) -> None:
+        if self._starting is not None:
+            self._starting.cancel()
+            with contextlib.suppress(BaseException):
+                await self._starting
+        await self._drop()
+
+    async def _start(self) -> None:
+        await self._drop()
+        try:
+            conn = await self._engine.connect()
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            await driver.add_listener(CHANNEL, self._on_notify)
+            driver.add_termination_listener(self._on_lost)
+        except Exception as exc:
+            self._retry_at = asyncio.get_running_loop().time() + 1.0
+            log.info("LISTEN failed, polling instead: %s", _first_line(exc))
+            return
+        self._conn, self._driver = conn, driver
+
+    async def _drop(self) -> None:
+        conn, self._conn, self._driver = self._conn, None, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()  # a LISTENing connection must not go back to the pool
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        queue, _, count = payload.rpartition(" ")
+        self._wake(queue, int(count) if count.isdigit() else 1)
+
+    def _on_lost(self, _conn: Any) -> None:
+        self._driver = None  # the next waiting claimer starts a new one
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

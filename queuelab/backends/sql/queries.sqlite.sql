@@ -1,0 +1,135 @@
+-- The statements of the SQLite backend, by name (see sqlfiles.py). They mirror
+-- queries.postgresql.sql; where SQLite lacks a feature the difference is noted. Lists
+-- travel as one JSON array parameter (json_each), so a statement's text never depends on
+-- how many items it carries. Multi-statement operations run inside BEGIN IMMEDIATE.
+--
+-- ?1 is always the queue name. Times are the client's wall-clock seconds.
+
+-- name: enqueue
+-- ?4: [[id, priority, attempts, task JSON], ...]; rowids follow the array's order.
+INSERT INTO queuelab_tasks
+    (queue, id, priority, ready_at, queued_at, attempts, enqueued_at, task)
+SELECT ?1, value ->> 0, value ->> 1, ?2, ?2, value ->> 2, ?3, value ->> 3
+FROM json_each(?4)
+ORDER BY key;
+
+-- name: claim
+-- One statement, so the write lock is taken at its start (a deferred transaction's
+-- read-then-write upgrade is what fails with SQLITE_BUSY). SET reads the old row, so
+-- queued_at keeps the ready_at the task had: RETURNING cannot see the subquery.
+UPDATE queuelab_tasks
+SET lease_token = ?4, queued_at = ready_at, ready_at = ?5, attempts = attempts + 1
+WHERE seq IN (
+    SELECT seq FROM queuelab_tasks
+    WHERE queue = ?1 AND ready_at <= ?2
+    ORDER BY {order}
+    LIMIT ?3
+)
+RETURNING seq, priority, queued_at, attempts, task;
+
+-- name: ack
+-- ?2: [[seq, token], ...]
+DELETE FROM queuelab_tasks
+WHERE (seq, lease_token) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?2))
+  AND queue = ?1 AND ready_at > ?3
+RETURNING seq;
+
+-- name: extend
+UPDATE queuelab_tasks SET ready_at = ?5
+WHERE seq = ?2 AND lease_token = ?3 AND queue = ?1 AND ready_at > ?4
+RETURNING seq;
+
+-- name: nack
+-- A new rowid puts the task at the back of the line of tasks ready at the same moment.
+UPDATE queuelab_tasks
+SET seq = (SELECT max(seq) FROM queuelab_tasks) + 1, ready_at = ?5, queued_at = ?5,
+    lease_token = NULL, task = ?6
+WHERE seq = ?2 AND lease_token = ?3 AND queue = ?1 AND ready_at > ?4
+RETURNING seq;
+
+-- name: release
+UPDATE queuelab_tasks
+SET ready_at = queued_at, lease_token = NULL, attempts = attempts - 1
+WHERE seq IN (SELECT value FROM json_each(?2)) AND lease_token = ?3 AND queue = ?1;
+
+-- name: dead_letter_take
+-- With dead_letter_put, inside one BEGIN IMMEDIATE: SQLite has no data-modifying CTEs.
+DELETE FROM queuelab_tasks
+WHERE seq = ?2 AND lease_token = ?3 AND queue = ?1 AND ready_at > ?4
+RETURNING id, priority, attempts;
+
+-- name: dead_letter_put
+INSERT INTO queuelab_dead_letters (queue, id, priority, created_at, attempts, error_kind,
+                                   error, dead_lettered_at, stored_at, payload, task)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11);
+
+-- name: reprocess_take
+-- With enqueue, inside one BEGIN IMMEDIATE. ?2: [id, ...]
+DELETE FROM queuelab_dead_letters
+WHERE queue = ?1 AND id IN (SELECT value FROM json_each(?2))
+  AND NOT EXISTS (
+      SELECT 1 FROM queuelab_tasks AS t WHERE t.queue = ?1 AND t.id = queuelab_dead_letters.id
+  )
+RETURNING id, priority, attempts, task;
+
+-- name: discard
+DELETE FROM queuelab_dead_letters
+WHERE queue = ?1 AND id IN (SELECT value FROM json_each(?2))
+RETURNING 1;
+
+-- name: purge_tasks
+DELETE FROM queuelab_tasks WHERE queue = ?1;
+
+-- name: purge_dead_letters
+DELETE FROM queuelab_dead_letters WHERE queue = ?1;
+
+-- name: counts
+SELECT count(*) FILTER (WHERE ready_at <= ?2),
+       count(*) FILTER (WHERE ready_at > ?2 AND lease_token IS NULL),
+       count(*) FILTER (WHERE ready_at > ?2 AND lease_token IS NOT NULL),
+       (SELECT count(*) FROM queuelab_dead_letters WHERE queue = ?1)
+FROM queuelab_tasks
+WHERE queue = ?1;
+
+-- name: peek
+SELECT attempts, task FROM queuelab_tasks
+WHERE queue = ?1 AND ready_at <= ?2
+ORDER BY {order}
+LIMIT ?3;
+
+-- name: next_due
+SELECT min(ready_at) FROM queuelab_tasks WHERE queue = ?1 AND ready_at > ?2;
+
+-- name: dead_letter_page
+-- ?2: the error kind or NULL; ?3: the filter text, lower-cased, or ''. queuelab_lower is
+-- Python's str.lower, registered on each connection: SQLite's lower() folds ASCII only.
+SELECT error_kind, error, dead_lettered_at, attempts, task FROM queuelab_dead_letters
+WHERE queue = ?1 AND {filter}
+ORDER BY {order}
+LIMIT ?5 OFFSET ?4;
+
+-- name: dead_letter_totals
+SELECT count(*) FILTER (WHERE {filter}), count(*) FROM queuelab_dead_letters WHERE queue = ?1;
+
+-- name: dead_letter_kinds
+SELECT DISTINCT error_kind FROM queuelab_dead_letters WHERE queue = ?1 ORDER BY 1;
+
+-- name: get_dead_letter
+SELECT error_kind, error, dead_lettered_at, attempts, task FROM queuelab_dead_letters
+WHERE queue = ?1 AND id = ?2;
+
+-- name: has_version_table
+SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'queuelab_schema_version';
+
+-- name: version
+SELECT coalesce(max(version), 0) FROM queuelab_schema_version;
+
+-- name: version_table
+CREATE TABLE IF NOT EXISTS queuelab_schema_version (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at REAL NOT NULL
+);
+
+-- name: record_version
+INSERT INTO queuelab_schema_version (version, name, applied_at) VALUES (?1, ?2, ?3);
