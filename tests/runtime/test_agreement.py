@@ -47,7 +47,10 @@ async def test_mmc_at_rho_07_agrees_with_the_simulator() -> None:
     engine = live(s)
     await run_to_end(engine)
     a, b = sim.summary(), engine.summary()
-    assert b.arrived == a.arrived  # same arrival stream: not a tolerance, an identity
+    # same arrival stream: the same tasks in all (an identity); within the measured window
+    # an arrival a few ms from its edge may fall on either side
+    assert engine.totals().created == sim.totals().created
+    assert abs(b.arrived - a.arrived) <= 3
     # completions: only tasks finishing within jitter of the window's end can differ
     assert abs(b.completed - a.completed) <= 3, _report("completed", a.completed, b.completed)
     assert b.throughput == pytest.approx(a.throughput, rel=0.02)
@@ -60,6 +63,8 @@ async def test_mmc_at_rho_07_agrees_with_the_simulator() -> None:
     # the mean wait is the sensitive one: ~half the tasks wait 0 in the simulator and a
     # wake-up latency live; near-ties between a finish and an arrival can go either way.
     # Measured: -1 % to +7 % (+21 % when the driver's own timer lateness counted as wait).
+    # A single service time can still end several ms late on a busy machine (0.3 scenario
+    # seconds here); over ~850 tasks and 4 workers that averages out.
     assert b.mean_wait == pytest.approx(a.mean_wait, rel=0.20), _report(
         "mean wait", a.mean_wait, b.mean_wait)
     assert b.worker_seconds == pytest.approx(a.worker_seconds, rel=0.01)
@@ -67,36 +72,40 @@ async def test_mmc_at_rho_07_agrees_with_the_simulator() -> None:
 
 @pytest.mark.asyncio
 async def test_a_dynamic_pool_scales_the_same_way_live() -> None:
-    # a ramp from 1 to 6 tasks/s of 1 s tasks: the threshold autoscaler grows the pool
+    # Steady 1.5 tasks/s on a pool of 2, then 80 s of 7.5 tasks/s: the threshold autoscaler
+    # grows the pool to its maximum through the spike and shrinks it after. The spike drives
+    # the backlog far past the up threshold, so those decisions cannot flip on a few ms of
+    # jitter. (A slow ramp is a poor test: its backlog hovers at the threshold for minutes,
+    # a flipped decision there shifts the pool for a while, and the mean wait with it -
+    # measured -46 % to +24 % between runs for such a ramp.)
     s = scenario(run={"duration": DURATION, "warmup": 0.0, "time_scale": SCALE, "seed": 7},
-                 arrivals={"process": "ramp", "rate": 1.0, "to_rate": 6.0,
-                           "over": 0.6 * DURATION},
+                 arrivals={"process": "spike", "rate": 1.5, "at": 80.0, "extra": 6.0,
+                           "length": 80.0},
                  service={"mean": 1.0},
-                 pool={"strategy": "dynamic", "workers": 1, "min_workers": 1,
-                       "max_workers": 10, "scale_up_threshold": 3,
+                 pool={"strategy": "dynamic", "workers": 2, "min_workers": 2,
+                       "max_workers": 10, "scale_up_threshold": 8,
                        "scale_down_threshold": 1, "check_interval": 5.0})
     sim, sim_frames = _simulate(s)
     engine = live(s)
     frames = await run_to_end(engine)
     a, b = sim.summary(), engine.summary()
-    assert b.arrived == a.arrived
+    assert engine.totals().created == sim.totals().created
     assert b.throughput == pytest.approx(a.throughput, rel=0.02)
-    # The autoscaler sees the backlog at each check; a task finishing a few ms earlier or
-    # later can flip one decision, which then shifts the pool by one worker for a while.
-    # So: the same peak within one worker, the worker-seconds (the pool's cost) within
-    # 8 % (measured: 2 %), and the step curves apart by less than one worker on average.
-    assert abs(max(f.workers for f in frames) - max(f.workers for f in sim_frames)) <= 1
-    assert b.worker_seconds == pytest.approx(a.worker_seconds, rel=0.08), _report(
-        "worker-seconds", a.worker_seconds, b.worker_seconds)
+    # The worker count, frame by frame: the same peak, and the step curves less than half a
+    # worker apart on average (measured: 0.05 to 0.38). Scale-downs happen at a backlog of
+    # 0 or 1, where a task finishing a few ms earlier or later can flip one decision.
+    assert max(f.workers for f in frames) == max(f.workers for f in sim_frames)
     by_t = {round(f.t): f.workers for f in sim_frames}
     gaps = [abs(f.workers - by_t[round(f.t)]) for f in frames if round(f.t) in by_t]
-    assert len(gaps) >= len(sim_frames) - 2
-    assert sum(gaps) / len(gaps) < 1.0
-    assert abs(b.extras["final_workers"] - a.extras["final_workers"]) <= 2
-    # utilization within 5 % (measured: within 2 %). The mean wait within 35 %: a pool one
-    # worker short for a few checks moves it far more than jitter moves a fixed pool's
-    # (measured over 7 runs: -8 % to +24 %; two seeds differ by ~±30 % at 95 %, and a
-    # pool that scaled at the wrong backlog or lost tasks would be off by far more).
-    assert b.utilization == pytest.approx(a.utilization, rel=0.05)
-    assert b.mean_wait == pytest.approx(a.mean_wait, rel=0.35), _report(
+    assert len(gaps) >= len(sim_frames) - 3  # (a stalled loop may merge two frames)
+    assert sum(gaps) / len(gaps) < 0.5
+    # Such a flip keeps one more (or one fewer) idle worker for a few checks: the pool's
+    # cost and its utilization within 12 % (measured: within 7.3 % and 7.1 %).
+    assert b.worker_seconds == pytest.approx(a.worker_seconds, rel=0.12), _report(
+        "worker-seconds", a.worker_seconds, b.worker_seconds)
+    assert b.utilization == pytest.approx(a.utilization, rel=0.12)
+    # The waits come from the spike's backlog, which both engines build and clear alike
+    # (measured: within 2 %).
+    assert b.mean_wait == pytest.approx(a.mean_wait, rel=0.15), _report(
         "mean wait", a.mean_wait, b.mean_wait)
+    assert abs(b.extras["final_workers"] - a.extras["final_workers"]) <= 2
