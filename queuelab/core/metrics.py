@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from queuelab.core.stats import BatchMeans, LogHistogram, sorted_quantile
 
@@ -37,9 +36,11 @@ NAN = float("nan")
 PENDING_WAITS = 4096  # waits gathered before they are fed to the whole-run statistics
 
 
-@dataclass(frozen=True, slots=True)
-class MetricsFrame:
+class MetricsFrame(NamedTuple):
     """What happened over one sample interval (ending at `t`) and the state at its end.
+
+    A named tuple rather than a frozen dataclass: equally immutable, and built about four
+    times faster, which matters once per frame of a simulated hour.
 
     Rates are per second of the interval; `utilization` is time-integrated over it (busy
     worker-seconds / live worker-seconds, 0 when no worker lived); `error_rate` is failed /
@@ -68,11 +69,15 @@ class MetricsFrame:
 
     def as_row(self) -> tuple[float | int, ...]:
         """The values in FRAME_COLUMNS order (one frames.csv row)."""
-        return _row(self)
+        return tuple(self)
 
 
-FRAME_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(MetricsFrame))
-_row = attrgetter(*FRAME_COLUMNS)
+FRAME_COLUMNS: tuple[str, ...] = MetricsFrame._fields
+INT_COLUMNS: frozenset[str] = frozenset(
+    name for name, kind in MetricsFrame.__annotations__.items()
+    if getattr(kind, "__forward_arg__", kind) in ("int", int)
+)
+"""Columns that hold counts (integers); the rest are floats, NaN where nothing was measured."""
 
 
 def _plain(value: Any) -> Any:

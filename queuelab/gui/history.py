@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from queuelab.core.metrics import FRAME_COLUMNS, MetricsFrame
+from queuelab.core.metrics import FRAME_COLUMNS, INT_COLUMNS, MetricsFrame
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -24,9 +24,6 @@ REFERENCE_COLUMNS: tuple[str, ...] = ("ref_lq", "ref_rho", "ref_wq")
 """Erlang C predictions in force at each frame (NaN when the scenario is not M/M/c)."""
 
 COLUMNS: tuple[str, ...] = FRAME_COLUMNS + REFERENCE_COLUMNS
-INT_COLUMNS: frozenset[str] = frozenset(
-    name for name, kind in MetricsFrame.__annotations__.items() if kind == "int"
-)
 
 # How two neighbouring rows fold into one in the whole-run copy. Levels and tail percentiles
 # keep the maximum (a one-frame spike must not vanish from the overview), cumulative counters

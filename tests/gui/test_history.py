@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -88,7 +87,7 @@ def test_memory_is_fixed_whatever_the_run_length() -> None:
     before = (h._data.nbytes, h.coarse._data.nbytes)
     base = frame(0.0)
     for k in range(20):
-        h.append([replace(base, t=float(k * 500 + i)) for i in range(500)])
+        h.append([base._replace(t=float(k * 500 + i)) for i in range(500)])
     assert (h._data.nbytes, h.coarse._data.nbytes) == before
     assert len(h) == 1000 and len(h.coarse) <= 64 and h.total == 10_000
     assert h.coarse.column("t")[-1] == 9999.0
