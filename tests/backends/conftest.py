@@ -69,6 +69,35 @@ BACKENDS: list[BackendSpec] = [
 ]
 
 
+# --- RabbitMQ (queuelab.backends.amqp) -------------------------------------------------
+#: A queue per test (SharedServerSpec); test_amqp_contract.py deletes its broker objects
+#: afterwards. A lease ends when its holder's connection closes (the suite closes it to play
+#: the crash); delays are exact to 10 ms, so 0.2 s is honoured with room to spare.
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+BACKENDS += [
+    SharedServerSpec(
+        "amqp",
+        AMQP_URL,
+        id="amqp-fifo",
+        lease_expiry="disconnect",
+        delay_granularity=0.2,
+        wake_latency=0.5,
+        marks=needs("rabbitmq"),
+    ),
+    SharedServerSpec(
+        "amqp",
+        f"{AMQP_URL}?discipline=priority",
+        id="amqp-priority",
+        discipline="priority",
+        lease_expiry="disconnect",
+        delay_granularity=0.2,
+        wake_latency=0.5,
+        marks=needs("rabbitmq"),
+    ),
+]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run each contract test once per spec of the class's backend."""
     if "spec" not in metafunc.fixturenames:

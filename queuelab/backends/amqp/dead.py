@@ -1,0 +1,238 @@
+"""The dead-letter queue, read into this process so it can be listed, paged and searched.
+
+RabbitMQ cannot query a queue: the only reads are consume and basic.get, and a message read
+is held until acked or given back. So the store consumes `queuelab.<q>.dead` on a channel of
+its own with no prefetch limit and acks nothing until a person decides. Every dead letter is
+then held (unacked) here and indexed by task id; listing, paging and filtering run in memory
+(`page_of`, like the memory backend). Before each use a basic.get on that channel acts as a
+barrier, so dead letters published a moment ago are in the index.
+
+Reprocess and discard are AMQP transactions on that channel (tx.select): publish the task to
+the main queue and ack its DLQ message, then tx.commit. RabbitMQ applies a transaction's
+publishes and acks together at commit, and throws away an uncommitted one when the channel
+closes (the DLQ message is then requeued), so a task whose move is interrupted - this
+process dies, the connection drops - is still a dead letter or back in the queue, never both,
+never neither. (RabbitMQ documents tx as batching rather than ACID: only a broker crash in
+the middle of a commit can break that.) Publisher confirms could not give this: confirm, then
+ack, leaves a window where a crash makes a duplicate.
+
+Limits, by design: while this process holds the dead letters, other processes see none of
+them (the broker counts them as unacked, and AMQP exposes no unacked count); they are given
+back when the store closes. RabbitMQ's consumer_timeout (30 min by default) also closes a
+channel that holds deliveries that long: the store notices the closed channel and reads the
+queue again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import aiormq
+from aio_pika.abc import AbstractRobustChannel
+from aiormq import spec
+from aiormq.abc import DeliveredMessage
+
+from queuelab.backends.base import BackendError
+from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task, page_of
+
+from .link import Link, is_trouble
+from .topology import Names
+from .wire import decode_dead, new_message_id, task_properties
+
+Channel = aiormq.abc.AbstractChannel
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Entry:
+    dead: DeadLetter
+    channel: Channel
+    tag: int
+
+
+def _by_time(d: DeadLetter) -> float:
+    return d.dead_lettered_at
+
+
+class DeadLetterStore:
+    """The dead letters of one queue, held by this process (see the module docstring)."""
+
+    def __init__(
+        self, link: Link, names: Names, priority_of: Callable[[Task], int | None]
+    ) -> None:
+        self._link = link
+        self._names = names
+        self._priority_of = priority_of  # Task -> AMQP priority or None
+        self._robust: AbstractRobustChannel | None = None
+        self._on: Channel | None = None
+        self._index: dict[str, list[_Entry]] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def size(self) -> int:
+        """Dead letters held here (the broker counts none of them as ready)."""
+        self._forget_closed()
+        return len(self._index)
+
+    # --- reading ------------------------------------------------------------------------
+    async def _channel(self) -> Channel:
+        """The transactional channel consuming the DLQ; set up again after a drop."""
+        if self._robust is None:
+            self._robust = await self._link.channel(confirms=False)
+        ch = await self._link.rpc_channel(self._robust)
+        if ch is not self._on:
+            self._index.clear()  # held on a closed channel: the broker has them back
+            await ch.tx_select()
+            await ch.basic_consume(self._names.dead, self._on_message)
+            self._on = ch
+        return ch
+
+    def _on_message(self, message: DeliveredMessage) -> None:
+        self._add(message.channel, message)
+
+    def _add(self, ch: Channel, message: DeliveredMessage) -> None:
+        props = message.header.properties
+        dead = decode_dead(message.body, props.message_id, props.headers)
+        self._index.setdefault(dead.id, []).append(
+            _Entry(dead, ch, message.delivery.delivery_tag)
+        )
+
+    def _forget_closed(self) -> None:
+        if self._on is not None and self._on.is_closed:
+            self._index.clear()
+            self._on = None
+
+    async def sync(self) -> Channel:
+        """Subscribe if needed, then pull anything not yet delivered (the barrier)."""
+        self._forget_closed()
+        ch = await self._channel()
+        while True:
+            message = await ch.basic_get(self._names.dead)
+            if not isinstance(message.delivery, spec.Basic.GetOk):
+                break
+            self._add(ch, message)
+        await self._barrier(ch)
+        return ch
+
+    async def _barrier(self, ch: Channel) -> None:
+        """Every delivery sent to this channel so far is indexed (see Consumer.barrier)."""
+        await ch.exchange_declare(self._names.dead, passive=True)
+        await asyncio.sleep(0)
+
+    async def count(self) -> int:
+        """Dead letters: those the broker still has ready plus those held here."""
+        async with self._lock:
+            async def look() -> int:
+                self._forget_closed()
+                ch = await self._channel()
+                ok = await ch.queue_declare(self._names.dead, passive=True)
+                await self._barrier(ch)
+                return int(ok.message_count or 0) + len(self._index)
+
+            return await self._retrying(look)
+
+    async def page(self, query: DeadLetterQuery) -> DeadLetterPage:
+        async with self._lock:
+            await self._retrying(self.sync)
+            dead = sorted((e[0].dead for e in self._index.values()), key=_by_time)
+        return page_of(dead, query)
+
+    async def get(self, task_id: str) -> DeadLetter | None:
+        async with self._lock:
+            await self._retrying(self.sync)
+            entries = self._index.get(task_id)
+        return entries[0].dead if entries else None
+
+    # --- moving -------------------------------------------------------------------------
+    async def reprocess(self, task_ids: Sequence[str], reset_attempts: bool) -> int:
+        names = self._names
+
+        async def move(ch: Channel, entries: list[_Entry]) -> None:
+            task = Task.from_dict(entries[0].dead.task.to_dict())  # the index keeps its own
+            if reset_attempts:
+                task.attempts = 0
+            props = task_properties(new_message_id(), self._priority_of(task))
+            await ch.basic_publish(
+                task.to_json().encode(), exchange="", routing_key=names.main, properties=props
+            )
+
+        return await self._transact(task_ids, move, "reprocess")
+
+    async def discard(self, task_ids: Sequence[str]) -> int:
+        async def nothing(ch: Channel, entries: list[_Entry]) -> None:
+            return None
+
+        return await self._transact(task_ids, nothing, "discard")
+
+    async def _transact(
+        self, task_ids: Sequence[str], action: Callable[[Channel, list[_Entry]], Awaitable[None]],
+        verb: str,
+    ) -> int:
+        """Per task: `action`, then ack its DLQ message(s); one commit for the batch."""
+        async with self._lock:
+            ch = await self._retrying(self.sync)
+            done = []
+            try:
+                for task_id in dict.fromkeys(task_ids):
+                    entries = self._index.get(task_id)
+                    if not entries:
+                        continue
+                    await action(ch, entries)
+                    for entry in entries:
+                        await ch.basic_ack(entry.tag)
+                    done.append(task_id)
+                if done:
+                    await ch.tx_commit()
+            except BaseException as exc:
+                if not is_trouble(exc):
+                    raise
+                self._index.clear()
+                raise BackendError(
+                    f"{self._link.shown}: the connection dropped during {verb}; each task is "
+                    "either still a dead letter or moved (a transaction), list again to see"
+                ) from None
+            for task_id in done:
+                del self._index[task_id]
+            return len(done)
+
+    async def drop_all(self) -> None:
+        """Ack every held dead letter (purge); the caller then purges the DLQ itself."""
+        async with self._lock:
+            ch = await self._retrying(self.sync)
+            entries = [e for group in self._index.values() for e in group]
+            for entry in entries:
+                await ch.basic_ack(entry.tag)
+            if entries:
+                await ch.tx_commit()
+            self._index.clear()
+
+    async def close(self) -> None:
+        robust, self._robust = self._robust, None
+        self._index.clear()
+        self._on = None
+        if robust is not None:
+            with contextlib.suppress(Exception):
+                await robust.close()
+
+    async def _retrying(self, op: Callable[[], Awaitable[T]]) -> T:
+        """Run `op` again after a reconnection (reading changes nothing, so it is safe)."""
+        deadline = self._link.deadline()
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                return await op()
+            except BaseException as exc:
+                if not is_trouble(exc):
+                    raise
+                if loop.time() >= deadline:
+                    raise BackendError(
+                        f"{self._link.shown}: cannot read the dead-letter queue "
+                        f"({type(exc).__name__}: {exc})"
+                    ) from None
+                self._index.clear()
+                self._on = None
+                await asyncio.sleep(0.05)

@@ -1,0 +1,138 @@
+"""Tasks and dead letters as AMQP messages, and what this process remembers about them.
+
+Body: `Task.to_json()` (a dead letter: `DeadLetter.to_dict()` as JSON), persistent
+(delivery_mode 2), `content_type` application/json, `type` naming which of the two it is, and
+a `message_id` unique to each publish. A task's `attempts` travels in its JSON.
+
+Attempts and redelivery. Classic queues keep no delivery count (`x-delivery-count` exists
+only on quorum queues, which have no priorities before RabbitMQ 4.0), and the broker only
+says `redelivered`: "this message may have been delivered before". So a redelivered message
+counts one abandoned attempt - the claim whose holder vanished - on top of its JSON. This
+process knows better for the messages it held itself, and `Redeliveries` keeps that
+knowledge by message id: a message only prefetched (never claimed) and given back counts
+none, one abandoned twice here counts two, and a message whose ack may have been lost with
+the connection (settled here, then redelivered) is recognised and dropped instead of being
+handled twice. Across processes the flag is all there is: documented as at-least-once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections import OrderedDict
+
+from aiormq import spec
+
+from queuelab.core.task import DeadLetter, Task
+
+TASK_TYPE = "queuelab.task"
+DEAD_TYPE = "queuelab.dead_letter"
+_JSON = "application/json"
+_PERSISTENT = 2
+
+#: message ids are this prefix (random per process) and a counter: unique without uuid cost
+_PREFIX = os.urandom(6).hex()
+_COUNTER = itertools.count(1)
+
+
+def new_message_id() -> str:
+    return f"{_PREFIX}.{next(_COUNTER)}"
+
+
+def task_properties(message_id: str, priority: int | None) -> spec.Basic.Properties:
+    return spec.Basic.Properties(
+        content_type=_JSON, delivery_mode=_PERSISTENT, message_id=message_id,
+        priority=priority, message_type=TASK_TYPE,
+    )
+
+
+def dead_properties(message_id: str) -> spec.Basic.Properties:
+    return spec.Basic.Properties(
+        content_type=_JSON, delivery_mode=_PERSISTENT, message_id=message_id,
+        message_type=DEAD_TYPE,
+    )
+
+
+def encode_dead(dead: DeadLetter) -> bytes:
+    return json.dumps(dead.to_dict(), separators=(",", ":"), allow_nan=False).encode()
+
+
+def decode_dead(body: bytes, message_id: str | None, headers: dict | None) -> DeadLetter:
+    """A dead letter from the DLQ, whatever put it there.
+
+    Ours carry a DeadLetter body. A task body means the broker dead-lettered the message
+    itself (another client rejected it): its `x-death` reason becomes the error. Anything
+    else is kept as an undecodable message, so it can still be seen and discarded.
+    """
+    try:
+        data = json.loads(body)
+        if isinstance(data, dict) and "task" in data:
+            return DeadLetter.from_dict(data)
+        task = Task.from_dict(data)
+    except (ValueError, TypeError, KeyError) as exc:
+        text = body.decode("utf-8", errors="replace")
+        task = Task(id=f"amqp:{message_id or 'no-id'}", payload=text[:10_000])
+        return DeadLetter(task, "UndecodableMessage", f"{type(exc).__name__}: {exc}", 0.0)
+    reason = "rejected"
+    deaths = (headers or {}).get("x-death")
+    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+        reason = str(deaths[0].get("reason", reason))
+    return DeadLetter(task, "BrokerDeadLettered", f"dead-lettered by the broker ({reason})", 0.0)
+
+
+class Redeliveries:
+    """What this process knows about messages it gave back or settled (bounded memory).
+
+    `extra[id]`: attempts the message has seen since it was published, beyond its JSON (a
+    claim abandoned here counts one; a message only prefetched counts none).
+    `settled`: ids acked here whose ack may not have reached the broker before a drop.
+    `republished`: ids published again after a lost confirm (True once a copy was seen), so
+    a second copy is recognised.
+    """
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self.extra: OrderedDict[str, int] = OrderedDict()
+        self.settled: OrderedDict[str, None] = OrderedDict()
+        self.republished: OrderedDict[str, bool] = OrderedDict()
+
+    def gave_back(self, message_id: str, extra: int) -> None:
+        self.extra[message_id] = extra
+        if len(self.extra) > self.LIMIT:
+            self.extra.popitem(last=False)
+
+    def extra_on_redelivery(self, message_id: str) -> int:
+        """Abandoned attempts to count for a redelivered message (the flag says >= 0)."""
+        known = self.extra.pop(message_id, None)
+        return 1 if known is None else known
+
+    def settle(self, message_id: str) -> None:
+        settled = self.settled
+        settled[message_id] = None
+        if len(settled) > self.LIMIT:
+            settled.popitem(last=False)
+
+    def already_settled(self, message_id: str) -> bool:
+        return message_id in self.settled
+
+    def republishing(self, message_id: str) -> None:
+        self.republished.setdefault(message_id, False)
+        if len(self.republished) > self.LIMIT:
+            self.republished.popitem(last=False)
+
+    def is_duplicate(self, message_id: str, redelivered: bool) -> bool:
+        """True for a message this process must not hand out again (see the class doc)."""
+        if redelivered and message_id in self.settled:
+            return True
+        republished = self.republished
+        if republished and message_id in republished:
+            if republished[message_id] and not redelivered:  # a second first delivery
+                return True
+            republished[message_id] = True
+        return False
+
+
+#: one per process: any handle may receive what another handle gave back
+REDELIVERIES = Redeliveries()
