@@ -64,10 +64,9 @@ async def shoot(args: argparse.Namespace) -> Path:
     assert engine is not None
 
     async def run_to(t: float) -> None:
-        window.set_speed(None)
+        window.set_speed(200.0)  # fast, yet paced: it stops close to `t`
         if engine.state != RunState.RUNNING:
             window.toggle_run()
-        window.set_speed(200.0)
         while engine.now < t and engine.state == RunState.RUNNING:
             await asyncio.sleep(0.005)
         if engine.state == RunState.RUNNING:
@@ -80,13 +79,11 @@ async def shoot(args: argparse.Namespace) -> Path:
         field.editor.set_value(args.value)  # shown as a person would type it …
         field.editor.committed.emit(field.editor.value())  # … and committed
     await run_to(args.until)
-    window.set_speed(10.0)  # the speed a person would watch at, shown in the toolbar
-    window.controls.set_state(RunState.RUNNING)
-    window.state_label.setText("running · 10×")
+    window.set_speed(10.0)  # resume at a speed a person would watch at: the run is live
+    window.toggle_run()
     for _ in range(20):  # let layout and painting settle
         await asyncio.sleep(0.02)
     window.refresh()
-    await asyncio.sleep(0.1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out)):

@@ -126,6 +126,8 @@ class MainWindow(QMainWindow):
         self.message = QLabel()
         self.state_label = QLabel()
         self.rate_label = QLabel()
+        self.rate_label.setToolTip("Tasks created per second of wall-clock time: how fast the "
+                                   "run goes through its scenario")
         self.totals = TotalsLabel()
         bar = self.statusBar()
         bar.addWidget(self.totals, 1)
@@ -435,7 +437,7 @@ class MainWindow(QMainWindow):
             self.rate_label.setText("")
             return
         rate = (created - mark[1]) / (now - mark[0])
-        self.rate_label.setText(f"{rate:,.0f} tasks/s")
+        self.rate_label.setText(f"pace {rate:,.0f} tasks/s")
 
     # -- messages -------------------------------------------------------------------------------
 
