@@ -98,6 +98,7 @@ def through_backend(url: str) -> Runner:
 
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_QUEUE = "bench"
 
 
 async def raw_redis_lua(tasks: list[Task], workers: int, yield_each: bool, clock: Clock) -> float:
@@ -148,7 +149,8 @@ async def raw_redis_lua(tasks: list[Task], workers: int, yield_each: bool, clock
             )  # fmt: skip
         await asyncio.gather(*(consume(f"raw:{w}") for w in range(workers)))
         elapsed = clock() - start
-        await client.delete(*keys.all())
+        # this side runs last in each round: it also removes the QueueLab side's queue
+        await client.delete(*keys.all(), *QueueKeys(REDIS_QUEUE).all())
         return elapsed
     finally:
         await client.aclose()
@@ -165,7 +167,7 @@ class Bench:
 
 BENCHES: dict[str, Bench] = {
     "memory": Bench("memory://bench", raw_asyncio_queue, "asyncio.Queue"),
-    "redis": Bench(f"{REDIS_URL}?queue=bench", raw_redis_lua, "redis-py+Lua"),
+    "redis": Bench(f"{REDIS_URL}?queue={REDIS_QUEUE}", raw_redis_lua, "redis-py+Lua"),
 }
 
 

@@ -1,11 +1,12 @@
 """The Redis backend: `redis://[user:password@]host:port[/db]?queue=jobs&discipline=priority`.
 
-Options (URL query or keywords): `queue` (name, default "default"), `discipline` ("fifo"
-or "priority"), `connect_timeout` (s to reach the server, default 3), `socket_timeout`
-(s a reply may take, default 10), `reconnect_timeout` (s an operation keeps retrying
-after a lost connection, default 30), `poll_interval` (s an idle waiting claimer waits at
-most before looking again, default 2), and for `rediss://` `ssl_cert_reqs` and
-`ssl_ca_certs`, handed to redis-py.
+Options (URL query or keywords): `queue` (name, default "default"); `discipline` ("fifo"
+or "priority"; unnamed: the queue's own, FIFO for a new one); `connect_timeout` (s to
+reach the server, default 3); `socket_timeout` (s a reply may take, default 10);
+`reconnect_timeout` (s an operation keeps retrying after a lost connection, default 30);
+`poll_interval` (s an idle waiting claimer waits at most before looking again, default
+2). `username`, `password` (if not in the URL) and, for `rediss://`, `ssl_cert_reqs` and
+`ssl_ca_certs` are handed to redis-py.
 
 Why sorted sets and Lua rather than Streams. A stream with a consumer group gives
 at-least-once delivery and XAUTOCLAIM for consumers that vanished, but nothing else this
@@ -44,7 +45,7 @@ _NUMBERS = {
     "reconnect_timeout": 30.0,
     "poll_interval": 2.0,
 }
-_PASSED_ON = ("ssl_cert_reqs", "ssl_ca_certs")
+_PASSED_ON = ("username", "password", "ssl_cert_reqs", "ssl_ca_certs")
 _OPTIONS = ("queue", "discipline", *_NUMBERS, *_PASSED_ON)
 
 
@@ -72,7 +73,7 @@ def from_url(url: str, **options: Any) -> RedisQueue:
         base,
         shown,
         name=str(options.get("queue") or "default"),
-        discipline=str(options.get("discipline", "fifo")),
+        discipline=None if options.get("discipline") is None else str(options["discipline"]),
         redis_options={k: options[k] for k in _PASSED_ON if k in options},
         **numbers,
     )

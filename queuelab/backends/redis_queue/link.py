@@ -219,9 +219,10 @@ class Link:
         give_up = now + self.reconnect_timeout
         last: BaseException = first
         for attempt in itertools.count():
-            pause = _BACKOFF[min(attempt, len(_BACKOFF) - 1)]
-            if time.monotonic() + pause > give_up:
+            remaining = give_up - time.monotonic()
+            if remaining <= 0:
                 break
+            pause = min(_BACKOFF[min(attempt, len(_BACKOFF) - 1)], remaining)
             if pause:
                 await asyncio.sleep(pause)
             try:

@@ -62,21 +62,22 @@ class RedisQueue(TaskQueue):
         shown: str,
         *,
         name: str = "default",
-        discipline: str = "fifo",
+        discipline: str | None = None,
         connect_timeout: float = 3.0,
         socket_timeout: float = 10.0,
         reconnect_timeout: float = 30.0,
         poll_interval: float = 2.0,
         redis_options: dict[str, Any] | None = None,
     ) -> None:
-        if discipline not in DISCIPLINES:
+        if discipline is not None and discipline not in DISCIPLINES:
             raise BackendError(
                 f"redis:// discipline must be one of {', '.join(DISCIPLINES)}, not {discipline!r}"
             )
         self.url = shown
         self.name = name
-        self.discipline = discipline
-        self._fifo = "1" if discipline == "fifo" else "0"
+        self._wanted = discipline  # None: whatever the queue already has (FIFO if new)
+        self.discipline = discipline or "fifo"  # the queue's own, once opened
+        self._fifo = "1" if self.discipline == "fifo" else "0"
         keys = self._keys = QueueKeys(name)
         self._channel = keys.channel
         self._link = Link(
@@ -116,17 +117,25 @@ class RedisQueue(TaskQueue):
 
     # --- life cycle ---------------------------------------------------------------
     async def open(self) -> None:
-        """Connect and check the queue's discipline; a second open does nothing."""
+        """Connect and agree on the queue's discipline; a second open does nothing.
+
+        Without an explicit discipline the queue's own is adopted, so tools can open any
+        queue by name; naming a different one than the queue has is refused.
+        """
         if self._open:
             return
         await self._link.open()
-        found = (await self._link.call(lua.DISCIPLINE, self._k_meta, (self.discipline,))).decode()
-        if found != self.discipline:
+        found = (
+            await self._link.call(lua.DISCIPLINE, self._k_meta, (self._wanted or "",))
+        ).decode()
+        if self._wanted is not None and found != self._wanted:
             await self._link.close()
             raise BackendError(
                 f"{self.url}: queue {self.name!r} is a {found} queue; open it with "
                 f"discipline={found} (or purge it first)"
             )
+        self.discipline = found
+        self._fifo = "1" if found == "fifo" else "0"
         self._open = True
 
     async def close(self) -> None:

@@ -512,7 +512,8 @@ return out
 """,
 )
 
-#: The queue's discipline, set by its first holder: returns the one in force.
+#: The queue's discipline, set by its first holder (FIFO if it named none): returns the
+#: one in force.
 DISCIPLINE = Script(
     "discipline",
     ("meta",),
@@ -520,6 +521,7 @@ DISCIPLINE = Script(
     """
 local cur = redis.call('HGET', meta, 'discipline')
 if cur then return cur end
+if discipline == '' then discipline = 'fifo' end
 redis.call('HSET', meta, 'discipline', discipline)
 return discipline
 """,
