@@ -504,6 +504,7 @@ class SimEngine:
         simple = self._breaker is None and self._levels == 1 and not self._prefetch
         p_fail, p_poison, timeout = self._p_fail, self._p_poison, self._timeout
         uniform = self._failures.uniform
+        requeue = not self._inline  # a failed attempt frees its worker
         gap = getattr(self._arrivals, "gap", None)  # a renewal process: next = now + gap()
         mix = self._mix
         na = self._next_arrival
@@ -569,13 +570,19 @@ class SimEngine:
                     break
                 now = t
                 _, _, code, w = pop(heap)
-                if code == FINISH and simple and w.outcome is SUCCEEDED and not w.draining:
-                    # ---- a successful finish
+                if code == FINISH and simple and not w.draining and (
+                        w.outcome is SUCCEEDED or requeue):
+                    # ---- an attempt ends and the worker moves on
                     busy -= 1
-                    ok_n += 1
                     service_sum += w.duration
-                    done += 1
-                    w.processed += 1
+                    if w.outcome is SUCCEEDED:
+                        ok_n += 1
+                        done += 1
+                        w.processed += 1
+                    else:  # retried later from the queue, or dead-lettered: never a counter here
+                        w.failed += 1
+                        self._m_failed += 1
+                        self._failed_attempt(w, w.task, t)
                     if waiting:  # straight on to the next task, FIFO
                         waiting -= 1
                         task = queue0.popleft()
@@ -584,14 +591,16 @@ class SimEngine:
                             task[N_FIRST_START] = t
                             wait_append(t - task[N_CREATED])
                         duration = draw()
+                        outcome = SUCCEEDED
                         if task[N_POISON] or (p_fail > 0.0 and uniform() < p_fail):
-                            w.outcome = FAILED
+                            outcome = FAILED
                         if timeout and duration > timeout:
                             duration = timeout
-                            w.outcome = TIMED_OUT
+                            outcome = TIMED_OUT
                         w.task = task
                         w.started = t
                         w.duration = duration
+                        w.outcome = outcome
                         busy_sum += duration
                         busy += 1
                         push(heap, (t + duration, seq(), FINISH, w))
