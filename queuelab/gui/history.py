@@ -50,7 +50,7 @@ def frames_to_block(
     """Frames as a (columns × n) float block, reference values repeated on every row."""
     block = np.empty((len(COLUMNS), len(frames)), dtype=np.float64)
     n_frame = len(FRAME_COLUMNS)
-    block[:n_frame] = np.array([f.as_row() for f in frames], dtype=np.float64).T
+    block[:n_frame] = np.array(frames, dtype=np.float64).T  # frames are tuples
     block[n_frame:] = np.array(reference, dtype=np.float64)[:, None]
     return block
 

@@ -316,6 +316,7 @@ class MainWindow(QMainWindow):
     def set_speed(self, speed: float | None) -> None:
         self.runner.set_speed(speed)
         self.controls.set_speed(speed)
+        self._show_state(self.runner.engine.state if self.runner.engine else None)
 
     def set_mode(self, kind: str) -> None:
         """Switch between the simulated and the live engine (a fresh run either way)."""
@@ -350,16 +351,24 @@ class MainWindow(QMainWindow):
     def _on_state(self, state: RunState | None) -> None:
         self.controls.set_state(state or RunState.IDLE)
         self.form.set_running(state in ACTIVE)
-        speed = self.runner.speed
-        pace = "max speed" if speed is None else f"{speed:g}×"
-        text = {RunState.RUNNING: f"running · {pace}", RunState.PAUSED: "paused",
-                RunState.IDLE: "ready", RunState.STOPPING: "stopping",
-                RunState.FINISHED: "finished"}.get(state, "")  # type: ignore[arg-type]
-        self.state_label.setText(text)
+        self._show_state(state)
         if state == RunState.FINISHED:
             self.status("Run finished: press Run again, or Reset to change any knob")
         self._due.clear()  # the panes show the state the run stopped in
         self.refresh()
+
+    def _show_state(self, state: RunState | None) -> None:
+        """The state and speed in the status bar; the pace is measured afresh from here."""
+        speed = self.runner.speed
+        pace = "max speed" if speed is None else f"{speed:g}×"
+        if self.runner.engine is not None and self.runner.engine.kind == LIVE:
+            pace = f"live × {1 / self.runner.engine.scenario.run.time_scale:g}"
+        text = {RunState.RUNNING: f"running · {pace}", RunState.PAUSED: "paused",
+                RunState.IDLE: "ready", RunState.STOPPING: "stopping",
+                RunState.FINISHED: "finished"}.get(state, "")  # type: ignore[arg-type]
+        self.state_label.setText(text)
+        self._rate_mark = None
+        self.rate_label.clear()
 
     def _on_frames(self, frames: list[MetricsFrame]) -> None:
         self.history.append(frames, self._reference)

@@ -117,12 +117,14 @@ def test_rebuild_reads_a_trace_file_when_it_is_named(tmp_path: Path) -> None:
         rebuild(Scenario(), ParamChange("pool.max_workers", 0), tmp_path)
 
 
-def test_plot_panel_windows_follow_and_markers(qtbot) -> None:
-    from dataclasses import replace as dc_replace
-
+def test_plot_panel_windows_follow_and_markers(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
     from queuelab.core.engine import AppliedChange
+    from queuelab.gui import plots
     from queuelab.gui.history import FrameHistory
-    from queuelab.gui.plots import MAX_MARKERS, PlotPanel
+    from queuelab.gui.plots import PlotPanel
+
+    monkeypatch.setattr(plots, "MAX_MARKERS", 6)  # the cap, small enough to test quickly
+    cap = plots.MAX_MARKERS
 
     from .test_history import frame
 
@@ -132,7 +134,7 @@ def test_plot_panel_windows_follow_and_markers(qtbot) -> None:
     panel.resize(900, 600)
     panel.show()
     base = frame(0.0)
-    h.append([dc_replace(base, t=float(i), depth=i % 7, workers=3) for i in range(1, 2001)],
+    h.append([base._replace(t=float(i), depth=i % 7, workers=3) for i in range(1, 2001)],
              reference=(2.0, 0.5, 0.1))
     panel.set_reference_shown(True)
     panel.set_window(300.0)
@@ -153,9 +155,9 @@ def test_plot_panel_windows_follow_and_markers(qtbot) -> None:
     panel.set_follow(True)
     assert panel.follow
 
-    for k in range(MAX_MARKERS + 5):
+    for k in range(cap + 5):
         panel.add_marker(AppliedChange(float(k), "pool.workers", k, k + 1))
-    assert len(panel.plots["queue"].markers) == MAX_MARKERS
+    assert len(panel.plots["queue"].markers) == cap
     panel.update_last_marker(AppliedChange(7.0, "pool.workers", 1, 9))
     assert "workers 1 → 9" in panel.plots["queue"].markers[-1].label.toPlainText()
     panel.clear()
