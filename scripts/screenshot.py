@@ -81,9 +81,10 @@ async def shoot(args: argparse.Namespace) -> Path:
     await run_to(args.until)
     window.set_speed(10.0)  # resume at a speed a person would watch at: the run is live
     window.toggle_run()
-    for _ in range(20):  # let layout and painting settle
-        await asyncio.sleep(0.02)
+    await asyncio.sleep(1.2)  # a second of running: the pace shows, 12 s of scenario pass
     window.refresh()
+    for _ in range(10):  # let layout and painting settle
+        await asyncio.sleep(0.02)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out)):
