@@ -50,7 +50,7 @@ from queuelab.runtime.handlers import SyntheticHandler, UserHandler, make_handle
 from queuelab.runtime.leases import keep_leases
 from queuelab.runtime.load_driver import LoadDriver
 from queuelab.runtime.models import LoadModels
-from queuelab.runtime.pools import Autoscaling, Pool, SemaphorePool, WorkerPool
+from queuelab.runtime.pools import SETTLE_LIMIT, Autoscaling, Pool, SemaphorePool, WorkerPool
 
 FRAME_BUFFER = 100_000  # frames kept for a reader that has not drained them
 _RUNNING, _PAUSED, _IDLE = RunState.RUNNING, RunState.PAUSED, RunState.IDLE
@@ -92,6 +92,7 @@ class LiveEngine:
         self._driver: LoadDriver | None = None
         self._scaling: Autoscaling | None = None
         self._helpers: list[asyncio.Task[None]] = []
+        self._audit_task: asyncio.Task[None] | None = None
         self._final: RunSummary | None = None
         self._t_end: float | None = None
         self._wall_start = 0.0
@@ -461,7 +462,7 @@ class LiveEngine:
             now = clock.now()
             if boundary <= self._end + 1e-9 and now >= boundary:
                 self._close_frame(now)
-                await self._audit(now)
+                self._start_audit(now)
                 if self._pause_after_frame:
                     self._pause_after_frame = False
                     self.pause()
@@ -477,6 +478,14 @@ class LiveEngine:
             now, depth=ledger.waiting, in_flight=ledger.in_flight, retrying=ledger.retrying,
             dead_letters=ledger.dead, created=ledger.created, done=ledger.done,
             breaker_open=ctx.breaker_open(now)))
+
+    def _start_audit(self, now: float) -> None:
+        """Audit in the background: a backend slow to count must not delay the next frame.
+        One audit at a time; a frame that comes while one is running is not audited."""
+        if self._audit_task is None or self._audit_task.done():
+            self._audit_task = asyncio.get_running_loop().create_task(self._audit(now))
+            if self._ctx is not None:
+                watch(self._ctx, self._audit_task)
 
     async def _audit(self, now: float) -> None:
         """Compare the books with the backend's counts, allowing for the calls in progress."""
@@ -513,9 +522,12 @@ class LiveEngine:
             self._driver.stop()
         limit = self._drain_limit if self._drain_limit is not None else ctx.lease
         await pool.stop(drain, self.clock.wall(limit))
-        for task in self._helpers:
+        if self._audit_task is not None:  # let the last frame's audit finish
+            await asyncio.wait({self._audit_task}, timeout=SETTLE_LIMIT)
+        helpers = [*self._helpers, *([self._audit_task] if self._audit_task else [])]
+        for task in helpers:
             task.cancel()
-        await asyncio.gather(*self._helpers, return_exceptions=True)
+        await asyncio.gather(*helpers, return_exceptions=True)
         self._helpers = []
 
     def _kill(self) -> None:
@@ -524,6 +536,8 @@ class LiveEngine:
             self._ctx.stopping = self._ctx.abandon = True
         for task in self._helpers:
             task.cancel()
+        if self._audit_task is not None:
+            self._audit_task.cancel()
         if self._pool is not None:
             self._pool.kill()
 
