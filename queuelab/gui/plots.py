@@ -449,7 +449,10 @@ class PlotPanel(QWidget):
         self._dirty = True
 
     def _user_moved(self, *_: object) -> None:
-        if not self._setting_range and self.follow:
+        if self._setting_range:
+            return
+        self._dirty = True  # the rows to draw depend on the part of the run in view
+        if self.follow:
             self.follow = False
             self.follow_changed.emit(False)
 
@@ -511,13 +514,23 @@ class PlotPanel(QWidget):
         return True
 
     def _columns(self) -> dict[str, NDArray[np.float64]]:
+        """The rows to draw: the rolling window's, the part of the run panned or zoomed to,
+        or the whole run folded (exact until it holds more frames than it has rows)."""
         names = {"t"} | {c.series.column for p in self.plots.values() for c in p.curves}
         h = self.history
-        if self.window is None:  # exact until it holds more frames than it has rows
-            return {n: h.coarse.column(n) for n in names}
-        interval = _interval(h)
-        n = min(MAX_WINDOW_POINTS, int(self.window / interval) + 2) if interval else len(h)
-        return {name: h.last(name, n) for name in names}
+        if self.follow and self.window is not None:
+            interval = _interval(h)
+            n = min(MAX_WINDOW_POINTS, int(self.window / interval) + 2) if interval else len(h)
+            return {name: h.last(name, n) for name in names}
+        if not self.follow and len(h):
+            (x0, x1), _ = self._first.getViewBox().viewRange()
+            margin = x1 - x0  # a view's width on each side to pan into
+            n = h.count_since(x0 - margin)
+            keep = n - h.count_since(x1 + margin)
+            oldest = float(h.last("t", len(h))[0])
+            if keep <= MAX_WINDOW_POINTS and (oldest <= x0 or h.complete):
+                return {name: h.last(name, n)[:keep] for name in names}
+        return {n: h.coarse.column(n) for n in names}
 
 
 def _interval(h: FrameHistory) -> float:

@@ -162,3 +162,27 @@ def test_plot_panel_windows_follow_and_markers(qtbot, monkeypatch: pytest.Monkey
     assert "workers 1 → 9" in panel.plots["queue"].markers[-1].label.toPlainText()
     panel.clear()
     assert not panel.plots["queue"].markers
+
+
+def test_panning_back_shows_older_frames(qtbot) -> None:
+    from queuelab.gui.history import FrameHistory
+    from queuelab.gui.plots import PlotPanel
+
+    from .test_history import frame
+
+    h = FrameHistory(capacity=10_000, coarse_capacity=256)
+    panel = PlotPanel(h)
+    qtbot.addWidget(panel)
+    panel.show()
+    h.append([frame(float(i), depth=i) for i in range(1, 5001)])
+    panel.set_window(60.0)
+    panel.redraw()
+    xs = panel.plots["queue"].curves[0].item.getData()[0]
+    assert xs[0] >= 4900, "following: only the last minute"
+    vb = panel.plots["queue"].plot.getViewBox()
+    vb.setXRange(1000.0, 1060.0, padding=0)
+    vb.sigRangeChangedManually.emit([True, False])
+    assert not panel.follow
+    assert panel.redraw()
+    xs, ys = panel.plots["queue"].curves[0].item.getData()
+    assert xs[0] <= 1000.0 and ys[int(np.searchsorted(xs, 1030.0))] == 1030.0, "exact rows"
