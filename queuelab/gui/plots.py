@@ -245,7 +245,6 @@ class _Plot:
         plot.showGrid(x=False, y=False)
         plot.setLabel("left", spec.label)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
-        plot.setMenuEnabled(False)
         plot.hideButtons()
         vb = plot.getViewBox()
         vb.setMouseEnabled(x=True, y=False)  # zoom and pan in time; y follows the data
@@ -263,7 +262,7 @@ class _Plot:
             self.curves.append(_Line(s, item))
         self.right: pg.ViewBox | None = None
         if spec.right_series:
-            right = pg.ViewBox()
+            right = pg.ViewBox(enableMenu=False)
             plot.showAxis("right")
             plot.scene().addItem(right)
             axis = plot.getAxis("right")
@@ -401,7 +400,8 @@ class PlotPanel(QWidget):
         last = len(MAIN_PLOTS) - 1
         first: pg.PlotItem | None = None
         for i, spec in enumerate(MAIN_PLOTS):
-            item = self.canvas.addPlot(row=i, col=0, axisItems={"bottom": TimeAxis("bottom")})
+            item = self.canvas.addPlot(row=i, col=0, axisItems={"bottom": TimeAxis("bottom")},
+                                       enableMenu=False)
             p = _Plot(item, spec, show_marker_labels=(i == 0))
             if first is None:
                 first = item
@@ -416,7 +416,8 @@ class PlotPanel(QWidget):
         self._first = first
 
         self.wait_canvas = pg.GraphicsLayoutWidget()
-        wait_item = self.wait_canvas.addPlot(axisItems={"bottom": TimeAxis("bottom")})
+        wait_item = self.wait_canvas.addPlot(axisItems={"bottom": TimeAxis("bottom")},
+                                             enableMenu=False)
         wait_item.setLabel("bottom", "scenario time")
         wait_item.setXLink(first)
         self.wait_plot = _Plot(wait_item, WAIT_PLOT, show_marker_labels=True)
