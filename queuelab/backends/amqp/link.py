@@ -71,6 +71,8 @@ class Link:
         self.connection: aio_pika.RobustConnection | None = None
         self.publisher: AbstractRobustChannel | None = None
         self.closed = False
+        self.reconnects = 0  # connections re-established after a drop
+        self._channels: list[AbstractRobustChannel] = []
 
     # --- life cycle ---------------------------------------------------------------
     async def connect(self) -> None:
@@ -88,18 +90,28 @@ class Link:
             if isinstance(exc, asyncio.CancelledError) and not is_trouble(exc):
                 raise
             raise BackendError(self._refusal(exc)) from None
+        connection.reconnect_callbacks.add(self._reconnected)
         self.connection = connection
         self.publisher = await self.channel(confirms=True)
+
+    def _reconnected(self, *_: object) -> None:
+        self.reconnects += 1
 
     async def channel(self, *, confirms: bool = False) -> AbstractRobustChannel:
         assert self.connection is not None
         ch = self.connection.channel(publisher_confirms=confirms, on_return_raises=confirms)
         await ch.initialize()
+        self._channels.append(ch)  # type: ignore[arg-type]
         return ch  # type: ignore[return-value]
 
     async def close(self) -> None:
+        """Close the channels, then the connection (so no channel tries to come back)."""
         self.closed = True
         connection, self.connection = self.connection, None
+        channels, self._channels = self._channels, []
+        for ch in reversed(channels):
+            if not ch.is_closed:
+                await _quietly(ch.close())
         if connection is not None:
             await _quietly(connection.close())
 

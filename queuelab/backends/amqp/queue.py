@@ -198,7 +198,7 @@ class AmqpQueue(TaskQueue):
         if lease <= 0 or max_tasks < 1:
             raise ValueError(f"claim needs lease > 0 and max_tasks >= 1 ({lease}, {max_tasks})")
         consumer = await self._ready()
-        if consumer.buffered < max_tasks and consumer.room():
+        if consumer.buffered < max_tasks and consumer.room() and consumer.reachable():
             await self._tolerate(consumer.sync(max_tasks))
         got = consumer.take(max_tasks, lease)
         if got or (timeout is not None and timeout <= 0):
@@ -212,7 +212,7 @@ class AmqpQueue(TaskQueue):
                 return got
             if deadline is not None and loop.time() >= deadline:
                 return []
-            if consumer.room():  # a recheck: after a drop, subscribe again and look
+            if consumer.room() and consumer.reachable():  # a recheck, e.g. after a drop
                 await self._tolerate(consumer.sync(max_tasks))
                 got = consumer.take(max_tasks, lease)
                 if got:
@@ -283,6 +283,11 @@ class AmqpQueue(TaskQueue):
             raise ValueError(f"prefetch must be 1..65535, not {n}")
         consumer = await self._ready()
         await consumer.set_prefetch(n)
+
+    @property
+    def reconnects(self) -> int:
+        """How often the connection came back after a drop (for panes and tests)."""
+        return self._link.reconnects if self._link is not None else 0
 
     @property
     def prefetch(self) -> int:

@@ -1,0 +1,237 @@
+"""amqp:// against this machine's RabbitMQ: what the contract does not cover.
+
+Prefetch as a live knob, priority levels, the delay ladder's timing, leases ending by time
+inside a process, messages that are not tasks, and the bookkeeping shared by the handles of
+one process. Each test uses queues of its own and deletes their broker objects afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator, Callable
+
+import aio_pika
+import pytest
+import pytest_asyncio
+
+from queuelab.backends import BackendError, open_queue
+from queuelab.backends.amqp import AmqpQueue
+from queuelab.backends.base import LeaseLost, QueueCounts
+from queuelab.core.task import Task
+
+from ..services import needs
+from .conftest import AMQP_URL, RUN
+
+pytestmark = [*needs("rabbitmq"), pytest.mark.asyncio]
+
+Opener = Callable[..., AmqpQueue]
+
+
+@pytest_asyncio.fixture
+async def opener() -> AsyncIterator[Opener]:
+    """Open handles on queues of this test's own (one per `name`); closed and deleted after."""
+    opened: list[AmqpQueue] = []
+    names: dict[str, str] = {}
+
+    def open_(name: str = "q", **options: object) -> AmqpQueue:
+        queue = names.setdefault(name, f"broker-{RUN}-{name}-{secrets.token_hex(3)}")
+        q = open_queue(AMQP_URL, queue=queue, **options)
+        assert isinstance(q, AmqpQueue)
+        opened.append(q)
+        return q
+
+    try:
+        yield open_
+    finally:
+        for q in opened:
+            await q.close()
+        for queue in names.values():
+            await open_queue(AMQP_URL, queue=queue).destroy()  # type: ignore[attr-defined]
+
+
+def task(n: int, priority: int = 0) -> Task:
+    return Task(f"t{n}", payload={"n": n}, priority=priority)
+
+
+# --- prefetch ------------------------------------------------------------------------------
+async def test_prefetch_bounds_what_a_handle_holds_and_changes_while_running(
+    opener: Opener,
+) -> None:
+    q = opener(prefetch=2)
+    await q.enqueue_many(task(n) for n in range(8))
+    first = await q.claim(30.0, max_tasks=10)
+    assert len(first) == 2  # leased + buffered never exceeds the prefetch
+    assert await q.claim(30.0, timeout=0.2) == []
+    assert await q.counts() == QueueCounts(ready=6, delayed=0, leased=2, dead=0)
+    await q.set_prefetch(5)  # basic.qos on the channel: the broker sends more at once
+    more = await q.claim(30.0, max_tasks=10, timeout=2.0)
+    assert len(more) == 3 and q.prefetch == 5
+    other = opener()  # another worker gets what this handle may not hold
+    assert len(await other.claim(30.0, max_tasks=10, timeout=2.0)) == 3
+    await q.ack(first[0])  # a freed slot is filled by the broker, not by a round trip
+    await asyncio.sleep(0.2)
+    assert q._consumer is not None and q._consumer.buffered == 0  # nothing left to send
+    with pytest.raises(ValueError):
+        await q.set_prefetch(0)
+
+
+async def test_a_prefetch_of_one_still_serves_many_workers_in_turn(opener: Opener) -> None:
+    q = opener(prefetch=1)
+    await q.enqueue_many(task(n) for n in range(20))
+    done: list[str] = []
+
+    async def worker() -> None:
+        while got := await q.claim(30.0, timeout=0.3):
+            done.append(got[0].task.id)
+            await q.ack(got[0])
+
+    await asyncio.gather(*(worker() for _ in range(4)))
+    assert sorted(done) == sorted(f"t{n}" for n in range(20))
+
+
+# --- priorities --------------------------------------------------------------------------------
+async def test_priorities_map_onto_ten_levels_and_prefetched_tasks_keep_the_order(
+    opener: Opener,
+) -> None:
+    q = opener(discipline="priority")
+    assert await q.claim(30.0) == []  # subscribed: what follows is pushed at once
+    for n, p in enumerate([0, 12, -3, 5, 9]):
+        await q.enqueue(task(n, priority=p))
+    # 12 and 9 share level 9, -3 and 0 level 0: oldest first within a level
+    assert [t.id for t in await q.peek(5)] == ["t1", "t4", "t3", "t0", "t2"]
+    got = await q.claim(30.0, max_tasks=5)
+    assert [d.task.id for d in got] == ["t1", "t4", "t3", "t0", "t2"]
+    assert got[0].task.priority == 12  # the task keeps its own priority
+
+
+async def test_another_discipline_on_an_existing_queue_is_refused(opener: Opener) -> None:
+    await opener("shared").open()
+    with pytest.raises(BackendError, match="another discipline"):
+        await opener("shared", discipline="priority").open()
+
+
+# --- the delay ladder ----------------------------------------------------------------------
+async def test_a_retry_delay_is_served_on_time(opener: Opener) -> None:
+    q = opener()
+    await q.enqueue(task(1))
+    [d] = await q.claim(30.0)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await q.nack(d, delay=0.45)
+    assert await q.counts() == QueueCounts(ready=0, delayed=1, leased=0, dead=0)
+    assert await q.claim(30.0, timeout=0.3) == []
+    [again] = await q.claim(30.0, timeout=2.0)
+    assert 0.44 <= loop.time() - start < 1.0
+    assert again.task.attempts == 2
+
+
+async def test_a_long_delay_is_counted_while_it_climbs_down_the_ladder(opener: Opener) -> None:
+    q = opener()
+    await q.enqueue(task(1), delay=1.27)  # 127 ticks: seven queues of the ladder in turn
+    await q.enqueue(task(2), delay=0.31)
+    for _ in range(5):
+        assert (await q.counts()).delayed == 2
+        await asyncio.sleep(0.05)
+    got = await q.claim(30.0, timeout=2.0)
+    assert [d.task.id for d in got] == ["t2"]
+    got = await q.claim(30.0, timeout=2.0)
+    assert [d.task.id for d in got] == ["t1"]
+    assert await q.counts() == QueueCounts(ready=0, delayed=0, leased=2, dead=0)
+
+
+# --- leases inside a process ---------------------------------------------------------------
+async def test_a_lease_ends_by_time_in_a_live_process(opener: Opener) -> None:
+    q = opener()
+    await q.enqueue_many([task(1), task(2)])
+    d1, d2 = await q.claim(0.3, max_tasks=2)
+    await q.extend(d2, 30.0)
+    await asyncio.sleep(0.5)
+    with pytest.raises(LeaseLost):
+        await q.ack(d1)  # its lease ran out: the task went back to the queue
+    await q.ack(d2)  # extended: still held
+    [again] = await q.claim(30.0, timeout=2.0)
+    assert again.task.id == "t1" and again.task.attempts == 2
+
+
+async def test_close_gives_back_prefetched_tasks_without_counting_an_attempt(
+    opener: Opener,
+) -> None:
+    a = opener("same")
+    await a.enqueue_many(task(n) for n in range(5))
+    [held] = await a.claim(30.0)  # the other four sit in a's prefetch buffer
+    assert held.task.id == "t0"
+    b = opener("same")
+    assert await b.counts() == QueueCounts(ready=4, delayed=0, leased=1, dead=0)
+    await a.close()
+    got = await b.claim(30.0, max_tasks=10, timeout=2.0)
+    assert sorted((d.task.id, d.task.attempts) for d in got) == [
+        ("t0", 2), ("t1", 1), ("t2", 1), ("t3", 1), ("t4", 1),
+    ]
+
+
+# --- messages that are not QueueLab's ------------------------------------------------------
+async def test_foreign_and_broken_messages_end_up_as_dead_letters(opener: Opener) -> None:
+    q = opener()
+    await q.open()
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        await channel.default_exchange.publish(
+            aio_pika.Message(b"{not json", message_id="junk-1"), routing_key=q.names.main
+        )
+        await channel.default_exchange.publish(
+            aio_pika.Message(json.dumps(task(7).to_dict()).encode()), routing_key=q.names.main
+        )
+        raw_queue = await channel.get_queue(q.names.main, ensure=False)
+        first = await raw_queue.get(timeout=5)
+        await first.reject(requeue=False)  # a foreign consumer refuses the undecodable one
+        await q.enqueue(task(8))
+    finally:
+        await connection.close()
+    got = await q.claim(30.0, max_tasks=5, timeout=1.0)
+    assert [d.task.id for d in got] == ["t7", "t8"]
+    page = await q.dead_letters()
+    assert [(d.id, d.error_kind) for d in page.items] == [("amqp:junk-1", "UndecodableMessage")]
+    assert (await q.counts()).dead == 1
+    assert await q.discard(["amqp:junk-1"]) == 1
+    assert (await q.dead_letters()).total == 0
+
+
+async def test_a_message_our_consumer_cannot_read_is_dead_lettered_by_the_broker(
+    opener: Opener,
+) -> None:
+    q = opener()
+    await q.open()
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        await channel.default_exchange.publish(
+            aio_pika.Message(b"[1, 2", message_id="junk-2"), routing_key=q.names.main
+        )
+    finally:
+        await connection.close()
+    await q.enqueue(task(1))
+    got = await q.claim(30.0, max_tasks=5, timeout=1.0)
+    assert [d.task.id for d in got] == ["t1"]  # the broken one was rejected to the DLX
+    for _ in range(20):
+        if (await q.dead_letters()).total:
+            break
+        await asyncio.sleep(0.05)
+    dead = await q.get_dead_letter("amqp:junk-2")
+    assert dead is not None and dead.error_kind == "UndecodableMessage"
+
+
+# --- handles of one process ------------------------------------------------------------------
+async def test_handles_in_one_process_share_counts_and_dead_letters(opener: Opener) -> None:
+    a, b = opener("same"), opener("same")
+    await a.enqueue_many(task(n) for n in range(3))
+    x, y = await a.claim(30.0, max_tasks=2)
+    await a.dead_letter(y, "E", "boom", at=1.0)
+    assert await b.counts() == QueueCounts(ready=1, delayed=0, leased=1, dead=1)
+    assert (await a.dead_letters()).total == 1  # a now holds the dead-letter queue
+    assert await b.reprocess([y.task.id]) == 1  # b works through a's reader
+    assert await a.counts() == QueueCounts(ready=2, delayed=0, leased=1, dead=0)
+    await b.ack(x)  # a receipt from a is settled through its own channel
+    assert await a.counts() == QueueCounts(ready=2, delayed=0, leased=0, dead=0)
