@@ -47,7 +47,7 @@ from queuelab.core.validation import ParamChange, validate, with_change
 from queuelab.runtime.clock import Pulse, ScenarioClock
 from queuelab.runtime.context import NullRecorder, RunContext, watch
 from queuelab.runtime.handlers import SyntheticHandler, UserHandler, make_handler
-from queuelab.runtime.leases import keep_leases
+from queuelab.runtime.leases import LeaseKeeper
 from queuelab.runtime.load_driver import LoadDriver
 from queuelab.runtime.models import LoadModels
 from queuelab.runtime.pools import SETTLE_LIMIT, Autoscaling, Pool, SemaphorePool, WorkerPool
@@ -93,6 +93,8 @@ class LiveEngine:
         self._scaling: Autoscaling | None = None
         self._helpers: list[asyncio.Task[None]] = []
         self._audit_task: asyncio.Task[None] | None = None
+        self._keeper: LeaseKeeper | None = None
+        self._suspect: str | None = None  # the last audit's difference, not yet confirmed
         self._final: RunSummary | None = None
         self._t_end: float | None = None
         self._wall_start = 0.0
@@ -438,7 +440,8 @@ class LiveEngine:
         if isinstance(self.handler, UserHandler):
             self.handler.resize(pool.threads_needed())
         pool.start()
-        helpers = [loop.create_task(keep_leases(ctx))]
+        self._keeper = LeaseKeeper(ctx)
+        helpers = [loop.create_task(self._keeper.run())]
         if self._produce:
             self._driver = LoadDriver(ctx, self._end)
             helpers.append(loop.create_task(self._driver.run()))
@@ -500,8 +503,29 @@ class LiveEngine:
         ctx.ledger.tick(self.clock.now())
         self.audits += 1
         problem = ctx.ledger.audit(counts, slack)
-        if problem is not None:
+        # A broker's counts may lag its confirms by a moment: a difference counts once two
+        # audits in a row see one (a lost or doubled task stays different for good).
+        if problem is not None and self._suspect is not None:
             self.audit_failures.append((now, problem))
+        self._suspect = problem
+
+    async def _final_audit(self) -> None:
+        """After the drain no call is in progress: the books and the backend must agree
+        exactly, once the backend's counts have settled (a second at most)."""
+        ctx = self._ctx
+        if ctx is None or not (self._produce and self._purge):
+            return
+        problem = None
+        for _ in range(20):
+            counts = await ctx.queue.counts()
+            ctx.ledger.tick(self.clock.now())
+            problem = ctx.ledger.audit(counts)
+            if problem is None:
+                break
+            await asyncio.sleep(0.05)
+        self.audits += 1
+        if problem is not None:
+            self.audit_failures.append((self.clock.now(), f"after the run: {problem}"))
 
     def _close_window(self) -> None:
         """The measured window ends here: the summary is taken, later events (the drain)
@@ -522,13 +546,18 @@ class LiveEngine:
             self._driver.stop()
         limit = self._drain_limit if self._drain_limit is not None else ctx.lease
         await pool.stop(drain, self.clock.wall(limit))
-        if self._audit_task is not None:  # let the last frame's audit finish
-            await asyncio.wait({self._audit_task}, timeout=SETTLE_LIMIT)
-        helpers = [*self._helpers, *([self._audit_task] if self._audit_task else [])]
-        for task in helpers:
-            task.cancel()
-        await asyncio.gather(*helpers, return_exceptions=True)
+        # helpers are asked to stop, not cancelled: a task cancelled inside a backend call
+        # can leave a shared connection mid-statement
+        for helper in (self._driver, self._keeper, self._scaling):
+            if helper is not None:
+                helper.stop()
+        helpers = {*self._helpers, *([self._audit_task] if self._audit_task else [])}
+        if helpers:
+            _, stuck = await asyncio.wait(helpers, timeout=SETTLE_LIMIT)
+            for task in stuck:
+                task.cancel()
         self._helpers = []
+        await self._final_audit()
 
     def _kill(self) -> None:
         """After a failure: cancel everything; held tasks come back when their leases end."""

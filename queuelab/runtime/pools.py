@@ -390,6 +390,12 @@ class Autoscaling:
         self.autoscaler = autoscaler
         self.check_interval = check_interval
         self._rearm = Pulse()
+        self._stopped = False
+
+    def stop(self) -> None:
+        """No further check (one in progress finishes: it is never cancelled mid-call)."""
+        self._stopped = True
+        self._rearm.fire()
 
     def reconfigure(self, *, autoscaler: Autoscaler | None = None,
                     check_interval: float | None = None) -> None:
@@ -403,12 +409,12 @@ class Autoscaling:
         ctx = self.ctx
         clock = ctx.clock
         next_at = clock.now() + self.check_interval
-        while not ctx.stopping:
+        while not (ctx.stopping or self._stopped):
             if not await clock.sleep_until(next_at, self._rearm):
                 next_at = clock.now() + self.check_interval
                 continue
             counts = await ctx.queue.counts()
-            if ctx.stopping:
+            if ctx.stopping or self._stopped:
                 return
             now = clock.now()
             obs = PoolObservation(backlog=counts.ready, workers=self.pool.size(),

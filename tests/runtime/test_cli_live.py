@@ -107,14 +107,20 @@ async def test_worker_processes_share_a_durable_queue(tmp_path: Path) -> None:
     except BackendError as exc:
         pytest.skip(str(exc))
     n = 60
-    await queue.enqueue_many(Task(task_id(i), synthetic_payload(i, 0, 8), created_at=0.0)
-                             for i in range(1, n + 1))
     cmd = [sys.executable, "-m", "queuelab.cli", "worker", "--backend", url, "--workers", "3",
            "--time-scale", "0.01"]
     procs = [await asyncio.create_subprocess_exec(*cmd, cwd=ROOT,
                                                   stdout=asyncio.subprocess.PIPE,
                                                   stderr=asyncio.subprocess.PIPE)
              for _ in range(2)]
+    first_lines = []
+    for p in procs:  # both are up (and handle SIGTERM) before there is any work
+        assert p.stdout is not None
+        first_lines.append(await asyncio.wait_for(p.stdout.readline(), 60))
+    assert all(b"Ctrl-C to stop" in line for line in first_lines), first_lines
+    await queue.enqueue_many(Task(task_id(i), synthetic_payload(i, 0, 8), created_at=0.0)
+                             for i in range(1, n + 1))
+    left = n
     try:
         for _ in range(600):
             await asyncio.sleep(0.05)
