@@ -131,12 +131,12 @@ async def raw_redis_lua(tasks: list[Task], workers: int, yield_each: bool, clock
                     lua.CLAIM.sha, len(claim_keys), *claim_keys,
                     lane, next(ops), "0", channel, "1", LEASE, 1,
                 )  # fmt: skip
-                if len(reply) == 5:
+                if len(reply) == 6:
                     return
-                json.loads(reply[6])
+                json.loads(reply[7])
                 await client.evalsha(
                     lua.ACK.sha, len(ack_keys), *ack_keys,
-                    lane, next(ops), "0", "1", reply[5], reply[4],
+                    lane, next(ops), "0", "1", reply[6], reply[4],
                 )  # fmt: skip
                 if yield_each:
                     await asyncio.sleep(0)

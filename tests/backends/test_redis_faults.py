@@ -41,6 +41,7 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
         self.swallow = False
+        self.refuse_after_swallow = False  # and then refuse connections until `start`
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -88,6 +89,9 @@ class Proxy:
             while data := await src.read(65536):
                 if replies and self.swallow:
                     self.swallow = False
+                    if self.refuse_after_swallow and self._server is not None:
+                        self._server.close()
+                        self._server = None
                     break
                 dst.write(data)
                 await dst.drain()
@@ -290,6 +294,22 @@ async def test_a_lost_reply_is_replayed_not_repeated(make: Make, proxy: Proxy) -
     assert await q.discard(["t2"]) == 1
     await expect_counts(check)
     assert q.reconnects >= 7
+
+
+async def test_a_claim_lost_for_longer_than_its_lease_is_reported(
+    make: Make, proxy: Proxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    q = await make(proxy.url)
+    check = await make()
+    await q.enqueue(task(1))
+    proxy.swallow = proxy.refuse_after_swallow = True
+    claim = asyncio.create_task(q.claim(0.3))
+    await asyncio.sleep(0.6)  # the lease runs out while the server cannot be reached
+    await proxy.start()
+    assert await asyncio.wait_for(claim, 5.0) == []
+    assert "1 of its tasks were taken back before it was retried" in caplog.text
+    [d] = await check.claim(30.0)
+    assert d.task.attempts == 2  # the lost attempt counts
 
 
 # --- an unreachable server ---------------------------------------------------------------------

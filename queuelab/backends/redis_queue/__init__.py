@@ -23,6 +23,11 @@ the lease token and deadline first (`LeaseLost` otherwise, changing nothing). De
 letters stay in Redis (a hash of DeadLetter JSON, a sorted set by dead-lettered time for
 paging); reprocess and discard are scripts too. Counts are exact: they reap first.
 
+Durability is the server's: with persistence off (as on the machines this is tested on) a
+Redis restart loses the queue; turn on AOF for more. The key layout is cluster-ready (one
+hash slot per queue, every key a script touches passed as a key); the client is redis-py's
+standalone one.
+
 Lost connections (`link.py`): an operation is retried through reconnects, and state
 changes are made idempotent by recording each operation's outcome under its lane, so a
 retry after a lost reply replays rather than repeats. Waiting claimers (`waiting.py`) are

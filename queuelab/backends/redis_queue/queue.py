@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from itertools import islice
@@ -34,6 +35,8 @@ from queuelab.core.task import (
     Task,
     page_of,
 )
+
+log = logging.getLogger(__name__)
 
 DISCIPLINES = ("fifo", "priority")
 #: tasks per enqueue or reprocess script: keeps each script short, so Redis stays responsive
@@ -208,13 +211,19 @@ class RedisQueue(TaskQueue):
         """One claim script: the deliveries, and when something falls due if none came."""
         reply = await self._link.mutate(lua.CLAIM, self._k_claim, args)
         skew = self._skew = float(reply[0]) - time.time()
-        if len(reply) == 5:
+        if reply[5]:
+            log.warning(
+                "%s: a claim's reply was lost and %d of its tasks were taken back before it "
+                "was retried (their leases ran out); they are in the queue again with the "
+                "lost attempt counted", self.url, reply[5],
+            )
+        if len(reply) == 6:
             return [], (float(reply[3]) - skew if reply[3] else None)
         until = float(reply[1]) - skew
         token = reply[4].decode()
         out = []
         from_json = Task.from_json
-        for i in range(5, len(reply), 3):
+        for i in range(6, len(reply), 3):
             task = from_json(reply[i + 1])
             task.attempts = reply[i + 2]
             out.append(Delivery(task, Receipt(reply[i].decode(), token), until))

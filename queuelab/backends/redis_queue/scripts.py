@@ -162,7 +162,8 @@ def _bind(names: tuple[str, ...], table: str) -> str:
 _QUEUE_KEYS = ("tasks", "attempts", "prio", "ready", "delayed", "leased", "tokens", "seq")
 
 #: Claim up to `n`: reap, pop, lease. Returns now, deadline, ready left, next due time
-#: (when nothing was claimed), the lease token, then id, JSON, attempts per task.
+#: (when nothing was claimed), the lease token, how many of a replayed claim's tasks are
+#: no longer its own, then id, JSON, attempts per task.
 CLAIM = Script(
     "claim",
     (*_QUEUE_KEYS, "lanes"),
@@ -175,18 +176,21 @@ CLAIM = Script(
     + """
 local now = now_s()
 local token = lane .. ':' .. op
-local out = {fmt(now), '', 0, '', token}
+local out = {fmt(now), '', 0, '', token, 0}
 local prev = replayed()
 if prev then  -- the reply was lost: hand back what this claim still holds
   for _, id in ipairs(cjson.decode(prev)) do
+    local deadline = false
     if redis.call('HGET', tokens, id) == token then
-      local deadline = tonumber(redis.call('ZSCORE', leased, id))
-      if deadline and deadline > now then
-        out[2] = fmt(deadline)
-        out[#out + 1] = id
-        out[#out + 1] = redis.call('HGET', tasks, id)
-        out[#out + 1] = tonumber(redis.call('HGET', attempts, id)) or 0
-      end
+      deadline = tonumber(redis.call('ZSCORE', leased, id))
+    end
+    if deadline and deadline > now then
+      out[2] = fmt(deadline)
+      out[#out + 1] = id
+      out[#out + 1] = redis.call('HGET', tasks, id)
+      out[#out + 1] = tonumber(redis.call('HGET', attempts, id)) or 0
+    else
+      out[6] = out[6] + 1
     end
   end
   return out

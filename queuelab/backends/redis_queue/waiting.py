@@ -55,6 +55,10 @@ class Wakeups:
     def waiting(self) -> int:
         return len(self._waiters)
 
+    @property
+    def poll_interval(self) -> float:
+        return self._poll
+
     def enter(self) -> None:
         self._entered += 1
 
@@ -165,6 +169,7 @@ class Listener:
         self._settle = settle  # how long a first waiter waits for the subscription
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._refused = False  # the server will not let us subscribe: poll for good
 
     @property
     def listening(self) -> bool:
@@ -173,6 +178,8 @@ class Listener:
 
     async def ready(self) -> None:
         """Subscribed (or given up waiting for it: the timer still wakes the waiters)."""
+        if self._refused:
+            return
         if self._task is None or self._task.done():
             self._subscribed = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name=f"redis wake-ups {self._channel}")
@@ -210,9 +217,14 @@ class Listener:
                             failures = 0
                             self._wakeups.wake_all()  # messages may have been missed
             except Exception as exc:
-                if not transient(exc):
-                    raise
                 self._subscribed.clear()
+                if not transient(exc):  # e.g. an ACL without SUBSCRIBE: say so once, poll
+                    self._refused = True
+                    log.error(
+                        "%s: no wake-ups (%s); waiting claimers look every %g s instead",
+                        self._link.shown, reason(exc), self._wakeups.poll_interval,
+                    )
+                    return
                 if not failures:
                     log.warning(
                         "%s: lost the wake-up subscription (%s); waiting claimers fall back "
