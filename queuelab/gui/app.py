@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 import qasync
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QStyle
+from PySide6.QtWidgets import QApplication
 
 from queuelab import __version__
 from queuelab.gui.files import APPLICATION, ORGANIZATION
+from queuelab.io.resources import icon_files
 
 
 def _usage() -> str:
@@ -31,8 +33,19 @@ def make_app(argv: list[str]) -> QApplication:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("QueueLab")
     app.setApplicationVersion(__version__)
-    app.setWindowIcon(QIcon(app.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon)))
+    app.setWindowIcon(app_icon())
     return app
+
+
+def app_icon() -> QIcon:
+    """QueueLab's icon at every rendered size, so each place gets a sharp one."""
+    icon = QIcon()
+    try:
+        for size, path in icon_files().items():
+            icon.addFile(str(path), QSize(size, size))
+    except FileNotFoundError:  # icons not rendered in this checkout: Qt's default then
+        return QIcon()
+    return icon
 
 
 async def run_window(path: str | None) -> int:

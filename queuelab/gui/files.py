@@ -8,13 +8,13 @@ that names them, so tests can point every instance at a temporary folder with
 from __future__ import annotations
 
 import csv
-import importlib.resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings
 
 from queuelab.core.metrics import FRAME_COLUMNS
+from queuelab.io import resources
 from queuelab.io.frames_csv import format_cell
 
 if TYPE_CHECKING:
@@ -32,21 +32,17 @@ def settings() -> QSettings:
 
 
 def shipped_scenarios_dir() -> Path | None:
-    """The example scenarios: inside the installed package, else the source tree's resources/."""
-    try:
-        packaged = importlib.resources.files("queuelab") / "resources" / "scenarios"
-        if packaged.is_dir():
-            return Path(str(packaged))
-    except (ModuleNotFoundError, NotADirectoryError):
-        pass
-    source = Path(__file__).resolve().parents[2] / "resources" / "scenarios"
-    return source if source.is_dir() else None
+    """The folder of the example scenarios (None when this install has none)."""
+    folder = resources.resources_root() / "scenarios"
+    return Path(str(folder)) if folder.is_dir() else None
 
 
 def shipped_scenarios() -> list[Path]:
     """The shipped scenario files, sorted by name."""
-    folder = shipped_scenarios_dir()
-    return sorted(folder.glob("*.toml")) if folder else []
+    try:
+        return [Path(str(f)) for f in resources.shipped_scenarios()]
+    except OSError:  # no scenarios folder in this install
+        return []
 
 
 def scenario_title(path: Path) -> str:

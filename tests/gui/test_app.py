@@ -38,3 +38,10 @@ async def test_window_opens_the_named_file_and_the_app_ends_when_it_closes() -> 
     window.close()
     assert await asyncio.wait_for(task, 10) == 0
     assert window.runner.engine is None
+
+
+def test_the_app_has_its_icon(qapp) -> None:
+    from queuelab.gui.app import app_icon
+
+    icon = app_icon()
+    assert not icon.isNull() and len(icon.availableSizes()) >= 4
