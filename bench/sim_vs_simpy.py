@@ -37,6 +37,13 @@ SAMPLE = 1.0
 CLOCK = time.process_time
 
 
+def scale_to(rate: float) -> None:
+    """Keep the offered load (rate x mean service) as it is at another arrival rate."""
+    global RATE, MEAN
+    MEAN = MEAN * RATE / rate
+    RATE = rate
+
+
 def scenario(duration: float, seed: int) -> Scenario:
     s = Scenario(name="bench: dynamic pool with retries")
     return replace(
@@ -188,7 +195,11 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=3600.0)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
+    ap.add_argument("--rate", type=float, default=RATE,
+                    help="arrivals per second; service time and pool scale with it so the "
+                         "load stays the same (more tasks per frame: frames cost less per task)")
     args = ap.parse_args()
+    scale_to(args.rate)
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     ql, sp = [], []

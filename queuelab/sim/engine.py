@@ -90,7 +90,8 @@ class SimEngine:
         self._changes: list[AppliedChange] = []
         self.recorder = MetricsRecorder(s.run.sample_interval, s.run.warmup)
         # Counts the event loop hands to the recorder in bulk at each frame (`_tally`).
-        self._m_arrived = self._m_ok = self._m_failed = 0
+        # arrivals and successes per tally are deltas of `_created` and `_done`
+        self._tallied_created = self._tallied_done = self._m_failed = 0
         self._m_service = self._m_busy_started = self._busy_carry = 0.0
         self._m_waits: list[float] = []
 
@@ -511,7 +512,6 @@ class SimEngine:
         # The counters the hot paths touch live in locals; they are written back to the
         # engine before any method runs (`_sync` below) and read again after it.
         created, busy, waiting, done = self._created, self._busy, self._waiting, self._done
-        arrived_n = ok_n = 0
         service_sum = busy_sum = 0.0
         handled = 0
         check_at = 1 if max_events > 0 else _CLOCK_EVERY
@@ -525,7 +525,6 @@ class SimEngine:
                 now = t
                 # ---- an arrival
                 created += 1
-                arrived_n += 1
                 priority = 0 if mix is None else mix.draw()
                 poison = p_poison > 0.0 and uniform() < p_poison
                 if gap is not None:
@@ -576,7 +575,6 @@ class SimEngine:
                     busy -= 1
                     service_sum += w.duration
                     if w.outcome is SUCCEEDED:
-                        ok_n += 1
                         done += 1
                         w.processed += 1
                     else:  # retried later from the queue, or dead-lettered: never a counter here
@@ -618,11 +616,8 @@ class SimEngine:
                     elif code == _RETRY:
                         self._retry_due(w)
                     elif code in (_SAMPLE, _WARM):
-                        self._m_arrived += arrived_n
-                        self._m_ok += ok_n
                         self._m_service += service_sum
                         self._m_busy_started += busy_sum
-                        arrived_n = ok_n = 0
                         service_sum = busy_sum = 0.0
                         if code == _SAMPLE:
                             self._sample(t)
@@ -650,8 +645,6 @@ class SimEngine:
         self.now = now
         self._created, self._busy, self._waiting, self._done = created, busy, waiting, done
         self._next_arrival = na
-        self._m_arrived += arrived_n
-        self._m_ok += ok_n
         self._m_service += service_sum
         self._m_busy_started += busy_sum
         self._events += handled
@@ -713,9 +706,7 @@ class SimEngine:
         assert task is not None
         ok = w.outcome is _SUCCEEDED
         self._m_service += w.duration
-        if ok:
-            self._m_ok += 1
-        else:
+        if not ok:
             self._m_failed += 1
         breaker = self._breaker
         w.task = None
@@ -815,10 +806,13 @@ class SimEngine:
                     carry += end - t
         area = max(0.0, self._m_busy_started + self._busy_carry - carry)  # no rounding below 0
         self._busy_carry = carry
-        self.recorder.add_tally(t, arrived=self._m_arrived, ok=self._m_ok, failed=self._m_failed,
+        arrived = self._created - self._tallied_created
+        ok = self._done - self._tallied_done
+        self._tallied_created, self._tallied_done = self._created, self._done
+        self.recorder.add_tally(t, arrived=arrived, ok=ok, failed=self._m_failed,
                                 service=self._m_service, waits=self._m_waits, busy_area=area,
                                 busy=self._busy)
-        self._m_arrived = self._m_ok = self._m_failed = 0
+        self._m_failed = 0
         self._m_service = self._m_busy_started = 0.0
         self._m_waits.clear()
 

@@ -252,3 +252,16 @@ def test_idle_changes_rebuild_the_run() -> None:
     e.apply(ParamChange("pool.workers", 6))
     e.start()
     assert len(e.workers()) == 6
+
+
+def test_summary_counts_agree_with_the_totals() -> None:
+    """The recorder's counts (tallied in bulk from the loop) match the engine's own totals."""
+    e = run(replace(DYNAMIC, run=replace(DYNAMIC.run, warmup=0.0)))
+    s, t = e.summary(), e.totals()
+    assert s.arrived == t.created
+    assert s.completed == t.done
+    assert s.dead_lettered == t.dead_lettered
+    frames = e.take_frames()
+    interval = DYNAMIC.run.sample_interval
+    assert round(sum(f.arrival_rate * interval for f in frames)) == t.created
+    assert round(sum(f.throughput * interval for f in frames)) == frames[-1].done
