@@ -9,6 +9,7 @@ with the source tree out of reach.
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import shutil
@@ -19,10 +20,12 @@ import sysconfig
 import tomllib
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
-from queuelab.io.resources import ICON_SIZES, icon_files, icon_path, resources_root
+from queuelab import __version__
+from queuelab.io.resources import APP_ID, ICON_SIZES, icon_files, icon_path, resources_root
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_SOURCE = shutil.ignore_patterns(
@@ -63,6 +66,33 @@ def test_icon_path_picks_the_smallest_sharp_enough_rendering() -> None:
     assert icon_path(1).is_relative_to(Path(str(resources_root())))
     with pytest.raises(ValueError, match="positive"):
         icon_path(0)
+
+
+def test_desktop_entry_and_metainfo_name_the_app_and_its_version() -> None:
+    linux = ROOT / "packaging" / "linux"
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # type: ignore[assignment,method-assign]  # keys keep their case
+    entry.read(linux / f"{APP_ID}.desktop", encoding="utf-8")
+    assert entry["Desktop Entry"]["Icon"] == APP_ID
+    assert entry["Desktop Entry"]["Exec"] == "queuelab %f"
+    info = ElementTree.parse(linux / f"{APP_ID}.metainfo.xml").getroot()
+    assert info.findtext("id") == APP_ID
+    assert info.findtext("launchable") == f"{APP_ID}.desktop"
+    assert info.find("releases/release").get("version") == __version__, "add a <release>"
+    spec = (ROOT / "packaging" / "queuelab.spec").read_text(encoding="utf-8")
+    assert f'bundle_identifier="{APP_ID}"' in spec
+
+
+@pytest.mark.parametrize("tool", [
+    ["desktop-file-validate", f"packaging/linux/{APP_ID}.desktop"],
+    ["appstreamcli", "validate", "--no-net", f"packaging/linux/{APP_ID}.metainfo.xml"],
+], ids=["desktop-file-validate", "appstreamcli"])
+def test_desktop_files_validate(tool: list[str]) -> None:
+    if shutil.which(tool[0]) is None:
+        pytest.skip(f"{tool[0]} is not installed")
+    done = subprocess.run(tool, cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")

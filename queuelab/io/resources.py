@@ -12,6 +12,10 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+#: the application id: the name of the .desktop entry and of the icon in the desktop's
+#: theme (packaging/linux/). Qt's `setDesktopFileName(APP_ID)` lets Wayland match the window
+#: to the entry; macOS uses it as the bundle identifier.
+APP_ID = "io.github.queuelab.QueueLab"
 #: the pixel sizes of the rendered icon (packaging/render_icons.py writes them)
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
