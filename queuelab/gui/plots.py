@@ -10,6 +10,7 @@ downsampling; a redraw happens only when new frames arrived.
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 MAX_MARKERS = 100  # change markers kept on the plots (the oldest go first)
 MAX_WINDOW_POINTS = 20_000  # frames read for the rolling window (fine sample intervals)
+DRAW_SHARE = 0.4  # at most this share of the wall time goes to drawing the plots
 MAX_DRAWN_POINTS = 2_400  # points handed to a curve: about two per pixel of a wide plot
 AXIS_WIDTH = 62  # one left-axis width for every plot, so the stacked plots line up
 
@@ -367,6 +369,19 @@ class _Plot:
             self.plot.removeItem(self.markers.popleft())
 
 
+class _TimedCanvas(pg.GraphicsLayoutWidget):
+    """A plot canvas that tells its panel how long each paint took (see PlotPanel.redraw)."""
+
+    def __init__(self, panel: PlotPanel) -> None:
+        super().__init__()
+        self._panel = panel
+
+    def paintEvent(self, event: Any) -> None:
+        began = time.perf_counter()
+        super().paintEvent(event)
+        self._panel.add_paint_cost(time.perf_counter() - began)
+
+
 WINDOWS: tuple[tuple[str, float | None], ...] = (
     ("last 1 min", 60.0),
     ("last 5 min", 300.0),
@@ -392,8 +407,11 @@ class PlotPanel(QWidget):
         self._dirty = False
         self._setting_range = False
         self._x_end: float | None = None  # right edge of the rolling window last shown
+        self.draw_cost = 0.0  # seconds spent drawing since the last redraw (set-up + paint)
+        self._cost = 0.0  # smoothed cost of one redraw
+        self._next_redraw = 0.0  # perf_counter time before which no redraw starts
 
-        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas = _TimedCanvas(self)
         self.canvas.ci.setSpacing(12)  # room for the top and bottom tick labels of neighbours
         self.canvas.ci.setContentsMargins(2, 4, 2, 2)
         self.plots: dict[str, _Plot] = {}
@@ -415,7 +433,7 @@ class PlotPanel(QWidget):
         assert first is not None
         self._first = first
 
-        self.wait_canvas = pg.GraphicsLayoutWidget()
+        self.wait_canvas = _TimedCanvas(self)
         wait_item = self.wait_canvas.addPlot(axisItems={"bottom": TimeAxis("bottom")},
                                              enableMenu=False)
         wait_item.setLabel("bottom", "scenario time")
@@ -478,10 +496,34 @@ class PlotPanel(QWidget):
             p.update_last_marker(change)
 
     def redraw(self, force: bool = False) -> bool:
-        """Hand the visible data to the curves; returns whether anything was drawn."""
+        """Hand the visible data to the curves; returns whether anything was drawn.
+
+        Drawing may take at most DRAW_SHARE of the time: when a redraw and its paint cost
+        more than a slow or busy machine can give at 30 per second, redraws space out
+        instead of starving the simulation (and the rest of the window) of the loop.
+        """
         if not (self._dirty or force):
             return False
+        began = time.perf_counter()
+        if not force and began < self._next_redraw:
+            return False
         self._dirty = False
+        try:
+            return self._redraw()
+        finally:
+            self.draw_cost += time.perf_counter() - began
+            self._schedule_next()
+
+    def add_paint_cost(self, seconds: float) -> None:
+        self.draw_cost += seconds
+
+    def _schedule_next(self) -> None:
+        """Space redraws so that drawing (set-up and paint) stays within DRAW_SHARE."""
+        cost, self.draw_cost = self.draw_cost, 0.0
+        self._cost = 0.7 * self._cost + 0.3 * cost if self._cost else cost
+        self._next_redraw = time.perf_counter() + self._cost * (1.0 / DRAW_SHARE - 1.0)
+
+    def _redraw(self) -> bool:
         columns = self._columns()
         x = columns["t"]
         for p in self.plots.values():

@@ -138,7 +138,7 @@ def test_plot_panel_windows_follow_and_markers(qtbot, monkeypatch: pytest.Monkey
              reference=(2.0, 0.5, 0.1))
     panel.set_reference_shown(True)
     panel.set_window(300.0)
-    assert panel.redraw()
+    assert panel.redraw(force=True)
     assert not panel.redraw(), "nothing new, nothing drawn"
     (x0, x1), _ = panel.plots["queue"].plot.getViewBox().viewRange()
     assert x1 >= 2000 and x1 - x0 == pytest.approx(300.0)
@@ -147,7 +147,7 @@ def test_plot_panel_windows_follow_and_markers(qtbot, monkeypatch: pytest.Monkey
     assert panel.plots["queue"].plot.getViewBox().viewRange()[1][1] == 8.0  # round top
 
     panel.set_window(None)  # the whole run, from the folded copy
-    panel.redraw()
+    panel.redraw(force=True)
     assert depth.getData()[0].size <= 256 + 1
     assert panel.follow
     panel.plots["queue"].plot.getViewBox().sigRangeChangedManually.emit([True, False])
@@ -176,13 +176,32 @@ def test_panning_back_shows_older_frames(qtbot) -> None:
     panel.show()
     h.append([frame(float(i), depth=i) for i in range(1, 5001)])
     panel.set_window(60.0)
-    panel.redraw()
+    panel.redraw(force=True)
     xs = panel.plots["queue"].curves[0].item.getData()[0]
     assert xs[0] >= 4900, "following: only the last minute"
     vb = panel.plots["queue"].plot.getViewBox()
     vb.setXRange(1000.0, 1060.0, padding=0)
     vb.sigRangeChangedManually.emit([True, False])
     assert not panel.follow
-    assert panel.redraw()
+    assert panel.redraw(force=True)
     xs, ys = panel.plots["queue"].curves[0].item.getData()
     assert xs[0] <= 1000.0 and ys[int(np.searchsorted(xs, 1030.0))] == 1030.0, "exact rows"
+
+
+def test_slow_drawing_spaces_redraws_out(qtbot) -> None:
+    import time
+
+    from queuelab.gui.history import FrameHistory
+    from queuelab.gui.plots import DRAW_SHARE, PlotPanel
+
+    from .test_history import frame
+
+    panel = PlotPanel(FrameHistory(capacity=100))
+    qtbot.addWidget(panel)
+    panel.history.append([frame(1.0)])
+    panel.add_paint_cost(0.05)  # as if the last paint took 50 ms
+    assert panel.redraw(force=True)
+    panel.mark_dirty()
+    assert not panel.redraw(), "too soon after an expensive redraw"
+    time.sleep(0.05 * (1 / DRAW_SHARE - 1) + 0.01)
+    assert panel.redraw()
