@@ -12,13 +12,14 @@ from collections.abc import Callable
 
 from queuelab.backends.base import Delivery, LeaseLost, TaskQueue
 from queuelab.core.metrics import MetricsRecorder
+from queuelab.core.models import LoadModels
 from queuelab.core.policies import CircuitBreaker, RetryPolicy
 from queuelab.core.scenario import Scenario
+from queuelab.core.scenario_policies import breaker_for, retry_policy_for
 from queuelab.core.task import Task
 from queuelab.runtime.clock import Pulse, ScenarioClock
 from queuelab.runtime.handlers import SyntheticHandler, UserHandler
 from queuelab.runtime.ledger import InFlightCalls, Ledger
-from queuelab.runtime.models import LoadModels
 
 CLAIM_WAIT = 0.2
 """Wall seconds a claim waits for work before the worker looks at its orders again.
@@ -90,23 +91,14 @@ class RunContext:
     def configure(self, s: Scenario) -> None:
         """Retry, timeout and claim knobs from the scenario (read at their next use)."""
         self.scenario = s
-        r = s.retry
-        self.retry = RetryPolicy(r.max_attempts, r.base_delay, r.multiplier, r.max_delay,
-                                 r.jitter)
-        self.inline = r.mode == "inline"
+        self.retry = retry_policy_for(s)
+        self.inline = s.retry.mode == "inline"
         self.timeout = s.timeouts.task
         self.lease = s.queue.lease
         self.batch = s.queue.batch
 
     def configure_breaker(self, s: Scenario) -> None:
-        b = s.breaker
-        if not b.enabled:
-            self.breaker = None
-        elif self.breaker is None:
-            self.breaker = CircuitBreaker(b.failure_threshold, b.open_for, b.half_open_probes)
-        else:
-            self.breaker.reconfigure(failure_threshold=b.failure_threshold,
-                                     open_for=b.open_for, half_open_probes=b.half_open_probes)
+        self.breaker = breaker_for(s, self.breaker)
         self.breaker_pulse.fire()
 
     # -- the breaker ---------------------------------------------------------------------------

@@ -40,8 +40,9 @@ from queuelab.backends import open_queue, parse_options
 from queuelab.backends.base import TaskQueue
 from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo
 from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
-from queuelab.core.policies import make_autoscaler
+from queuelab.core.models import LoadModels
 from queuelab.core.scenario import Scenario
+from queuelab.core.scenario_policies import autoscaler_for, autoscaler_knobs
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery
 from queuelab.core.validation import ParamChange, validate, with_change
 from queuelab.runtime.clock import Pulse, ScenarioClock
@@ -49,7 +50,6 @@ from queuelab.runtime.context import NullRecorder, RunContext, watch
 from queuelab.runtime.handlers import SyntheticHandler, UserHandler, make_handler
 from queuelab.runtime.leases import LeaseKeeper
 from queuelab.runtime.load_driver import LoadDriver
-from queuelab.runtime.models import LoadModels
 from queuelab.runtime.pools import SETTLE_LIMIT, Autoscaling, Pool, SemaphorePool, WorkerPool
 
 FRAME_BUFFER = 100_000  # frames kept for a reader that has not drained them
@@ -387,8 +387,7 @@ class LiveEngine:
         if name == "check_interval":
             scaling.reconfigure(check_interval=s.pool.check_interval)
         elif name == "autoscaler":
-            scaling.reconfigure(autoscaler=make_autoscaler(s.pool.autoscaler,
-                                                           **autoscaler_knobs(s)))
+            scaling.reconfigure(autoscaler=autoscaler_for(s))
         else:
             scaling.autoscaler.reconfigure(**autoscaler_knobs(s))
             if name in ("min_workers", "max_workers"):
@@ -446,8 +445,7 @@ class LiveEngine:
             self._driver = LoadDriver(ctx, self._end)
             helpers.append(loop.create_task(self._driver.run()))
         if s.pool.strategy == "dynamic" and isinstance(pool, WorkerPool):
-            self._scaling = Autoscaling(ctx, pool, make_autoscaler(s.pool.autoscaler,
-                                                                   **autoscaler_knobs(s)),
+            self._scaling = Autoscaling(ctx, pool, autoscaler_for(s),
                                         s.pool.check_interval)
             helpers.append(loop.create_task(self._scaling.run()))
         for task in helpers:
@@ -578,16 +576,4 @@ def _threads_hint(s: Scenario) -> int:
         p.strategy, max(p.workers, p.max_workers))
 
 
-def autoscaler_knobs(s: Scenario) -> dict[str, float | int]:
-    """The pool knobs the scenario's autoscaler kind takes (as the simulator hands them)."""
-    p = s.pool
-    common: dict[str, float | int] = {"min_workers": p.min_workers, "max_workers": p.max_workers}
-    if p.autoscaler == "threshold":
-        return common | {"scale_up_threshold": p.scale_up_threshold,
-                         "scale_down_threshold": p.scale_down_threshold}
-    return common | {
-        "target_per_worker": p.target_per_worker, "tolerance": p.tolerance,
-        "stabilization_up": p.stabilization_up, "stabilization_down": p.stabilization_down,
-        "max_step": p.max_step, "cooldown": p.cooldown, "activation": p.activation,
-    }
 

@@ -24,9 +24,9 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from queuelab.core.models import LoadModels
 from queuelab.core.task import Task
 from queuelab.runtime.clock import ScenarioClock
-from queuelab.runtime.models import LoadModels
 
 Handler = Callable[[Task], Awaitable[None]]
 

@@ -16,25 +16,24 @@ from __future__ import annotations
 import gc
 import itertools
 import math
-import random
 import time
 from collections import deque
 from collections.abc import Sequence
 from heapq import heappop, heappush
 
-from queuelab.core.arrivals import make_arrivals
 from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo, WorkerState
-from queuelab.core.failures import FailureModel, PriorityMix
 from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
-from queuelab.core.policies import (
-    CircuitBreaker,
-    PoolObservation,
-    RetryPolicy,
-    make_autoscaler,
-)
+from queuelab.core.models import LoadModels
+from queuelab.core.policies import CircuitBreaker, PoolObservation
 from queuelab.core.reference import mmc_reference
 from queuelab.core.scenario import Scenario, initial_workers
-from queuelab.core.service import make_service
+from queuelab.core.scenario_policies import (
+    autoscaler_for,
+    autoscaler_knobs,
+    breaker_for,
+    retry_knobs,
+    retry_policy_for,
+)
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outcome
 from queuelab.core.theory import MMcPrediction
 from queuelab.core.validation import ParamChange, validate, with_change
@@ -72,12 +71,8 @@ class SimEngine:
     def __init__(self, scenario: Scenario) -> None:
         self._scenario = validate(scenario)
         s = scenario
-        seed = s.run.seed
-        self._rng_arrivals = random.Random(f"{seed}:arrivals")
-        self._rng_service = random.Random(f"{seed}:service")
-        self._rng_failures = random.Random(f"{seed}:failures")
-        self._rng_priorities = random.Random(f"{seed}:priorities")
-        self._rng_backoff = random.Random(f"{seed}:backoff")
+        # the five seeded streams and the load models on them, shared with the live engine
+        self._models = LoadModels(s)
 
         self.now = 0.0
         self._state = RunState.IDLE
@@ -125,49 +120,20 @@ class SimEngine:
         self._pace_wall = 0.0
         self._pace_virtual = 0.0
 
-        self._build_load(s)
         self._build_policies(s)
 
     # ------------------------------------------------------------------ building blocks
 
-    def _build_load(self, s: Scenario) -> None:
-        a = s.arrivals
-        self._arrivals = make_arrivals(
-            a.process, self._rng_arrivals, rate=a.rate, burst_rate=a.burst_rate,
-            burst_length=a.burst_length, quiet_length=a.quiet_length, to_rate=a.to_rate,
-            over=a.over, amplitude=a.amplitude, period=a.period, at=a.at, extra=a.extra,
-            length=a.length, times=a.trace_times,
-        )
-        self._build_service(s)
-        f = s.failures
-        self._failures = FailureModel(f.probability, f.poison_fraction, self._rng_failures)
-        self._p_fail = f.probability
-        self._p_poison = f.poison_fraction
-        weights = s.priorities.weights
-        self._mix = PriorityMix(weights, self._rng_priorities) if len(weights) > 1 else None
-
-    def _build_service(self, s: Scenario) -> None:
-        v = s.service
-        self._service = make_service(
-            v.distribution, self._rng_service, mean=v.mean, low=v.low, high=v.high,
-            sigma=v.sigma, shape=v.shape, samples=v.samples,
-        )
-        self._draw_service = self._service.draw
-
     def _build_policies(self, s: Scenario) -> None:
-        r = s.retry
-        self._retry = RetryPolicy(r.max_attempts, r.base_delay, r.multiplier, r.max_delay,
-                                  r.jitter)
-        self._inline = r.mode == "inline"
+        self._retry = retry_policy_for(s)
+        self._inline = s.retry.mode == "inline"
         self._timeout = s.timeouts.task
-        b = s.breaker
-        self._breaker = (CircuitBreaker(b.failure_threshold, b.open_for, b.half_open_probes)
-                         if b.enabled else None)
+        self._breaker = breaker_for(s)
         p = s.pool
         self._prefetch = p.prefetch if p.strategy == "semaphore" else 0
         self._autoscaler = None
         if p.strategy == "dynamic":
-            self._autoscaler = make_autoscaler(p.autoscaler, **_autoscaler_knobs(s))
+            self._autoscaler = autoscaler_for(s)
 
     def _error_for(self, outcome: Outcome, poison: bool) -> tuple[str, str]:
         """The error kind and message a failed attempt reports (the dead-letter pane's text)."""
@@ -175,7 +141,7 @@ class SimEngine:
             return "Timeout", f"attempt exceeded the {self._timeout:g} s task timeout"
         if poison:
             return "PoisonPill", "poison task: fails every attempt"
-        return "SyntheticFailure", f"attempt failed (failure probability {self._p_fail:g})"
+        return "SyntheticFailure", f"attempt failed (failure probability {self._models.p_fail:g})"
 
     # ------------------------------------------------------------------ the Engine protocol
 
@@ -208,7 +174,7 @@ class SimEngine:
         self.recorder.workers_changed(0.0, 0)
         for _ in range(initial_workers(p)):
             self._add_worker(cold=False)
-        first = self._arrivals.next_after(0.0)
+        first = self._models.arrivals.next_after(0.0)
         self._next_arrival = math.inf if first is None else first
         self._push(s.run.sample_interval, _SAMPLE, None)
         if 0.0 < s.run.warmup < s.run.duration:
@@ -401,15 +367,16 @@ class SimEngine:
 
     def _apply_running(self, section: str, path: str, s: Scenario) -> None:
         if section == "arrivals":
-            self._build_load(s)  # the pending arrival came from the old process: draw anew
-            nxt = self._arrivals.next_after(self.now)
+            self._models.build_arrivals(s)  # the pending arrival came from the old process
+            nxt = self._models.arrivals.next_after(self.now)
             self._next_arrival = math.inf if nxt is None else nxt
         elif section == "service":
-            self._build_service(s)
+            self._models.build_service(s)
         elif section in ("failures", "priorities"):
-            self._build_load_parts(s)
+            self._models.build_failures(s)
+            self._grow_levels(s)
         elif section in ("retry", "timeouts"):
-            self._retry.reconfigure(**_retry_knobs(s))
+            self._retry.reconfigure(**retry_knobs(s))
             self._inline = s.retry.mode == "inline"
             self._timeout = s.timeouts.task
         elif section == "breaker":
@@ -422,28 +389,18 @@ class SimEngine:
                 self._state = RunState.PAUSED
         # queue.lease, queue.batch, payload.size: live-runtime knobs; recorded only
 
-    def _build_load_parts(self, s: Scenario) -> None:
-        f = s.failures
-        self._failures = FailureModel(f.probability, f.poison_fraction, self._rng_failures)
-        self._p_fail = f.probability
-        self._p_poison = f.poison_fraction
+    def _grow_levels(self, s: Scenario) -> None:
+        """More priority levels than before: the priority queue gets a FIFO for each."""
         weights = s.priorities.weights
-        self._mix = PriorityMix(weights, self._rng_priorities) if len(weights) > 1 else None
         if s.queue.discipline == "priority":
             while len(self._queues) < len(weights):
                 self._queues.append(deque())
             self._levels = max(self._levels, len(weights))
 
     def _apply_breaker(self, s: Scenario) -> None:
-        b = s.breaker
-        if not b.enabled:
-            self._breaker = None
-            self._dispatch()
-        elif self._breaker is None:
-            self._breaker = CircuitBreaker(b.failure_threshold, b.open_for, b.half_open_probes)
-        else:
-            self._breaker.reconfigure(failure_threshold=b.failure_threshold,
-                                      open_for=b.open_for, half_open_probes=b.half_open_probes)
+        self._breaker = breaker_for(s, self._breaker)
+        if self._breaker is None:
+            self._dispatch()  # workers the breaker held back may start now
 
     def _apply_pool(self, path: str, s: Scenario) -> None:
         p = s.pool
@@ -465,9 +422,9 @@ class SimEngine:
             self._check_gen += 1
             self._push(self.now + p.check_interval, _CHECK, self._check_gen)
         elif name == "autoscaler":
-            self._autoscaler = make_autoscaler(p.autoscaler, **_autoscaler_knobs(s))
+            self._autoscaler = autoscaler_for(s)
         elif name != "workers" and name != "startup_delay":
-            self._autoscaler.reconfigure(**_autoscaler_knobs(s))
+            self._autoscaler.reconfigure(**autoscaler_knobs(s))
             if name in ("min_workers", "max_workers"):
                 current = self._alive - self._draining_count()
                 self._resize(min(max(current, p.min_workers), p.max_workers))
@@ -489,8 +446,8 @@ class SimEngine:
         if self._state is not _RUNNING and max_events < 0:
             return
         heap = self._heap
-        next_after = self._arrivals.next_after
-        draw = self._draw_service
+        next_after = self._models.arrivals.next_after
+        draw = self._models.service.draw
         idle = self._idle
         queue0 = self._queues[0]
         wait_append = self._m_waits.append
@@ -503,11 +460,11 @@ class SimEngine:
         inf = math.inf
         # Knobs only `apply` changes, and `apply` never runs inside this loop.
         simple = self._breaker is None and self._levels == 1 and not self._prefetch
-        p_fail, p_poison, timeout = self._p_fail, self._p_poison, self._timeout
-        uniform = self._failures.uniform
+        p_fail, p_poison, timeout = self._models.p_fail, self._models.p_poison, self._timeout
+        uniform = self._models.failures.uniform
         requeue = not self._inline  # a failed attempt frees its worker
-        gap = getattr(self._arrivals, "gap", None)  # a renewal process: next = now + gap()
-        mix = self._mix
+        gap = getattr(self._models.arrivals, "gap", None)  # a renewal process: next = now + gap()
+        mix = self._models.mix
         na = self._next_arrival
         # The counters the hot paths touch live in locals; they are written back to the
         # engine before any method runs (`_sync` below) and read again after it.
@@ -678,9 +635,9 @@ class SimEngine:
         if task[FIRST_START] < 0.0:
             task[FIRST_START] = t
             wait = t - task[CREATED]
-        duration = self._draw_service()
+        duration = self._models.service.draw()
         outcome = _SUCCEEDED
-        if task[POISON] or (self._p_fail > 0.0 and self._failures.attempt_fails(False)):
+        if self._models.attempt_fails(task[POISON]):
             outcome = _FAILED
         timeout = self._timeout
         if 0.0 < timeout < duration:
@@ -728,7 +685,7 @@ class SimEngine:
         retry = self._retry
         backoff = None
         if retry.should_retry(task[ATTEMPTS]):
-            backoff = retry.delay(task[ATTEMPTS], self._rng_backoff)
+            backoff = retry.delay(task[ATTEMPTS], self._models.rng_backoff)
         if task[HISTORY] is None:
             task[HISTORY] = []
         task[HISTORY].append((w.started, t, w.outcome, backoff, w.number))
@@ -966,22 +923,3 @@ class SimEngine:
             if remove and w.alive and not w.draining:
                 w.draining = True
                 remove -= 1
-
-
-def _autoscaler_knobs(s: Scenario) -> dict[str, float | int]:
-    p = s.pool
-    common: dict[str, float | int] = {"min_workers": p.min_workers, "max_workers": p.max_workers}
-    if p.autoscaler == "threshold":
-        return common | {"scale_up_threshold": p.scale_up_threshold,
-                         "scale_down_threshold": p.scale_down_threshold}
-    return common | {
-        "target_per_worker": p.target_per_worker, "tolerance": p.tolerance,
-        "stabilization_up": p.stabilization_up, "stabilization_down": p.stabilization_down,
-        "max_step": p.max_step, "cooldown": p.cooldown, "activation": p.activation,
-    }
-
-
-def _retry_knobs(s: Scenario) -> dict[str, float | int | str]:
-    r = s.retry
-    return {"max_attempts": r.max_attempts, "base_delay": r.base_delay,
-            "multiplier": r.multiplier, "max_delay": r.max_delay, "jitter": r.jitter}
