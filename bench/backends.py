@@ -156,6 +156,67 @@ async def raw_redis_lua(tasks: list[Task], workers: int, yield_each: bool, clock
         await client.aclose()
 
 
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+AMQP_QUEUE = "bench"
+
+
+async def raw_aio_pika(tasks: list[Task], workers: int, yield_each: bool, clock: Clock) -> float:
+    """aio-pika alone, as RabbitMQ's work-queue tutorial has it: persistent publishes to a
+    durable queue, each confirmed, then W consumers (a channel each, prefetch 100, manual
+    ack) json.loads + ack until every task is consumed. The same frames on the wire; none of
+    QueueLab's Python (tasks, deliveries, leases, the buffer, redelivery bookkeeping)."""
+    import json
+
+    import aio_pika
+
+    from queuelab.backends.amqp import AmqpQueue
+
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()  # publisher confirms on
+        queue = await channel.declare_queue("queuelab-bench-raw", durable=True)
+        await queue.purge()
+        bodies = [task.to_json().encode() for task in tasks]
+        consumed = 0
+        done = asyncio.Event()
+
+        async def consume() -> None:
+            nonlocal consumed
+            ch = await connection.channel(publisher_confirms=False)
+            await ch.set_qos(prefetch_count=100)
+            source = await ch.get_queue(queue.name, ensure=False)
+            async with source.iterator() as messages:
+                async for message in messages:
+                    json.loads(message.body)
+                    await message.ack()
+                    consumed += 1
+                    if consumed == len(bodies):
+                        done.set()
+                    if yield_each:
+                        await asyncio.sleep(0)
+
+        start = clock()
+        for body in bodies:
+            await channel.default_exchange.publish(
+                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key=queue.name,
+            )
+        consumers = [asyncio.create_task(consume()) for _ in range(workers)]
+        await done.wait()
+        elapsed = clock() - start
+        for c in consumers:
+            c.cancel()
+        await asyncio.gather(*consumers, return_exceptions=True)
+        # this side runs last in each round: it also removes the QueueLab side's queue
+        await queue.delete()
+        theirs = open_queue(f"{AMQP_URL}?queue={AMQP_QUEUE}")
+        assert isinstance(theirs, AmqpQueue)
+        await theirs.destroy()
+        return elapsed
+    finally:
+        await connection.close()
+
+
 @dataclass(frozen=True)
 class Bench:
     """One row family: a backend URL and the raw-client baseline it is compared with."""
@@ -168,6 +229,7 @@ class Bench:
 BENCHES: dict[str, Bench] = {
     "memory": Bench("memory://bench", raw_asyncio_queue, "asyncio.Queue"),
     "redis": Bench(f"{REDIS_URL}?queue={REDIS_QUEUE}", raw_redis_lua, "redis-py+Lua"),
+    "amqp": Bench(f"{AMQP_URL}?queue={AMQP_QUEUE}", raw_aio_pika, "aio-pika"),
 }
 
 

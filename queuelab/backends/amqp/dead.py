@@ -35,6 +35,7 @@ import aiormq
 from aio_pika.abc import AbstractRobustChannel
 from aiormq import spec
 from aiormq.abc import DeliveredMessage
+from aiormq.exceptions import ChannelNotFoundEntity
 
 from queuelab.backends.base import BackendError
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task, page_of
@@ -186,11 +187,19 @@ class DeadLetterStore:
                         await ch.basic_ack(entry.tag)
                     done.append(task_id)
                 if done:
+                    # the main queue must still exist, or the moved tasks would be dropped
+                    # unroutable: a failed check closes the channel, which discards the
+                    # uncommitted transaction, so nothing moves
+                    await ch.queue_declare(self._names.main, passive=True)
                     await ch.tx_commit()
             except BaseException as exc:
                 if not is_trouble(exc):
                     raise
                 self._index.clear()
+                if isinstance(exc, ChannelNotFoundEntity):
+                    raise BackendError(
+                        f"{self._link.shown}: {verb} moved nothing: {exc}"
+                    ) from None
                 raise BackendError(
                     f"{self._link.shown}: the connection dropped during {verb}; each task is "
                     "either still a dead letter or moved (a transaction), list again to see"

@@ -99,6 +99,8 @@ class Redeliveries:
         self.republished: OrderedDict[str, bool] = OrderedDict()
 
     def gave_back(self, message_id: str, extra: int) -> None:
+        if not message_id:  # a foreign message without an id: nothing to recognise it by
+            return
         self.extra[message_id] = extra
         if len(self.extra) > self.LIMIT:
             self.extra.popitem(last=False)
@@ -109,6 +111,8 @@ class Redeliveries:
         return 1 if known is None else known
 
     def settle(self, message_id: str) -> None:
+        if not message_id:
+            return
         settled = self.settled
         settled[message_id] = None
         if len(settled) > self.LIMIT:
@@ -124,6 +128,8 @@ class Redeliveries:
 
     def is_duplicate(self, message_id: str, redelivered: bool) -> bool:
         """True for a message this process must not hand out again (see the class doc)."""
+        if not message_id:
+            return False
         if redelivered and message_id in self.settled:
             return True
         republished = self.republished
