@@ -514,6 +514,11 @@ class PlotPanel(QWidget):
             self.draw_cost += time.perf_counter() - began
             self._schedule_next()
 
+    @property
+    def next_redraw_at(self) -> float:
+        """perf_counter time before which a redraw waits (see `redraw`)."""
+        return self._next_redraw
+
     def add_paint_cost(self, seconds: float) -> None:
         self.draw_cost += seconds
 

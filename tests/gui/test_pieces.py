@@ -203,5 +203,7 @@ def test_slow_drawing_spaces_redraws_out(qtbot) -> None:
     assert panel.redraw(force=True)
     panel.mark_dirty()
     assert not panel.redraw(), "too soon after an expensive redraw"
-    time.sleep(0.05 * (1 / DRAW_SHARE - 1) + 0.01)
+    wait = panel.next_redraw_at - time.perf_counter()
+    assert wait > 0.05 * (1 / DRAW_SHARE - 1) - 0.02
+    time.sleep(wait + 0.005)
     assert panel.redraw()
