@@ -26,6 +26,7 @@ from typing import Protocol
 from queuelab.backends.base import Delivery
 from queuelab.core.engine import WorkerInfo, WorkerState
 from queuelab.core.policies import Autoscaler, ConcurrencyLimit, PoolObservation
+from queuelab.core.policies.resize import plan_resize
 from queuelab.core.scenario import Scenario, initial_workers
 from queuelab.runtime.clock import Pulse
 from queuelab.runtime.context import CLAIM_WAIT, RunContext, watch
@@ -126,31 +127,19 @@ class WorkerPool:
             w.runner.cancel()
 
     def resize(self, target: int) -> None:
-        """Reach `target` counted workers: keep draining ones, add; or remove, drain."""
-        workers = list(self._workers.values())
-        current = [w for w in workers if not w.draining]
-        diff = target - len(current)
-        if diff > 0:
-            for w in reversed(workers):
-                if diff and w.draining:
-                    w.draining = False
-                    diff -= 1
-            for _ in range(diff):
-                self._add(cold=True)
-            return
-        remove = -diff
-        for w in reversed(current):  # cold starts first: they have done nothing yet
-            if remove and w.state is _STARTING:
-                self._remove_idle(w)
-                remove -= 1
-        for w in reversed(current):
-            if remove and not w.leaving and w.state in (_IDLE, _BLOCKED):
-                self._remove_idle(w)
-                remove -= 1
-        for w in reversed(current):  # busy ones finish their task first, never killed
-            if remove and not w.leaving and not w.draining:
-                w.draining = True
-                remove -= 1
+        """Reach `target` counted workers by the shared plan: never cancel a busy one."""
+        plan = plan_resize([w for w in self._workers.values() if not w.leaving], target,
+                           draining=lambda w: w.draining,
+                           starting=lambda w: w.state is _STARTING,
+                           idle=lambda w: w.state in (_IDLE, _BLOCKED))
+        for w in plan.undrain:
+            w.draining = False
+        for _ in range(plan.add):
+            self._add(cold=True)
+        for w in plan.remove:
+            self._remove_idle(w)
+        for w in plan.drain:
+            w.draining = True
 
     def apply(self, name: str, scenario: Scenario) -> None:
         p = scenario.pool
@@ -242,25 +231,19 @@ class SemaphorePool:
 
     def resize(self, target: int) -> None:
         self.limit.set_capacity(target)
-        slots = list(self._slots.values())
-        current = [s for s in slots if not s.draining]
-        diff = target - len(current)
-        for s in reversed(slots):
-            if diff > 0 and s.draining:
-                s.draining = False
-                diff -= 1
-        for _ in range(max(0, diff)):
+        free = set(map(id, self._free))
+        plan = plan_resize(list(self._slots.values()), target,
+                           draining=lambda s: s.draining, starting=lambda s: False,
+                           idle=lambda s: id(s) in free)
+        for s in plan.undrain:
+            s.draining = False
+        for _ in range(plan.add):
             self._add_slot()
-        remove = max(0, -diff)
-        for s in reversed(self._free[:]):
-            if remove:
-                self._free.remove(s)
-                self._drop_slot(s)
-                remove -= 1
-        for s in reversed(current):
-            if remove and s.number in self._slots and not s.draining:
-                s.draining = True
-                remove -= 1
+        for s in plan.remove:
+            self._free.remove(s)
+            self._drop_slot(s)
+        for s in plan.drain:
+            s.draining = True
         self._wake.fire()
         self._dispatch()
 

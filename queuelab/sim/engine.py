@@ -25,6 +25,7 @@ from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo, Wo
 from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
 from queuelab.core.models import LoadModels
 from queuelab.core.policies import CircuitBreaker, PoolObservation
+from queuelab.core.policies.resize import plan_resize
 from queuelab.core.reference import mmc_reference
 from queuelab.core.scenario import Scenario, initial_workers
 from queuelab.core.scenario_policies import (
@@ -895,31 +896,18 @@ class SimEngine:
         return sum(1 for w in self._workers.values() if w.draining)
 
     def _resize(self, target: int) -> None:
-        """Reach `target` workers: un-drain, then add; or remove starting, idle, then drain busy."""
-        workers = list(self._workers.values())
-        current = [w for w in workers if not w.draining]
-        diff = target - len(current)
-        if diff > 0:
-            for w in reversed(workers):
-                if diff and w.draining:
-                    w.draining = False
-                    diff -= 1
-            for _ in range(diff):
-                self._add_worker(cold=True)
-            return
-        if diff == 0:
-            return
-        remove = -diff
-        for w in reversed(current):  # cold starts first: they have done nothing yet
-            if remove and w.state is _STARTING:
-                self._remove(w)
-                remove -= 1
-        for w in reversed(self._idle[:]):
-            if remove and w.alive:
+        """Reach `target` workers by the shared plan (core.policies.resize): none killed busy."""
+        plan = plan_resize(list(self._workers.values()), target,
+                           draining=lambda w: w.draining,
+                           starting=lambda w: w.state is _STARTING,
+                           idle=lambda w: w.task is None)
+        for w in plan.undrain:
+            w.draining = False
+        for _ in range(plan.add):
+            self._add_worker(cold=True)
+        for w in plan.remove:
+            if w in self._idle:
                 self._idle.remove(w)
-                self._remove(w)
-                remove -= 1
-        for w in reversed(current):  # busy ones finish their task first, never killed
-            if remove and w.alive and not w.draining:
-                w.draining = True
-                remove -= 1
+            self._remove(w)
+        for w in plan.drain:
+            w.draining = True
