@@ -36,7 +36,8 @@ from queuelab.gui import files
 from queuelab.gui.edits import rebuild
 from queuelab.gui.engines import LIVE, SIMULATED, unavailable_reason
 from queuelab.gui.history import FrameHistory
-from queuelab.gui.plots import PlotPanel, format_clock
+from queuelab.gui.plot_items import format_clock
+from queuelab.gui.plots import PlotPanel
 from queuelab.gui.run_controls import DEFAULT_SPEED, RunControls
 from queuelab.gui.runner import EngineRunner
 from queuelab.gui.scenario_form import ScenarioForm

@@ -3,8 +3,9 @@
 Drawing cost, not the simulation, is what freezes a naive monitor, so the plots only ever
 hand pyqtgraph a bounded number of points: the rolling window reads the newest rows of the
 exact ring, the whole-run view reads the folded copy (at most a few thousand rows however
-long the run). Curves are built once with their pens and clip to the view with peak
-downsampling; a redraw happens only when new frames arrived.
+long the run), peak-decimated to about two points per pixel (`plot_items`). The view moves
+in steps, not at every frame; a redraw happens only when new frames arrived, and drawing is
+held to a share of the time so a slow machine redraws less often rather than freezing.
 """
 
 from __future__ import annotations
@@ -17,8 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+
+from queuelab.gui.plot_items import (
+    EMPTY,
+    FastCurve,
+    Series,
+    TimeAxis,
+    decimate,
+    format_clock,
+    make_curve,
+    nice_ceiling,
+    steps_only,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -32,95 +45,11 @@ DRAW_SHARE = 0.4  # at most this share of the wall time goes to drawing the plot
 MAX_DRAWN_POINTS = 2_400  # points handed to a curve: about two per pixel of a wide plot
 AXIS_WIDTH = 62  # one left-axis width for every plot, so the stacked plots line up
 
-_EMPTY = np.empty(0)
-
 pg.setConfigOptions(antialias=False, background="w", foreground="#222")
 
 
-def format_clock(seconds: float) -> str:
-    """Scenario seconds as h:mm:ss (m:ss under an hour)."""
-    if not math.isfinite(seconds):
-        return "–"
-    neg = seconds < 0
-    s = round(abs(seconds))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    text = f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
-    return f"-{text}" if neg else text
-
-
-def nice_ceiling(v: float) -> float:
-    """The smallest round number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k) at or above v; 1 for
-    nothing to show."""
-    if not v > 0 or not math.isfinite(v):
-        return 1.0
-    base = 10.0 ** math.floor(math.log10(v))
-    for m in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
-        if v <= m * base * (1 + 1e-9):
-            return m * base
-    return 10.0 * base
-
-
-def _steps_only(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[
-        NDArray[np.float64], NDArray[np.float64]]:
-    """A piecewise-constant series reduced to the points where it changes (and the last).
-
-    A reference line is constant between two parameter changes; drawing it dashed through
-    thousands of identical points costs far more than drawing it through a few.
-    """
-    if y.size < 3:
-        return x, y
-    same = (y[1:] == y[:-1]) | (np.isnan(y[1:]) & np.isnan(y[:-1]))
-    keep = np.ones(y.size, dtype=bool)
-    keep[1:-1] = ~(same[:-1] & same[1:])  # drop a point equal to both neighbours
-    return x[keep], y[keep]
-
-
-_TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
-               43200, 86400)
-
-
-class TimeAxis(pg.AxisItem):
-    """Bottom axis reading scenario seconds as clock time, ticked at round minutes and hours."""
-
-    def tickSpacing(self, minVal: float, maxVal: float,
-                    size: float) -> list[tuple[float, float]]:
-        span = maxVal - minVal
-        target = span / max(2.0, size / 90.0)  # about one labelled tick per 90 pixels
-        if not span > 0 or target < 1:
-            return super().tickSpacing(minVal, maxVal, size)  # type: ignore[no-any-return]
-        major = next((float(s) for s in _TIME_STEPS if s >= target), None)
-        if major is None:
-            major = 86400.0 * math.ceil(target / 86400.0)
-        return [(major, 0.0), (major / 2.0, 0.0)]
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        if spacing >= 1:
-            return [format_clock(v) for v in values]
-        return [f"{v:.3g}s" for v in values]
-
-
-@dataclass(frozen=True)
-class Series:
-    """One curve: which history column, how it is drawn, and a factor (1 → 100 %)."""
-
-    column: str
-    name: str
-    color: str
-    factor: float = 1.0
-    dashed: bool = False
-    step: bool = False
-    has_gaps: bool = False  # NaN possible: the finite check cannot be skipped
-
-
-def _pen(s: Series) -> Any:
-    """A one-pixel cosmetic pen: wider lines cost Qt's raster engine three times as much."""
-    style = Qt.PenStyle.DashLine if s.dashed else Qt.PenStyle.SolidLine
-    return pg.mkPen(s.color, width=1, style=style)
-
-
 class _Line:
-    def __init__(self, series: Series, item: _Curve) -> None:
+    def __init__(self, series: Series, item: FastCurve) -> None:
         self.series = series
         self.item = item
 
@@ -166,76 +95,6 @@ WAIT_PLOT = PlotSpec("waits", "wait in queue (s)", (  # p99 first: p50 is drawn 
 ))
 
 
-class _Curve(pg.PlotCurveItem):
-    """A PlotCurveItem told its data bounds instead of searching the data for them.
-
-    A bare PlotCurveItem's setData costs a tenth of PlotDataItem's (the windowing and peak
-    decimation PlotDataItem would do are done once, in `_decimate`), and its bounds, which the
-    scene asks for at every paint after new data, come from one fmin/fmax pass here.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._known: tuple[tuple[float | None, float | None], ...] | None = None
-
-    def show_data(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
-        """Draw y over x; returns the largest finite y (0 when there is none)."""
-        lo = hi = None
-        if y.size:
-            a, b = float(np.fmin.reduce(y)), float(np.fmax.reduce(y))
-            if not math.isnan(a):
-                lo, hi = a, b
-        xb = (float(x[0]), float(x[-1])) if x.size else (None, None)
-        self._known = (xb, (lo, hi))
-        self.setData(x=x, y=y)
-        return hi or 0.0
-
-    def boundingRect(self) -> QRectF:
-        """The data's extent padded by a hundredth of the view, without pyqtgraph's per-paint
-        pixel-size arithmetic (it runs for every curve at every paint once the view moves)."""
-        if self._known is None:
-            return super().boundingRect()  # type: ignore[no-any-return]
-        (x0, x1), (y0, y1) = self._known
-        vb = self.getViewBox()
-        if x0 is None or y0 is None or vb is None:
-            return QRectF()
-        (vx0, vx1), (vy0, vy1) = vb.viewRange()
-        px = (vx1 - vx0) * 0.01 or 1.0
-        py = (vy1 - vy0) * 0.01 or 1.0
-        return QRectF(x0 - px, y0 - py, (x1 - x0) + 2 * px, (y1 - y0) + 2 * py)
-
-    def dataBounds(self, ax: int, frac: float = 1.0,
-                   orthoRange: tuple[float, float] | None = None) -> tuple[Any, Any]:
-        if self._known is not None and frac >= 1.0 and orthoRange is None:
-            return self._known[ax]
-        return super().dataBounds(ax, frac, orthoRange)  # type: ignore[no-any-return]
-
-
-def _make_curve(series: Series) -> _Curve:
-    return _Curve(
-        pen=_pen(series),
-        name=series.name,
-        stepMode="left" if series.step else None,
-        skipFiniteCheck=not series.has_gaps,
-        connect="finite" if series.has_gaps else "all",
-    )
-
-
-def _decimate(x: NDArray[np.float64], y: NDArray[np.float64], max_points: int) -> tuple[
-        NDArray[np.float64], NDArray[np.float64]]:
-    """At most ~max_points points, keeping each bucket's minimum and maximum (peaks survive)."""
-    n = y.size
-    if n <= max_points:
-        return x, y
-    k = -(-n // (max_points // 2))  # frames per bucket
-    m = (n // k) * k
-    yy = y[n - m:].reshape(-1, k)  # drop the oldest remainder, keep the newest exact
-    xx = x[n - m::k]
-    lo = np.fmin.reduce(yy, axis=1)  # fmin/fmax: NaN only where the whole bucket is NaN
-    hi = np.fmax.reduce(yy, axis=1)
-    return np.repeat(xx, 2), np.column_stack((lo, hi)).ravel()
-
-
 class _Plot:
     """One plot (and its optional second y axis) with its curves and change markers."""
 
@@ -259,7 +118,7 @@ class _Plot:
         legend.setZValue(30)
         legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # static: blit it
         for s in spec.series:
-            item = _make_curve(s)
+            item = make_curve(s)
             plot.addItem(item)
             self.curves.append(_Line(s, item))
         self.right: pg.ViewBox | None = None
@@ -276,7 +135,7 @@ class _Plot:
             right.disableAutoRange(axis="y")
             vb.sigResized.connect(lambda: right.setGeometry(vb.sceneBoundingRect()))
             for s in spec.right_series:
-                item = _make_curve(s)
+                item = make_curve(s)
                 right.addItem(item)
                 legend.addItem(item, s.name)
                 self.curves.append(_Line(s, item))
@@ -300,7 +159,7 @@ class _Plot:
             s = c.series
             vb = c.item.getViewBox()
             if s.column.startswith("ref_") and not reference_shown:
-                c.item.show_data(_EMPTY, _EMPTY)
+                c.item.show_data(EMPTY, EMPTY)
                 continue
             y = columns[s.column]
             if s.factor != 1.0:
@@ -309,8 +168,8 @@ class _Plot:
             if s.has_gaps:
                 y = np.where(np.isfinite(y), y, np.nan)  # inf (unstable queue) is a gap too
             if s.column.startswith("ref_"):
-                xs, y = _steps_only(x, y)
-            xs, y = _decimate(xs, y, MAX_DRAWN_POINTS)
+                xs, y = steps_only(x, y)
+            xs, y = decimate(xs, y, MAX_DRAWN_POINTS)
             top = c.item.show_data(xs, y)
             if vb is not None:
                 tops[id(vb)] = max(tops.get(id(vb), 0.0), top)

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QStyle, QToolBar, 
 from queuelab.core.engine import RunState
 from queuelab.core.urls import redact_url
 from queuelab.gui.engines import LIVE, SIMULATED
-from queuelab.gui.plots import WINDOWS, format_clock
+from queuelab.gui.plot_items import format_clock
+from queuelab.gui.plots import WINDOWS
 
 SPEEDS: tuple[tuple[str, float | None], ...] = (
     ("1×", 1.0), ("10×", 10.0), ("100×", 100.0), ("max", None),

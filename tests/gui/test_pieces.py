@@ -13,7 +13,7 @@ from queuelab.core.scenario import KNOBS, Scenario
 from queuelab.core.validation import ParamChange, ScenarioError
 from queuelab.gui.edits import rebuild
 from queuelab.gui.knob_editors import parse_numbers
-from queuelab.gui.plots import _decimate, _steps_only, format_clock, nice_ceiling
+from queuelab.gui.plot_items import decimate, format_clock, nice_ceiling, steps_only
 from queuelab.gui.scenario_form import ScenarioForm, knob_tooltip
 from queuelab.gui.workers_table import WorkersModel
 
@@ -40,16 +40,16 @@ def test_decimate_keeps_peaks_and_newest_points() -> None:
     x = np.arange(10_000, dtype=float)
     y = np.zeros(10_000)
     y[1234] = 99.0
-    xs, ys = _decimate(x, y, 1000)
+    xs, ys = decimate(x, y, 1000)
     assert ys.size <= 1000 and ys.max() == 99.0 and xs[-1] <= x[-1]
     small = np.arange(5.0)
-    assert _decimate(small, small, 1000)[1] is small
+    assert decimate(small, small, 1000)[1] is small
 
 
 def test_steps_only_keeps_changes() -> None:
     x = np.arange(8.0)
     y = np.array([1, 1, 1, 2, 2, np.nan, np.nan, np.nan])
-    xs, ys = _steps_only(x, y)
+    xs, ys = steps_only(x, y)
     assert list(xs) == [0.0, 2.0, 3.0, 4.0, 5.0, 7.0]
     assert np.array_equal(ys, np.array([1, 1, 2, 2, np.nan, np.nan]), equal_nan=True)
 
