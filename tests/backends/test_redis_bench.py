@@ -31,4 +31,3 @@ def test_the_redis_row_runs_next_to_raw_redis_py() -> None:
         left = [k for pattern in ("queuelab:{bench}:*", "queuelab:{bench-raw}:*")
                 for k in r.scan_iter(match=pattern)]  # fmt: skip
     assert left == []
-

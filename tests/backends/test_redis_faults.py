@@ -369,4 +369,3 @@ async def test_an_idle_handle_asks_the_server_rarely(
     assert got == [[]] * 8
     # each waiter looks twice on arrival, then one timer wakes one waiter per 0.5 s
     assert looks["claim"] <= 16 + 2 * 5, looks
-

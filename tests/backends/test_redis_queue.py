@@ -154,7 +154,7 @@ async def test_a_retried_task_goes_to_the_back_of_its_level(make: Make) -> None:
 async def test_refusals(make: Make) -> None:
     q = await make(discipline="priority")
     await q.enqueue(task(1))
-    with pytest.raises(BackendError, match=r"id\(s\) t1 is already in the queue"):
+    with pytest.raises(BackendError, match=r"id\(s\) t1 already in the queue"):
         await q.enqueue(task(1))
     with pytest.raises(ValueError, match="priorities must lie within"):
         await q.enqueue(Task("huge", priority=10**15))
@@ -170,6 +170,10 @@ async def test_refusals(make: Make) -> None:
         await q.dead_letter(d, "E", "second", at=2.0)
     assert await q.reprocess(["t1"]) == 0  # a live task holds the id: not moved
     await expect_counts(q, leased=1, dead=1)
+    many = [task(n) for n in range(2, 1200)]
+    with pytest.raises(BackendError, match=r"id\(s\) t1, t2 already in the queue"):
+        await q.enqueue_many([task(1), *many, task(2)])  # three chunks: all the rest go in
+    await expect_counts(q, ready=1198, leased=1, dead=1)
 
 
 @pytest.mark.asyncio
@@ -185,9 +189,9 @@ async def test_dead_letters_page_in_redis_like_the_filtered_path(make: Make) -> 
 
     fast = await q.dead_letters(DeadLetterQuery(offset=10, limit=5, descending=True))
     slow = await q.dead_letters(DeadLetterQuery(offset=10, limit=5, descending=True, text="no"))
-    assert [d.id for d in fast.items] == [d.id for d in slow.items] == [
-        f"t{i}" for i in range(10, 15)
-    ]
+    assert (
+        [d.id for d in fast.items] == [d.id for d in slow.items] == [f"t{i}" for i in range(10, 15)]
+    )
     assert (fast.total, fast.total_matching, fast.error_kinds) == (n, n, ("Even", "Odd"))
     assert (await q.dead_letters(DeadLetterQuery(error_kind="Odd", limit=0))).total_matching == 600
     assert await q.reprocess([f"t{i}" for i in range(0, n, 2)], reset_attempts=True) == 600

@@ -214,7 +214,9 @@ class Link:
             self._down_since = now
             log.warning(
                 "%s: lost the connection to Redis (%s); reconnecting for up to %g s",
-                self.shown, reason(first), self.reconnect_timeout,
+                self.shown,
+                reason(first),
+                self.reconnect_timeout,
             )
         give_up = now + self.reconnect_timeout
         last: BaseException = first
@@ -245,7 +247,8 @@ class Link:
             return
         log.warning(
             "%s: connection to Redis restored after %.2f s",
-            self.shown, time.monotonic() - self._down_since,
+            self.shown,
+            time.monotonic() - self._down_since,
         )
         self._down_since = None
         self.reconnects += 1

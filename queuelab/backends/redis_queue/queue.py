@@ -150,22 +150,29 @@ class RedisQueue(TaskQueue):
 
     # --- producing ----------------------------------------------------------------
     async def enqueue(self, task: Task, delay: float = 0.0) -> None:
-        await self._enqueue([task], delay)
+        self._refuse(await self._enqueue([task], delay))
 
     async def enqueue_many(self, tasks: Iterable[Task]) -> None:
+        """In chunks of `CHUNK`, each one script; ids already held are refused at the end."""
         it = iter(tasks)
+        dups: list[str] = []
         while chunk := list(islice(it, CHUNK)):
-            await self._enqueue(chunk, 0.0)
+            dups += await self._enqueue(chunk, 0.0)
+        self._refuse(dups)
 
-    async def _enqueue(self, tasks: list[Task], delay: float) -> None:
+    async def _enqueue(self, tasks: list[Task], delay: float) -> list[str]:
+        """Enqueue; returns the ids refused because a task of that id is already held."""
         args: list[Any] = [self._channel, self._fifo, repr(float(delay))]
         for task in tasks:
             args += (task.id, task.to_json(), task.attempts, self._priority(task))
         dups = await self._link.mutate(lua.ENQUEUE, self._k_enqueue, args)
-        if dups != b"[]":
+        return [] if dups == b"[]" else json.loads(dups)
+
+    def _refuse(self, dups: list[str]) -> None:
+        if dups:
+            shown = ", ".join(dups[:10]) + (f" and {len(dups) - 10} more" if len(dups) > 10 else "")
             raise BackendError(
-                f"{self.url}: a task with id(s) {', '.join(json.loads(dups)) or '(not known)'} "
-                "is already in the queue; not enqueued again"
+                f"{self.url}: task id(s) {shown} already in the queue; not enqueued again"
             )
 
     def _priority(self, task: Task) -> str:
@@ -215,7 +222,9 @@ class RedisQueue(TaskQueue):
             log.warning(
                 "%s: a claim's reply was lost and %d of its tasks were taken back before it "
                 "was retried (their leases ran out); they are in the queue again with the "
-                "lost attempt counted", self.url, reply[5],
+                "lost attempt counted",
+                self.url,
+                reply[5],
             )
         if len(reply) == 6:
             return [], (float(reply[3]) - skew if reply[3] else None)
@@ -329,8 +338,14 @@ class RedisQueue(TaskQueue):
                 task = dead.task
                 if reset_attempts:
                     task.attempts = 0
-                args += (tid, raw, task.to_json(), task.attempts, self._priority(task),
-                         dead.error_kind)
+                args += (
+                    tid,
+                    raw,
+                    task.to_json(),
+                    task.attempts,
+                    self._priority(task),
+                    dead.error_kind,
+                )
             if len(args) > 2:
                 moved += await self._link.mutate(lua.REPROCESS, self._k_reprocess, args)
         return moved

@@ -538,5 +538,19 @@ GET_DEAD = Script("get_dead", ("dead",), (), "return redis.call('HMGET', dead, u
 #: Delete every key of the queue (all passed as KEYS).
 PURGE = Script("purge", (), (), "return redis.call('DEL', unpack(KEYS))")
 
-ALL = (CLAIM, ACK, NACK, DEAD_LETTER, EXTEND, ENQUEUE, REPROCESS, DISCARD, COUNTS, PEEK,
-       DEAD_PAGE, DISCIPLINE, GET_DEAD, PURGE)
+ALL = (
+    CLAIM,
+    ACK,
+    NACK,
+    DEAD_LETTER,
+    EXTEND,
+    ENQUEUE,
+    REPROCESS,
+    DISCARD,
+    COUNTS,
+    PEEK,
+    DEAD_PAGE,
+    DISCIPLINE,
+    GET_DEAD,
+    PURGE,
+)

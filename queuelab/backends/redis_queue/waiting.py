@@ -222,13 +222,17 @@ class Listener:
                     self._refused = True
                     log.error(
                         "%s: no wake-ups (%s); waiting claimers look every %g s instead",
-                        self._link.shown, reason(exc), self._wakeups.poll_interval,
+                        self._link.shown,
+                        reason(exc),
+                        self._wakeups.poll_interval,
                     )
                     return
                 if not failures:
                     log.warning(
                         "%s: lost the wake-up subscription (%s); waiting claimers fall back "
-                        "to polling until it is back", self._link.shown, reason(exc),
+                        "to polling until it is back",
+                        self._link.shown,
+                        reason(exc),
                     )
                 failures += 1
             finally:
