@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import gc
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -224,6 +225,7 @@ class Bench:
     url: str
     raw: Runner
     raw_label: str
+    backend: Runner | None = None  # the QueueLab side, if not `through_backend(url)`
 
 
 BENCHES: dict[str, Bench] = {
@@ -231,6 +233,154 @@ BENCHES: dict[str, Bench] = {
     "redis": Bench(f"{REDIS_URL}?queue={REDIS_QUEUE}", raw_redis_lua, "redis-py+Lua"),
     "amqp": Bench(f"{AMQP_URL}?queue={AMQP_QUEUE}", raw_aio_pika, "aio-pika"),
 }
+
+
+# --- SQL: sqlite:// and postgresql:// -----------------------------------------------------
+# Claim + ack only, on both sides: the tasks are inserted before the clock starts, because
+# with one commit per enqueue (an fsync on PostgreSQL) both sides would measure the disk.
+# The raw loops run on QueueLab's own table (another queue name): same shape, same indexes.
+# PostgreSQL: VACUUM ANALYZE after the insert (untimed, both sides), so a run measures a
+# healthy table, not whatever bloat and statistics earlier runs left (autovacuum is off on
+# the machines of PLATFORM.md).
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+SQLITE_URL = f"sqlite:///{Path(tempfile.gettempdir()) / 'queuelab-bench.sqlite3'}"
+SQL_BATCH = 100
+
+
+def sql_claims(url: str, batch: int) -> Runner:
+    """QueueLab's SQL queue: W workers claim up to `batch` and ack each until it is empty."""
+
+    async def run(tasks: list[Task], workers: int, yield_each: bool, clock: Clock) -> float:
+        async with open_queue(f"{url}?queue=bench") as queue:
+            await queue.purge()
+            await queue.enqueue_many(tasks)
+            await _tidy(url)
+
+            async def work() -> None:
+                while got := await queue.claim(LEASE, max_tasks=batch):
+                    if batch == 1:
+                        await queue.ack(got[0])
+                    else:
+                        await asyncio.gather(*(queue.ack(d) for d in got))
+                    if yield_each:
+                        await asyncio.sleep(0)
+
+            start = clock()
+            await asyncio.gather(*(work() for _ in range(workers)))
+            elapsed = clock() - start
+            left = await queue.counts()
+            if left.total:
+                raise RuntimeError(f"{queue.url}: {left} left after the run")
+            return elapsed
+
+    return run
+
+
+async def _fill_raw(url: str, tasks: list[Task]) -> None:
+    async with open_queue(f"{url}?queue=bench-raw") as queue:
+        await queue.purge()
+        await queue.enqueue_many(tasks)
+    await _tidy(url)
+
+
+async def _tidy(url: str) -> None:
+    if url.startswith("postgresql"):
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("VACUUM ANALYZE queuelab_tasks")
+        finally:
+            await conn.close()
+
+
+def raw_asyncpg(batch: int) -> Runner:
+    """asyncpg alone, a connection per consumer: the research notes' at-most-once
+    `DELETE … WHERE seq IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) RETURNING task` plus
+    json.loads, until a consumer finds nothing."""
+    delete = (
+        "DELETE FROM queuelab_tasks WHERE seq IN (SELECT seq FROM queuelab_tasks"
+        " WHERE queue = 'bench-raw' AND ready_at <= $1 ORDER BY ready_at, seq LIMIT $2"
+        " FOR UPDATE SKIP LOCKED) RETURNING task"
+    )
+
+    async def run(tasks: list[Task], workers: int, yield_each: bool, clock: Clock) -> float:
+        import json
+
+        import asyncpg
+
+        await _fill_raw(PG_URL, tasks)
+        conns = [await asyncpg.connect(PG_URL) for _ in range(workers)]
+
+        async def consume(conn: asyncpg.Connection) -> None:
+            while rows := await conn.fetch(delete, time.time(), batch):
+                for row in rows:
+                    json.loads(row[0])
+                if yield_each:
+                    await asyncio.sleep(0)
+
+        try:
+            start = clock()
+            await asyncio.gather(*(consume(c) for c in conns))
+            return clock() - start
+        finally:
+            for c in conns:
+                await c.close()
+
+    return run
+
+
+def raw_aiosqlite(batch: int) -> Runner:
+    """aiosqlite alone (WAL, synchronous=NORMAL, busy_timeout), the W consumers sharing one
+    connection (PLATFORM: faster than one each): the same single-statement DELETE …
+    RETURNING, plus json.loads, until a consumer finds nothing."""
+    delete = (
+        "DELETE FROM queuelab_tasks WHERE seq IN (SELECT seq FROM queuelab_tasks"
+        " WHERE queue = 'bench-raw' AND ready_at <= ? ORDER BY ready_at, seq LIMIT ?)"
+        " RETURNING task"
+    )
+
+    async def run(tasks: list[Task], workers: int, yield_each: bool, clock: Clock) -> float:
+        import json
+
+        import aiosqlite
+
+        await _fill_raw(SQLITE_URL, tasks)
+        path = SQLITE_URL.removeprefix("sqlite:///")
+        # autocommit: each DELETE is its own transaction
+        async with aiosqlite.connect(path, isolation_level=None) as conn:
+            for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 5000"):
+                await conn.execute(f"PRAGMA {pragma}")
+
+            async def consume() -> None:
+                while rows := await conn.execute_fetchall(delete, (time.time(), batch)):
+                    for row in rows:
+                        json.loads(row[0])
+                    if yield_each:
+                        await asyncio.sleep(0)
+
+            start = clock()
+            await asyncio.gather(*(consume() for _ in range(workers)))
+            return clock() - start
+
+    return run
+
+
+BENCHES.update(
+    {
+        "postgresql": Bench(PG_URL, raw_asyncpg(1), "asyncpg DELETE", sql_claims(PG_URL, 1)),
+        "postgresql-batch": Bench(
+            PG_URL, raw_asyncpg(SQL_BATCH), "asyncpg ×100", sql_claims(PG_URL, SQL_BATCH)
+        ),
+        "sqlite": Bench(SQLITE_URL, raw_aiosqlite(1), "aiosqlite DEL", sql_claims(SQLITE_URL, 1)),
+        "sqlite-batch": Bench(
+            SQLITE_URL,
+            raw_aiosqlite(SQL_BATCH),
+            "aiosqlite ×100",
+            sql_claims(SQLITE_URL, SQL_BATCH),
+        ),
+    }
+)
 
 
 def make_tasks(n: int) -> list[Task]:
@@ -242,7 +392,7 @@ async def measure(
     bench: Bench, n: int, workers: int, yield_each: bool, repeat: int, clock: Clock
 ) -> tuple[float, float]:
     """Best tasks/s through the backend and through the raw client, timed alternately."""
-    backend = through_backend(bench.url)
+    backend = bench.backend or through_backend(bench.url)
     best_backend = best_raw = float("inf")
     for _ in range(repeat):
         for which in ("backend", "raw"):
@@ -279,7 +429,7 @@ async def main(argv: list[str] | None = None) -> int:
         f"Python {sys.version.split()[0]}"
     )
     header = (
-        f"{'backend':<10}{'raw client':<15}{'mode':<7}{'W':>3}"
+        f"{'backend':<17}{'raw client':<15}{'mode':<7}{'W':>3}"
         f"{'backend/s':>12}{'raw/s':>12}{'ratio':>7}"
     )
     print(header)
@@ -292,7 +442,7 @@ async def main(argv: list[str] | None = None) -> int:
                     bench, args.tasks, workers, mode == "yield", args.repeat, CLOCKS[args.clock]
                 )
                 print(
-                    f"{name:<10}{bench.raw_label:<15}{mode:<7}{workers:>3}"
+                    f"{name:<17}{bench.raw_label:<15}{mode:<7}{workers:>3}"
                     f"{ours:>12,.0f}{raw:>12,.0f}{ours / raw:>7.2f}",
                     flush=True,
                 )

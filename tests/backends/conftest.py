@@ -7,10 +7,13 @@ and the granularities it can honour), then create `test_<backend>.py` with a sub
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +21,7 @@ from queuelab.backends import open_queue
 from queuelab.backends.base import TaskQueue
 
 from ..services import needs
-from .contract import BackendSpec
+from .contract import CONTRACT_CLOCK, BackendSpec
 
 #: this test run's tag in server-side names: runs sharing a server never meet
 RUN = f"{os.getpid()}-{secrets.token_hex(3)}"
@@ -68,6 +71,54 @@ BACKENDS: list[BackendSpec] = [
     ),
 ]
 
+
+# --- SQL (queuelab.backends.sql) ------------------------------------------------------
+#: SQLite: a file of this run's own, removed at exit. PostgreSQL: the `test` database, a
+#: queue per test (SharedServerSpec); FIFO on the real clock and priority on the suite's
+#: fake clock, so both the sleeping and the clock-jumping paths of the backend run.
+SQLITE_FILE = Path(tempfile.gettempdir()) / f"queuelab-contract-{RUN}.sqlite3"
+atexit.register(
+    lambda: [Path(f"{SQLITE_FILE}{end}").unlink(missing_ok=True) for end in ("", "-wal", "-shm")]
+)
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "disruptive: restarts or cuts a shared server (deselect: -m 'not disruptive')"
+    )
+
+
+BACKENDS += [
+    BackendSpec(
+        "sqlite", f"sqlite:///{SQLITE_FILE}?queue=contract-fifo", id="sqlite-fifo", fake_clock=True
+    ),
+    BackendSpec(
+        "sqlite",
+        f"sqlite:///{SQLITE_FILE}?queue=contract-priority&discipline=priority",
+        id="sqlite-priority",
+        discipline="priority",
+        fake_clock=True,
+    ),
+    SharedServerSpec(
+        "postgresql",
+        POSTGRES_URL,
+        id="postgresql-fifo",
+        lease_granularity=0.5,
+        delay_granularity=0.5,
+        wake_latency=0.5,
+        marks=needs("postgres"),
+    ),
+    SharedServerSpec(
+        "postgresql",
+        f"{POSTGRES_URL}?discipline=priority",
+        id="postgresql-priority",
+        discipline="priority",
+        fake_clock=True,
+        options={"clock": CONTRACT_CLOCK},
+        marks=needs("postgres"),
+    ),
+]
 
 # --- RabbitMQ (queuelab.backends.amqp) -------------------------------------------------
 #: A queue per test (SharedServerSpec); test_amqp_contract.py deletes its broker objects

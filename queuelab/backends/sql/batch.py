@@ -10,8 +10,8 @@ each caller still gets its own answer (or its own `LeaseLost`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -49,13 +49,22 @@ class Batcher(Generic[Item, Result]):
         self._pending.append((item, fut))
         if self._flying < self._flights:
             self._flying += 1
-            flight = loop.create_task(self._fly())
-            self._tasks.add(flight)
-            flight.add_done_callback(self._tasks.discard)
-        return await fut
+            self._spawn(self._fly())
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled() and self._orphans is not None:
+                # answered, then cancelled before it could take the answer: hand it back
+                self._spawn(self._orphans([fut.result()]))
+            raise
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
-        """Wait for the statements in flight (closing the queue)."""
+        """Wait for the statements in flight and the hand-backs (closing the queue)."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 

@@ -4,7 +4,7 @@
 a dialect only says how to run each step on its driver connection (the saq pattern). Rows
 come back as tuples:
 
-* claimed: (seq, priority, queued_at, attempts, task JSON)
+* claimed: (seq, priority, ready_at, attempts, task JSON)
 * peeked:  (attempts, task JSON)
 * dead:    (error_kind, error, dead_lettered_at, attempts, task JSON)
 """
@@ -45,8 +45,9 @@ class Ops(ABC):
     """One dialect's statements, run on a driver connection `conn`."""
 
     dialect: str
-    #: how many batched claim (and ack) statements may be in flight at once
-    flights: int
+    #: how many claim statements, and how many ack statements, may be in flight at once
+    claim_flights: int
+    ack_flights: int
     #: the collation that orders text by code point, as Python's sort does
     collate: str = ""
     #: the dead-letter pane's filter; see dead_letter_page in the query files
@@ -111,19 +112,15 @@ class Ops(ABC):
         return await self.fetch(conn, self.claim_sql[discipline], queue, now, limit, token, until)
 
     @abstractmethod
-    async def ack(
-        self, conn: Any, queue: str, receipts: list[tuple[int, int]], now: float
-    ) -> set[int]:
+    async def ack(self, conn: Any, receipts: list[tuple[int, int]], now: float) -> set[int]:
         """Delete the rows whose lease the receipts still hold; returns their seqs."""
 
     async def present(self, conn: Any, seqs: list[int]) -> set[int]:
         """Which of these rows exist (PostgreSQL's check after a lost reply)."""
         return set(seqs)
 
-    async def extend(
-        self, conn: Any, queue: str, seq: int, token: int, now: float, until: float
-    ) -> bool:
-        return bool(await self.fetch(conn, self.q["extend"], queue, seq, token, now, until))
+    async def extend(self, conn: Any, seq: int, token: int, now: float, until: float) -> bool:
+        return bool(await self.fetch(conn, self.q["extend"], seq, token, now, until))
 
     async def nack(
         self, conn: Any, queue: str, seq: int, token: int, now: float, due: float, task: str
@@ -135,7 +132,7 @@ class Ops(ABC):
         return None
 
     @abstractmethod
-    async def release(self, conn: Any, queue: str, seqs: list[int], token: int) -> None:
+    async def release(self, conn: Any, seqs: list[int], token: int) -> None:
         """Undo a claim nobody received."""
 
     @abstractmethod

@@ -3,15 +3,15 @@
 -- atomically, data-modifying CTEs included. {order} is the queue discipline's claim order,
 -- {filter} the dead-letter pane's filter; both come from fixed text in the code.
 --
--- $1 is always the queue name. Times are the client's wall-clock seconds.
+-- $1 is the queue name, except in the statements a receipt (seq, token) keys. Times are
+-- the client's wall-clock seconds.
 
 -- name: enqueue
 -- Tasks arrive as parallel arrays, one round trip for any number; NOTIFY wakes claimers
 -- waiting in every process (it is delivered when this statement commits).
 WITH added AS (
-    INSERT INTO queuelab_tasks
-        (queue, id, priority, ready_at, queued_at, attempts, enqueued_at, task)
-    SELECT $1, t.id, t.priority, $2, $2, t.attempts, $3, t.task
+    INSERT INTO queuelab_tasks (queue, id, priority, ready_at, attempts, enqueued_at, task)
+    SELECT $1, t.id, t.priority, $2, t.attempts, $3, t.task
     FROM unnest($4::text[], $5::integer[], $6::integer[], $7::text[]) WITH ORDINALITY
         AS t (id, priority, attempts, task, n)
     ORDER BY t.n
@@ -21,27 +21,30 @@ SELECT pg_notify('queuelab', $1 || ' ' || count(*)) FROM added;
 
 -- name: claim
 -- FOR UPDATE SKIP LOCKED: concurrent claimers take different rows without waiting. The
--- claim moves ready_at to the lease's end, so the task leaves the claimable range until
--- then; it is not deleted (the research notes' DELETE ... RETURNING loses a task whose
--- worker dies), so an expired lease hands it to the next claimer.
+-- task is leased, not deleted (the research notes' DELETE ... RETURNING loses a task whose
+-- worker dies), so an expired lease hands it to the next claimer. Only unindexed columns
+-- change: a HOT update, no index writes (schema 2).
 WITH picked AS (
     SELECT seq FROM queuelab_tasks
-    WHERE queue = $1 AND ready_at <= $2
+    WHERE queue = $1 AND ready_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
     ORDER BY {order}
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
 UPDATE queuelab_tasks AS t
-SET lease_token = $4, queued_at = t.ready_at, ready_at = $5, attempts = t.attempts + 1
+SET lease_token = $4, lease_until = $5, attempts = t.attempts + 1
 FROM picked
 WHERE t.seq = picked.seq
-RETURNING t.seq, t.priority, t.queued_at, t.attempts, t.task;
+RETURNING t.seq, t.priority, t.ready_at, t.attempts, t.task;
 
 -- name: ack
--- Many acks in one statement; a row is removed only while the receipt's lease holds.
+-- Many acks in one statement; a row is removed only while its receipt's lease holds. $1
+-- and $2 are the receipts' seqs (no repeats) and tokens. Rows are found by primary key
+-- (with no sequential scans allowed, see postgres.INDEXED_ONLY): a receipt names its row
+-- in the whole database, and a queue condition would only invite a scan of the queue.
 DELETE FROM queuelab_tasks AS t
-USING unnest($2::bigint[], $3::bigint[]) AS r (seq, token)
-WHERE t.seq = r.seq AND t.lease_token = r.token AND t.queue = $1 AND t.ready_at > $4
+USING unnest($1::bigint[], $2::bigint[]) AS r (seq, token)
+WHERE t.seq = r.seq AND t.lease_token = r.token AND t.lease_until > $3
 RETURNING t.seq;
 
 -- name: present
@@ -50,17 +53,17 @@ RETURNING t.seq;
 SELECT seq FROM queuelab_tasks WHERE seq = ANY($1::bigint[]);
 
 -- name: extend
-UPDATE queuelab_tasks SET ready_at = $5
-WHERE seq = $2 AND lease_token = $3 AND queue = $1 AND ready_at > $4
+UPDATE queuelab_tasks SET lease_until = $4
+WHERE seq = $1 AND lease_token = $2 AND lease_until > $3
 RETURNING seq;
 
 -- name: nack
 -- A new seq puts the task at the back of the line of tasks ready at the same moment.
 WITH back AS (
     UPDATE queuelab_tasks
-    SET seq = nextval('queuelab_task_seq'), ready_at = $5, queued_at = $5,
-        lease_token = NULL, task = $6
-    WHERE seq = $2 AND lease_token = $3 AND queue = $1 AND ready_at > $4
+    SET seq = nextval('queuelab_task_seq'), ready_at = $5, lease_token = NULL,
+        lease_until = NULL, task = $6
+    WHERE seq = $2 AND lease_token = $3 AND lease_until > $4
     RETURNING seq
 )
 SELECT seq, pg_notify('queuelab', $1 || ' 1') FROM back;
@@ -71,13 +74,13 @@ SELECT seq FROM queuelab_tasks WHERE queue = $1 AND id = $2;
 -- name: release
 -- Claimed rows nobody received (their claimer was cancelled): as if never claimed.
 UPDATE queuelab_tasks AS t
-SET ready_at = t.queued_at, lease_token = NULL, attempts = t.attempts - 1
-WHERE t.seq = ANY($2::bigint[]) AND t.lease_token = $3 AND t.queue = $1;
+SET lease_token = NULL, lease_until = NULL, attempts = t.attempts - 1
+WHERE t.seq = ANY($1::bigint[]) AND t.lease_token = $2;
 
 -- name: dead_letter
 WITH gone AS (
     DELETE FROM queuelab_tasks
-    WHERE seq = $2 AND lease_token = $3 AND queue = $1 AND ready_at > $4
+    WHERE seq = $2 AND lease_token = $3 AND lease_until > $4
     RETURNING id, priority, attempts
 )
 INSERT INTO queuelab_dead_letters (queue, id, priority, created_at, attempts, error_kind,
@@ -97,9 +100,8 @@ WITH moved AS (
       AND NOT EXISTS (SELECT 1 FROM queuelab_tasks AS t WHERE t.queue = $1 AND t.id = d.id)
     RETURNING d.id, d.priority, d.attempts, d.task
 ), back AS (
-    INSERT INTO queuelab_tasks
-        (queue, id, priority, ready_at, queued_at, attempts, enqueued_at, task)
-    SELECT $1, m.id, m.priority, $3, $3, CASE WHEN $4 THEN 0 ELSE m.attempts END, $3, m.task
+    INSERT INTO queuelab_tasks (queue, id, priority, ready_at, attempts, enqueued_at, task)
+    SELECT $1, m.id, m.priority, $3, CASE WHEN $4 THEN 0 ELSE m.attempts END, $3, m.task
     FROM moved AS m
     ORDER BY array_position($2::text[], m.id)
     RETURNING 1
@@ -118,21 +120,23 @@ WITH tasks AS (DELETE FROM queuelab_tasks WHERE queue = $1)
 DELETE FROM queuelab_dead_letters WHERE queue = $1;
 
 -- name: counts
-SELECT count(*) FILTER (WHERE ready_at <= $2),
-       count(*) FILTER (WHERE ready_at > $2 AND lease_token IS NULL),
-       count(*) FILTER (WHERE ready_at > $2 AND lease_token IS NOT NULL),
+SELECT count(*) FILTER (WHERE ready_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)),
+       count(*) FILTER (WHERE ready_at > $2),
+       count(*) FILTER (WHERE lease_until > $2),
        (SELECT count(*) FROM queuelab_dead_letters WHERE queue = $1)
 FROM queuelab_tasks
 WHERE queue = $1;
 
 -- name: peek
 SELECT attempts, task FROM queuelab_tasks
-WHERE queue = $1 AND ready_at <= $2
+WHERE queue = $1 AND ready_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
 ORDER BY {order}
 LIMIT $3;
 
 -- name: next_due
--- When a claimer with nothing to do should look again: the next retry or lease to end.
+-- When a claimer with nothing to do should look again: the next retry to fall due (from
+-- the claim index). A lease running out is left to polling: finding the earliest would
+-- read every leased row, and it only happens when a worker died.
 SELECT min(ready_at) FROM queuelab_tasks WHERE queue = $1 AND ready_at > $2;
 
 -- name: dead_letter_page

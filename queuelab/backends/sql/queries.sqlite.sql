@@ -3,59 +3,58 @@
 -- travel as one JSON array parameter (json_each), so a statement's text never depends on
 -- how many items it carries. Multi-statement operations run inside BEGIN IMMEDIATE.
 --
--- ?1 is always the queue name. Times are the client's wall-clock seconds.
+-- ?1 is the queue name, except in the statements a receipt (seq, token) keys. Times are
+-- the client's wall-clock seconds.
 
 -- name: enqueue
 -- ?4: [[id, priority, attempts, task JSON], ...]; rowids follow the array's order.
-INSERT INTO queuelab_tasks
-    (queue, id, priority, ready_at, queued_at, attempts, enqueued_at, task)
-SELECT ?1, value ->> 0, value ->> 1, ?2, ?2, value ->> 2, ?3, value ->> 3
+INSERT INTO queuelab_tasks (queue, id, priority, ready_at, attempts, enqueued_at, task)
+SELECT ?1, value ->> 0, value ->> 1, ?2, value ->> 2, ?3, value ->> 3
 FROM json_each(?4)
 ORDER BY key;
 
 -- name: claim
 -- One statement, so the write lock is taken at its start (a deferred transaction's
--- read-then-write upgrade is what fails with SQLITE_BUSY). SET reads the old row, so
--- queued_at keeps the ready_at the task had: RETURNING cannot see the subquery.
+-- read-then-write upgrade is what fails with SQLITE_BUSY). No indexed column changes.
 UPDATE queuelab_tasks
-SET lease_token = ?4, queued_at = ready_at, ready_at = ?5, attempts = attempts + 1
+SET lease_token = ?4, lease_until = ?5, attempts = attempts + 1
 WHERE seq IN (
     SELECT seq FROM queuelab_tasks
-    WHERE queue = ?1 AND ready_at <= ?2
+    WHERE queue = ?1 AND ready_at <= ?2 AND (lease_until IS NULL OR lease_until <= ?2)
     ORDER BY {order}
     LIMIT ?3
 )
-RETURNING seq, priority, queued_at, attempts, task;
+RETURNING seq, priority, ready_at, attempts, task;
 
 -- name: ack
--- ?2: [[seq, token], ...]
+-- ?1: [[seq, token], ...]
 DELETE FROM queuelab_tasks
-WHERE (seq, lease_token) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?2))
-  AND queue = ?1 AND ready_at > ?3
+WHERE (seq, lease_token) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))
+  AND lease_until > ?2
 RETURNING seq;
 
 -- name: extend
-UPDATE queuelab_tasks SET ready_at = ?5
-WHERE seq = ?2 AND lease_token = ?3 AND queue = ?1 AND ready_at > ?4
+UPDATE queuelab_tasks SET lease_until = ?4
+WHERE seq = ?1 AND lease_token = ?2 AND lease_until > ?3
 RETURNING seq;
 
 -- name: nack
 -- A new rowid puts the task at the back of the line of tasks ready at the same moment.
 UPDATE queuelab_tasks
-SET seq = (SELECT max(seq) FROM queuelab_tasks) + 1, ready_at = ?5, queued_at = ?5,
-    lease_token = NULL, task = ?6
-WHERE seq = ?2 AND lease_token = ?3 AND queue = ?1 AND ready_at > ?4
+SET seq = (SELECT max(seq) FROM queuelab_tasks) + 1, ready_at = ?5, lease_token = NULL,
+    lease_until = NULL, task = ?6
+WHERE seq = ?2 AND lease_token = ?3 AND lease_until > ?4
 RETURNING seq;
 
 -- name: release
 UPDATE queuelab_tasks
-SET ready_at = queued_at, lease_token = NULL, attempts = attempts - 1
-WHERE seq IN (SELECT value FROM json_each(?2)) AND lease_token = ?3 AND queue = ?1;
+SET lease_token = NULL, lease_until = NULL, attempts = attempts - 1
+WHERE seq IN (SELECT value FROM json_each(?1)) AND lease_token = ?2;
 
 -- name: dead_letter_take
 -- With dead_letter_put, inside one BEGIN IMMEDIATE: SQLite has no data-modifying CTEs.
 DELETE FROM queuelab_tasks
-WHERE seq = ?2 AND lease_token = ?3 AND queue = ?1 AND ready_at > ?4
+WHERE seq = ?2 AND lease_token = ?3 AND lease_until > ?4
 RETURNING id, priority, attempts;
 
 -- name: dead_letter_put
@@ -84,16 +83,16 @@ DELETE FROM queuelab_tasks WHERE queue = ?1;
 DELETE FROM queuelab_dead_letters WHERE queue = ?1;
 
 -- name: counts
-SELECT count(*) FILTER (WHERE ready_at <= ?2),
-       count(*) FILTER (WHERE ready_at > ?2 AND lease_token IS NULL),
-       count(*) FILTER (WHERE ready_at > ?2 AND lease_token IS NOT NULL),
+SELECT count(*) FILTER (WHERE ready_at <= ?2 AND (lease_until IS NULL OR lease_until <= ?2)),
+       count(*) FILTER (WHERE ready_at > ?2),
+       count(*) FILTER (WHERE lease_until > ?2),
        (SELECT count(*) FROM queuelab_dead_letters WHERE queue = ?1)
 FROM queuelab_tasks
 WHERE queue = ?1;
 
 -- name: peek
 SELECT attempts, task FROM queuelab_tasks
-WHERE queue = ?1 AND ready_at <= ?2
+WHERE queue = ?1 AND ready_at <= ?2 AND (lease_until IS NULL OR lease_until <= ?2)
 ORDER BY {order}
 LIMIT ?3;
 

@@ -1,9 +1,10 @@
 """`SqlQueue`: the TaskQueue bookkeeping over a dialect's statements.
 
-Leases: a claim moves the row's `ready_at` to the end of the lease and stamps it with a
-token; the receipt is (row seq, token). Every later step names both and checks the lease
-is still running by the queue's clock, so a stale receipt changes nothing (`LeaseLost`).
-An expired lease needs no reaper: the row is simply claimable again.
+Leases: a claim stamps the row with a token and `lease_until`; the receipt is (row seq,
+token). Every later step names both and checks the lease is still running by the queue's
+clock, so a stale receipt changes nothing (`LeaseLost`). An expired lease needs no reaper:
+the row is simply claimable again, in its old place in line (`ready_at` never moves while
+a task is leased; see migration 0002).
 
 Times are the client's wall clock (`time.time()`, or the `clock` option in tests), used
 consistently for every statement, never the server's `now()`: `Delivery.lease_until` is
@@ -61,7 +62,7 @@ class SqlQueue(TaskQueue):
             store = await stores.acquire(self._config)
             if self._store is None:
                 self._store = store
-                self._acks = Batcher(self._ack_batch, flights=store.ops.flights)
+                self._acks = Batcher(self._ack_batch, flights=store.ops.ack_flights)
             else:  # opened twice at once
                 await stores.release(store)
 
@@ -153,7 +154,7 @@ class SqlQueue(TaskQueue):
             store = await self._opened()
             batcher = self._claims[lease] = Batcher(
                 partial(self._claim_batch, lease),
-                flights=store.ops.flights,
+                flights=store.ops.claim_flights,
                 max_batch=_MAX_CLAIM,
                 size=lambda n: n,
                 orphans=self._release,
@@ -195,9 +196,7 @@ class SqlQueue(TaskQueue):
         store = await self._opened()
         token = lost[0].receipt[1]  # type: ignore[index]
         seqs = [d.receipt[0] for d in lost]  # type: ignore[index]
-        await store.run(
-            store.write, lambda conn, _: store.ops.release(conn, self.name, seqs, token)
-        )
+        await store.run(store.write, lambda conn, _: store.ops.release(conn, seqs, token))
         self._wake(store, len(seqs))
 
     async def ack(self, delivery: Delivery) -> None:
@@ -209,20 +208,28 @@ class SqlQueue(TaskQueue):
         store = await self._opened()
         first = self._clock()
 
-        async def op(conn: Any, retried: bool) -> set[int]:
-            pairs = [(seq, token) for seq, token, _ in receipts]
-            gone = await store.ops.ack(conn, self.name, pairs, self._clock())
+        async def op(conn: Any, retried: bool) -> set[tuple[int, int]]:
+            now = self._clock()
+            gone: set[tuple[int, int]] = set()
+            for layer in _distinct_seqs([(seq, token) for seq, token, _ in receipts]):
+                token_of = dict(layer)
+                gone |= {(s, token_of[s]) for s in await store.ops.ack(conn, layer, now)}
             if retried:  # a lost reply may have been our delete: a row gone is then acked
-                unsure = [seq for seq, _, until in receipts if seq not in gone and until > first]
+                unsure = {
+                    (seq, token): until
+                    for seq, token, until in receipts
+                    if (seq, token) not in gone and until > first
+                }
                 if unsure:
-                    gone |= set(unsure) - await store.ops.present(conn, unsure)
+                    present = await store.ops.present(conn, [seq for seq, _ in unsure])
+                    gone |= {r for r in unsure if r[0] not in present}
             return gone
 
         gone = await store.run(store.write, op)
         out = []
-        for seq, _, _ in receipts:  # the same receipt twice in a batch: only one ack counts
-            out.append(seq in gone)
-            gone.discard(seq)
+        for seq, token, _ in receipts:  # the same receipt twice: only one ack counts
+            out.append((seq, token) in gone)
+            gone.discard((seq, token))
         return out
 
     async def nack(self, delivery: Delivery, delay: float = 0.0) -> None:
@@ -267,7 +274,7 @@ class SqlQueue(TaskQueue):
         async def op(conn: Any, _retried: bool) -> float | None:
             now = self._clock()
             until = now + lease
-            ok = await store.ops.extend(conn, self.name, seq, token, now, until)
+            ok = await store.ops.extend(conn, seq, token, now, until)
             return until if ok else None
 
         until = await store.run(store.write, op)
@@ -356,6 +363,23 @@ class SqlQueue(TaskQueue):
             f"{self.url}: the lease on task {delivery.task.id!r} has run out or was taken "
             "over; its receipt is void"
         )
+
+
+def _distinct_seqs(receipts: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Receipts split so no statement names a row twice (a stale receipt and the fresh one
+    of the same row can meet in one batch); nearly always one list."""
+    layers: list[list[tuple[int, int]]] = []
+    seen: list[set[int]] = []
+    for receipt in receipts:
+        for layer, names in zip(layers, seen, strict=True):
+            if receipt[0] not in names:
+                layer.append(receipt)
+                names.add(receipt[0])
+                break
+        else:
+            layers.append([receipt])
+            seen.append({receipt[0]})
+    return layers
 
 
 def _task(text: str, attempts: int) -> Task:

@@ -38,7 +38,8 @@ _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 class SqliteOps(Ops):
     dialect = "sqlite"
-    flights = 1  # one writer: a second statement in flight would only queue behind it
+    # one writer: a second statement in flight would only queue behind the first
+    claim_flights = ack_flights = 1
     dl_filter = (
         "(?2 IS NULL OR error_kind = ?2) AND (?3 = ''"
         " OR instr(queuelab_lower(id), ?3) > 0 OR instr(queuelab_lower(error), ?3) > 0"
@@ -95,14 +96,12 @@ class SqliteOps(Ops):
     ) -> None:
         await conn.execute_fetchall(self.q["enqueue"], (queue, ready_at, now, json.dumps(tasks)))
 
-    async def ack(
-        self, conn: Any, queue: str, receipts: list[tuple[int, int]], now: float
-    ) -> set[int]:
-        rows = await conn.execute_fetchall(self.q["ack"], (queue, json.dumps(receipts), now))
+    async def ack(self, conn: Any, receipts: list[tuple[int, int]], now: float) -> set[int]:
+        rows = await conn.execute_fetchall(self.q["ack"], (json.dumps(receipts), now))
         return {r[0] for r in rows}
 
-    async def release(self, conn: Any, queue: str, seqs: list[int], token: int) -> None:
-        await conn.execute_fetchall(self.q["release"], (queue, json.dumps(seqs), token))
+    async def release(self, conn: Any, seqs: list[int], token: int) -> None:
+        await conn.execute_fetchall(self.q["release"], (json.dumps(seqs), token))
 
     async def dead_letter(
         self, conn: Any, queue: str, seq: int, token: int, now: float, buried: Buried

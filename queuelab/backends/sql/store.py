@@ -86,7 +86,7 @@ class Store:
         self._opening: asyncio.Task[None] | None = None
         self._engine: Any = None
         self.write: Connections  # enqueue, ack, nack, dead letters …
-        self.claims: Connections  # claims (PostgreSQL: commits not waited for; see there)
+        self.claims: Connections  # claims (PostgreSQL: set up by postgres.claim_session)
         self.read: Connections  # counts, peek, dead-letter pages
         self._listener: Any = None
         self._waiters: dict[str, deque[asyncio.Future[bool]]] = {}
@@ -115,10 +115,11 @@ class Store:
             self.write = self.claims = Connections(self._engine, 1, broken)
             self.read = Connections(self._engine, 2, broken)
         else:
-            from queuelab.backends.sql.postgres import Listener, lazy_commits
+            from queuelab.backends.sql.postgres import Listener, claim_session, write_session
 
-            self.write = self.read = Connections(self._engine, cfg.pool_size, broken)
-            self.claims = Connections(self._engine, 2 * self.ops.flights, broken, lazy_commits)
+            self.write = Connections(self._engine, cfg.pool_size, broken, write_session)
+            self.claims = Connections(self._engine, self.ops.claim_flights, broken, claim_session)
+            self.read = Connections(self._engine, max(2, cfg.pool_size // 4), broken)
             self._listener = Listener(self._engine, self.wake)
         try:
             async with asyncio.timeout(cfg.connect_timeout * 2 + 5), self.write.lend() as conn:
