@@ -22,6 +22,8 @@ from redis.asyncio import Redis
 
 from queuelab.backends import BackendError, LeaseLost, open_queue
 from queuelab.backends.redis_queue import RedisQueue
+from queuelab.runtime.engine import LiveEngine
+from tests.runtime.helpers import run_to_end, scenario
 
 from ..services import needs
 from .contract import expect_counts, ids, task
@@ -208,13 +210,62 @@ async def test_a_run_survives_its_connections_being_killed(make: Make, admin: Re
     await expect_counts(q, dead=len(dead))
 
 
+async def test_a_live_run_keeps_its_books_while_its_connections_are_killed(admin: Redis) -> None:
+    """The live engine over Redis, every connection of its queue killed ten times a second:
+    the run goes on, every frame balances, the audits agree and the queue holds what the
+    books say at the end."""
+    name = f"faults-live-{uuid.uuid4().hex[:12]}"
+    s = scenario(
+        run={"duration": 20.0, "warmup": 0.0, "time_scale": 0.1},
+        arrivals={"rate": 4.0},
+        service={"mean": 0.5},
+        failures={"probability": 0.15, "poison_fraction": 0.05},
+        retry={"max_attempts": 3, "base_delay": 1.0},
+        queue={"backend": f"redis://127.0.0.1:6379/0?queue={name}"},
+        pool={"workers": 3},
+    )
+    engine = LiveEngine(s)
+    await engine.open()
+    queue = engine.queue
+    assert isinstance(queue, RedisQueue)
+    stop = asyncio.Event()
+    kills = 0
+
+    async def killer() -> None:
+        nonlocal kills
+        while not stop.is_set():
+            kills += await kill_clients(admin, queue)
+            await asyncio.sleep(0.1)
+
+    killing = asyncio.create_task(killer())
+    try:
+        await run_to_end(engine)  # balanced at every frame, audits clean
+        stop.set()
+        await killing
+        totals = engine.totals()
+        assert kills >= 10 and queue.reconnects > 0
+        assert totals.done > 0.6 * totals.created
+        counts = await queue.counts()
+        assert counts.leased == 0 and counts.dead == totals.dead_lettered
+        assert counts.ready + counts.delayed == totals.waiting + totals.retrying
+    finally:
+        stop.set()
+        await killing
+        await queue.purge()
+        await engine.aclose()
+
+
 async def test_a_waiting_claimer_survives_losing_its_wake_ups(make: Make, admin: Redis) -> None:
     q = await make(poll_interval=30.0)  # no polling to hide behind: the wake-up must come
     producer = await make()
     waiter = asyncio.create_task(q.claim(30.0, timeout=10.0))
     await asyncio.sleep(0.2)
     assert await kill_clients(admin, q) >= 1  # its subscription among them
-    await asyncio.sleep(0.3)  # re-subscribed by now
+    await asyncio.sleep(0.05)
+    for _ in range(100):  # until the subscription is back (the dropped one was noticed)
+        if q._listener.listening:
+            break
+        await asyncio.sleep(0.03)
     start = time.monotonic()
     await producer.enqueue(task(1))
     assert ids(await asyncio.wait_for(waiter, 5.0)) == ["t1"]
