@@ -289,8 +289,12 @@ class SimEngine:
     def summary(self) -> RunSummary:
         self._tally(self.now)
         t = self.totals()
+        hist = self.recorder.wait_histogram
+        # the share of tasks that waited at all: Erlang C's P(wait), measured exactly here
+        # (virtual time has no timer jitter, so a task served at once waits exactly 0)
+        p_wait = 1.0 - hist.zeros / hist.count if hist.count else math.nan
         return self.recorder.summary(self.now).with_extras(
-            waiting=t.waiting, in_flight=t.in_flight, retrying=t.retrying,
+            waiting=t.waiting, in_flight=t.in_flight, retrying=t.retrying, p_wait=p_wait,
             final_workers=self._alive, events=self._events, wall_seconds=round(self._wall, 6),
         )
 

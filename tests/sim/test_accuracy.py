@@ -50,8 +50,9 @@ def test_mean_wait_matches_erlang_c(rho: float, c: int) -> None:
             f"rho={rho} c={c} seed={seed}: measured {s.mean_wait:.4f} ± "
             f"{s.mean_wait_ci95:.4f}, Erlang C {ref.wq:.4f}")
         inside += err <= s.mean_wait_ci95
-        # utilization is a much tighter estimate than the wait
+        # utilization and the probability of waiting are much tighter estimates than the wait
         assert s.utilization == pytest.approx(rho, abs=0.03)
+        assert s.extras["p_wait"] == pytest.approx(ref.p_wait, abs=0.05)
     assert inside >= 2, f"rho={rho} c={c}: only {inside} of {len(SEEDS)} seeds inside the CI"
 
 
