@@ -129,15 +129,18 @@ async def test_a_retry_delay_is_served_on_time(opener: Opener) -> None:
 
 async def test_a_long_delay_is_counted_while_it_climbs_down_the_ladder(opener: Opener) -> None:
     q = opener()
-    await q.enqueue(task(1), delay=1.27)  # 127 ticks: seven queues of the ladder in turn
-    await q.enqueue(task(2), delay=0.31)
-    for _ in range(5):
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await q.enqueue(task(1), delay=2.55)  # 255 ticks: through eight queues of the ladder
+    await q.enqueue(task(2), delay=1.0)
+    while loop.time() - start < 0.8:
         assert (await q.counts()).delayed == 2
         await asyncio.sleep(0.05)
-    got = await q.claim(30.0, timeout=2.0)
+    got = await q.claim(30.0, timeout=3.0)
     assert [d.task.id for d in got] == ["t2"]
-    got = await q.claim(30.0, timeout=2.0)
+    got = await q.claim(30.0, timeout=3.0)
     assert [d.task.id for d in got] == ["t1"]
+    assert loop.time() - start >= 2.5
     assert await q.counts() == QueueCounts(ready=0, delayed=0, leased=2, dead=0)
 
 

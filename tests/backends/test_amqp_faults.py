@@ -14,7 +14,8 @@ import secrets
 import shutil
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
@@ -28,7 +29,14 @@ from ..services import needs, required
 from .conftest import AMQP_URL, RUN
 
 pytestmark = pytest.mark.asyncio
-rabbitmq = needs("rabbitmq")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def rabbitmq(test: F) -> F:
+    """The marks of a test that needs the broker (skipped without it, unless required)."""
+    for mark in needs("rabbitmq"):
+        test = mark(test)
+    return test
 
 
 @pytest_asyncio.fixture
@@ -66,8 +74,8 @@ async def test_an_unreachable_broker_is_one_clear_line_within_seconds() -> None:
     assert not [t for t in left if "aio_pika" in repr(t) or "aiormq" in repr(t)]
 
 
-@pytest.mark.parametrize("mark", [rabbitmq])
-async def test_a_wrong_password_is_named_without_showing_it(mark: object) -> None:
+@rabbitmq
+async def test_a_wrong_password_is_named_without_showing_it() -> None:
     q = open_queue("amqp://guest:wr0ng-pw@127.0.0.1:5672/?queue=nowhere")
     with pytest.raises(BackendError, match="refused the login of user 'guest'") as refused:
         await q.open()
@@ -89,7 +97,7 @@ asyncio.run(main())
 """
 
 
-@rabbitmq[0]
+@rabbitmq
 async def test_a_killed_worker_process_gets_its_tasks_redelivered(name: str) -> None:
     q = open_queue(url_of(name))
     try:
@@ -143,7 +151,7 @@ def _rabbitmqctl_or_skip() -> None:
         pytest.skip("rabbitmqctl is not installed: cannot close a connection from the server")
 
 
-@rabbitmq[0]
+@rabbitmq
 async def test_a_drop_voids_held_tasks_and_counts_their_attempt(name: str) -> None:
     _rabbitmqctl_or_skip()
     q = open_queue(url_of(name, prefetch=10))
@@ -176,7 +184,7 @@ async def test_a_drop_voids_held_tasks_and_counts_their_attempt(name: str) -> No
         await q.close()
 
 
-@rabbitmq[0]
+@rabbitmq
 async def test_a_run_survives_a_server_side_drop_with_every_task_accounted_for(
     name: str,
 ) -> None:
@@ -219,12 +227,25 @@ async def test_a_run_survives_a_server_side_drop_with_every_task_accounted_for(
             handled[d.task.id] += 1
             attempts[d.task.id] = d.task.attempts
 
+    holding = asyncio.Event()
+
+    async def holder() -> None:
+        """A worker that is surely mid-task when the drop comes."""
+        [d] = await q.claim(30.0, timeout=10.0)
+        holding.set()
+        while not q.reconnects:
+            await asyncio.sleep(0.05)
+        with pytest.raises(LeaseLost):
+            await q.ack(d)
+        lost[d.task.id] += 1
+
     try:
         await q.open()
-        tasks = [asyncio.create_task(producer())] + [
+        tasks = [asyncio.create_task(producer()), asyncio.create_task(holder())] + [
             asyncio.create_task(worker()) for _ in range(4)
         ]
-        await asyncio.sleep(0.5)
+        await asyncio.wait_for(holding.wait(), 10.0)
+        await asyncio.sleep(0.3)
         assert await close_from_the_server(f"queuelab {name}") == 1
         dropped.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 120.0)
@@ -232,8 +253,11 @@ async def test_a_run_survives_a_server_side_drop_with_every_task_accounted_for(
         assert sorted(handled) == sorted(produced)  # every task handled ...
         assert max(handled.values()) == 1  # ... once
         assert sum(lost.values()) >= 1  # the drop did cut leases
-        # each lost lease is an attempt counted when the task came back
-        assert all(attempts[tid] == 1 + lost[tid] for tid in handled)
+        # Each lost lease is an attempt counted when the task came back. A delivery caught
+        # on the wire by the drop was never seen here: the broker's "redelivered" flag is
+        # all there is, and it counts as one abandoned attempt (at most prefetch of them).
+        extra = [attempts[tid] - 1 - lost[tid] for tid in handled]
+        assert min(extra) == 0 and max(extra) <= 1 and sum(extra) <= 20
         assert await q.counts() == QueueCounts(0, 0, 0, 0)  # totals balanced
     finally:
         await q.close()
@@ -274,7 +298,7 @@ class Relay:
         await self._server.wait_closed()
 
 
-@rabbitmq[0]
+@rabbitmq
 async def test_publishes_in_an_outage_are_reported_and_the_queue_comes_back(name: str) -> None:
     relay = Relay()
     await relay.start()

@@ -14,10 +14,9 @@ consumer on its own channel, so that is the same limit - but RabbitMQ applies a 
 prefetch only to consumers started after it, while a channel limit takes effect at once and
 counts what is already held (measured here: no throughput difference on one node).
 
-A claim right after an enqueue must find the task although its delivery may still be on the
-wire. A basic.get on the consuming channel is the barrier: the queue process answers it after
-every delivery it already made to us, and aiormq dispatches those before the get's reply. If
-the get finds a message instead (one not yet pushed), it joins the buffer like a delivery.
+A claim right after an enqueue (or an ack) must find the task although its delivery may
+still be on the wire: a claim that finds the buffer short first syncs (`sync`), two round
+trips that leave every delivery already made to us in the buffer.
 
 Leases. The broker ends a lease only when the channel closes (a crash, a drop, `close()`):
 it then requeues every unacked message, flagged redelivered. Within a live process, a lease
@@ -40,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 
 import aiormq
 from aio_pika.abc import AbstractRobustChannel
-from aiormq import spec
 from aiormq.abc import DeliveredMessage
 
 from queuelab.backends.base import Delivery, LeaseLost
@@ -245,54 +243,31 @@ class Consumer:
     def _pop(self) -> Held:
         return heappop(self._buffer)[2] if self._priority else self._buffer.popleft()
 
-    async def sync(self, wanted: int) -> None:
-        """Make sure the buffer has what the broker already pushed, and pull what it has not
-        pushed yet, up to `wanted` buffered and within the prefetch window.
+    async def sync(self) -> int:
+        """Bring into the buffer every delivery the broker has made to us so far, including
+        those its last acks from us triggered; returns the queue's ready count.
 
-        Deliveries sent to our channel before a get was asked for are written before its
-        reply. Those the queue makes while answering it (an ack freed room) may be written
-        after it, so a final channel-local round trip (`barrier`) flushes them too.
+        Two round trips on the consuming channel. queue.declare (passive) goes through the
+        queue process, which handles our earlier acks first and makes the deliveries they
+        allow before answering; its answer may still overtake those deliveries on the wire
+        (the channel process answers a call before relaying what arrived meanwhile), so a
+        passive exchange declare - answered by the channel process alone, after everything
+        queued before it - follows as the barrier. aiormq dispatches deliveries before the
+        reply that follows them; the sleep lets their callbacks run. Nothing is taken past
+        the prefetch window (basic.get would).
         """
         ch = await self.ensure()
-        while len(self._buffer) < wanted and self.room():
-            message = await ch.basic_get(self._queue)
-            if not isinstance(message.delivery, spec.Basic.GetOk):
-                break
-            delivery = message.delivery
-            props = message.header.properties
-            held = Held(
-                self, ch, delivery.delivery_tag, props.message_id or "",
-                bool(delivery.redelivered), props.priority or 0, message.body, next(self._seq),
-            )
-            if REDELIVERIES.is_duplicate(held.message_id, held.redelivered):
-                await ch.basic_ack(held.tag, wait=False)
-                continue
-            self._push(held)
+        ok = await ch.queue_declare(self._queue, passive=True)
         await self.barrier(ch)
+        return int(ok.message_count or 0)
 
     async def barrier(self, ch: aiormq.abc.AbstractChannel | None = None) -> None:
-        """Return once every delivery the broker sent this channel so far is in the buffer.
-
-        A passive exchange declare is answered by the channel process alone, after the
-        deliveries queued before it, and aiormq dispatches those deliveries before the
-        reply; the sleep lets their callbacks run.
-        """
+        """Return once every delivery this channel was sent so far is in the buffer."""
         ch = ch or self._consuming_on
         if ch is None or ch.is_closed:
             return
         await ch.exchange_declare(self._barrier_exchange, passive=True)
         await asyncio.sleep(0)
-
-    async def ready_count(self) -> int | None:
-        """Ready messages of the queue asked on the consuming channel (so after our own
-        acks), then the barrier: what the answer left out because it was on its way to us is
-        in the buffer. None when not subscribed."""
-        ch = self._consuming_on
-        if ch is None or ch.is_closed:
-            return None
-        ok = await ch.queue_declare(self._queue, passive=True)
-        await self.barrier(ch)
-        return int(ok.message_count or 0)
 
     # --- claiming -------------------------------------------------------------------------
     def take(self, max_tasks: int, lease: float) -> list[Delivery]:

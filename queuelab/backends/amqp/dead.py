@@ -4,8 +4,8 @@ RabbitMQ cannot query a queue: the only reads are consume and basic.get, and a m
 is held until acked or given back. So the store consumes `queuelab.<q>.dead` on a channel of
 its own with no prefetch limit and acks nothing until a person decides. Every dead letter is
 then held (unacked) here and indexed by task id; listing, paging and filtering run in memory
-(`page_of`, like the memory backend). Before each use a basic.get on that channel acts as a
-barrier, so dead letters published a moment ago are in the index.
+(`page_of`, like the memory backend). Before each use a round trip through the queue and a
+channel-local barrier make sure dead letters published a moment ago are in the index.
 
 Reprocess and discard are AMQP transactions on that channel (tx.select): publish the task to
 the main queue and ack its DLQ message, then tx.commit. RabbitMQ applies a transaction's
@@ -33,7 +33,6 @@ from typing import TypeVar
 
 import aiormq
 from aio_pika.abc import AbstractRobustChannel
-from aiormq import spec
 from aiormq.abc import DeliveredMessage
 from aiormq.exceptions import ChannelNotFoundEntity
 
@@ -108,14 +107,11 @@ class DeadLetterStore:
             self._on = None
 
     async def sync(self) -> Channel:
-        """Subscribe if needed, then pull anything not yet delivered (the barrier)."""
+        """Subscribe if needed and index every dead letter delivered so far (see
+        Consumer.sync: a passive queue declare, then the channel-local barrier)."""
         self._forget_closed()
         ch = await self._channel()
-        while True:
-            message = await ch.basic_get(self._names.dead)
-            if not isinstance(message.delivery, spec.Basic.GetOk):
-                break
-            self._add(ch, message)
+        await ch.queue_declare(self._names.dead, passive=True)
         await self._barrier(ch)
         return ch
 

@@ -199,7 +199,7 @@ class AmqpQueue(TaskQueue):
             raise ValueError(f"claim needs lease > 0 and max_tasks >= 1 ({lease}, {max_tasks})")
         consumer = await self._ready()
         if consumer.buffered < max_tasks and consumer.room() and consumer.reachable():
-            await self._tolerate(consumer.sync(max_tasks))
+            await self._tolerate(consumer.sync())
         got = consumer.take(max_tasks, lease)
         if got or (timeout is not None and timeout <= 0):
             return got
@@ -213,12 +213,12 @@ class AmqpQueue(TaskQueue):
             if deadline is not None and loop.time() >= deadline:
                 return []
             if consumer.room() and consumer.reachable():  # a recheck, e.g. after a drop
-                await self._tolerate(consumer.sync(max_tasks))
+                await self._tolerate(consumer.sync())
                 got = consumer.take(max_tasks, lease)
                 if got:
                     return got
 
-    async def _tolerate(self, call: Awaitable[None]) -> None:
+    async def _tolerate(self, call: Awaitable[object]) -> None:
         """A claim that meets a dropped connection finds nothing now, instead of failing."""
         try:
             await call
@@ -304,10 +304,11 @@ class AmqpQueue(TaskQueue):
         async def look() -> QueueCounts:
             assert self._link is not None and self._probe is not None
             probe = await self._link.rpc_channel(self._probe)
-            ready = await consumer.ready_count()
-            if ready is None:
-                ready = int((await probe.queue_declare(self.names.main, passive=True))
-                            .message_count or 0)
+            if consumer.active:  # on the consuming channel, so after our own acks
+                ready = await consumer.sync()
+            else:
+                ok = await probe.queue_declare(self.names.main, passive=True)
+                ready = int(ok.message_count or 0)
             handles = self._handles()
             for h in handles:
                 if h is not self and h._consumer is not None:
@@ -336,7 +337,7 @@ class AmqpQueue(TaskQueue):
     async def peek(self, n: int = 1) -> list[Task]:
         consumer = await self._ready()
         if consumer.buffered < n and consumer.room():
-            await self._retrying(lambda: consumer.sync(n), "peek")
+            await self._retrying(consumer.sync, "peek")
         return consumer.peek(n)
 
     async def _retrying(self, op: Callable[[], Awaitable[T]], verb: str) -> T:
