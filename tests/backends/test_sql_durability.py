@@ -213,7 +213,7 @@ async def test_workers_ride_out_a_postgres_restart(caplog: pytest.LogCaptureFixt
     (every task done exactly once; a claim whose reply was lost returns after its lease)."""
     queue = f"restart-{os.getpid()}-{secrets.token_hex(3)}"
     url = f"{PG}?queue={queue}&reconnect_timeout=60"
-    n = 4000
+    n = 3000
     caplog.set_level(logging.WARNING, logger="queuelab.backends.sql")
     try:
         async with open_queue(url) as q:
@@ -222,7 +222,7 @@ async def test_workers_ride_out_a_postgres_restart(caplog: pytest.LogCaptureFixt
             lost: list[str] = []
 
             async def slow_worker() -> None:
-                while got := await q.claim(3.0, timeout=0.0):
+                while got := await q.claim(2.0, timeout=0.0):
                     await asyncio.sleep(0.005)  # ~1,600 tasks/s: the run outlasts the restart
                     try:
                         await q.ack(got[0])
@@ -238,7 +238,7 @@ async def test_workers_ride_out_a_postgres_restart(caplog: pytest.LogCaptureFixt
             assert restarted.returncode == 0, restarted.stderr
             assert len(done) < n, "the run ended before the restart"
             await asyncio.wait_for(asyncio.gather(*workers), 60)
-            await asyncio.wait_for(work_until_empty(q, done, lease=3.0, lost=lost), 60)
+            await asyncio.wait_for(work_until_empty(q, done, lease=2.0, lost=lost), 60)
             assert "retrying" in caplog.text  # the workers did meet the restart
             assert Counter(done) == Counter(f"t{i}" for i in range(n)), f"lost acks: {lost}"
             assert (await q.counts()).total == 0

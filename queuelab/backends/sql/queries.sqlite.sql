@@ -9,7 +9,8 @@
 -- name: enqueue
 -- ?4: [[id, priority, attempts, task JSON], ...]; rowids follow the array's order.
 INSERT INTO queuelab_tasks (queue, id, priority, ready_at, attempts, enqueued_at, task)
-SELECT ?1, value ->> 0, value ->> 1, ?2, value ->> 2, ?3, value ->> 3
+SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?2,
+       json_extract(value, '$[2]'), ?3, json_extract(value, '$[3]')
 FROM json_each(?4)
 ORDER BY key;
 
@@ -29,7 +30,9 @@ RETURNING seq, priority, ready_at, attempts, task;
 -- name: ack
 -- ?1: [[seq, token], ...]
 DELETE FROM queuelab_tasks
-WHERE (seq, lease_token) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))
+WHERE (seq, lease_token) IN (
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1)
+)
   AND lease_until > ?2
 RETURNING seq;
 

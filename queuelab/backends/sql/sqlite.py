@@ -30,10 +30,13 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from queuelab.backends.base import BackendError
 from queuelab.backends.sql.ops import Buried, NewTask, Ops, causes
 
 BUSY_TIMEOUT_MS = 5000
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+#: RETURNING and ALTER TABLE DROP COLUMN (schema 2) arrived in SQLite 3.35
+MIN_SQLITE = (3, 35)
 
 
 class SqliteOps(Ops):
@@ -48,6 +51,11 @@ class SqliteOps(Ops):
     )
 
     def engine(self, database: Any, pool: int, connect_timeout: float) -> AsyncEngine:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise BackendError(
+                f"the SQL backend needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer; "
+                f"this Python has {sqlite3.sqlite_version}"
+            )
         engine = create_async_engine(
             database, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=4
         )
