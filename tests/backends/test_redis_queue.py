@@ -80,7 +80,11 @@ pytestmark = [*needs("redis")]
 
 @pytest.mark.asyncio
 async def test_a_queue_keeps_the_discipline_it_was_made_with(make: Make) -> None:
-    await make(discipline="priority")
+    fifo = await make(discipline="fifo")  # opened, never used: nothing fixed yet
+    prio = await make(discipline="priority")
+    await prio.enqueue(task(1))  # the first task fixes the discipline
+    with pytest.raises(BackendError, match="is a priority queue; open it with discipline=priority"):
+        await fifo.enqueue(task(2))
     with pytest.raises(BackendError, match="is a priority queue; open it with discipline=priority"):
         await make(discipline="fifo")
     assert (await make()).discipline == "priority"  # named by nobody: the queue's own
@@ -222,3 +226,15 @@ async def test_a_closed_queue_refuses_and_its_waiters_return(make: Make) -> None
         await q.enqueue(task(1))
     await q.open()  # and it can be opened again
     await expect_counts(q)
+
+
+@pytest.mark.asyncio
+async def test_looking_at_a_queue_leaves_nothing_behind(make: Make) -> None:
+    """Opening, counting, peeking, paging and an empty claim write nothing (a connection
+    test must not create a queue)."""
+    q = await make(discipline="priority")
+    await q.counts()
+    assert await q.peek(3) == [] and await q.claim(30.0, timeout=0.1) == []
+    assert (await q.dead_letters()).total == 0 and await q.get_dead_letter("x") is None
+    await q.close()
+    assert await keys_of(q.name) == []

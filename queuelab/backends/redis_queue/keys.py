@@ -13,7 +13,7 @@ so each Lua script may touch all of them on a cluster too. A queue's tasks sit i
                    `dead_kinds` hash error kind -> how many (the pane's kind filter)
 * `seq`      counter giving each task its place when it becomes ready
 * `lanes`    hash  a holder's recent operation per lane, to replay rather than repeat
-* `meta`     hash  the discipline its first holder chose
+* `meta`     hash  the discipline fixed by the first task it received
 
 and its wake-ups travel on the pub/sub channel `queuelab:{name}:wake`.
 """

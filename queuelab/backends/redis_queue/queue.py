@@ -123,22 +123,18 @@ class RedisQueue(TaskQueue):
         """Connect and agree on the queue's discipline; a second open does nothing.
 
         Without an explicit discipline the queue's own is adopted, so tools can open any
-        queue by name; naming a different one than the queue has is refused.
+        queue by name; naming a different one than the queue has is refused (here, or at
+        the first enqueue if the queue had never held a task when this handle opened).
         """
         if self._open:
             return
         await self._link.open()
-        found = (
-            await self._link.call(lua.DISCIPLINE, self._k_meta, (self._wanted or "",))
-        ).decode()
-        if self._wanted is not None and found != self._wanted:
+        found = (await self._link.call(lua.DISCIPLINE, self._k_meta, ())).decode()
+        if found and self._wanted is not None and found != self._wanted:
             await self._link.close()
-            raise BackendError(
-                f"{self.url}: queue {self.name!r} is a {found} queue; open it with "
-                f"discipline={found} (or purge it first)"
-            )
-        self.discipline = found
-        self._fifo = "1" if found == "fifo" else "0"
+            raise self._other_discipline(found)
+        self.discipline = found or self._wanted or "fifo"
+        self._fifo = "1" if self.discipline == "fifo" else "0"
         self._open = True
 
     async def close(self) -> None:
@@ -166,6 +162,8 @@ class RedisQueue(TaskQueue):
         for task in tasks:
             args += (task.id, task.to_json(), task.attempts, self._priority(task))
         dups = await self._link.mutate(lua.ENQUEUE, self._k_enqueue, args)
+        if dups[:1] == b"!":
+            raise self._other_discipline(dups[1:].decode())
         return [] if dups == b"[]" else json.loads(dups)
 
     def _refuse(self, dups: list[str]) -> None:
@@ -347,7 +345,10 @@ class RedisQueue(TaskQueue):
                     dead.error_kind,
                 )
             if len(args) > 2:
-                moved += await self._link.mutate(lua.REPROCESS, self._k_reprocess, args)
+                n = await self._link.mutate(lua.REPROCESS, self._k_reprocess, args)
+                if n < 0:
+                    raise self._other_discipline("fifo" if self._fifo == "0" else "priority")
+                moved += n
         return moved
 
     async def discard(self, task_ids: Sequence[str]) -> int:
@@ -365,6 +366,12 @@ class RedisQueue(TaskQueue):
         await self._link.call(lua.PURGE, self._keys.all(), ())
 
     # --- internals ----------------------------------------------------------------
+    def _other_discipline(self, found: str) -> BackendError:
+        return BackendError(
+            f"{self.url}: queue {self.name!r} is a {found} queue; open it with "
+            f"discipline={found} (or purge it first)"
+        )
+
     def _to_local(self, server_time: float) -> float:
         return server_time - self._skew
 

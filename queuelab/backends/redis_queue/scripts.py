@@ -114,6 +114,22 @@ end
 local function record(outcome) redis.call('HSET', lanes, lane, op .. ' ' .. outcome) end
 """
 
+# The first task a queue receives fixes its discipline; a holder of the other one is refused
+# (returns the discipline in force) rather than mixing two orders in one `ready` set.
+_DISCIPLINE = """
+local function other_discipline()
+  local mine = 'priority'
+  if fifo == '1' then mine = 'fifo' end
+  local cur = redis.call('HGET', meta, 'discipline')
+  if not cur then
+    redis.call('HSET', meta, 'discipline', mine)
+    return false
+  end
+  if cur ~= mine then return cur end
+  return false
+end
+"""
+
 _HELD = """
 local function held(now)
   if redis.call('HGET', tokens, id) ~= token then return false end
@@ -331,17 +347,21 @@ return {fmt(now), until_}
 )
 
 #: Enqueue: ARGV past the fixed ones are (id, json, attempts, priority) per task. Returns
-#: the ids refused because a task of that id is already held (JSON array).
+#: the ids refused because a task of that id is already held (JSON array), or "!" and the
+#: queue's discipline if it is not this holder's (nothing enqueued).
 ENQUEUE = Script(
     "enqueue",
-    ("tasks", "attempts", "prio", "ready", "delayed", "seq", "lanes"),
+    ("tasks", "attempts", "prio", "ready", "delayed", "seq", "lanes", "meta"),
     (*_LANE, "channel", "fifo", "delay"),
     _CLOCK
     + _READY
     + _REPLAY
+    + _DISCIPLINE
     + """
 local prev = replayed()
 if prev then return prev end
+local other = other_discipline()
+if other then return '!' .. other end
 local first = 7
 local n = (#ARGV - first + 1) / 4
 local d = tonumber(delay)
@@ -382,16 +402,30 @@ return outcome
 
 #: Reprocess: ARGV past the fixed ones are (id, dead-letter JSON as read, task JSON to
 #: enqueue, attempts, priority, error kind) per task. A dead letter moves only if it is
-#: still exactly what the caller read and no live task has its id. Returns how many moved.
+#: still exactly what the caller read and no live task has its id. Returns how many moved,
+#: or -1 if the queue's discipline is not this holder's (nothing moved).
 REPROCESS = Script(
     "reprocess",
-    ("tasks", "attempts", "prio", "ready", "seq", "dead", "dead_at", "dead_kinds", "lanes"),
+    (
+        "tasks",
+        "attempts",
+        "prio",
+        "ready",
+        "seq",
+        "dead",
+        "dead_at",
+        "dead_kinds",
+        "lanes",
+        "meta",
+    ),
     (*_LANE, "channel", "fifo"),
     _READY
     + _REPLAY
+    + _DISCIPLINE
     + """
 local prev = replayed()
 if prev then return tonumber(prev) end
+if other_discipline() then return -1 end
 local first = 6
 local moved = 0
 for at = first, #ARGV, 6 do
@@ -516,19 +550,13 @@ return out
 """,
 )
 
-#: The queue's discipline, set by its first holder (FIFO if it named none): returns the
-#: one in force.
+#: The queue's discipline, "" while it has never held a task (reading only: opening a
+#: queue, to test a connection say, leaves nothing behind).
 DISCIPLINE = Script(
     "discipline",
     ("meta",),
-    ("discipline",),
-    """
-local cur = redis.call('HGET', meta, 'discipline')
-if cur then return cur end
-if discipline == '' then discipline = 'fifo' end
-redis.call('HSET', meta, 'discipline', discipline)
-return discipline
-""",
+    (),
+    "return redis.call('HGET', meta, 'discipline') or ''",
 )
 
 
