@@ -12,7 +12,7 @@ N < W keeps only N busy. That is the research notes' knob, and `set_prefetch` tu
 running. The limit is set with `global=true`, i.e. for the channel: each handle has one
 consumer on its own channel, so that is the same limit - but RabbitMQ applies a per-consumer
 prefetch only to consumers started after it, while a channel limit takes effect at once and
-counts what is already held (measured here: no throughput difference on one node).
+counts what is already held (no throughput difference measurable here, on one node).
 
 A claim right after an enqueue (or an ack) must find the task although its delivery may
 still be on the wire: a claim that finds the buffer short first syncs (`sync`), two round
@@ -187,7 +187,8 @@ class Consumer:
             self.void()
             return
         with contextlib.suppress(Exception):
-            await ch.basic_cancel(self._tag)
+            await ch.basic_cancel(self._tag)  # deliveries sent before cancel-ok ...
+        await asyncio.sleep(0)  # ... are in the buffer once their callbacks ran
         for held in self._drain_buffer():
             REDELIVERIES.gave_back(held.message_id, held.known_extra())
             with contextlib.suppress(Exception):
