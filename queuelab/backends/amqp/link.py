@@ -13,6 +13,7 @@ saying how many were not confirmed.
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -128,7 +129,10 @@ class Link:
         for e in (exc, cause):
             if isinstance(e, socket.gaierror):
                 return f"cannot reach {where}: unknown host"
-            if isinstance(e, ConnectionRefusedError) or "111" in str(e) or "refused" in str(e):
+            refused = isinstance(e, ConnectionRefusedError) or (
+                isinstance(e, OSError) and bool(e.args) and e.args[0] == errno.ECONNREFUSED
+            )
+            if refused:
                 return f"cannot reach {where}: connection refused (is the broker running?)"
         return f"cannot reach {where}: {self._scrub(exc)}"
 
