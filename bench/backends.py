@@ -248,7 +248,8 @@ SQL_BATCH = 100
 
 
 def sql_claims(url: str, batch: int) -> Runner:
-    """QueueLab's SQL queue: W workers claim up to `batch` and ack each until it is empty."""
+    """QueueLab's SQL queue: W workers claim up to `batch` and ack them (a batch with one
+    `ack_many`) until it is empty."""
 
     async def run(tasks: list[Task], workers: int, yield_each: bool, clock: Clock) -> float:
         async with open_queue(f"{url}?queue=bench") as queue:
@@ -261,7 +262,7 @@ def sql_claims(url: str, batch: int) -> Runner:
                     if batch == 1:
                         await queue.ack(got[0])
                     else:
-                        await asyncio.gather(*(queue.ack(d) for d in got))
+                        await queue.ack_many(got)
                     if yield_each:
                         await asyncio.sleep(0)
 

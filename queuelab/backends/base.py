@@ -118,6 +118,23 @@ class TaskQueue(ABC):
         The same holds for `nack`, `dead_letter` and `extend`.
         """
 
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Ack a claimed batch at once; backends override this with one round trip.
+
+        Each delivery is judged as `ack` would judge it alone: those still held are removed,
+        whatever happens to the others. If any receipt was void (a delivery listed twice
+        counts once as held, then as void), `LeaseLost` is raised afterwards, naming how
+        many of how many; nothing held is left unacked because of it.
+        """
+        void = 0
+        for delivery in deliveries:
+            try:
+                await self.ack(delivery)
+            except LeaseLost:
+                void += 1
+        if void:
+            raise lease_lost_many(void, len(deliveries), self.url)
+
     @abstractmethod
     async def nack(self, delivery: Delivery, delay: float = 0.0) -> None:
         """Put the task back, claimable after `delay` seconds, with its updated history.
@@ -184,3 +201,12 @@ class TaskQueue(ABC):
     @abstractmethod
     async def purge(self) -> None:
         """Delete everything this queue holds, dead letters included (tests, resets)."""
+
+
+def lease_lost_many(void: int, total: int, url: str = "") -> LeaseLost:
+    """The `LeaseLost` of `ack_many`: one message for every backend, counting the void."""
+    where = f"{url}: " if url else ""
+    return LeaseLost(
+        f"{where}{void} of {total} receipts were void (lease run out or taken over); "
+        "the others were acked"
+    )

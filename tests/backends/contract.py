@@ -288,6 +288,8 @@ class QueueContract:
         [fresh] = await queue.claim(30.0, timeout=self.redelivery_wait(spec))
         with pytest.raises(LeaseLost):
             await other.ack(stale)
+        with pytest.raises(LeaseLost, match="1 of 1"):
+            await other.ack_many([stale])
         with pytest.raises(LeaseLost):
             await other.nack(stale, 0.0)
         with pytest.raises(LeaseLost):
@@ -327,6 +329,29 @@ class QueueContract:
             await queue.nack(d)
         assert ids(await queue.claim(30.0, max_tasks=5)) == ["t2"]
         assert await queue.claim(30.0) == []
+
+    @pytest.mark.asyncio
+    async def test_ack_many_removes_a_batch(self, queue: TaskQueue) -> None:
+        await queue.enqueue_many([task(n) for n in range(1, 5)])
+        got = await queue.claim(30.0, max_tasks=3)
+        await queue.ack_many(got)
+        await queue.ack_many([])
+        await expect_counts(queue, ready=1)
+        assert ids(await queue.claim(30.0, max_tasks=5)) == ["t4"]
+
+    @pytest.mark.asyncio
+    async def test_ack_many_acks_the_held_and_counts_the_void(self, queue: TaskQueue) -> None:
+        await queue.enqueue_many([task(n) for n in range(1, 5)])
+        d1, d2, d3 = await queue.claim(30.0, max_tasks=3)
+        await queue.ack(d1)
+        with pytest.raises(LeaseLost, match="1 of 2"):
+            await queue.ack_many([d1, d2])
+        await expect_counts(queue, ready=1, leased=1)  # d2 was acked all the same
+        with pytest.raises(LeaseLost, match="1 of 2"):  # listed twice: acked once
+            await queue.ack_many([d3, d3])
+        await expect_counts(queue, ready=1)
+        with pytest.raises(LeaseLost):
+            await queue.nack(d2)
 
     # --- retries -------------------------------------------------------------------
     @pytest.mark.asyncio
