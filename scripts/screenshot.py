@@ -1,11 +1,14 @@
-"""Make docs/screenshot.png: the real app, mid-run, as the README shows it.
+"""Make docs/screenshot.png and docs/screenshot-dark.png: the real app, mid-run, as the
+README shows it, in the light and the dark color scheme.
 
 Starts a virtual X server (Xvfb) when there is no display and Xvfb is installed, so the app
 runs on the same xcb platform as on a desktop; otherwise it falls back to Qt's offscreen
 platform. It opens a shipped scenario, runs it, lowers an autoscaler threshold part-way (so a
-change marker shows), pauses and saves the window's pixels.
+change marker shows), and saves the window's pixels; with `--theme both` (the default) it
+saves them once light and once dark, the same moment of the same run.
 
-    .venv/bin/python scripts/screenshot.py [--scenario FILE] [--until 2400] [--out PATH]
+    .venv/bin/python scripts/screenshot.py [--theme both|light|dark|system] [--scenario FILE]
+        [--until 2400] [--out PATH] [--dark-out PATH]
 
 Needs on Debian/Ubuntu: apt-get install -y xvfb libxcb-icccm4 libxcb-keysyms1 fonts-dejavu-core
 """
@@ -47,9 +50,27 @@ def start_display(width: int, height: int) -> subprocess.Popen[bytes] | None:
     return proc
 
 
-async def shoot(args: argparse.Namespace) -> Path:
+async def settle(window: object) -> None:
+    """Let layout and painting catch up before the pixels are taken."""
+    window.refresh()  # type: ignore[attr-defined]
+    for _ in range(10):
+        await asyncio.sleep(0.02)
+
+
+def save(window: object, path: str) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(out)):  # type: ignore[attr-defined]
+        raise SystemExit(f"could not write {out}")
+    return out
+
+
+async def shoot(args: argparse.Namespace) -> list[Path]:
+    from PySide6.QtWidgets import QApplication
+
     from queuelab.core.engine import RunState
     from queuelab.gui.main_window import TAB_WORKERS, MainWindow
+    from queuelab.gui.theme import DARK, LIGHT, ThemeController
 
     window = MainWindow(restore=False)
     window.resize(args.width, args.height)
@@ -82,16 +103,20 @@ async def shoot(args: argparse.Namespace) -> Path:
     window.set_speed(10.0)  # resume at a speed a person would watch at: the run is live
     window.toggle_run()
     await asyncio.sleep(1.2)  # a second of running: the pace shows, 12 s of scenario pass
-    window.refresh()
-    for _ in range(10):  # let layout and painting settle
-        await asyncio.sleep(0.02)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not window.grab().save(str(out)):
-        raise SystemExit(f"could not write {out}")
+    await settle(window)
+    written = []
+    if args.theme == "both":
+        theme = QApplication.instance().findChild(ThemeController)  # type: ignore[union-attr]
+        written.append(save(window, args.out))
+        theme.set_choice(DARK)
+        await settle(window)
+        written.append(save(window, args.dark_out))
+        theme.set_choice(LIGHT)
+    else:
+        written.append(save(window, args.dark_out if args.theme == DARK else args.out))
     window.close()
     await window.runner.shutdown()
-    return out
+    return written
 
 
 def main() -> int:
@@ -104,7 +129,12 @@ def main() -> int:
                     help="rolling window of the plots, seconds")
     ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--height", type=int, default=900)
-    ap.add_argument("--out", default=str(ROOT / "docs/screenshot.png"))
+    ap.add_argument("--theme", choices=("both", "light", "dark", "system"), default="both",
+                    help="color scheme(s) to shoot (default: both, light then dark)")
+    ap.add_argument("--out", default=str(ROOT / "docs/screenshot.png"),
+                    help="the light (or system) picture")
+    ap.add_argument("--dark-out", default=str(ROOT / "docs/screenshot-dark.png"),
+                    help="the dark picture")
     args = ap.parse_args()
 
     xvfb = start_display(args.width, args.height)
@@ -115,7 +145,7 @@ def main() -> int:
 
         from queuelab.gui.app import make_app
 
-        make_app([])
+        make_app([], "light" if args.theme == "both" else args.theme)
         # a clean settings folder: the picture must not depend on whoever runs the script
         QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                           tempfile.mkdtemp(prefix="queuelab-shot-"))
@@ -124,7 +154,8 @@ def main() -> int:
         if xvfb is not None:
             xvfb.terminate()
             xvfb.wait(5)
-    print(f"wrote {out} ({os.environ['QT_QPA_PLATFORM']} platform)")
+    for path in out:
+        print(f"wrote {path} ({os.environ['QT_QPA_PLATFORM']} platform)")
     return 0
 
 

@@ -1,5 +1,7 @@
 """`queuelab` with no command: the desktop app on a qasync event loop.
 
+    queuelab [--theme system|light|dark] [SCENARIO.toml]
+
 Qt and asyncio share one loop (qasync), so the live engine's coroutines and the window's
 timers run side by side and the simulated engine can be advanced in slices between them.
 """
@@ -18,23 +20,49 @@ from PySide6.QtWidgets import QApplication
 
 from queuelab import __version__
 from queuelab.gui.files import APPLICATION, ORGANIZATION
-from queuelab.io.resources import icon_files
+from queuelab.gui.theme import CHOICES, ThemeController, choice_from_env
+from queuelab.io.resources import APP_ID, icon_files
 
 
 def _usage() -> str:
-    return "usage: queuelab [SCENARIO.toml]   (or: queuelab run|scenario …, see queuelab --help)"
+    return ("usage: queuelab [--theme system|light|dark] [SCENARIO.toml]   "
+            "(or: queuelab run|scenario …, see queuelab --help)")
 
 
-def make_app(argv: list[str]) -> QApplication:
-    """The QApplication with QueueLab's names (QSettings and the window manager use them)."""
+def make_app(argv: list[str], theme: str | None = None) -> QApplication:
+    """The QApplication with QueueLab's names (QSettings and the window manager use them),
+    icon and color scheme (`theme`, else $QUEUELAB_THEME, else the system's)."""
     app = QApplication.instance() or QApplication(["queuelab", *argv])
     assert isinstance(app, QApplication)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("QueueLab")
     app.setApplicationVersion(__version__)
+    app.setDesktopFileName(APP_ID)  # Wayland matches the window to the menu entry by this
     app.setWindowIcon(app_icon())
+    controller = app.findChild(ThemeController)
+    if controller is None:
+        ThemeController(app, theme or choice_from_env())
+    elif theme is not None:
+        controller.set_choice(theme)
     return app
+
+
+def _split_theme(args: list[str]) -> tuple[str | None, list[str]] | None:
+    """`--theme X` / `--theme=X` taken out of the arguments; None when X is not a theme."""
+    rest: list[str] = []
+    theme: str | None = None
+    it = iter(args)
+    for arg in it:
+        if arg == "--theme":
+            theme = next(it, "")
+        elif arg.startswith("--theme="):
+            theme = arg.partition("=")[2]
+        else:
+            rest.append(arg)
+    if theme is not None and theme not in CHOICES:
+        return None
+    return theme, rest
 
 
 def app_icon() -> QIcon:
@@ -74,12 +102,16 @@ async def run_window(path: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Open the app; `argv` may name one scenario file to load."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    split = _split_theme(list(sys.argv[1:] if argv is None else argv))
+    if split is None:
+        print(_usage(), file=sys.stderr)
+        return 2
+    theme, args = split
     if len(args) > 1 or (args and args[0].startswith("-")):
         print(_usage(), file=sys.stderr)
         return 2
     if args and not Path(args[0]).is_file():
         print(f"queuelab: {args[0]}: no such file", file=sys.stderr)
         return 2
-    make_app(args)
+    make_app(args, theme)
     return int(qasync.run(run_window(args[0] if args else None)))

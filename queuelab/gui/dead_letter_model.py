@@ -16,6 +16,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor
 
 from queuelab.core.task import DeadLetter
+from queuelab.gui.plot_style import for_palette
 
 _Index = QModelIndex | QPersistentModelIndex
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -120,7 +121,7 @@ class DeadLetterModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and COLUMNS[col].numeric:
             return _RIGHT
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_KIND:
-            return _KIND_COLORS.get(d.error_kind, _KIND_DEFAULT)
+            return for_palette(_KIND_COLORS.get(d.error_kind, _KIND_DEFAULT))
         return None
 
     def _display(self, d: DeadLetter, col: int) -> str:

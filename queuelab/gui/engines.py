@@ -3,15 +3,21 @@
 Both engines are imported lazily: the live engine brings the backends' drivers with it and
 may not be part of the build at all, so its absence disables the Live switch (with the
 reason) instead of breaking the window.
+
+A backend password is never in the scenario (it would reach settings and files): the live
+engine is handed a queue opened from the full URL instead, and `close_handed_queue` closes
+it when the window lets the engine go, since an engine does not close a queue it was given.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from queuelab.backends.base import TaskQueue
     from queuelab.core.engine import Engine
     from queuelab.core.scenario import Scenario
 
@@ -36,8 +42,35 @@ def unavailable_reason(kind: str) -> str | None:
     return None
 
 
-def build_engine(kind: str, scenario: Scenario) -> Engine:
-    """A new engine of `kind` for `scenario`, idle and ready to start."""
+_HANDED: weakref.WeakKeyDictionary[Any, TaskQueue] = weakref.WeakKeyDictionary()
+
+
+def build_engine(kind: str, scenario: Scenario, url: str | None = None) -> Engine:
+    """A new engine of `kind` for `scenario`, idle and ready to start.
+
+    `url`: the scenario's backend URL with its password, when it has one the scenario
+    does not carry; a live engine then runs on a queue opened from it.
+    """
     module, name = _MODULES[kind]
     cls = getattr(importlib.import_module(module), name)
-    return cls(scenario)  # type: ignore[no-any-return]
+    if kind != LIVE or not url or url == scenario.queue.backend:
+        return cls(scenario)  # type: ignore[no-any-return]
+    from queuelab.backends import open_queue, parse_options
+
+    options: dict[str, Any] = {}
+    if scenario.queue.discipline != "fifo" and "discipline" not in parse_options(url):
+        options["discipline"] = scenario.queue.discipline  # as the engine itself would
+    queue = open_queue(url, **options)
+    engine = cls(scenario, queue)
+    _HANDED[engine] = queue
+    return engine  # type: ignore[no-any-return]
+
+
+async def close_handed_queue(engine: Engine) -> None:
+    """Close the queue `build_engine` handed to `engine`, if it did (after the run)."""
+    queue = _HANDED.get(engine)
+    if queue is not None:
+        try:
+            await queue.close()
+        finally:
+            _HANDED.pop(engine, None)

@@ -4,6 +4,9 @@ It owns the current scenario and wires the pieces together; each piece does one 
 (`scenario_form`, `run_controls`, `plots`, `workers_table`, `theory_pane`, `status`, the
 engine `runner`). A change made in the form is applied to the engine while a run goes on
 (and marked on the plots), or rebuilds the idle engine otherwise.
+
+The backend URL's password is kept in `secrets` (memory only): the scenario, and so every
+title, file and setting made from it, holds the URL without it.
 """
 
 from __future__ import annotations
@@ -14,25 +17,31 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
-from queuelab import __version__
 from queuelab.core import scenario_toml
 from queuelab.core.engine import RunState
 from queuelab.core.reference import mmc_reference
 from queuelab.core.scenario import Scenario
-from queuelab.core.validation import ScenarioError
-from queuelab.gui import files
+from queuelab.core.urls import redact_url
+from queuelab.core.validation import ParamChange, ScenarioError
+from queuelab.gui import files, help_links, welcome
+from queuelab.gui.about import AboutDialog
+from queuelab.gui.backend_dialog import BackendDialog
+from queuelab.gui.backend_urls import BackendSecrets
 from queuelab.gui.edits import rebuild
 from queuelab.gui.engines import LIVE, SIMULATED, unavailable_reason
 from queuelab.gui.history import FrameHistory
@@ -43,13 +52,13 @@ from queuelab.gui.runner import EngineRunner
 from queuelab.gui.scenario_form import ScenarioForm
 from queuelab.gui.status import TotalsLabel
 from queuelab.gui.theory_pane import TheoryPane
+from queuelab.gui.welcome import WelcomePanel
 from queuelab.gui.workers_table import WorkersTable
 from queuelab.io.scenario_files import load_scenario, resolve_data, save_scenario
 
 if TYPE_CHECKING:
     from queuelab.core.engine import AppliedChange, Engine
     from queuelab.core.metrics import MetricsFrame
-    from queuelab.core.validation import ParamChange
 
 REFRESH_MS = 30  # plots, clock and totals: ~30 redraws per second at most
 WORKERS_EVERY = 0.2  # seconds between workers-table refreshes (when the tab is shown)
@@ -85,7 +94,10 @@ class MainWindow(QMainWindow):
         self.scenario = Scenario()
         self.scenario_path: Path | None = None
         self.history = FrameHistory()
+        self.secrets = BackendSecrets()
         self.runner = EngineRunner(self)
+        self.runner.full_url = self.secrets.full
+        self.backend_dialog: BackendDialog | None = None
         self.last_error: str | None = None
         self._reference = (math.nan, math.nan, math.nan)
         self._due: dict[str, float] = {}
@@ -109,10 +121,22 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.plots.wait_canvas, "Wait percentiles")
         self.tabs.addTab(self.theory, "Theory")
 
+        # the first-run panel sits right under the plots it explains, above the tabs: the
+        # plots keep their height, the table gives way while it is shown
+        self.welcome = WelcomePanel()
+        self.welcome.hide()
+        lower = QWidget()
+        lower_lay = QVBoxLayout(lower)
+        lower_lay.setContentsMargins(0, 0, 0, 0)
+        lower_lay.setSpacing(4)
+        lower_lay.addWidget(self.welcome)
+        lower_lay.addWidget(self.tabs, 1)
+        self.tabs.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+
         self.right = QSplitter(Qt.Orientation.Vertical)
         self.right.setObjectName("plots_tabs_splitter")
         self.right.addWidget(self.plots)
-        self.right.addWidget(self.tabs)
+        self.right.addWidget(lower)
         self.right.setStretchFactor(0, 3)
         self.right.setStretchFactor(1, 1)
         self.right.setSizes([640, 230])
@@ -150,6 +174,8 @@ class MainWindow(QMainWindow):
 
         if restore:
             self._restore_settings()
+            if welcome.wanted():  # a real start, not a test's window
+                self.show_welcome()
         else:
             self.set_scenario(Scenario(), None)
 
@@ -184,9 +210,21 @@ class MainWindow(QMainWindow):
         r.addSeparator()
         for act in self.controls.speed_actions.values():
             r.addAction(act)
+        r.addSeparator()
+        self._action(r, "Queue &backend…", self.show_backend_dialog)
 
         h = bar.addMenu("&Help")
+        self._action(h, "&What am I looking at?", self.show_welcome)
+        h.addSeparator()
+        self.readme_actions: list[QAction] = []
+        for section in help_links.sections(help_links.readme_text() or ""):
+            act = self._action(h, f"README: {section.title}",
+                               lambda _=False, a=section.anchor: self.open_readme(a))
+            act.setToolTip(f"Open README.md#{section.anchor}")
+            self.readme_actions.append(act)
+        h.addSeparator()
         self._action(h, "&About QueueLab", self._about)
+        self._action(h, "About &Qt", QApplication.aboutQt)
         self._update_recent_menu()
 
     def _action(self, menu: object, text: str, slot: object,
@@ -207,11 +245,15 @@ class MainWindow(QMainWindow):
         c.mode_changed.connect(self.set_mode)
         c.window_changed.connect(self.plots.set_window)
         c.follow_requested.connect(lambda: self.plots.set_follow(True))
+        c.backend_requested.connect(self.show_backend_dialog)
+        self.welcome.knob_requested.connect(self.form.reveal)
         self.plots.follow_changed.connect(c.set_following)
         r.frames_ready.connect(self._on_frames)
         r.state_changed.connect(self._on_state)
         r.engine_replaced.connect(self._on_engine)
         r.failed.connect(lambda text: self.show_error("The engine stopped with an error", text))
+        r.open_failed.connect(lambda text: self.show_error("Cannot open the queue", text))
+        r.opening.connect(self._on_opening)
         self.tabs.currentChanged.connect(self._tab_changed)
 
     def _tab_changed(self, _: int) -> None:
@@ -231,6 +273,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot build an engine for this scenario", f"{exc}")
             return False
         self.form.set_scenario(scenario)
+        self._show_backend()
         self.setWindowModified(False)
         self._update_title()
         return True
@@ -277,6 +320,10 @@ class MainWindow(QMainWindow):
     def _submit_change(self, change: ParamChange) -> str | None:
         """The form's edits: applied live while a run goes on, else the idle engine rebuilt."""
         engine = self.runner.engine
+        if change.path == "queue.backend":  # the password stays in memory, masked in the form
+            previous = self.secrets.full(self.scenario.queue.backend)
+            change = ParamChange(change.path, self.secrets.remember(str(change.value), previous))
+            self.form.fields[change.path].editor.set_value(self.secrets.full(change.value))
         try:
             if engine is not None and engine.state in ACTIVE:
                 applied = self.runner.apply(change)
@@ -294,10 +341,69 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # an engine bug: refuse the value, keep the window
             return f"{type(exc).__name__}: {exc}"
         self.form.update_values(self.scenario)
-        self.controls.set_backend(self.scenario.queue.backend)
+        self._show_backend()
         self.setWindowModified(True)
         self._update_title()
         return None
+
+    def show_welcome(self) -> None:
+        """The first-run panel, with room made for it below the plots if there is too little
+        (once the window is laid out: the room it needs depends on its width)."""
+        self.welcome.present()
+        QTimer.singleShot(0, self._make_room_for_welcome)
+
+    def _make_room_for_welcome(self) -> None:
+        width = self.right.width()
+        panel = self.welcome.heightForWidth(width) if self.welcome.hasHeightForWidth() else -1
+        need = max(panel, self.welcome.sizeHint().height()) + 90  # + the tabs' bar and header
+        top, bottom = self.right.sizes()
+        if bottom < need and top + bottom > need + 300:
+            self.right.setSizes([top + bottom - need, need])
+
+    def _show_backend(self) -> None:
+        """The backend in the form and the toolbar, with `***` where a password is held."""
+        full = self.secrets.full(self.scenario.queue.backend)
+        field = self.form.fields["queue.backend"]
+        if field.invalid_reason is None:
+            field.editor.set_value(full)
+        self.controls.set_backend(full)
+
+    def choose_backend(self, url: str) -> str | None:
+        """Make `url` (password included) the scenario's backend; the reason if refused
+        (a run goes on: the backend is fixed for a run)."""
+        return self._submit_change(ParamChange("queue.backend", url))
+
+    def show_backend_dialog(self) -> BackendDialog:
+        if self.backend_dialog is None:
+            self.backend_dialog = BackendDialog(self)
+            self.backend_dialog.chosen.connect(self._backend_chosen)
+        dialog = self.backend_dialog
+        dialog.set_url(self.secrets.full(self.scenario.queue.backend),
+                       self.scenario.queue.discipline)
+        engine = self.runner.engine
+        dialog.set_changeable(engine is None or engine.state not in ACTIVE)
+        dialog.open()
+        return dialog
+
+    def _backend_chosen(self, url: str) -> None:
+        reason = self.choose_backend(url)
+        if reason is not None:
+            self.show_error("Cannot use this backend", reason)
+            return
+        hint = " (the simulated engine keeps its own queue: switch to Live to use it)" \
+            if self.runner.kind == SIMULATED and not url.startswith("memory:") else ""
+        self.status(f"Backend: {redact_url(url)}{hint}")
+
+    def _on_opening(self, opening: bool) -> None:
+        engine = self.runner.engine
+        if opening and engine is not None:
+            url = redact_url(self.secrets.full(engine.scenario.queue.backend))
+            self.status(f"Connecting to {url} …", 15000)
+            self.controls.run_action.setEnabled(False)
+            self.controls.step_action.setEnabled(False)
+        elif not opening:
+            self.message.clear()
+            self.controls.set_state(engine.state if engine is not None else RunState.IDLE)
 
     # -- run control ----------------------------------------------------------------------------
 
@@ -342,7 +448,7 @@ class MainWindow(QMainWindow):
         simulated = engine.kind == SIMULATED
         self.controls.set_speed_enabled(simulated, "" if simulated else
                                         "A live run goes at the speed of real time")
-        self.controls.set_backend(engine.scenario.queue.backend)
+        self.controls.set_backend(self.secrets.full(engine.scenario.queue.backend))
         set_engine = getattr(self.dead_letters, "set_engine", None)
         if set_engine is not None:
             set_engine(engine)
@@ -470,11 +576,25 @@ class MainWindow(QMainWindow):
         where = f" ({self.scenario_path.name})" if self.scenario_path else ""
         self.setWindowTitle(f"{name}{where}[*] — QueueLab")
 
-    def _about(self) -> None:
-        QMessageBox.about(self, "About QueueLab",
-                          f"<b>QueueLab {__version__}</b><br>A desktop laboratory for task "
-                          "queues: simulate or run worker pools, autoscalers, retries and dead "
-                          "letters, and watch them in real time.")
+    def _about(self) -> AboutDialog:
+        box = AboutDialog(self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    def open_readme(self, anchor: str = "") -> QUrl | None:
+        """Open a section of the README in the desktop's viewer for Markdown files."""
+        path = help_links.readme_file()
+        if path is None:
+            self.show_error("No README in this install", "This copy of QueueLab was installed "
+                            "without its README.")
+            return None
+        url = QUrl.fromLocalFile(str(path))
+        if anchor:
+            url.setFragment(anchor)
+        if not QDesktopServices.openUrl(url):
+            self.status(f"No program to open {path} here")
+        return url
 
     # -- file dialogs ---------------------------------------------------------------------------
 

@@ -98,10 +98,11 @@ class Series:
     has_gaps: bool = False  # NaN possible: the finite check cannot be skipped
 
 
-def pen_for(s: Series) -> Any:
-    """A one-pixel cosmetic pen: wider lines cost Qt's raster engine three times as much."""
+def pen_for(s: Series, color: Any = None) -> Any:
+    """A one-pixel cosmetic pen: wider lines cost Qt's raster engine three times as much.
+    `color` replaces the series' own (the plots adapt it to a dark background)."""
     style = Qt.PenStyle.DashLine if s.dashed else Qt.PenStyle.SolidLine
-    return pg.mkPen(s.color, width=1, style=style)
+    return pg.mkPen(s.color if color is None else color, width=1, style=style)
 
 
 class FastCurve(pg.PlotCurveItem):

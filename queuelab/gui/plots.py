@@ -6,6 +6,9 @@ exact ring, the whole-run view reads the folded copy (at most a few thousand row
 long the run), peak-decimated to about two points per pixel (`plot_items`). The view moves
 in steps, not at every frame; a redraw happens only when new frames arrived, and drawing is
 held to a share of the time so a slow machine redraws less often rather than freezing.
+
+Colors come from the window's palette (`plot_style`) and are applied again whenever it
+changes, so the plots follow a switch between the light and dark system themes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from queuelab.gui.plot_items import (
@@ -30,8 +33,10 @@ from queuelab.gui.plot_items import (
     format_clock,
     make_curve,
     nice_ceiling,
+    pen_for,
     steps_only,
 )
+from queuelab.gui.plot_style import PlotColors
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -149,6 +154,36 @@ class _Plot:
             plot.getAxis(name).enableAutoSIPrefix(False)
         self.markers: deque[pg.InfiniteLine] = deque()
         self._tops: dict[int, float] = {}
+        self.colors: PlotColors | None = None
+
+    def restyle(self, c: PlotColors) -> None:
+        """Axes, legend, curves and markers in the colors of the current palette."""
+        self.colors = c
+        for name in ("left", "right", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setPen(c.axis)
+            axis.setTextPen(c.text)
+        self.legend.setBrush(c.legend_fill)
+        self.legend.setPen(c.legend_border)
+        self.legend.setLabelTextColor(c.text)  # for labels added later (the Erlang C lines)
+        for _, label in self.legend.items:  # setLabelTextColor does not redraw existing ones
+            label.setText(label.text, color=c.text)
+        for line in self.curves:
+            line.item.setPen(pen_for(line.series, c.series(line.series.color)))
+        for marker in self.markers:
+            self._style_marker(marker)
+        self.legend.update()
+
+    def _style_marker(self, line: pg.InfiniteLine) -> None:
+        c = self.colors
+        if c is None:
+            return
+        line.setPen(pg.mkPen(c.marker, width=1.5, style=Qt.PenStyle.DashLine))
+        label = getattr(line, "label", None)
+        if label is not None:
+            label.setColor(c.marker)
+            label.fill = pg.mkBrush(c.marker_fill)
+            label.update()
 
     def set_data(self, x: NDArray[np.float64], columns: dict[str, NDArray[np.float64]],
                  reference_shown: bool) -> None:
@@ -208,6 +243,7 @@ class _Plot:
         )
         line.setToolTip(f"t = {format_clock(change.t)}: {change.label()}")
         line.setZValue(20)
+        self._style_marker(line)
         self.plot.addItem(line, ignoreBounds=True)
         self.markers.append(line)
         while len(self.markers) > MAX_MARKERS:
@@ -306,6 +342,24 @@ class PlotPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.canvas)
+        self.restyle()
+
+    # -- colors ---------------------------------------------------------------------------------
+
+    def restyle(self) -> None:
+        """Take the colors of the current palette (light or dark)."""
+        c = PlotColors.from_palette(self.palette())
+        self.colors = c
+        for canvas in (self.canvas, self.wait_canvas):
+            canvas.setBackground(c.background)
+        for p in self.plots.values():
+            p.restyle(c)
+        self._dirty = True
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.restyle()
 
     # -- settings -------------------------------------------------------------------------------
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QFont, QKeySequence
-from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QStyle, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QSizePolicy,
+    QStyle,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
 
 from queuelab.core.engine import RunState
 from queuelab.core.urls import redact_url
@@ -44,6 +52,7 @@ class RunControls(QToolBar):
     mode_changed = Signal(str)  # SIMULATED or LIVE
     window_changed = Signal(object)  # float | None (whole run)
     follow_requested = Signal()
+    backend_requested = Signal()  # the person wants to choose the queue backend
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Run", parent)
@@ -120,8 +129,12 @@ class RunControls(QToolBar):
         self.mode_actions[LIVE].setToolTip("Real workers on the real backend, in real time")
 
         self.addWidget(_spacer())
-        self.backend = QLabel()
-        self.backend.setToolTip("Queue backend of the scenario (edit it under Queue)")
+        self.backend = QToolButton()
+        self.backend.setObjectName("backend_button")
+        self.backend.setAutoRaise(True)
+        self.backend.setToolTip("The queue a live run uses: click to choose memory, SQLite, "
+                                "PostgreSQL, Redis or RabbitMQ and test the connection")
+        self.backend.clicked.connect(self.backend_requested)
         self.addWidget(self.backend)
 
         stretch = QWidget()
@@ -156,7 +169,7 @@ class RunControls(QToolBar):
         self.clock.setText(f"t = {format_clock(now)} / {format_clock(duration)}")
 
     def set_backend(self, url: str) -> None:
-        self.backend.setText(f"backend: {redact_url(url)}")
+        self.backend.setText(f"backend: {redact_url(url)} ▾")
 
     def set_speed(self, speed: float | None) -> None:
         act = self.speed_actions.get(speed)

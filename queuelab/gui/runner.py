@@ -4,6 +4,9 @@ The simulated engine is plain Python: called without limit it would hold the eve
 until the run ends. A pump timer instead hands it `budget` wall seconds at a time; at paced
 speeds it fires every few milliseconds, at "as fast as possible" whenever the loop is idle
 (interval 0), so input, painting and asyncio callbacks (qasync) get their turn between slices.
+
+A live engine's backend is opened before the run starts, on the loop and with a time limit,
+so an unreachable server is reported in a few seconds and the window never waits on it.
 """
 
 from __future__ import annotations
@@ -11,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+import weakref
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from queuelab.core.engine import RunState
-from queuelab.gui.engines import SIMULATED, build_engine
+from queuelab.core.urls import redact_url
+from queuelab.gui.backend_urls import scrub
+from queuelab.gui.engines import SIMULATED, build_engine, close_handed_queue
 
 if TYPE_CHECKING:
     from queuelab.core.engine import AppliedChange, Engine
@@ -30,6 +36,7 @@ BUDGET = 0.008  # wall seconds per slice at most: well under a 30 Hz frame
 MIN_BUDGET = 0.003  # … and at least, so the run still moves while the window is busy
 TARGET_TURN = 0.010  # a slice plus whatever else the loop did since the last one
 PACED_INTERVAL_MS = 10
+OPEN_TIMEOUT = 10.0  # wall seconds to open a live run's backend (as `queuelab run`)
 
 
 def spawn(coro: Coroutine[Any, Any, Any], what: str) -> None:
@@ -65,6 +72,7 @@ async def _retire(engine: Engine) -> None:
     aclose = getattr(engine, "aclose", None)
     if aclose is not None:
         await aclose()
+    await close_handed_queue(engine)
 
 
 class EngineRunner(QObject):
@@ -74,6 +82,8 @@ class EngineRunner(QObject):
     state_changed = Signal(object)  # RunState
     engine_replaced = Signal(object)  # the new Engine
     failed = Signal(str)  # an engine error, in words
+    open_failed = Signal(str)  # a live backend could not be opened, in words
+    opening = Signal(bool)  # a live backend is being opened (True), or that is over
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -87,13 +97,19 @@ class EngineRunner(QObject):
         self.slices = 0  # advance() calls, for the benchmarks
         self.wall_in_engine = 0.0
         self._last_end = 0.0  # when the previous slice ended
+        self._opening: Engine | None = None  # the live engine whose backend is being opened
+        self._opened: weakref.WeakSet[Engine] = weakref.WeakSet()  # … and those opened
+        #: the scenario URL with its password put back (the window's BackendSecrets.full)
+        self.full_url: Callable[[str], str] = lambda url: url
+        self.open_timeout = OPEN_TIMEOUT
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def build(self, scenario: Scenario, kind: str | None = None) -> Engine:
         """Replace the engine by a new idle one for `scenario` (the old one is stopped)."""
         kind = kind or self.kind
-        engine = build_engine(kind, scenario)  # may raise: the caller shows why
+        # may raise: the caller shows why
+        engine = build_engine(kind, scenario, self.full_url(scenario.queue.backend))
         self._drop()
         self.kind = kind
         self.engine = engine
@@ -106,6 +122,8 @@ class EngineRunner(QObject):
     def _drop(self) -> None:
         old, self.engine = self.engine, None
         self._pump.stop()
+        if old is not None and old is self._opening:
+            return  # the coroutine opening its backend retires it once the open is over
         if old is not None and (old.state in _ACTIVE or hasattr(old, "aclose")):
             spawn(_retire(old), "stopping the previous engine")
 
@@ -125,7 +143,10 @@ class EngineRunner(QObject):
     def toggle(self) -> None:
         """Start, pause or resume, whichever the state calls for."""
         e = self.engine
-        if e is None:
+        if e is None or self._opening is not None:
+            return
+        if e.state == RunState.IDLE and self._needs_open(e):
+            self._begin_open(e, self.toggle)
             return
         try:
             if e.state == RunState.IDLE:
@@ -141,7 +162,10 @@ class EngineRunner(QObject):
 
     def step(self) -> None:
         e = self.engine
-        if e is None or e.state not in (RunState.IDLE, RunState.PAUSED):
+        if e is None or e.state not in (RunState.IDLE, RunState.PAUSED) or self._opening:
+            return
+        if e.state == RunState.IDLE and self._needs_open(e):
+            self._begin_open(e, self.step)
             return
         try:
             e.step()
@@ -152,6 +176,54 @@ class EngineRunner(QObject):
         if frames:
             self.frames_ready.emit(frames)
         self._check_state()
+
+    @property
+    def is_opening(self) -> bool:
+        return self._opening is not None
+
+    def _needs_open(self, e: Engine) -> bool:
+        return e.kind != SIMULATED and hasattr(e, "open") and e not in self._opened
+
+    def _begin_open(self, e: Engine, then: Callable[[], object]) -> None:
+        self._opening = e
+        self.opening.emit(True)
+        spawn(self._open_then(e, then), "opening the backend")
+
+    async def _open_then(self, e: Engine, then: Callable[[], object]) -> None:
+        """Open a live engine's backend within `open_timeout`, then start (or step) it.
+
+        A failure is reported once (`open_failed`) and leaves the engine idle, so the person
+        can fix the URL or start the server and press Start again.
+        """
+        url = self.full_url(e.scenario.queue.backend)
+        shown = redact_url(url)
+        problem = None
+        try:
+            async with asyncio.timeout(self.open_timeout):
+                await e.open()  # type: ignore[attr-defined]
+        except TimeoutError:
+            problem = f"{shown}: no answer within {self.open_timeout:g} s"
+        except Exception as exc:  # whatever a driver raises: this queue cannot be used now
+            text = scrub(str(exc), url) or type(exc).__name__
+            problem = text if shown in text else f"{shown}: {text}"
+        except asyncio.CancelledError:  # the loop is closing, the window perhaps gone
+            self._opening = None
+            raise
+        finally:
+            if self._opening is e:
+                self._opening = None
+                self.opening.emit(False)
+        if self.engine is not e:  # replaced meanwhile: let the opened backend go too
+            await _retire(e)
+            return
+        if problem is not None:
+            log.warning("cannot open the queue: %s", problem)
+            await _retire(e)  # closes what a half-open backend holds
+            self.build(e.scenario, e.kind)  # a fresh idle engine: open() may be retried
+            self.open_failed.emit(problem)
+            return
+        self._opened.add(e)
+        then()
 
     def set_speed(self, speed: float | None) -> None:
         self.speed = speed

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
@@ -30,6 +30,7 @@ from queuelab.core.scenario import KNOBS, SECTIONS, KnobInfo, Scenario
 from queuelab.core.validation import ParamChange
 from queuelab.gui.edits import DATA_FILE_KNOBS
 from queuelab.gui.knob_editors import Editor, make_editor
+from queuelab.gui.plot_style import muted
 
 Submit = Callable[[ParamChange], str | None]
 """Apply a change; return None when applied, else the reason it was refused."""
@@ -182,7 +183,7 @@ class ScenarioForm(QWidget):
             if info.knob.in_file:
                 self._add_field(info)
 
-        scroll = QScrollArea()
+        scroll = self.scroll = QScrollArea()
         scroll.setWidget(inner)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -232,16 +233,34 @@ class ScenarioForm(QWidget):
         for path, f in self.fields.items():
             if path not in self._pending:
                 f.editor.set_value(scenario.get(path))
-        name = escape(scenario.name or "Untitled")
-        desc = escape(scenario.description)
-        self._title.setText(f"<b>{name}</b>" + (f"<br><span style='color:#555'>{desc}</span>"
-                                                   if desc else ""))
+        self._show_title()
         self._update_visibility()
+
+    def _show_title(self) -> None:
+        """The scenario's name, and its description in a softer color of the palette."""
+        s = self._scenario
+        name = escape(s.name or "Untitled")
+        desc = escape(s.description)
+        soft = muted(self.palette()).name()
+        self._title.setText(f"<b>{name}</b>" + (f"<br><span style='color:{soft}'>{desc}</span>"
+                                                   if desc else ""))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._show_title()  # light or dark: the description's color follows
 
     def set_running(self, running: bool) -> None:
         """Lock the knobs that cannot change during a run, saying why in their tooltip."""
         for f in self.fields.values():
             f.set_locked(running and not f.info.knob.live)
+
+    def reveal(self, path: str) -> None:
+        """Open the knob's section, scroll to it and put the cursor in it (a help link)."""
+        field = self.fields[path]
+        self.sections[field.info.section].button.setChecked(True)
+        self.scroll.ensureWidgetVisible(field.row)
+        field.editor.widget.setFocus()
 
     def invalid_fields(self) -> dict[str, str]:
         return {p: f.invalid_reason for p, f in self.fields.items() if f.invalid_reason}

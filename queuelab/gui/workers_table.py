@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from queuelab.core.engine import WorkerInfo, WorkerState
+from queuelab.gui.plot_style import for_palette
 
 COLUMNS = ("Worker", "State", "Current task", "Processed", "Failed")
 
@@ -62,7 +63,8 @@ class WorkersModel(QAbstractTableModel):
                 return f"{w.processed:,}"
             return f"{w.failed:,}"
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
-            return _STATE_COLORS.get(w.state)
+            color = _STATE_COLORS.get(w.state)
+            return None if color is None else for_palette(color)
         if role == Qt.ItemDataRole.TextAlignmentRole and col >= 3:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -1,0 +1,182 @@
+"""Backend URLs as the window handles them: the kinds offered, passwords kept in memory only,
+and a connection test.
+
+A scenario (and so every file, setting and title made from it) holds the URL without its
+password (`core.urls.strip_password`); the password a person typed lives in a
+`BackendSecrets` for the session, and is put back only where a connection is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from queuelab.backends import BackendError, open_queue, supported_schemes
+from queuelab.core.urls import has_password, redact_url, strip_password
+
+TEST_TIMEOUT = 5.0  # seconds a connection test waits for an answer
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class BackendKind:
+    """One entry of the backend chooser: its name, the URL it starts from and a hint."""
+
+    key: str
+    label: str
+    schemes: tuple[str, ...]
+    default_url: str
+    hint: str
+
+
+KINDS: tuple[BackendKind, ...] = (
+    BackendKind("memory", "Memory", ("memory",), "memory://",
+                "In this process: nothing to install, gone when the app closes. FIFO or "
+                "priority order follows the scenario's discipline (Queue ▸ Discipline)."),
+    BackendKind("sqlite", "SQLite", ("sqlite", "sqlite+aiosqlite"), "sqlite:///",
+                "A file on this machine: tasks survive a restart of the app."),
+    BackendKind("postgresql", "PostgreSQL", ("postgresql", "postgresql+asyncpg", "postgres"),
+                "postgresql://localhost:5432/postgres",
+                "postgresql://USER@HOST:PORT/DATABASE; claims with FOR UPDATE SKIP LOCKED."),
+    BackendKind("redis", "Redis", ("redis", "rediss"), "redis://localhost:6379/0",
+                "redis://[:PASSWORD@]HOST:PORT/DB (rediss:// for TLS)."),
+    BackendKind("amqp", "RabbitMQ", ("amqp", "amqps"), "amqp://guest@localhost:5672/",
+                "amqp://USER@HOST:PORT/VHOST; RabbitMQ's default user is guest/guest "
+                "(accepted from localhost only)."),
+)
+
+
+def without_password(url: str) -> str:
+    """`strip_password`, minus the empty user it leaves of `redis://:pw@host` (`redis://@host`)."""
+    bare = strip_password(url)
+    head, sep, rest = bare.partition("://@")
+    return f"{head}://{rest}" if sep else bare
+
+
+def kind_of(url: str) -> BackendKind | None:
+    """The chooser entry for a URL, by its scheme (None for a scheme QueueLab does not know)."""
+    scheme = url.partition("://")[0].lower()
+    return next((k for k in KINDS if scheme in k.schemes), None)
+
+
+def _raw_password(url: str) -> str | None:
+    if not has_password(url):
+        return None
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def password_of(url: str) -> str | None:
+    """The URL's password, decoded (None when it has none)."""
+    raw = _raw_password(url)
+    return None if raw is None else unquote(raw)
+
+
+def with_password(url: str, password: str | None) -> str:
+    """`url` carrying `password` (percent-encoded), or none when `password` is empty."""
+    bare = without_password(url)
+    if not password:
+        return bare
+    parts = urlsplit(bare)
+    user, at, host = parts.netloc.rpartition("@")
+    netloc = f"{user}:{quote(password, safe='')}@{host}" if at else \
+        f":{quote(password, safe='')}@{parts.netloc}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class BackendSecrets:
+    """Passwords typed this session, by the password-less URL they belong to; memory only."""
+
+    def __init__(self) -> None:
+        self._passwords: dict[str, str] = {}
+
+    def remember(self, url: str, previous: str | None = None) -> str:
+        """Keep `url`'s password; returns the URL without it (what the scenario may hold).
+
+        A password shown masked (`***`) and sent back unchanged means "the one I had":
+        that of `previous` (the full URL the field showed), else the one remembered.
+        """
+        bare = without_password(url)
+        password = password_of(url)
+        if password == MASK:
+            kept = password_of(previous) if previous else None
+            password = kept if kept is not None else self._passwords.get(bare)
+        if password:
+            self._passwords[bare] = password
+        return bare
+
+    def full(self, url: str) -> str:
+        """`url` with its remembered password put back (as is when none is remembered)."""
+        if has_password(url):
+            return url
+        return with_password(url, self._passwords.get(url))
+
+    def forget(self, url: str) -> None:
+        self._passwords.pop(without_password(url), None)
+
+
+def scrub(text: str, url: str) -> str:
+    """A driver's message with the URL's password masked wherever it appears."""
+    for secret in (_raw_password(url), password_of(url)):
+        if secret and secret != MASK:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def check_scheme(url: str) -> str | None:
+    """Why `url` cannot name a queue (None when its scheme is one QueueLab opens)."""
+    scheme, sep, _ = url.strip().partition("://")
+    if not sep:
+        return "a backend URL starts with a scheme, e.g. memory://, sqlite:///, redis://"
+    if scheme.lower() not in supported_schemes():
+        return f"unknown scheme {scheme!r}: use memory, sqlite, postgresql, redis or amqp"
+    return None
+
+
+async def probe(url: str, timeout: float = TEST_TIMEOUT) -> tuple[bool, str]:
+    """Open the queue `url` names, count its tasks and close it: (worked, one line to show).
+
+    Any failure, whatever the driver raises, becomes one line without the password; the
+    wait is bounded so an unreachable host answers "no answer within 5 s".
+    """
+    shown = redact_url(url)
+    reason = check_scheme(url)
+    if reason is not None:
+        return False, reason
+    began = time.perf_counter()
+    queue = None
+    try:
+        queue = open_queue(url)
+        async with asyncio.timeout(timeout):
+            await queue.open()
+            counts = await queue.counts()
+    except TimeoutError:
+        return False, f"{shown}: no answer within {timeout:g} s"
+    except BackendError as exc:
+        return False, _one_line(scrub(str(exc), url))
+    except Exception as exc:  # whatever a driver raises: the queue cannot be used
+        return False, _one_line(f"{shown}: {type(exc).__name__}: {scrub(str(exc), url)}")
+    finally:
+        if queue is not None:
+            await _close_quietly(queue)
+    ms = (time.perf_counter() - began) * 1000
+    return True, (f"Connected to {shown} in {ms:,.0f} ms: {counts.ready:,} ready, "
+                  f"{counts.delayed:,} delayed, {counts.leased:,} in flight, "
+                  f"{counts.dead:,} dead letters")
+
+
+async def _close_quietly(queue: object) -> None:
+    try:
+        async with asyncio.timeout(TEST_TIMEOUT):
+            await queue.close()  # type: ignore[attr-defined]
+    except Exception:  # closing a queue that never opened may fail; nothing is held then
+        pass
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else "unknown error"
