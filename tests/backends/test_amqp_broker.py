@@ -65,14 +65,19 @@ async def test_prefetch_bounds_what_a_handle_holds_and_changes_while_running(
     assert len(first) == 2  # leased + buffered never exceeds the prefetch
     assert await q.claim(30.0, timeout=0.2) == []
     assert await q.counts() == QueueCounts(ready=6, delayed=0, leased=2, dead=0)
-    await q.set_prefetch(5)  # basic.qos on the channel: the broker sends more at once
+    await q.set_prefetch(4)  # re-subscribes: the broker sends more at once
     more = await q.claim(30.0, max_tasks=10, timeout=2.0)
-    assert len(more) == 3 and q.prefetch == 5
+    # the new window: four more; the two running tasks finish outside it
+    assert len(more) == 4 and q.prefetch == 4
     other = opener()  # another worker gets what this handle may not hold
-    assert len(await other.claim(30.0, max_tasks=10, timeout=2.0)) == 3
-    await q.ack(first[0])  # a freed slot is filled by the broker, not by a round trip
+    assert len(await other.claim(30.0, max_tasks=10, timeout=2.0)) == 2
+    for d in first:
+        await q.ack(d)  # settling the old window's tasks frees nothing in the new one
+    await q.ack(more[0])  # a freed slot is filled by the broker, not by a round trip
     await asyncio.sleep(0.2)
     assert q._consumer is not None and q._consumer.buffered == 0  # nothing left to send
+    await q.set_prefetch(1)  # down: what is prefetched and unclaimed goes back
+    assert await q.counts() == QueueCounts(ready=0, delayed=0, leased=5, dead=0)
     with pytest.raises(ValueError):
         await q.set_prefetch(0)
 

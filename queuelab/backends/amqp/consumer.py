@@ -9,10 +9,10 @@ heap by AMQP priority, then arrival) and `claim` takes from it without a round t
 Prefetch keeps RabbitMQ's meaning: at most that many unacked messages held by this handle,
 leased plus buffered, and a claim never goes beyond it; a pool of W workers over prefetch
 N < W keeps only N busy. That is the research notes' knob, and `set_prefetch` turns it while
-running. The limit is set with `global=true`, i.e. for the channel: each handle has one
-consumer on its own channel, so that is the same limit - but RabbitMQ applies a per-consumer
-prefetch only to consumers started after it, while a channel limit takes effect at once and
-counts what is already held (no throughput difference measurable here, on one node).
+running. It is RabbitMQ's per-consumer prefetch (global QoS is deprecated), which binds when
+a consumer starts: a change re-subscribes - cancel, give the prefetched tasks back to the
+queue, consume again with the new limit. Tasks already claimed finish outside the new window,
+so until they are settled the handle may hold that many more.
 
 A claim right after an enqueue (or an ack) must find the task although its delivery may
 still be on the wire: a claim that finds the buffer short first syncs (`sync`), two round
@@ -58,8 +58,8 @@ class Held:
     """A message this handle holds (buffered, then leased); the receipt of its Delivery."""
 
     __slots__ = (
-        "body", "channel", "extra", "message_id", "owner", "priority", "redelivered",
-        "seq", "settling", "tag", "task", "until",
+        "body", "channel", "extra", "generation", "message_id", "owner", "priority",
+        "redelivered", "seq", "settling", "tag", "task", "until",
     )
 
     def __init__(
@@ -78,6 +78,7 @@ class Held:
         self.extra = 0  # attempts since publish beyond the JSON, this claim included
         self.until = 0.0  # lease deadline, wall clock
         self.settling = False  # an ack/nack/dead-letter is under way
+        self.generation = owner.generation  # the subscription it came through
 
     def decode(self) -> Task:
         if self.task is None:
@@ -107,6 +108,8 @@ class Consumer:
         self._lost = lost
         self._buffer: Any = [] if priority else deque()
         self.leased: dict[Held, None] = {}  # in claim order
+        self.generation = 0  # bumped by every re-subscription
+        self._outside = 0  # leases from earlier subscriptions: outside the prefetch window
         self._deadlines: list[tuple[float, int, Held]] = []  # heap; stale entries skipped
         self._timer: asyncio.TimerHandle | None = None
         self._waiters: deque[asyncio.Future[bool]] = deque()
@@ -128,7 +131,7 @@ class Consumer:
         return len(self._buffer)
 
     def room(self) -> bool:
-        return len(self._buffer) + len(self.leased) < self.prefetch
+        return len(self._buffer) + len(self.leased) - self._outside < self.prefetch
 
     def reachable(self) -> bool:
         """Whether a round trip can be tried now (False during an outage: claims then wait
@@ -156,16 +159,32 @@ class Consumer:
 
     async def _subscribe(self, ch: aiormq.abc.AbstractChannel) -> None:
         # set through the robust channel: it is restored with the channel after a drop
-        await self._robust.set_qos(prefetch_count=self.prefetch, global_=True)
+        await self._robust.set_qos(prefetch_count=self.prefetch)
         self._tag = f"queuelab.{self._queue}.{id(self):x}.{next(self._tags)}"
+        self.generation += 1
+        self._outside = len(self.leased)
         await ch.basic_consume(self._queue, self._on_message, consumer_tag=self._tag)
         self._consuming_on = ch
 
     async def set_prefetch(self, n: int) -> None:
         self.prefetch = n
         async with self._consume_lock:
-            if self._consuming_on is not None:
-                await self._robust.set_qos(prefetch_count=n, global_=True)
+            ch = self._consuming_on
+            if ch is None or ch.is_closed:
+                return  # the next subscription uses it
+            await self._unsubscribe(ch)
+            await self._subscribe(ch)
+
+    async def _unsubscribe(self, ch: aiormq.abc.AbstractChannel) -> None:
+        """Cancel the consumer and give its prefetched, unclaimed tasks back to the queue
+        (at their place: RabbitMQ requeues at the original position where it can)."""
+        with contextlib.suppress(Exception):
+            await ch.basic_cancel(self._tag)  # deliveries sent before cancel-ok ...
+        await asyncio.sleep(0)  # ... are in the buffer once their callbacks ran
+        for held in self._drain_buffer():
+            REDELIVERIES.gave_back(held.message_id, held.known_extra())
+            with contextlib.suppress(Exception):
+                await ch.basic_reject(held.tag, requeue=True, wait=False)
 
     async def on_reopen(self) -> None:
         """After a reconnection: subscribe again at once, so waiting claimers get work."""
@@ -186,16 +205,9 @@ class Consumer:
         if ch is None or ch.is_closed:
             self.void()
             return
-        with contextlib.suppress(Exception):
-            await ch.basic_cancel(self._tag)  # deliveries sent before cancel-ok ...
-        await asyncio.sleep(0)  # ... are in the buffer once their callbacks ran
-        for held in self._drain_buffer():
-            REDELIVERIES.gave_back(held.message_id, held.known_extra())
-            with contextlib.suppress(Exception):
-                await ch.basic_reject(held.tag, requeue=True, wait=False)
-        for held in list(self.leased):  # the channel's close will requeue these
+        await self._unsubscribe(ch)
+        for held in self._unlease_all():  # the channel's close will requeue these
             REDELIVERIES.gave_back(held.message_id, held.extra)
-        self.leased.clear()
 
     def void(self) -> None:
         """Forget deliveries of closed channels: the broker has requeued them."""
@@ -209,11 +221,25 @@ class Consumer:
             for held in keep:
                 self._push(held)
         for held in [h for h in self.leased if h.channel.is_closed]:
-            del self.leased[held]
+            self._unlease(held)
             REDELIVERIES.gave_back(held.message_id, held.extra)
 
     def _held_buffered(self) -> list[Held]:
         return [e[2] for e in self._buffer] if self._priority else list(self._buffer)
+
+    def _unlease(self, held: Held) -> bool:
+        """Take a delivery out of the leases (False if it was not leased)."""
+        if self.leased.pop(held, _MISSING) is _MISSING:
+            return False
+        if held.generation != self.generation:
+            self._outside -= 1
+        return True
+
+    def _unlease_all(self) -> list[Held]:
+        held = list(self.leased)
+        self.leased.clear()
+        self._outside = 0
+        return held
 
     def _drain_buffer(self) -> list[Held]:
         items = self._held_buffered()
@@ -355,7 +381,7 @@ class Consumer:
 
     async def ack(self, held: Held) -> None:
         self.hold(held)
-        del self.leased[held]
+        self._unlease(held)
         try:
             await held.channel.basic_ack(held.tag, wait=False)
         except BaseException as exc:
@@ -371,7 +397,7 @@ class Consumer:
         If the channel died meanwhile, the broker will redeliver the original: it is
         remembered as settled, so this process drops it instead of running it twice.
         """
-        self.leased.pop(held, None)
+        self._unlease(held)
         held.settling = False
         REDELIVERIES.settle(held.message_id)
         with contextlib.suppress(Exception):
@@ -384,8 +410,7 @@ class Consumer:
 
     def drop_all(self) -> list[Held]:
         """Everything held, for purge: the caller acks it away."""
-        held = self._drain_buffer() + list(self.leased)
-        self.leased.clear()
+        held = self._drain_buffer() + self._unlease_all()
         self._deadlines.clear()
         self._cancel_timer()
         return held
@@ -400,7 +425,7 @@ class Consumer:
 
     def _expire(self, held: Held) -> None:
         """The lease ran out: give the message back to the broker; the receipt is void."""
-        if self.leased.pop(held, _MISSING) is _MISSING:
+        if not self._unlease(held):
             return
         REDELIVERIES.gave_back(held.message_id, held.extra)
         if not held.channel.is_closed:
