@@ -4,7 +4,10 @@ documentation recommends using it for work queues.
     amqp://guest:guest@127.0.0.1:5672/?queue=jobs&discipline=priority&prefetch=100
 
 * A durable queue and persistent messages (the task's JSON); publisher confirms on every
-  publish; manual acks after the work is done (the research notes' "ack after processing").
+  publish - `enqueue` waits for its own (once it returns, the task is in the queue; RabbitMQ's
+  slowest confirm strategy, about one disk sync per task), `enqueue_many` streams up to 1000
+  before waiting; manual acks after the work is done (the research notes' "ack after
+  processing").
 * Prefetch (basic.qos) bounds what this client holds unacked, leased plus buffered, and
   `set_prefetch` changes it while running (`consumer.py`).
 * discipline=priority: `x-max-priority` 9; task priorities map onto AMQP levels 0..9
@@ -18,8 +21,9 @@ documentation recommends using it for work queues.
   (`dead.py`).
 * Leases end when the holder's channel closes (the broker requeues), and in a live process
   also by time (`consumer.py`); redelivered messages count the abandoned attempt (`wire.py`).
-* `aio_pika.connect_robust` reconnects after a drop; held deliveries of the old connection
-  are void (`LeaseLost`), publishes are retried or reported (`link.py`).
+* aio-pika's robust connection (what `connect_robust` makes) reconnects after a drop; held
+  deliveries of the old connection are void (`LeaseLost`), publishes are retried or reported
+  (`link.py`).
 """
 
 from __future__ import annotations
