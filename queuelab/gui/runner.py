@@ -123,7 +123,11 @@ class EngineRunner(QObject):
         old, self.engine = self.engine, None
         self._pump.stop()
         if old is not None and old is self._opening:
-            return  # the coroutine opening its backend retires it once the open is over
+            # the coroutine opening its backend retires it once the open is over; the new
+            # engine need not wait for that
+            self._opening = None
+            self.opening.emit(False)
+            return
         if old is not None and (old.state in _ACTIVE or hasattr(old, "aclose")):
             spawn(_retire(old), "stopping the previous engine")
 

@@ -297,6 +297,21 @@ async def test_live_run_on_a_silent_server_gives_up_after_the_timeout(
     await _still_usable(w)
 
 
+async def test_switching_engines_while_connecting_does_not_wait_for_the_server(
+        window: MainWindow, silent_port: int) -> None:
+    w = window
+    _live(w, f"redis://:{PASSWORD}@127.0.0.1:{silent_port}/0")
+    w.runner.open_timeout = 1.5
+    w.toggle_run()
+    assert w.runner.is_opening
+    began = time.perf_counter()
+    await _still_usable(w)  # to the simulator at once, and it runs
+    assert time.perf_counter() - began < 1.5
+    # the abandoned attempt ends quietly, and what it held is let go
+    await wait_until(lambda: not engines._HANDED, timeout=5, what="the abandoned open to end")
+    assert not _boxes(w)
+
+
 # -- the real servers of this machine -------------------------------------------------------
 
 
