@@ -71,7 +71,6 @@ class BackendDialog(QDialog):
     """Choose the scenario's backend; `chosen(url)` carries the full URL (password included)."""
 
     chosen = Signal(str)
-    tested = Signal(bool, str)  # a connection test ended: worked?, what to show
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -190,9 +189,6 @@ class BackendDialog(QDialog):
         self._absorb()
         return with_password(self._bare, self.password_edit.text())
 
-    def shown_url(self) -> str:
-        return self.url_edit.text()
-
     # -- editing --------------------------------------------------------------------------------
 
     def _set_full(self, url: str) -> None:
@@ -285,7 +281,7 @@ class BackendDialog(QDialog):
             return None
         self.test_button.setEnabled(False)
         self.result.setText(escape(f"Connecting to {redact_url(url)} …"))
-        task = loop.create_task(probe(url, self.timeout))
+        task = loop.create_task(probe(url, self.timeout, self._discipline))
         self._test = task
         task.add_done_callback(self._tested)
         return task
@@ -308,7 +304,6 @@ class BackendDialog(QDialog):
         mark = "✓" if ok else "✗"
         self.result.setText(f"<b style='color:{color}'>{mark}</b> {escape(text)}")
         self.last_result = (ok, text)
-        self.tested.emit(ok, text)
 
     def _accept(self) -> None:
         url = self.url()

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from queuelab.backends import BackendError, open_queue, supported_schemes
+from queuelab.backends import BackendError, open_queue, parse_options, supported_schemes
 from queuelab.core.urls import has_password, redact_url, strip_password
 
 TEST_TIMEOUT = 5.0  # seconds a connection test waits for an answer
@@ -115,9 +115,6 @@ class BackendSecrets:
             return url
         return with_password(url, self._passwords.get(url))
 
-    def forget(self, url: str) -> None:
-        self._passwords.pop(without_password(url), None)
-
 
 def scrub(text: str, url: str) -> str:
     """A driver's message with the URL's password masked wherever it appears."""
@@ -137,11 +134,14 @@ def check_scheme(url: str) -> str | None:
     return None
 
 
-async def probe(url: str, timeout: float = TEST_TIMEOUT) -> tuple[bool, str]:
+async def probe(url: str, timeout: float = TEST_TIMEOUT,
+                discipline: str = "fifo") -> tuple[bool, str]:
     """Open the queue `url` names, count its tasks and close it: (worked, one line to show).
 
-    Any failure, whatever the driver raises, becomes one line without the password; the
-    wait is bounded so an unreachable host answers "no answer within 5 s".
+    The queue is opened as a live run with `discipline` would open it, so the test meets
+    what the run would meet. Any failure, whatever the driver raises, becomes one line
+    without the password; the wait is bounded so an unreachable host answers "no answer
+    within 5 s".
     """
     shown = redact_url(url)
     reason = check_scheme(url)
@@ -150,7 +150,9 @@ async def probe(url: str, timeout: float = TEST_TIMEOUT) -> tuple[bool, str]:
     began = time.perf_counter()
     queue = None
     try:
-        queue = open_queue(url)
+        options = {} if discipline == "fifo" or "discipline" in parse_options(url) \
+            else {"discipline": discipline}
+        queue = open_queue(url, **options)
         async with asyncio.timeout(timeout):
             await queue.open()
             counts = await queue.counts()
