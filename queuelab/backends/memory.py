@@ -225,6 +225,19 @@ class MemoryQueue(TaskQueue):
             self._last_until = until
 
     # --- looking ------------------------------------------------------------------
+    def reorder(self, discipline: str) -> None:
+        """Take another discipline, putting the tasks that wait in its order."""
+        if discipline not in ("fifo", "priority"):
+            raise BackendError(f"discipline: must be fifo or priority (got {discipline!r})")
+        waiting = list(self._ready) if self._fifo else [e[2] for e in sorted(self._ready)]
+        self.discipline = discipline
+        self._fifo = discipline == "fifo"
+        if self._fifo:
+            self._ready = deque(waiting)
+        else:
+            self._ready = [(-t.priority, next(self._seq), t) for t in waiting]
+            heapify(self._ready)
+
     async def counts(self) -> QueueCounts:
         now = self._clock()
         if now >= self._next_due:
@@ -466,8 +479,8 @@ def _time_up(fut: asyncio.Future[bool]) -> None:
 def from_url(url: str, **options: Any) -> MemoryQueue:
     """The process-wide queue named by the URL's host and path, created on first use.
 
-    Reopening a name with a different explicit discipline or clock is refused: two holders
-    of one queue must not disagree about its rules.
+    Reopening a name with another discipline re-orders the waiting tasks by it (the newest
+    rules win: one engine at a time drives a named queue); another clock is refused.
     """
     unknown = set(options) - set(_OPTIONS)
     if unknown:
@@ -489,7 +502,9 @@ def from_url(url: str, **options: Any) -> MemoryQueue:
         return queue
     discipline = options.get("discipline")
     if discipline is not None and discipline != existing.discipline:
-        raise BackendError(f"memory://{name} is already open with discipline={existing.discipline}")
+        # the app runs one engine at a time on a named queue: the newest rules win, and the
+        # tasks waiting are put in the new order
+        existing.reorder(discipline)
     clock = options.get("clock")
     if clock is not None and clock is not existing._clock:
         raise BackendError(f"memory://{name} is already open with another clock")

@@ -63,8 +63,8 @@ def test_options_are_checked() -> None:
     prio = open_queue("memory://opt-prio?discipline=priority")
     assert prio.discipline == "priority"  # type: ignore[attr-defined]
     assert open_queue("memory://opt-prio") is prio  # no discipline given: the store's own
-    with pytest.raises(BackendError, match="already open with discipline=priority"):
-        open_queue("memory://opt-prio?discipline=fifo")
+    assert open_queue("memory://opt-prio?discipline=fifo") is prio  # the newest rules win
+    assert prio.discipline == "fifo"  # type: ignore[attr-defined]
     # keyword options win over the query string
     kw = open_queue("memory://opt-kw?discipline=priority", discipline="fifo")
     assert kw.discipline == "fifo"  # type: ignore[attr-defined]
@@ -405,3 +405,23 @@ TestQueueMachineFifo = QueueMachine.TestCase
 TestQueueMachineFifo.settings = _MACHINE_SETTINGS
 TestQueueMachinePriority = PriorityQueueMachine.TestCase
 TestQueueMachinePriority.settings = _MACHINE_SETTINGS
+
+
+@pytest.mark.asyncio
+async def test_a_new_discipline_reorders_the_waiting_tasks() -> None:
+    """One engine after another on a named queue: the next run's discipline applies."""
+    from queuelab.core.task import Task
+
+    q = open_queue("memory://reorder?discipline=fifo")
+    await q.purge()
+    await q.enqueue_many([Task(id=f"r{i}", priority=p) for i, p in enumerate((0, 2, 1, 2))])
+    again = open_queue("memory://reorder?discipline=priority")
+    assert again is q
+    got = await q.claim(lease=30.0, max_tasks=4)
+    assert [d.task.id for d in got] == ["r1", "r3", "r2", "r0"]
+    back = open_queue("memory://reorder?discipline=fifo")
+    for d in got:
+        await back.nack(d)
+    assert [d.task.id for d in await back.claim(lease=30.0, max_tasks=4)] == [
+        "r1", "r3", "r2", "r0"]
+    await back.purge()
