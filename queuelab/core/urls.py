@@ -10,8 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 
 def _netloc(user: str | None, password: str | None, host: str) -> str:
-    if user is None and password is None:
-        return host
+    if not user and password is None:
+        return host  # no user and no password: no "@" either
     auth = user or ""
     if password is not None:
         auth += f":{password}"

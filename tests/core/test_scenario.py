@@ -106,7 +106,7 @@ def test_passwords_never_reach_a_saved_file() -> None:
     assert "s3cret" not in text
     assert "postgresql://alice@db.example:5432/jobs" in text
     assert redact_url(url) == "postgresql://alice:***@db.example:5432/jobs"
-    assert strip_password("redis://:pw@localhost:6379/0") == "redis://@localhost:6379/0"
+    assert strip_password("redis://:pw@localhost:6379/0") == "redis://localhost:6379/0"
     assert redact_url("memory://") == "memory://"
 
 

@@ -337,20 +337,13 @@ async def test_connection_test_against_the_real_servers(window: MainWindow, url:
         await open_queue(url).destroy()  # type: ignore[attr-defined]
 
 
-#: RabbitMQ's lease reaper calls `.when()` on the handle `loop.call_at` returns, which the
-#: app's qasync loop does not provide (asyncio.Handle, not TimerHandle): the run stops with
-#: AttributeError in queuelab/backends/amqp/consumer.py `_arm_timer`
-_AMQP_ON_QASYNC = pytest.mark.xfail(reason="amqp consumer assumes asyncio.TimerHandle.when(); "
-                                    "qasync's call_at returns a plain Handle", strict=False)
-
-
 @pytest.mark.parametrize("url, secret", [
     pytest.param(f"postgresql://root:{PASSWORD}@127.0.0.1:5432/test?queue=gui-live-{RUN}",
                  PASSWORD, marks=needs("postgres"), id="postgres"),
     pytest.param(f"redis://:{PASSWORD}@127.0.0.1:6379/0?queue=gui-live-{RUN}", PASSWORD,
                  marks=needs("redis"), id="redis"),
     pytest.param(f"amqp://guest:guest@127.0.0.1:5672/?queue=gui-live-{RUN}", "guest:guest",
-                 marks=(*needs("rabbitmq"), _AMQP_ON_QASYNC), id="rabbitmq"),
+                 marks=needs("rabbitmq"), id="rabbitmq"),
 ])
 async def test_live_run_on_a_real_server_with_the_password_in_memory(
         window: MainWindow, url: str, secret: str) -> None:
