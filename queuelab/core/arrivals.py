@@ -317,7 +317,9 @@ class RampArrivals:
                 e -= room
                 t = 0.0
             slope = self._slope
-            lam0 = rate + slope * t
+            # (to - rate)·(t/over), not slope·t: for a tiny `over` the slope is infinite and
+            # slope·0 would be NaN
+            lam0 = rate + (to_rate - rate) * (t / over) if over > 0.0 else to_rate
             area = (lam0 + to_rate) * 0.5 * (over - t)
             if e < area:
                 # λ0·s + slope·s²/2 = e, solved without cancellation for either sign of slope
@@ -334,13 +336,13 @@ class RampArrivals:
             return self.rate
         if t >= self.over:
             return self.to_rate
-        return self.rate + self._slope * t
+        return self.rate + (self.to_rate - self.rate) * (t / self.over)
 
     def cumulative(self, t: float) -> float:
         if t <= 0.0:
             return 0.0
         if t <= self.over:
-            return self.rate * t + 0.5 * self._slope * t * t
+            return self.rate * t + 0.5 * (self.to_rate - self.rate) * (t / self.over) * t
         return 0.5 * (self.rate + self.to_rate) * self.over + self.to_rate * (t - self.over)
 
 
