@@ -175,7 +175,11 @@ async def test_close_gives_back_prefetched_tasks_without_counting_an_attempt(
     await a.close()
     got = await b.claim(30.0, max_tasks=10, timeout=2.0)
     assert sorted((d.task.id, d.task.attempts) for d in got) == [
-        ("t0", 2), ("t1", 1), ("t2", 1), ("t3", 1), ("t4", 1),
+        ("t0", 2),
+        ("t1", 1),
+        ("t2", 1),
+        ("t3", 1),
+        ("t4", 1),
     ]
 
 

@@ -114,7 +114,9 @@ async def test_a_killed_worker_process_gets_its_tasks_redelivered(name: str) -> 
         got = await q.claim(30.0, max_tasks=5, timeout=5.0)
         # redelivered, and the abandoned attempt is counted
         assert sorted((d.task.id, d.task.attempts) for d in got) == [
-            ("t0", 2), ("t1", 2), ("t2", 2),
+            ("t0", 2),
+            ("t1", 2),
+            ("t2", 2),
         ]
         for d in got:
             await q.ack(d)
@@ -138,7 +140,8 @@ async def close_from_the_server(connection_name: str) -> int:
     """Close, on the broker's side, the connections that carry `connection_name`."""
     listing = await _run("rabbitmqctl", "list_connections", "-q", "pid", "client_properties")
     pids = [
-        line.split("\t", 1)[0] for line in listing.splitlines()
+        line.split("\t", 1)[0]
+        for line in listing.splitlines()
         if f'"connection_name","{connection_name}"' in line
     ]
     for pid in pids:

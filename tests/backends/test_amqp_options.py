@@ -62,7 +62,10 @@ def test_delays_are_whole_ticks_spelled_in_binary() -> None:
 def test_names_of_the_broker_objects() -> None:
     n = Names("jobs")
     assert (n.main, n.dead, n.delay(0), n.delay_entry) == (
-        "queuelab.jobs", "queuelab.jobs.dead", "queuelab.jobs.delay.0", "queuelab.jobs.delay.23",
+        "queuelab.jobs",
+        "queuelab.jobs.dead",
+        "queuelab.jobs.delay.0",
+        "queuelab.jobs.delay.23",
     )
     assert len(n.queues) == 2 + LEVELS
 
@@ -71,11 +74,11 @@ def test_dead_letter_bodies_of_every_origin_decode() -> None:
     dead = DeadLetter(Task("t1", payload={"a": 1}, attempts=3), "ValueError", "bad", 4.5)
     assert decode_dead(encode_dead(dead), "m1", None) == dead
     # a task body: the broker dead-lettered it (another client rejected it)
-    broker = decode_dead(
-        Task("t2").to_json().encode(), "m2", {"x-death": [{"reason": "rejected"}]}
-    )
+    broker = decode_dead(Task("t2").to_json().encode(), "m2", {"x-death": [{"reason": "rejected"}]})
     assert (broker.id, broker.error_kind, broker.error) == (
-        "t2", "BrokerDeadLettered", "dead-lettered by the broker (rejected)",
+        "t2",
+        "BrokerDeadLettered",
+        "dead-lettered by the broker (rejected)",
     )
     junk = decode_dead(b"\xffnot json", "m3", None)
     assert junk.id == "amqp:m3" and junk.error_kind == "UndecodableMessage"

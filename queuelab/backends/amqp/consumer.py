@@ -58,13 +58,31 @@ class Held:
     """A message this handle holds (buffered, then leased); the receipt of its Delivery."""
 
     __slots__ = (
-        "body", "channel", "extra", "generation", "message_id", "owner", "priority",
-        "redelivered", "seq", "settling", "tag", "task", "until",
+        "body",
+        "channel",
+        "extra",
+        "generation",
+        "message_id",
+        "owner",
+        "priority",
+        "redelivered",
+        "seq",
+        "settling",
+        "tag",
+        "task",
+        "until",
     )
 
     def __init__(
-        self, owner: Consumer, channel: aiormq.abc.AbstractChannel, tag: int, message_id: str,
-        redelivered: bool, priority: int, body: bytes, seq: int,
+        self,
+        owner: Consumer,
+        channel: aiormq.abc.AbstractChannel,
+        tag: int,
+        message_id: str,
+        redelivered: bool,
+        priority: int,
+        body: bytes,
+        seq: int,
     ) -> None:
         self.owner = owner
         self.channel = channel
@@ -96,8 +114,14 @@ class Consumer:
     """Buffer, leases and waiting claimers of one handle's consuming channel."""
 
     def __init__(
-        self, link: Link, robust: AbstractRobustChannel, queue_name: str, barrier_exchange: str,
-        prefetch: int, priority: bool, lost: Callable[[Held], LeaseLost],
+        self,
+        link: Link,
+        robust: AbstractRobustChannel,
+        queue_name: str,
+        barrier_exchange: str,
+        prefetch: int,
+        priority: bool,
+        lost: Callable[[Held], LeaseLost],
     ) -> None:
         self._link = link
         self._robust = robust
@@ -111,7 +135,8 @@ class Consumer:
         self.generation = 0  # bumped by every re-subscription
         self._outside = 0  # leases from earlier subscriptions: outside the prefetch window
         self._deadlines: list[tuple[float, int, Held]] = []  # heap; stale entries skipped
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0
         self._waiters: deque[asyncio.Future[bool]] = deque()
         self._seq = itertools.count()
         self._tags = itertools.count(1)
@@ -251,8 +276,14 @@ class Consumer:
         delivery = message.delivery
         props = message.header.properties
         held = Held(
-            self, message.channel, delivery.delivery_tag, props.message_id or "",
-            bool(delivery.redelivered), props.priority or 0, message.body, next(self._seq),
+            self,
+            message.channel,
+            delivery.delivery_tag,
+            props.message_id or "",
+            bool(delivery.redelivered),
+            props.priority or 0,
+            message.body,
+            next(self._seq),
         )
         if REDELIVERIES.is_duplicate(held.message_id, held.redelivered):
             self._spawn(message.channel.basic_ack(held.tag, wait=False))
@@ -370,10 +401,7 @@ class Consumer:
     # --- settling ---------------------------------------------------------------------------
     def hold(self, held: Held) -> None:
         """Check a receipt before settling it: live, ours, not being settled already."""
-        if (
-            held.settling or self.leased.get(held, _MISSING) is _MISSING
-            or held.channel.is_closed
-        ):
+        if held.settling or self.leased.get(held, _MISSING) is _MISSING or held.channel.is_closed:
             raise self._lost(held)
         if held.until <= time.time():
             self._expire(held)
@@ -455,10 +483,13 @@ class Consumer:
         loop = asyncio.get_running_loop()
         at = loop.time() + max(0.0, due - time.time()) + 0.001
         if self._timer is not None:
-            if self._timer.when() <= at:
+            if self._timer_at <= at:
                 return
             self._timer.cancel()
+        # the deadline is kept beside the handle: qasync's call_at returns a plain Handle
+        # without TimerHandle.when()
         self._timer = loop.call_at(at, self._reap)
+        self._timer_at = at
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

@@ -61,9 +61,7 @@ def _by_time(d: DeadLetter) -> float:
 class DeadLetterStore:
     """The dead letters of one queue, held by this process (see the module docstring)."""
 
-    def __init__(
-        self, link: Link, names: Names, priority_of: Callable[[Task], int | None]
-    ) -> None:
+    def __init__(self, link: Link, names: Names, priority_of: Callable[[Task], int | None]) -> None:
         self._link = link
         self._names = names
         self._priority_of = priority_of  # Task -> AMQP priority or None
@@ -97,9 +95,7 @@ class DeadLetterStore:
     def _add(self, ch: Channel, message: DeliveredMessage) -> None:
         props = message.header.properties
         dead = decode_dead(message.body, props.message_id, props.headers)
-        self._index.setdefault(dead.id, []).append(
-            _Entry(dead, ch, message.delivery.delivery_tag)
-        )
+        self._index.setdefault(dead.id, []).append(_Entry(dead, ch, message.delivery.delivery_tag))
 
     def _forget_closed(self) -> None:
         if self._on is not None and self._on.is_closed:
@@ -123,6 +119,7 @@ class DeadLetterStore:
     async def count(self) -> int:
         """Dead letters: those the broker still has ready plus those held here."""
         async with self._lock:
+
             async def look() -> int:
                 self._forget_closed()
                 ch = await self._channel()
@@ -166,7 +163,9 @@ class DeadLetterStore:
         return await self._transact(task_ids, nothing, "discard")
 
     async def _transact(
-        self, task_ids: Sequence[str], action: Callable[[Channel, list[_Entry]], Awaitable[None]],
+        self,
+        task_ids: Sequence[str],
+        action: Callable[[Channel, list[_Entry]], Awaitable[None]],
         verb: str,
     ) -> int:
         """Per task: `action`, then ack its DLQ message(s); one commit for the batch."""
@@ -193,9 +192,7 @@ class DeadLetterStore:
                     raise
                 self._index.clear()
                 if isinstance(exc, ChannelNotFoundEntity):
-                    raise BackendError(
-                        f"{self._link.shown}: {verb} moved nothing: {exc}"
-                    ) from None
+                    raise BackendError(f"{self._link.shown}: {verb} moved nothing: {exc}") from None
                 raise BackendError(
                     f"{self._link.shown}: the connection dropped during {verb}; each task is "
                     "either still a dead letter or moved (a transaction), list again to see"

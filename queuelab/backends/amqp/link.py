@@ -218,9 +218,7 @@ class Link:
             if pending:
                 await asyncio.sleep(0.05)
 
-    async def _send(
-        self, ch: aiormq.abc.AbstractChannel, items: list[Outgoing]
-    ) -> list[object]:
+    async def _send(self, ch: aiormq.abc.AbstractChannel, items: list[Outgoing]) -> list[object]:
         """Publish all of `items` on `ch` (pipelined), their confirms or exceptions in order.
 
         `wait=False`: not waiting for each frame to reach the socket lets the next publish
@@ -229,10 +227,16 @@ class Link:
         if len(items) == 1:
             item = items[0]
             try:
-                return [await ch.basic_publish(
-                    item.body, exchange=item.exchange, routing_key=item.routing_key,
-                    properties=item.properties, mandatory=True, wait=False,
-                )]
+                return [
+                    await ch.basic_publish(
+                        item.body,
+                        exchange=item.exchange,
+                        routing_key=item.routing_key,
+                        properties=item.properties,
+                        mandatory=True,
+                        wait=False,
+                    )
+                ]
             except BaseException as exc:
                 if not is_trouble(exc) and not isinstance(exc, PublishError):
                     raise
@@ -240,8 +244,12 @@ class Link:
         return await asyncio.gather(
             *(
                 ch.basic_publish(
-                    i.body, exchange=i.exchange, routing_key=i.routing_key,
-                    properties=i.properties, mandatory=True, wait=False,
+                    i.body,
+                    exchange=i.exchange,
+                    routing_key=i.routing_key,
+                    properties=i.properties,
+                    mandatory=True,
+                    wait=False,
                 )
                 for i in items
             ),

@@ -21,11 +21,22 @@ DISCIPLINES = ("fifo", "priority")
 
 #: options the driver reads from the connection URL; passed through untouched
 DRIVER_OPTIONS = (
-    "heartbeat", "name", "auth", "cafile", "capath", "cadata", "certfile", "keyfile",
+    "heartbeat",
+    "name",
+    "auth",
+    "cafile",
+    "capath",
+    "cadata",
+    "certfile",
+    "keyfile",
     "no_verify_ssl",
 )
 OUR_OPTIONS = (
-    "queue", "discipline", "prefetch", "connect_timeout", "reconnect_interval",
+    "queue",
+    "discipline",
+    "prefetch",
+    "connect_timeout",
+    "reconnect_interval",
     "publish_timeout",
 )
 
@@ -60,9 +71,7 @@ def parse(url: str, options: dict[str, Any]) -> tuple[str, AmqpOptions]:
     ours = {k: v for k, v in options.items() if k in OUR_OPTIONS}
     driver = {k: str(v) for k, v in options.items() if k in DRIVER_OPTIONS}
     parts = urlsplit(url)
-    connection_url = urlunsplit(
-        (parts.scheme, parts.netloc, parts.path, urlencode(driver), "")
-    )
+    connection_url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(driver), ""))
     return connection_url, _validate(ours)
 
 
@@ -83,7 +92,9 @@ def _validate(raw: dict[str, Any]) -> AmqpOptions:
         raise BackendError(f"amqp:// prefetch must be 1..65535, not {prefetch}")
     floats = {}
     for key, default in (
-        ("connect_timeout", 3.0), ("reconnect_interval", 1.0), ("publish_timeout", 15.0)
+        ("connect_timeout", 3.0),
+        ("reconnect_interval", 1.0),
+        ("publish_timeout", 15.0),
     ):
         value = _number(raw, key, default, float)
         if not 0 < value <= 3600:

@@ -91,8 +91,10 @@ class AmqpQueue(TaskQueue):
                 try:
                     assert link.connection is not None and link.connection.transport
                     await topology.declare(
-                        await probe.get_underlay_channel(), link.connection.transport.connection,
-                        self.names, self.options.priority,
+                        await probe.get_underlay_channel(),
+                        link.connection.transport.connection,
+                        self.names,
+                        self.options.priority,
                     )
                 except BaseException as exc:
                     if not is_trouble(exc):
@@ -106,8 +108,13 @@ class AmqpQueue(TaskQueue):
             raise
         self._link, self._probe = link, probe
         consumer = Consumer(
-            link, con, self.names.main, self.names.dead, self.options.prefetch,
-            self.options.priority, self._lost,
+            link,
+            con,
+            self.names.main,
+            self.names.dead,
+            self.options.prefetch,
+            self.options.priority,
+            self._lost,
         )
         con.close_callbacks.add(lambda *_: consumer.void())
         con.reopen_callbacks.add(lambda *_: consumer.on_reopen())
@@ -251,8 +258,7 @@ class AmqpQueue(TaskQueue):
     async def nack(self, delivery: Delivery, delay: float = 0.0) -> None:
         await self._replace(delivery, self._outgoing(delivery.task, delay))
 
-    async def dead_letter(self, delivery: Delivery, error_kind: str, error: str,
-                          at: float) -> None:
+    async def dead_letter(self, delivery: Delivery, error_kind: str, error: str, at: float) -> None:
         body = encode_dead(DeadLetter(delivery.task, error_kind, error, at))
         item = Outgoing(self.names.dead, "", body, dead_properties(new_message_id()))
         await self._replace(delivery, item)

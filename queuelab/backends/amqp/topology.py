@@ -84,7 +84,9 @@ def _pattern(level: int, bit: str) -> str:
 
 
 async def declare(
-    channel: aiormq.abc.AbstractChannel, scratch: aiormq.abc.AbstractConnection, names: Names,
+    channel: aiormq.abc.AbstractChannel,
+    scratch: aiormq.abc.AbstractConnection,
+    names: Names,
     priority: bool,
 ) -> None:
     """Create every object of the queue (idempotent; durable, so a broker restart keeps them).
@@ -119,8 +121,10 @@ async def declare(
         await channel.queue_bind(exchange, exchange, routing_key=_pattern(level, "1"), nowait=True)
         if level:
             await channel.exchange_bind(
-                destination=names.delay(level - 1), source=exchange,
-                routing_key=_pattern(level, "0"), nowait=True,
+                destination=names.delay(level - 1),
+                source=exchange,
+                routing_key=_pattern(level, "0"),
+                nowait=True,
             )
         else:
             await channel.queue_bind(

@@ -42,14 +42,19 @@ def new_message_id() -> str:
 
 def task_properties(message_id: str, priority: int | None) -> spec.Basic.Properties:
     return spec.Basic.Properties(
-        content_type=_JSON, delivery_mode=_PERSISTENT, message_id=message_id,
-        priority=priority, message_type=TASK_TYPE,
+        content_type=_JSON,
+        delivery_mode=_PERSISTENT,
+        message_id=message_id,
+        priority=priority,
+        message_type=TASK_TYPE,
     )
 
 
 def dead_properties(message_id: str) -> spec.Basic.Properties:
     return spec.Basic.Properties(
-        content_type=_JSON, delivery_mode=_PERSISTENT, message_id=message_id,
+        content_type=_JSON,
+        delivery_mode=_PERSISTENT,
+        message_id=message_id,
         message_type=DEAD_TYPE,
     )
 
