@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 REPROCESS = "reprocess"
 DISCARD = "discard"
 SLICE = 500  # ids per engine call
-FETCH = 2000  # ids per page query; a query costs the engine a pass over its dead letters
+FETCH = 500  # ids per page query: each builds full records, so small pages keep calls short
 PAST = {REPROCESS: "reprocessed", DISCARD: "discarded"}
 
 Progress = Callable[[int, int, int], None]  # (attempted, total, acted)
