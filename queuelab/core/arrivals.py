@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from queuelab.core.checks import number as _number
 from queuelab.core.streams import exponential_stream
 
 _log = math.log
@@ -41,23 +42,6 @@ ARRIVAL_PROCESSES: tuple[str, ...] = (
     "spike",
     "trace",
 )
-
-
-def _number(name: str, value: object, *, low: float | None = None, strict: bool = False) -> float:
-    """Refuse a knob value with its name and the reason, as the scenario reader does."""
-    try:
-        x = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: must be a number (got {value!r})") from None
-    if not math.isfinite(x):
-        raise ValueError(f"{name}: must be finite (got {value!r})")
-    if low is not None:
-        if strict and not x > low:
-            raise ValueError(f"{name}: must be > {low:g} (got {value!r})")
-        if not strict and not x >= low:
-            raise ValueError(f"{name}: must be >= {low:g} (got {value!r})")
-    return x
-
 
 _MIN_RATE = 1e-300
 

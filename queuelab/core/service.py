@@ -17,6 +17,7 @@ import random
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from queuelab.core.checks import number as _number
 from queuelab.core.streams import exponential_stream
 
 _log = math.log
@@ -30,23 +31,6 @@ SERVICE_DISTRIBUTIONS: tuple[str, ...] = (
     "pareto",
     "empirical",
 )
-
-
-def _number(name: str, value: object, *, low: float | None = None, strict: bool = False) -> float:
-    """Refuse a knob value with its name and the reason, as the scenario reader does."""
-    try:
-        x = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: must be a number (got {value!r})") from None
-    if not math.isfinite(x):
-        raise ValueError(f"{name}: must be finite (got {value!r})")
-    if low is not None:
-        if strict and not x > low:
-            raise ValueError(f"{name}: must be > {low:g} (got {value!r})")
-        if not strict and not x >= low:
-            raise ValueError(f"{name}: must be >= {low:g} (got {value!r})")
-    return x
-
 
 @runtime_checkable
 class ServiceTime(Protocol):

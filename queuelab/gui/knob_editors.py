@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from abc import abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QLocale, QObject, Signal
@@ -48,8 +49,9 @@ class Editor(QObject):
         widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         widget.setMinimumWidth(90)
 
+    @abstractmethod
     def value(self) -> Any:
-        raise NotImplementedError
+        """The value the widget shows now, in the knob's type."""
 
     def set_value(self, value: Any) -> None:
         """Show `value` without reporting it as an edit."""
@@ -59,8 +61,9 @@ class Editor(QObject):
         finally:
             self.widget.blockSignals(blocked)
 
+    @abstractmethod
     def _show(self, value: Any) -> None:
-        raise NotImplementedError
+        """Put `value` in the widget (signals are blocked by `set_value`)."""
 
     def _emit(self, *_: object) -> None:
         self.committed.emit(self.value())
