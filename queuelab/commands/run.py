@@ -132,24 +132,9 @@ def run_simulated(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = 
 async def run_live(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = False
                    ) -> dict[str, Any] | int:
     """Run live to the end, streaming frames; an exit code instead when it cannot run."""
-    from queuelab.runtime.engine import LiveEngine
-    from queuelab.runtime.handlers import HandlerError
-
     url = scenario.queue.backend
-    try:
-        engine = LiveEngine(scenario)
-    except HandlerError as exc:
-        print(f"queuelab run: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        await asyncio.wait_for(engine.open(), CONNECT_TIMEOUT)
-    except TimeoutError:
-        print(f"queuelab run: cannot open the queue {redact_url(url)}: no answer within "
-              f"{CONNECT_TIMEOUT:g} s", file=sys.stderr)
-        return EXIT_INVALID
-    except Exception as exc:  # whatever a driver raises: the queue cannot be used
-        print(f"queuelab run: cannot open the queue {redact_url(url)}: "
-              f"{scrub(str(exc) or type(exc).__name__, url)}", file=sys.stderr)
+    engine = await open_live_engine("queuelab run", scenario)
+    if engine is None:
         return EXIT_INVALID
     on_interrupt(engine)
     engine.start()
@@ -177,6 +162,34 @@ async def run_live(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool =
               f"{len(engine.audit_failures)} frame(s), first at t = {t:.1f} s: {what}",
               file=sys.stderr)
     return summary_dict(scenario, engine.summary().as_dict(), "live")
+
+
+async def open_live_engine(command: str, scenario: Scenario, **options: Any) -> Any:
+    """A LiveEngine with its backend open, or None after one line on stderr saying why.
+
+    Shared by `queuelab run --engine live` and `queuelab worker`: a bad handler, a backend
+    that does not answer in time or refuses are all one masked line, never a traceback.
+    """
+    from queuelab.runtime.engine import LiveEngine
+    from queuelab.runtime.handlers import HandlerError
+
+    url = scenario.queue.backend
+    try:
+        engine = LiveEngine(scenario, **options)
+    except HandlerError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None
+    try:
+        await asyncio.wait_for(engine.open(), CONNECT_TIMEOUT)
+    except TimeoutError:
+        print(f"{command}: cannot open the queue {redact_url(url)}: no answer within "
+              f"{CONNECT_TIMEOUT:g} s", file=sys.stderr)
+        return None
+    except Exception as exc:  # whatever a driver raises: the queue cannot be used
+        print(f"{command}: cannot open the queue {redact_url(url)}: "
+              f"{scrub(str(exc) or type(exc).__name__, url)}", file=sys.stderr)
+        return None
+    return engine
 
 
 def on_interrupt(engine: Any) -> None:

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
-CONNECT_TIMEOUT = 10.0
 REPORT_EVERY = 5.0  # wall seconds between two status lines
 
 
@@ -74,26 +73,13 @@ def _run(ns: argparse.Namespace) -> int:
 
 async def serve(scenario: Scenario, *, quiet: bool = False) -> int:
     """Work the queue until interrupted; the exit code."""
-    from queuelab.commands.run import on_interrupt, scrub
-    from queuelab.runtime.engine import LiveEngine
-    from queuelab.runtime.handlers import HandlerError
+    from queuelab.commands.run import on_interrupt, open_live_engine, scrub
 
     url = scenario.queue.backend
     shown = redact_url(url)
-    try:
-        engine = LiveEngine(scenario, produce=False, duration=math.inf)
-    except HandlerError as exc:
-        print(f"queuelab worker: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        await asyncio.wait_for(engine.open(), CONNECT_TIMEOUT)
-    except TimeoutError:
-        print(f"queuelab worker: cannot open the queue {shown}: no answer within "
-              f"{CONNECT_TIMEOUT:g} s", file=sys.stderr)
-        return EXIT_INVALID
-    except Exception as exc:  # whatever a driver raises: the queue cannot be used
-        print(f"queuelab worker: cannot open the queue {shown}: "
-              f"{scrub(str(exc) or type(exc).__name__, url)}", file=sys.stderr)
+    engine = await open_live_engine("queuelab worker", scenario, produce=False,
+                                    duration=math.inf)
+    if engine is None:
         return EXIT_INVALID
     on_interrupt(engine)
     engine.start()

@@ -31,6 +31,7 @@ drive either without asking which one they hold. What differs, and why:
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -257,6 +258,8 @@ class LiveEngine:
         pool = self._pool
         return self.recorder.summary(t).with_extras(
             waiting=totals.waiting, in_flight=totals.in_flight, retrying=totals.retrying,
+            # not measured live: timer jitter makes every wait a few ms, never exactly 0
+            p_wait=math.nan,
             final_workers=0 if pool is None else pool.alive(),
             events=0 if self._ctx is None else self._ctx.events,
             wall_seconds=round(wall, 6),
