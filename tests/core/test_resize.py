@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from queuelab.core.policies.resize import plan_resize
+from queuelab.core.policies.resize import ResizePlan, plan_resize
 
 
 @dataclass(eq=False)
@@ -17,7 +17,7 @@ class W:
     draining: bool = False
 
 
-def plan(members: list[W], target: int):  # noqa: ANN201 - the plan's type is generic
+def plan(members: list[W], target: int) -> ResizePlan[W]:
     return plan_resize(members, target, draining=lambda w: w.draining,
                        starting=lambda w: w.state == "starting", idle=lambda w: w.state == "idle")
 
