@@ -39,7 +39,7 @@ from aiormq.exceptions import ChannelNotFoundEntity
 from queuelab.backends.base import BackendError
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task, page_of
 
-from .link import Link, is_trouble
+from .link import Link, is_trouble, retry_read
 from .topology import Names
 from .wire import decode_dead, new_message_id, task_properties
 
@@ -221,20 +221,9 @@ class DeadLetterStore:
                 await robust.close()
 
     async def _retrying(self, op: Callable[[], Awaitable[T]]) -> T:
-        """Run `op` again after a reconnection (reading changes nothing, so it is safe)."""
-        deadline = self._link.deadline()
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                return await op()
-            except BaseException as exc:
-                if not is_trouble(exc):
-                    raise
-                if loop.time() >= deadline:
-                    raise BackendError(
-                        f"{self._link.shown}: cannot read the dead-letter queue "
-                        f"({type(exc).__name__}: {exc})"
-                    ) from None
-                self._index.clear()
-                self._on = None
-                await asyncio.sleep(0.05)
+        """A read, again after a reconnection; the index of the lost connection is dropped."""
+        return await retry_read(self._link, op, "read the dead-letter queue", self._forget)
+
+    def _forget(self) -> None:
+        self._index.clear()
+        self._on = None

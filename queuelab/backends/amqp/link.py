@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
@@ -35,6 +36,8 @@ from queuelab.backends.base import BackendError
 
 from .options import AmqpOptions
 from .wire import REDELIVERIES
+
+T = TypeVar("T")
 
 #: what a dropped connection or closed channel raises from aiormq/aio-pika calls
 TROUBLE = (AMQPError, ConnectionError, OSError, RuntimeError, asyncio.TimeoutError)
@@ -274,3 +277,27 @@ async def _quietly(coro: object) -> None:
     except BaseException as exc:  # closing a broken connection may raise anything
         if isinstance(exc, asyncio.CancelledError) and not is_trouble(exc):
             raise
+
+
+async def retry_read(link: Link, op: Callable[[], Awaitable[T]], what: str,
+                     on_trouble: Callable[[], None] | None = None) -> T:
+    """Run a read again after a reconnection, until the link's deadline.
+
+    Reading changes nothing on the broker, so repeating it is safe; `on_trouble` lets a
+    caller drop what it cached from the lost connection before the next try.
+    """
+    deadline = link.deadline()
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            return await op()
+        except BaseException as exc:
+            if not is_trouble(exc):
+                raise
+            if loop.time() >= deadline:
+                raise BackendError(
+                    f"{link.shown}: cannot {what} ({type(exc).__name__}: {exc})"
+                ) from None
+            if on_trouble is not None:
+                on_trouble()
+            await asyncio.sleep(0.05)

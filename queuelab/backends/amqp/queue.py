@@ -31,7 +31,7 @@ from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task
 from . import topology
 from .consumer import Consumer, Held
 from .dead import DeadLetterStore
-from .link import Link, Outgoing, describe_channel_error, is_trouble
+from .link import Link, Outgoing, describe_channel_error, is_trouble, retry_read
 from .options import AmqpOptions
 from .topology import MAX_PRIORITY, Names, delay_key, delay_ticks
 from .wire import dead_properties, encode_dead, new_message_id, task_properties
@@ -347,21 +347,9 @@ class AmqpQueue(TaskQueue):
         return consumer.peek(n)
 
     async def _retrying(self, op: Callable[[], Awaitable[T]], verb: str) -> T:
-        """Run a read again after a reconnection, up to `publish_timeout`."""
+        """A read, again after a reconnection, up to `publish_timeout`."""
         assert self._link is not None
-        deadline = self._link.deadline()
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                return await op()
-            except BaseException as exc:
-                if not is_trouble(exc):
-                    raise
-                if loop.time() >= deadline:
-                    raise BackendError(
-                        f"{self.url}: cannot {verb}: {type(exc).__name__}: {exc}"
-                    ) from None
-                await asyncio.sleep(0.05)
+        return await retry_read(self._link, op, verb)
 
     # --- dead letters -------------------------------------------------------------------
     async def _store(self) -> DeadLetterStore:
