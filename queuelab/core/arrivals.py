@@ -21,7 +21,7 @@ import math
 import random
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from queuelab.core.checks import number as _number
 from queuelab.core.streams import exponential_stream
@@ -535,42 +535,10 @@ def make_arrivals(
 _THEORY_RNG = random.Random(0)  # never drawn from: mean_rate only integrates λ
 
 
-def mean_rate(
-    process: str,
-    *,
-    horizon: float,
-    rate: float,
-    burst_rate: float | None = None,
-    burst_length: float = 10.0,
-    quiet_length: float = 50.0,
-    to_rate: float | None = None,
-    over: float = 60.0,
-    amplitude: float | None = None,
-    period: float = 60.0,
-    at: float = 60.0,
-    extra: float | None = None,
-    length: float = 10.0,
-    times: Sequence[float] = (),
-) -> float:
-    """The average λ over [0, horizon], exactly (Λ(horizon) / horizon); same knobs as make_arrivals.
+def mean_rate(process: str, *, horizon: float, **knobs: Any) -> float:
+    """The average λ over [0, horizon], exactly (Λ(horizon) / horizon); knobs as make_arrivals.
 
     For a trace it is the recorded count in [0, horizon] divided by horizon.
     """
     h = _number("horizon", horizon, low=0.0, strict=True)
-    proc = make_arrivals(
-        process,
-        _THEORY_RNG,
-        rate=rate,
-        burst_rate=burst_rate,
-        burst_length=burst_length,
-        quiet_length=quiet_length,
-        to_rate=to_rate,
-        over=over,
-        amplitude=amplitude,
-        period=period,
-        at=at,
-        extra=extra,
-        length=length,
-        times=times,
-    )
-    return proc.cumulative(h) / h
+    return make_arrivals(process, _THEORY_RNG, **knobs).cumulative(h) / h
