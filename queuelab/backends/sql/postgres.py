@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -122,8 +123,9 @@ class PostgresOps(Ops):
         await conn.fetch(self.q["enqueue"], queue, ready_at, now, ids, priorities, attempts, texts)
 
     async def ack(self, conn: Any, receipts: list[tuple[int, int]], now: float) -> set[int]:
-        seqs, tokens = zip(*receipts, strict=True)
-        return {r[0] for r in await conn.fetch(self.q["ack"], seqs, tokens, now)}
+        token_of = json.dumps(dict(receipts))  # {"seq": token}: see the ack statement
+        seqs = [seq for seq, _ in receipts]
+        return {r[0] for r in await conn.fetch(self.q["ack"], seqs, token_of, now)}
 
     async def present(self, conn: Any, seqs: list[int]) -> set[int]:
         return {r[0] for r in await conn.fetch(self.q["present"], seqs)}
