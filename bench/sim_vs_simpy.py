@@ -24,6 +24,7 @@ from dataclasses import replace
 
 import simpy
 
+from queuelab import native
 from queuelab.core.scenario import Scenario
 from queuelab.sim.engine import SimEngine
 
@@ -207,6 +208,8 @@ def main() -> None:
         ql.append(run_queuelab(args.duration, seed))
         sp.append(run_simpy(args.duration, seed))
 
+    print(f"QueueLab's simulator: {native.status()} (setup.py; QUEUELAB_PURE_PYTHON=1 for the "
+          "source)")
     print(f"scenario: lambda={RATE}/s, exponential {MEAN} s service, dynamic pool "
           f"{MIN_W}-{MAX_W} (up >{UP}, down <{DOWN}, every {CHECK:g} s), {P_FAIL:.0%} failures,"
           f" {ATTEMPTS} attempts, {args.duration:g} s x {args.seeds} seeds\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outcome
 from queuelab.sim.entities import (
@@ -29,7 +30,7 @@ ErrorFor = Callable[[Outcome, bool], tuple[str, str]]
 # a record: (task, dead_lettered_at, error_kind, error, haystack)
 _Record = tuple[SimTask, float, str, str, str]
 
-_ORDER: dict[str, Callable[[_Record], object]] = {
+_ORDER: dict[str, Callable[[_Record], Any]] = {
     "dead_lettered_at": lambda r: r[1],
     "id": lambda r: r[0][NUMBER],
     "priority": lambda r: r[0][PRIORITY],

@@ -19,7 +19,8 @@ import math
 import time
 from collections import deque
 from collections.abc import Sequence
-from heapq import heappop, heappush
+from heapq import heappop, heappush, heapreplace
+from typing import Any
 
 from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo, WorkerState
 from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
@@ -35,6 +36,7 @@ from queuelab.core.scenario_policies import (
     retry_knobs,
     retry_policy_for,
 )
+from queuelab.core.streams import draws
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outcome
 from queuelab.core.theory import MMcPrediction
 from queuelab.core.validation import ParamChange, validate, with_change
@@ -49,6 +51,7 @@ from queuelab.sim.entities import (
     SimTask,
     SimWorker,
 )
+from queuelab.sim.referable import Referable
 
 # Event codes, most frequent first (the loop tests them in this order).
 _FINISH, _RETRY, _SAMPLE, _WARM, _CHECK, _READY, _INLINE, _WAKE = range(8)
@@ -64,7 +67,7 @@ FRAME_BUFFER = 100_000  # frames kept for a reader that has not drained them
 _CLOCK_EVERY = 512  # events between two looks at the wall clock
 
 
-class SimEngine:
+class SimEngine(Referable):
     """Runs a scenario in virtual time; implements `core.engine.Engine`."""
 
     kind = "simulated"
@@ -77,7 +80,7 @@ class SimEngine:
 
         self.now = 0.0
         self._state = RunState.IDLE
-        self._heap: list[tuple[float, int, int, object]] = []
+        self._heap: list[tuple[float, int, int, Any]] = []
         self._seq_counter = itertools.count(1)  # ties in time break by scheduling order
         self._events = 0
         self._wall = 0.0  # wall seconds spent simulating
@@ -127,7 +130,7 @@ class SimEngine:
 
     def _build_policies(self, s: Scenario) -> None:
         self._retry = retry_policy_for(s)
-        self._inline = s.retry.mode == "inline"
+        self._inline_mode = s.retry.mode == "inline"
         self._timeout = s.timeouts.task
         self._breaker = breaker_for(s)
         p = s.pool
@@ -382,7 +385,7 @@ class SimEngine:
             self._grow_levels(s)
         elif section in ("retry", "timeouts"):
             self._retry.reconfigure(**retry_knobs(s))
-            self._inline = s.retry.mode == "inline"
+            self._inline_mode = s.retry.mode == "inline"
             self._timeout = s.timeouts.task
         elif section == "breaker":
             self._apply_breaker(s)
@@ -452,23 +455,27 @@ class SimEngine:
             return
         heap = self._heap
         next_after = self._models.arrivals.next_after
-        draw = self._models.service.draw
+        # draws as iterators: next() on them costs no call (core.streams.draws)
+        service_draws = draws(self._models.service.draw)
         idle = self._idle
         queue0 = self._queues[0]
         wait_append = self._m_waits.append
-        seq = self._seq_counter.__next__
+        seq = self._seq_counter
+        popleft, enqueue = queue0.popleft, queue0.append
         clock = time.perf_counter
         # module-level names the hot path reads, as locals (a global lookup costs a dict probe)
         FINISH, SUCCEEDED, FAILED, TIMED_OUT = _FINISH, _SUCCEEDED, _FAILED, _TIMED_OUT
-        BUSY, IDLE, push, pop = _BUSY, _IDLE, heappush, heappop
+        BUSY, IDLE, push, pop, replace = _BUSY, _IDLE, heappush, heappop, heapreplace
         N_ATTEMPTS, N_FIRST_START, N_CREATED, N_POISON = ATTEMPTS, FIRST_START, CREATED, POISON
         inf = math.inf
+        take = next  # compiled code looks a builtin up on every use; a local is looked up once
         # Knobs only `apply` changes, and `apply` never runs inside this loop.
         simple = self._breaker is None and self._levels == 1 and not self._prefetch
         p_fail, p_poison, timeout = self._models.p_fail, self._models.p_poison, self._timeout
-        uniform = self._models.failures.uniform
-        requeue = not self._inline  # a failed attempt frees its worker
-        gap = getattr(self._models.arrivals, "gap", None)  # a renewal process: next = now + gap()
+        uniforms = draws(self._models.failures.uniform)
+        requeue = not self._inline_mode  # a failed attempt frees its worker
+        gap = getattr(self._models.arrivals, "gap", None)  # a renewal process: next = now + gap
+        gaps = draws(gap) if gap is not None else None
         mix = self._models.mix
         na = self._next_arrival
         # The counters the hot paths touch live in locals; they are written back to the
@@ -478,6 +485,9 @@ class SimEngine:
         handled = 0
         check_at = 1 if max_events > 0 else _CLOCK_EVERY
         now = self.now
+        task: SimTask
+        w: SimWorker
+        subject: Any
         while True:
             top = heap[0][0] if heap else inf
             if na <= top:
@@ -488,13 +498,12 @@ class SimEngine:
                 # ---- an arrival
                 created += 1
                 priority = 0 if mix is None else mix.draw()
-                poison = p_poison > 0.0 and uniform() < p_poison
-                if gap is not None:
-                    na = t + gap()
+                poison = p_poison > 0.0 and take(uniforms) < p_poison
+                if gaps is not None:
+                    na = t + take(gaps)
                 else:
-                    na = next_after(t)
-                    if na is None:
-                        na = inf
+                    after = next_after(t)
+                    na = inf if after is None else after
                 # a task is entities.new_task's list, written out here: the hot path
                 if not simple:
                     task = [created, priority, t, poison, 0, -1.0, None]
@@ -507,9 +516,9 @@ class SimEngine:
                     w = idle.pop()
                     w.task = [created, priority, t, poison, 1, t, None]
                     wait_append(0.0)
-                    duration = draw()
+                    duration = take(service_draws)
                     outcome = SUCCEEDED
-                    if poison or (p_fail > 0.0 and uniform() < p_fail):
+                    if poison or (p_fail > 0.0 and take(uniforms) < p_fail):
                         outcome = FAILED
                     if timeout and duration > timeout:
                         duration = timeout
@@ -520,39 +529,43 @@ class SimEngine:
                     w.outcome = outcome
                     busy_sum += duration
                     busy += 1
-                    push(heap, (t + duration, seq(), FINISH, w))
+                    push(heap, (t + duration, take(seq), FINISH, w))
                 else:
                     task = [created, priority, t, poison, 0, -1.0, None]
-                    queue0.append(task)
+                    enqueue(task)
                     waiting += 1
             else:
                 t = top
                 if t > t_limit:
                     break
                 now = t
-                _, _, code, w = pop(heap)
-                if code == FINISH and simple and not w.draining and (
+                _, _, code, subject = heap[0]  # popped below, or replaced by the next finish
+                # (w: SimWorker, so compiled code reads its fields directly)
+                if code == FINISH and simple and not (w := subject).draining and (
                         w.outcome is SUCCEEDED or requeue):
                     # ---- an attempt ends and the worker moves on
                     busy -= 1
                     service_sum += w.duration
+                    popped = False
                     if w.outcome is SUCCEEDED:
                         done += 1
                         w.processed += 1
                     else:  # retried later from the queue, or dead-lettered: never a counter here
                         w.failed += 1
                         self._m_failed += 1
-                        self._failed_attempt(w, w.task, t)
+                        pop(heap)  # before the retry's own event is pushed
+                        popped = True
+                        self._failed_attempt(w, w.task, t)  # type: ignore[arg-type]
                     if waiting:  # straight on to the next task, FIFO
                         waiting -= 1
-                        task = queue0.popleft()
+                        task = popleft()
                         task[N_ATTEMPTS] += 1
                         if task[N_FIRST_START] < 0.0:
                             task[N_FIRST_START] = t
                             wait_append(t - task[N_CREATED])
-                        duration = draw()
+                        duration = take(service_draws)
                         outcome = SUCCEEDED
-                        if task[N_POISON] or (p_fail > 0.0 and uniform() < p_fail):
+                        if task[N_POISON] or (p_fail > 0.0 and take(uniforms) < p_fail):
                             outcome = FAILED
                         if timeout and duration > timeout:
                             duration = timeout
@@ -563,20 +576,26 @@ class SimEngine:
                         w.outcome = outcome
                         busy_sum += duration
                         busy += 1
-                        push(heap, (t + duration, seq(), FINISH, w))
+                        if popped:
+                            push(heap, (t + duration, take(seq), FINISH, w))
+                        else:  # one sift instead of a pop's and a push's
+                            replace(heap, (t + duration, take(seq), FINISH, w))
                     else:
+                        if not popped:
+                            pop(heap)
                         w.task = None
                         w.state = IDLE
                         idle.append(w)
                 else:
+                    pop(heap)
                     # ---- anything else: through the engine's methods, counters synced
                     self.now, self._created, self._busy = t, created, busy
                     self._waiting, self._done = waiting, done
                     if code == FINISH:
                         self._busy -= 1
-                        self._finish(w)
+                        self._finish(subject)
                     elif code == _RETRY:
-                        self._retry_due(w)
+                        self._retry_due(subject)
                     elif code in (_SAMPLE, _WARM):
                         self._m_service += service_sum
                         self._m_busy_started += busy_sum
@@ -586,12 +605,12 @@ class SimEngine:
                         else:
                             self._tally(t)
                     elif code == _CHECK:
-                        if w == self._check_gen:
+                        if subject == self._check_gen:
                             self._check(t)
                     elif code == _READY:
-                        self._ready(w)
+                        self._ready(subject)
                     elif code == _INLINE:
-                        self._inline_due(w)
+                        self._inline_due(subject)
                     elif code == _WAKE:
                         self._wake_at = inf
                         self._dispatch()
@@ -681,12 +700,13 @@ class SimEngine:
             w.failed += 1
             if breaker is not None:
                 breaker.record_failure(t, w.epoch)
-            self._failed_attempt(w, task, t)
-            if w.task is not None:  # inline retry: the worker sleeps holding the task
+            if self._failed_attempt(w, task, t):  # inline retry: it sleeps holding the task
                 return
         self._release(w, t)
 
-    def _failed_attempt(self, w: SimWorker, task: SimTask, t: float) -> None:
+    def _failed_attempt(self, w: SimWorker, task: SimTask, t: float) -> bool:
+        """Retry or dead-letter a failed attempt; True when the worker keeps the task
+        through the backoff (inline mode)."""
         retry = self._retry
         backoff = None
         if retry.should_retry(task[ATTEMPTS]):
@@ -697,15 +717,16 @@ class SimEngine:
         if backoff is None:
             self.dead.add(task, t, *self._error_for(w.outcome, task[POISON]))
             self.recorder.dead_lettered(t)
-            return
+            return False
         self._retrying += 1
         self.recorder.retried(t)
-        if self._inline:
+        if self._inline_mode:
             w.task = task
             w.state = _BACKING_OFF
             self._push(t + backoff, _INLINE, w)
-        else:
-            self._push(t + backoff, _RETRY, task)
+            return True
+        self._push(t + backoff, _RETRY, task)
+        return False
 
     def _release(self, w: SimWorker, t: float) -> None:
         """The worker is free: leave if draining, else take the next task or go idle."""
