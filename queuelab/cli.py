@@ -22,10 +22,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from queuelab import __version__
+    from queuelab import __version__, native
 
     p = argparse.ArgumentParser(prog="queuelab", description=__doc__)
-    p.add_argument("--version", action="version", version=f"QueueLab {__version__}")
+    p.add_argument("--version", action="version",
+                   version=f"QueueLab {__version__} (simulator {native.status()})")
     sub = p.add_subparsers(dest="command")
     for name, (help_text, build) in _COMMANDS.items():
         build(sub.add_parser(name, help=help_text, description=help_text))

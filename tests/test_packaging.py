@@ -24,13 +24,13 @@ from xml.etree import ElementTree
 
 import pytest
 
-from queuelab import __version__
+from queuelab import __version__, native
 from queuelab.io.resources import APP_ID, ICON_SIZES, icon_files, icon_path, resources_root
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_SOURCE = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "out", "__pycache__", "*.egg-info", ".*_cache",
-    ".hypothesis", "*.pyc",
+    ".hypothesis", "*.pyc", "*.so", "*.pyd", "native_build.json",  # a build's own outputs
 )
 
 
@@ -122,6 +122,11 @@ def test_wheel_carries_every_file_the_program_reads(wheel: tuple[Path, Path]) ->
     assert {n.rsplit("/", 1)[1] for n in scenarios} >= {"steady-mmc.toml", "overload.toml"}
     icons = {f"queuelab/resources/icons/queuelab-{s}.png" for s in ICON_SIZES}
     assert icons | {"queuelab/resources/icons/queuelab.svg"} <= names
+    if native.compiled():  # this machine compiles, so the wheel carries the compiled simulator
+        compiled = {n.split("/")[-1].split(".")[0] for n in names if n.endswith((".so", ".pyd"))}
+        assert compiled == {m.rsplit(".", 1)[1] for m in native.COMPILED} | {
+            "queuelab_native__mypyc"}
+        assert f"queuelab/{native.STAMP}" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "queuelab = queuelab.cli:main" in zipfile.ZipFile(built).read(entry_points).decode()
 
@@ -138,8 +143,10 @@ def test_unzipped_wheel_finds_its_resources_and_runs(wheel: tuple[Path, Path],
                                                         sysconfig.get_path("platlib")])}
     probe = """if True:
         import json, queuelab
+        from queuelab import native
         from queuelab.io import resources as r
         print(json.dumps({"package": queuelab.__file__, "root": str(r.resources_root()),
+                          "simulator": native.status(),
                           "scenarios": [f.name for f in r.shipped_scenarios()],
                           "steady": r.shipped_scenario("steady-mmc").read_text(),
                           "svg": str(r.icon_path()), "icon16": str(r.icon_path(16)),
@@ -156,6 +163,7 @@ def test_unzipped_wheel_finds_its_resources_and_runs(wheel: tuple[Path, Path],
     assert all(p.startswith(inside) for p in [found["svg"], found["icon16"],
                                               *found["icons"].values()])
     assert [int(s) for s in found["icons"]] == list(ICON_SIZES)
+    assert found["simulator"] == native.status()  # compiled in the wheel when compiled here
 
     run = subprocess.run(
         [sys.executable, "-S", "-m", "queuelab.cli", "run", "--duration", "120", "--quiet",

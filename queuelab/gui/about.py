@@ -16,13 +16,14 @@ from PySide6.QtCore import Qt, QUrl, qVersion
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from queuelab import __version__
+from queuelab import __version__, native
 from queuelab.gui import files
 
 
 def versions() -> list[tuple[str, str]]:
     return [
         ("QueueLab", __version__),
+        ("Simulator", native.status()),
         ("Python", f"{platform.python_version()} ({platform.python_implementation()})"),
         ("Qt", qVersion()),
         ("PySide6", PySide6.__version__),
