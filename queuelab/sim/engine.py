@@ -5,6 +5,10 @@ the queue, the pool and the policies written straight into the event handlers in
 as generator processes: that is what buys an hour of traffic in a second. The policies,
 load models and metrics are the shared `core` objects the live runtime uses too.
 
+This module is also compiled (mypyc, see setup.py and `queuelab.native`), from this same
+source: the hot loop's locals carry types so that the compiled loop unboxes them, and the
+worker and task records it touches per event are compiled with it (`sim.entities`).
+
 Determinism: every random draw comes from one of five seeded streams (arrivals, service,
 failures, priorities, backoff), so the same scenario and seed give byte-identical frames,
 and changing one knob does not reshuffle the draws of the others (common random numbers:
@@ -130,6 +134,7 @@ class SimEngine(Referable):
 
     def _build_policies(self, s: Scenario) -> None:
         self._retry = retry_policy_for(s)
+        # (not `_inline`: the compiled build's C code would read that name as a keyword)
         self._inline_mode = s.retry.mode == "inline"
         self._timeout = s.timeouts.task
         self._breaker = breaker_for(s)
