@@ -367,21 +367,22 @@ def raw_aiosqlite(batch: int) -> Runner:
     return run
 
 
-BENCHES.update(
-    {
+def sql_benches(batch: int) -> dict[str, Bench]:
+    """The SQL rows: single claims, and claims of up to `batch` (--batch) against the raw
+    loop taking as many per statement."""
+    return {
         "postgresql": Bench(PG_URL, raw_asyncpg(1), "asyncpg DELETE", sql_claims(PG_URL, 1)),
         "postgresql-batch": Bench(
-            PG_URL, raw_asyncpg(SQL_BATCH), "asyncpg ×100", sql_claims(PG_URL, SQL_BATCH)
+            PG_URL, raw_asyncpg(batch), f"asyncpg ×{batch}", sql_claims(PG_URL, batch)
         ),
         "sqlite": Bench(SQLITE_URL, raw_aiosqlite(1), "aiosqlite DEL", sql_claims(SQLITE_URL, 1)),
         "sqlite-batch": Bench(
-            SQLITE_URL,
-            raw_aiosqlite(SQL_BATCH),
-            "aiosqlite ×100",
-            sql_claims(SQLITE_URL, SQL_BATCH),
+            SQLITE_URL, raw_aiosqlite(batch), f"aiosqlite ×{batch}", sql_claims(SQLITE_URL, batch)
         ),
     }
-)
+
+
+BENCHES.update(sql_benches(SQL_BATCH))
 
 
 def make_tasks(n: int) -> list[Task]:
@@ -416,7 +417,12 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("yield", "tight", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=5, help="runs per side; best is kept")
     parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall")
+    parser.add_argument(
+        "--batch", type=int, default=SQL_BATCH,
+        help=f"tasks per claim in the *-batch rows, both sides ({SQL_BATCH})",
+    )
     args = parser.parse_args(argv)
+    BENCHES.update(sql_benches(args.batch))
 
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = [b for b in names if b not in BENCHES]
