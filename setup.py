@@ -55,7 +55,7 @@ def native_extensions() -> list:
     try:
         # numpy ships its own types, but a build environment need not have numpy installed
         return mypycify(["--ignore-missing-imports", *sources], group_name=GROUP)
-    except BaseException as exc:  # mypy reports type errors by exiting
+    except (Exception, SystemExit) as exc:  # mypy reports type errors by exiting
         _warn(f"mypyc could not compile the simulator ({exc!r}): it stays interpreted")
         return []
 
