@@ -87,7 +87,7 @@ def test_ci_runs_the_compiled_simulator() -> None:
     """.ci/run sets QUEUELAB_REQUIRE_COMPILED: a build that quietly fell back to the source
     (pip -q hides setup.py's warning) must not pass as the fast one."""
     if not os.environ.get("QUEUELAB_REQUIRE_COMPILED"):
-        pytest.skip(f"the simulator here is {native.status()}")
+        pytest.skip(f"QUEUELAB_REQUIRE_COMPILED is not set (the simulator: {native.status()})")
     assert native.compiled(), native.status()
     import queuelab.sim.engine
 
