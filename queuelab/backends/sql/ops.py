@@ -69,6 +69,10 @@ class Ops(ABC):
     def transaction(self, conn: Any) -> contextlib.AbstractAsyncContextManager[None]:
         """A write transaction (SQLite: BEGIN IMMEDIATE, so the lock is taken up front)."""
 
+    async def probe(self, database: Any) -> None:  # noqa: B027 - only SQLite needs it
+        """Before the first connection: fail early, and cleanly, on a database that cannot be
+        opened at all."""
+
     async def lock_schema(self, conn: Any) -> None:  # noqa: B027 - only PostgreSQL needs it
         """Inside the migration transaction: keep other processes out until it commits."""
 

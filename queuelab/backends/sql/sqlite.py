@@ -20,6 +20,7 @@ statements run about twice as fast (PLATFORM.md). FULL would fsync every commit.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
@@ -61,6 +62,16 @@ class SqliteOps(Ops):
         )
         event.listen(engine.sync_engine, "connect", _configure)
         return engine
+
+    async def probe(self, database: Any) -> None:
+        """Open and close the file with the standard library, awaited in a thread.
+
+        aiosqlite (0.22) answers a failed connect by queueing its worker thread's stop
+        without awaiting it; the thread then reports to an event loop that may have closed
+        ("Event loop is closed" in that thread). A file that cannot be opened (a missing
+        folder, no permission) fails here instead, with the same sqlite3 error.
+        """
+        await asyncio.to_thread(_open_and_close, str(database.database))
 
     @contextlib.asynccontextmanager
     async def transaction(self, conn: Any) -> AsyncIterator[None]:
@@ -176,3 +187,7 @@ def _configure(dbapi_connection: Any, _record: Any) -> None:
 
 def _lower(text: str | None) -> str | None:
     return None if text is None else text.lower()
+
+
+def _open_and_close(path: str) -> None:
+    sqlite3.connect(path).close()

@@ -122,6 +122,7 @@ class Store:
             self.read = Connections(self._engine, max(2, cfg.pool_size // 4), broken)
             self._listener = Listener(self._engine, self.wake)
         try:
+            await self.ops.probe(cfg.database)
             async with asyncio.timeout(cfg.connect_timeout * 2 + 5), self.write.lend() as conn:
                 await migrate.migrate(self.ops, conn, cfg.shown)
         except BackendError:
