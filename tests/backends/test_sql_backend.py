@@ -358,10 +358,12 @@ async def test_an_ack_finds_its_rows_by_key_whatever_the_statistics_say(_pg: int
                 )
                 nodes = _plan_nodes(json.loads(plan)[0]["Plan"])
                 kinds = [n["Node Type"] for n in nodes]
-                assert not any("Join" in k or "Loop" in k for k in kinds), kinds
-                scans = [n for n in nodes if "Scan" in n["Node Type"]]
-                assert [s.get("Index Name") for s in scans] == ["queuelab_tasks_pkey"], kinds
-                assert "ANY" in scans[0]["Index Cond"], scans[0]
+                assert not any("Join" in k or "Loop" in k or k == "Seq Scan" for k in kinds), kinds
+                # rows found through the primary key by the receipts' seqs (an index scan or a
+                # bitmap scan of it, as the planner likes), never by scanning for a condition
+                keyed = [n for n in nodes if "Index Cond" in n]
+                assert [n["Index Name"] for n in keyed] == ["queuelab_tasks_pkey"], kinds
+                assert "ANY" in keyed[0]["Index Cond"], keyed[0]
         finally:
             await conn.close()
         await queue.ack_many(got)
