@@ -68,10 +68,8 @@ class BuildNative(build_ext):
             super().run()
         except Exception as exc:
             _warn(f"compiling the simulator failed ({exc}): it stays interpreted (slower)")
-            for built in self.get_outputs():
+            for built in self.get_outputs():  # every extension's file, built or half-built
                 Path(built).unlink(missing_ok=True)
-            for module in COMPILED:
-                Path(self.get_ext_fullpath(module)).unlink(missing_ok=True)
             return
         if not self.extensions:
             return

@@ -16,7 +16,9 @@ size -> `size`, isEmpty -> `is_empty`.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -210,3 +212,15 @@ def lease_lost_many(void: int, total: int, url: str = "") -> LeaseLost:
         f"{where}{void} of {total} receipts were void (lease run out or taken over); "
         "the others were acked"
     )
+
+
+def wake_oldest(waiters: deque[asyncio.Future[bool]], n: int) -> int:
+    """Wake up to `n` waiting claimers, oldest first, each by resolving its future with True;
+    returns how many of the `n` wake-ups found no one. A waiter that gave up (its future
+    done) or whose event loop has closed is dropped without counting."""
+    while n > 0 and waiters:
+        fut = waiters.popleft()
+        if not fut.done() and not fut.get_loop().is_closed():
+            fut.set_result(True)
+            n -= 1
+    return n

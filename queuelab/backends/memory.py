@@ -43,7 +43,7 @@ from operator import attrgetter
 from typing import Any
 
 from queuelab.backends import BackendError, redact_url
-from queuelab.backends.base import Delivery, LeaseLost, QueueCounts, TaskQueue
+from queuelab.backends.base import Delivery, LeaseLost, QueueCounts, TaskQueue, wake_oldest
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task, page_of
 
 DISCIPLINES = ("fifo", "priority")
@@ -416,12 +416,7 @@ class MemoryQueue(TaskQueue):
 
     def _wake(self, n: int) -> None:
         """Wake up to `n` waiting claimers, oldest first."""
-        waiters = self._waiters
-        while n > 0 and waiters:
-            fut = waiters.popleft()
-            if not fut.done() and not fut.get_loop().is_closed():
-                fut.set_result(True)
-                n -= 1
+        wake_oldest(self._waiters, n)
 
     async def _wait(self, loop: asyncio.AbstractEventLoop, deadline: float | None) -> bool:
         """Sleep until woken (True) or until `deadline` in loop time (False)."""

@@ -23,8 +23,6 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 NAN = float("nan")
-INF = math.inf
-_VECTOR_FROM = 256  # batches at least this long are bucketed with NumPy
 
 # Student-t 0.975 quantiles for 1..30 degrees of freedom (standard tables, 4 decimals).
 _T975 = (

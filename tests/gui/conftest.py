@@ -13,6 +13,8 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
+from queuelab.gui.main_window import MainWindow
+
 
 def _qt_loop() -> qasync.QEventLoop:
     app = QApplication.instance() or QApplication([])
@@ -31,3 +33,12 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
 
     folder = tmp_path_factory.mktemp("settings")
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+
+
+@pytest.fixture
+def window(qtbot: Any) -> MainWindow:
+    """A fresh main window, shown, with nothing restored from earlier runs."""
+    w = MainWindow(restore=False)
+    qtbot.addWidget(w)
+    w.show()
+    return w

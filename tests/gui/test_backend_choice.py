@@ -46,14 +46,6 @@ SHORT_LIVE = {"run": {"duration": 20.0, "warmup": 0.0, "time_scale": 0.05},
               "arrivals": {"rate": 10.0}, "service": {"mean": 0.1}}
 
 
-@pytest.fixture
-def window(qtbot) -> MainWindow:
-    w = MainWindow(restore=False)
-    qtbot.addWidget(w)
-    w.show()
-    return w
-
-
 def _boxes(w: MainWindow) -> list[QMessageBox]:
     return [b for b in w.findChildren(QMessageBox) if b.isVisible()]
 

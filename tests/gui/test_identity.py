@@ -25,14 +25,6 @@ from queuelab.io.resources import APP_ID
 pytestmark = pytest.mark.asyncio
 
 
-@pytest.fixture
-def window(qtbot) -> MainWindow:
-    w = MainWindow(restore=False)
-    qtbot.addWidget(w)
-    w.show()
-    return w
-
-
 class _Opened(QObject):
     """Stands in for the desktop's file viewer: records the URLs Help asks it to open."""
 

@@ -24,14 +24,6 @@ from .helpers import scenario, wait_until
 pytestmark = pytest.mark.asyncio
 
 
-@pytest.fixture
-def window(qtbot) -> MainWindow:
-    w = MainWindow(restore=False)
-    qtbot.addWidget(w)
-    w.show()
-    return w
-
-
 def _engine(w: MainWindow) -> SimEngine:
     assert w.runner.engine is not None
     return w.runner.engine  # type: ignore[return-value]

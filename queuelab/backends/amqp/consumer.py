@@ -41,7 +41,7 @@ import aiormq
 from aio_pika.abc import AbstractRobustChannel
 from aiormq.abc import DeliveredMessage
 
-from queuelab.backends.base import Delivery, LeaseLost
+from queuelab.backends.base import Delivery, LeaseLost, wake_oldest
 from queuelab.core.task import Task
 
 from .link import Link, is_trouble
@@ -391,12 +391,7 @@ class Consumer:
                     self._waiters.remove(fut)
 
     def _wake(self, n: int) -> None:
-        waiters = self._waiters
-        while n > 0 and waiters:
-            fut = waiters.popleft()
-            if not fut.done():
-                fut.set_result(True)
-                n -= 1
+        wake_oldest(self._waiters, n)
 
     # --- settling ---------------------------------------------------------------------------
     def hold(self, held: Held) -> None:

@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 from redis.asyncio.client import PubSub
 
+from queuelab.backends.base import wake_oldest
 from queuelab.backends.redis_queue.link import Link, reason, transient
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,9 @@ class Wakeups:
 
     def wake(self, n: int) -> None:
         """Wake up to `n` waiting claimers, oldest first; owe the rest to those looking."""
-        waiters = self._waiters
-        while n > 0 and waiters:
-            fut = waiters.popleft()
-            if not fut.done() and not fut.get_loop().is_closed():
-                fut.set_result(True)
-                n -= 1
+        n = wake_oldest(self._waiters, n)
         if n > 0:
-            self._credits = min(self._credits + n, self._entered - len(waiters))
+            self._credits = min(self._credits + n, self._entered - len(self._waiters))
 
     def wake_all(self) -> None:
         self.wake(self._entered)

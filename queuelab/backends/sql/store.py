@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from queuelab.backends.base import BackendError
+from queuelab.backends.base import BackendError, wake_oldest
 from queuelab.backends.sql import migrate
 from queuelab.backends.sql.config import SqlConfig, scrub
 from queuelab.backends.sql.connections import Connections
@@ -191,11 +191,8 @@ class Store:
         """Wake up to `n` claimers waiting on `queue`, oldest first."""
         self.next_due.pop(queue, None)
         waiters = self._waiters.get(queue)
-        while n > 0 and waiters:
-            fut = waiters.popleft()
-            if not fut.done():
-                fut.set_result(True)
-                n -= 1
+        if waiters:
+            wake_oldest(waiters, n)
 
     async def wait(self, queue: str, seconds: float) -> None:
         """Sleep until woken or `seconds` pass."""
