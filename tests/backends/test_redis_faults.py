@@ -244,9 +244,10 @@ async def test_a_live_run_keeps_its_books_while_its_connections_are_killed(admin
         await killing
         totals = engine.totals()
         assert kills >= 10 and queue.reconnects > 0
-        # the run went on: how far depends on what each reconnect costs on a busy machine
-        # (53 % of the tasks was seen under a load average of 6), so only a floor is asked
-        assert totals.done > 0.25 * totals.created
+        # the run went on: 80-90 % of the tasks are done against 85-90 % with no kills.
+        # A claim once waited a second for the wake-up subscription while work waited
+        # (23 % done in CI); the floor is set well under what a busy machine reaches.
+        assert totals.done > 0.5 * totals.created
         counts = await queue.counts()
         assert counts.leased == 0 and counts.dead == totals.dead_lettered
         assert counts.ready + counts.delayed == totals.waiting + totals.retrying
@@ -271,6 +272,43 @@ async def test_a_waiting_claimer_survives_losing_its_wake_ups(make: Make, admin:
     await producer.enqueue(task(1))
     # polling is 30 s away: only the restored subscription can wake it within the 5 s
     assert ids(await asyncio.wait_for(waiter, 5.0)) == ["t1"]
+
+
+async def test_a_claim_waits_for_a_slow_subscription_no_longer_than_for_work(
+    make: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claimer that found nothing while the wake-up subscription was down waits for it
+    to come back - but only within its own timeout, not the handle's connect timeout
+    (a killed subscription once held the live engine's 0.2 s claims for a second)."""
+    q = await make(connect_timeout=3.0)
+
+    async def never_subscribes() -> None:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(q._listener, "_run", never_subscribes)
+    start = time.monotonic()
+    assert await q.claim(30.0, timeout=0.2) == []
+    assert time.monotonic() - start < 1.5  # 3 s before the fix
+
+
+async def test_close_ends_a_listener_that_swallows_its_cancellation(make: Make) -> None:
+    """A read that eats the CancelledError and returns (seen once inside redis-py: the
+    listener read on and the queue's close hung) still lets the close finish."""
+    q = await make()
+    assert await q.claim(30.0, timeout=0.05) == []  # subscribes
+    pubsub = q._listener._pubsub
+    assert pubsub is not None and q._listener.listening
+    read = pubsub.get_message
+
+    async def swallowing(**kw: object) -> object:
+        try:
+            return await read(**kw)
+        except asyncio.CancelledError:
+            return None
+
+    pubsub.get_message = swallowing  # type: ignore[method-assign]
+    await asyncio.wait_for(q.close(), 5.0)
+    assert q._listener._task is None
 
 
 # --- outages (through the proxy) ----------------------------------------------------------

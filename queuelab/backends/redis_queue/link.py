@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
 _REFUSED = (AuthenticationError, AuthorizationError)
 #: pause before each retry after the first (which is immediate), the last one repeating
-_BACKOFF = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+BACKOFF = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 def transient(exc: BaseException) -> bool:
@@ -224,7 +224,7 @@ class Link:
             remaining = give_up - time.monotonic()
             if remaining <= 0:
                 break
-            pause = min(_BACKOFF[min(attempt, len(_BACKOFF) - 1)], remaining)
+            pause = min(BACKOFF[min(attempt, len(BACKOFF) - 1)], remaining)
             if pause:
                 await asyncio.sleep(pause)
             try:

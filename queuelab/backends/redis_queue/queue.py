@@ -135,6 +135,7 @@ class RedisQueue(TaskQueue):
             raise self._other_discipline(found)
         self.discipline = found or self._wanted or "fifo"
         self._fifo = "1" if self.discipline == "fifo" else "0"
+        self._listener.open()
         self._open = True
 
     async def close(self) -> None:
@@ -198,7 +199,7 @@ class RedisQueue(TaskQueue):
             listening = self._listener.listening
             got, due = await self._claim(args)
             if not got and not listening:  # wake-ups sent during that look were missed
-                await self._listener.ready()
+                await self._listener.ready(deadline)
                 got, due = await self._claim(args)
             while not got:
                 if due is not None:

@@ -12,8 +12,9 @@ time known (the claim script returns it when it finds nothing) and at the latest
 `poll_interval` after the last look, and wakes one waiter to look again. An idle handle
 therefore asks the server once per `poll_interval`, not once per waiter.
 
-When the subscription's connection drops, it is re-established with backoff and every
-waiter looks again, since messages may have been missed meanwhile.
+When the subscription's connection drops, it is re-established with backoff; until it
+is back the timer looks every `LOST_POLL` seconds at most (work published meanwhile is not
+announced), and once it is back every waiter looks again.
 """
 
 from __future__ import annotations
@@ -29,9 +30,14 @@ from collections.abc import Callable
 from redis.asyncio.client import PubSub
 
 from queuelab.backends.base import wake_oldest
-from queuelab.backends.redis_queue.link import Link, reason, transient
+from queuelab.backends.redis_queue.link import BACKOFF, Link, reason, transient
 
 log = logging.getLogger(__name__)
+
+#: how often waiters look while the subscription is being re-established, at most
+LOST_POLL = 0.1
+#: how long a close waits for the listener to stop, twice: cancelled, then its read cut
+CLOSE_GRACE = 1.0
 
 
 class Wakeups:
@@ -51,6 +57,7 @@ class Wakeups:
         self._poll = poll_interval
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
+        self._lost = False  # the subscription dropped and is being re-established
 
     @property
     def waiting(self) -> int:
@@ -59,6 +66,11 @@ class Wakeups:
     @property
     def poll_interval(self) -> float:
         return self._poll
+
+    @property
+    def lost(self) -> bool:
+        """The subscription dropped and is being re-established."""
+        return self._lost
 
     def enter(self) -> None:
         self._entered += 1
@@ -75,6 +87,18 @@ class Wakeups:
 
     def wake_all(self) -> None:
         self.wake(self._entered)
+
+    def subscription_lost(self, lost: bool) -> None:
+        """Wake-ups stopped (True) or resumed (False): poll faster meanwhile, then re-look."""
+        self._lost = lost
+        if lost:
+            if self._waiters:
+                self._arm()
+        else:
+            self.wake_all()  # messages may have been missed
+            self._cancel_timer()  # the fast poll's tick, if one is pending
+            if self._waiters:
+                self._arm()
 
     def due(self, at: float) -> None:
         """Something becomes claimable at wall-clock second `at`."""
@@ -116,7 +140,8 @@ class Wakeups:
             self._cancel_timer()
             return
         now = time.time()
-        target = min(self._due, now + self._poll)
+        poll = min(self._poll, LOST_POLL) if self._lost else self._poll
+        target = min(self._due, now + poll)
         if self._timer is not None and self._timer_at <= target:
             return
         self._cancel_timer()
@@ -164,43 +189,79 @@ class Listener:
         self._to_local = to_local  # server wall-clock second -> this machine's
         self._settle = settle  # how long a first waiter waits for the subscription
         self._task: asyncio.Task[None] | None = None
+        self._pubsub: PubSub | None = None  # the subscription's connection, while open
         self._subscribed = asyncio.Event()
         self._refused = False  # the server will not let us subscribe: poll for good
+        self._closing = False
 
     @property
     def listening(self) -> bool:
         """Subscribed now: wake-ups published from here on will arrive."""
         return self._subscribed.is_set()
 
-    async def ready(self) -> None:
-        """Subscribed (or given up waiting for it: the timer still wakes the waiters)."""
-        if self._refused:
+    async def ready(self, deadline: float | None = None) -> None:
+        """Subscribed, or given up waiting for it (the timer still wakes the waiters).
+
+        Only a first subscription is waited for - `settle` seconds at most, and never past
+        `deadline` (loop time), the claimer's own. One being re-established is not: its
+        waiters already look every LOST_POLL seconds, and all look again once it is back.
+        """
+        if self._refused or self._closing:
             return
         if self._task is None or self._task.done():
             self._subscribed = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name=f"redis wake-ups {self._channel}")
-        if not self._subscribed.is_set():
+        if not self._subscribed.is_set() and not self._wakeups.lost:
+            give_up = asyncio.get_running_loop().time() + self._settle
+            if deadline is not None:
+                give_up = min(give_up, deadline)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._settle):
+                async with asyncio.timeout_at(give_up):
                     await self._subscribed.wait()
 
+    def open(self) -> None:
+        """The handle is (re)opened: the first wait subscribes again."""
+        self._closing = False
+
     async def close(self) -> None:
+        """Stop listening, surely. A cancellation lost inside redis-py (once seen: the
+        listener read on, `cancelling`, and the queue's close hung) must not hang a close,
+        so the loop also ends on a flag, and a read that goes on is cut under it."""
+        self._closing = True
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=CLOSE_GRACE)
+        if not done:
+            pubsub = self._pubsub
+            if pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            done, _ = await asyncio.wait({task}, timeout=CLOSE_GRACE)
+        if not done:
+            log.error("%s: the wake-up listener did not stop; left behind", self._link.shown)
+            return
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            log.error("%s: the wake-up listener failed: %s", self._link.shown, reason(failure))
+
+    def _stopping(self) -> bool:
+        task = asyncio.current_task()
+        return self._closing or (task is not None and task.cancelling() > 0)
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping():
             client = self._link.client
             if client is None:
                 return
             pubsub: PubSub = client.pubsub()
+            self._pubsub = pubsub
             try:
                 await pubsub.subscribe(self._channel)
-                while True:
+                while not self._stopping():
                     msg = await pubsub.get_message(timeout=None)
                     if msg is None:
                         continue
@@ -211,11 +272,14 @@ class Listener:
                         if failures:
                             log.warning("%s: wake-ups restored", self._link.shown)
                             failures = 0
-                            self._wakeups.wake_all()  # messages may have been missed
+                            self._wakeups.subscription_lost(False)
             except Exception as exc:
                 self._subscribed.clear()
+                if self._stopping():
+                    return
                 if not transient(exc):  # e.g. an ACL without SUBSCRIBE: say so once, poll
                     self._refused = True
+                    self._wakeups.subscription_lost(False)  # for good: the plain poll
                     log.error(
                         "%s: no wake-ups (%s); waiting claimers look every %g s instead",
                         self._link.shown,
@@ -224,17 +288,22 @@ class Listener:
                     )
                     return
                 if not failures:
+                    self._wakeups.subscription_lost(True)
                     log.warning(
-                        "%s: lost the wake-up subscription (%s); waiting claimers fall back "
-                        "to polling until it is back",
+                        "%s: lost the wake-up subscription (%s); waiting claimers look every "
+                        "%g s until it is back",
                         self._link.shown,
                         reason(exc),
+                        min(self._wakeups.poll_interval, LOST_POLL),
                     )
                 failures += 1
             finally:
+                self._pubsub = None
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
-            await asyncio.sleep(min(0.05 * 2 ** min(failures, 5), 1.0))
+            if self._stopping():
+                return
+            await asyncio.sleep(BACKOFF[min(failures - 1, len(BACKOFF) - 1)])
 
     def _on(self, data: bytes) -> None:
         if data[:1] == b"@":
