@@ -207,7 +207,9 @@ async def test_invalid_scenario_file_shows_an_error_and_the_app_stays_usable(
     w.set_speed(None)
     w.toggle_run()
     await wait_until(lambda: len(w.history) > 10, what="frames after the error")
-    assert _engine(w).state == RunState.RUNNING
+    # at full speed the compiled simulator may finish the default run between two looks
+    assert _engine(w).state in (RunState.RUNNING, RunState.FINISHED)
+    assert not _error_boxes(w)
 
 
 async def test_engine_exception_is_shown_and_the_window_survives(
