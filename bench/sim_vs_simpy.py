@@ -88,7 +88,7 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
     env = simpy.Environment()
     queue = simpy.Store(env)
     stats = {"tasks": 0, "done": 0, "dead": 0, "waits": [], "busy_time": 0.0,
-             "worker_time": 0.0}
+             "worker_time": 0.0, "changed": 0.0}
     workers: list[dict] = []
     frames: list[dict] = []
 
@@ -117,7 +117,13 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
             else:
                 stats["dead"] += 1
         me["left"] = env.now
+        pool_changes()
         workers.remove(me)
+
+    def pool_changes() -> None:
+        """Worker-seconds integrated exactly: the pool size times how long it held."""
+        stats["worker_time"] += len(workers) * (env.now - stats["changed"])
+        stats["changed"] = env.now
 
     def retry(task: dict, delay: float):
         yield env.timeout(delay)
@@ -125,6 +131,7 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
 
     def add_worker() -> None:
         me = {"retire": False, "wake": env.event(), "since": env.now, "busy": False}
+        pool_changes()
         workers.append(me)
         env.process(worker(me))
 
@@ -157,7 +164,6 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
         while True:
             yield env.timeout(SAMPLE)
             dt = env.now - last
-            stats["worker_time"] += len(workers) * dt
             last = env.now
             waits = sorted(stats["waits"][seen_waits:])
             seen_waits = len(stats["waits"])
@@ -181,6 +187,7 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
     began = CLOCK()
     env.run(until=duration)
     wall = CLOCK() - began
+    pool_changes()
     return {"tasks": stats["tasks"], "wall": wall,
             "mean_wait": statistics.fmean(stats["waits"]),
             "throughput": stats["done"] / duration,
