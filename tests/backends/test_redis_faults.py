@@ -311,6 +311,37 @@ async def test_close_ends_a_listener_that_swallows_its_cancellation(make: Make) 
     assert q._listener._task is None
 
 
+async def test_a_reopened_handle_is_woken_by_new_work(make: Make) -> None:
+    q = await make(poll_interval=30.0)  # no polling to hide behind
+    producer = await make()
+    assert await q.claim(30.0, timeout=0.05) == []  # subscribes
+    await q.close()
+    await q.open()
+    waiter = asyncio.create_task(q.claim(30.0, timeout=10.0))
+    await asyncio.sleep(0.2)
+    await producer.enqueue(task(1))
+    assert ids(await asyncio.wait_for(waiter, 5.0)) == ["t1"]
+
+
+async def test_a_subscription_lost_before_a_close_is_not_lost_after_a_reopen(
+    make: Make,
+) -> None:
+    """Closed while its subscription was down, reopened: the handle subscribes again (a
+    reopened handle used to trust its old subscription and never listen again), and that
+    subscription ends the fast poll."""
+    q = await make()
+    assert await q.claim(30.0, timeout=0.05) == []  # subscribes
+    q._wakeups.subscription_lost(True)  # as if the drop came just before the close
+    await q.close()
+    await q.open()
+    assert await q.claim(30.0, timeout=0.2) == []  # subscribes again
+    for _ in range(100):
+        if not q._wakeups.lost:
+            break
+        await asyncio.sleep(0.01)
+    assert q._listener.listening and not q._wakeups.lost
+
+
 # --- outages (through the proxy) ----------------------------------------------------------
 async def test_a_short_outage_is_ridden_out(make: Make, proxy: Proxy) -> None:
     q = await make(proxy.url, reconnect_timeout=10.0)

@@ -229,6 +229,7 @@ class Listener:
         close hung; the class of redis/redis-py#2028) must not hang a close, so the loop
         also ends on a flag, and a read that goes on is cut under it."""
         self._closing = True
+        self._subscribed.clear()  # a reopened handle must subscribe anew before it trusts it
         task, self._task = self._task, None
         if task is None:
             return
@@ -273,6 +274,7 @@ class Listener:
                         if failures:
                             log.warning("%s: wake-ups restored", self._link.shown)
                             failures = 0
+                        if self._wakeups.lost:  # also one lost before a close and reopen
                             self._wakeups.subscription_lost(False)
             except Exception as exc:
                 self._subscribed.clear()
