@@ -117,11 +117,12 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
             else:
                 stats["dead"] += 1
         me["left"] = env.now
-        pool_changes()
+        before_pool_change()
         workers.remove(me)
 
-    def pool_changes() -> None:
-        """Worker-seconds integrated exactly: the pool size times how long it held."""
+    def before_pool_change() -> None:
+        """Worker-seconds integrated exactly: the size the pool had, times how long it held,
+        booked just before it changes (and at the end)."""
         stats["worker_time"] += len(workers) * (env.now - stats["changed"])
         stats["changed"] = env.now
 
@@ -131,7 +132,7 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
 
     def add_worker() -> None:
         me = {"retire": False, "wake": env.event(), "since": env.now, "busy": False}
-        pool_changes()
+        before_pool_change()
         workers.append(me)
         env.process(worker(me))
 
@@ -187,7 +188,7 @@ def run_simpy(duration: float, seed: int) -> dict[str, float]:
     began = CLOCK()
     env.run(until=duration)
     wall = CLOCK() - began
-    pool_changes()
+    before_pool_change()
     return {"tasks": stats["tasks"], "wall": wall,
             "mean_wait": statistics.fmean(stats["waits"]),
             "throughput": stats["done"] / duration,

@@ -91,14 +91,10 @@ class Wakeups:
     def subscription_lost(self, lost: bool) -> None:
         """Wake-ups stopped (True) or resumed (False): poll faster meanwhile, then re-look."""
         self._lost = lost
-        if lost:
-            if self._waiters:
-                self._arm()
-        else:
+        if not lost:
             self.wake_all()  # messages may have been missed
-            self._cancel_timer()  # the fast poll's tick, if one is pending
-            if self._waiters:
-                self._arm()
+            self._cancel_timer()  # the fast poll's tick: re-armed at the plain poll below
+        self._arm()
 
     def due(self, at: float) -> None:
         """Something becomes claimable at wall-clock second `at`."""
