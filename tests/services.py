@@ -35,6 +35,16 @@ def reachable(service: str) -> bool:
         return False
 
 
+def disruptive() -> pytest.MarkDecorator:
+    """The mark of a test that restarts or cuts a shared server (other programs on this
+    machine would see it). Opt-in: it runs only with `QUEUELAB_DISRUPTIVE=1`, which CI
+    sets; a plain `pytest` on a user's machine never restarts their server."""
+    return pytest.mark.skipif(
+        os.environ.get("QUEUELAB_DISRUPTIVE") != "1",
+        reason="restarts a shared server: opt in with QUEUELAB_DISRUPTIVE=1",
+    )
+
+
 def needs(service: str) -> tuple[pytest.MarkDecorator, ...]:
     """The marks for tests that talk to `service`: its marker, and a skip if it is down
     (unless required, when the tests run and fail on the missing server)."""

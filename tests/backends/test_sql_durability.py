@@ -24,7 +24,7 @@ from queuelab.backends import LeaseLost, open_queue
 from queuelab.backends.base import TaskQueue
 from queuelab.core.task import Task
 
-from ..services import needs
+from ..services import disruptive, needs
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 PG_MARKS = needs("postgres")
@@ -205,6 +205,7 @@ async def wait_for_postgres(seconds: float) -> None:
 
 
 @pytest.mark.disruptive
+@disruptive()
 @pytest.mark.asyncio
 @pytest.mark.skipif(not CLUSTER, reason="no local PostgreSQL cluster to restart")
 @needs_postgres
