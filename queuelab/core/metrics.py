@@ -120,6 +120,10 @@ class RunSummary:
     utilization: float  # busy worker-seconds / live worker-seconds
     worker_seconds: float  # integral of the worker count: what the pool cost
     throughput: float  # completed per second
+    mean_workers: float  # worker_seconds / duration; NaN for an empty summary
+    peak_workers: int  # the most workers alive at once
+    worker_starts: int  # workers added after the start (each one a cold start to pay for)
+    scale_events: int  # instants at which the worker count changed after the start
     extras: dict[str, Any] = field(default_factory=dict)
 
     def with_extras(self, **values: Any) -> RunSummary:
@@ -165,6 +169,8 @@ class MetricsRecorder:
         "_interval",
         "_k",
         "_last_t",
+        "_origin",
+        "_peak_workers",
         "_pending",
         "_r_arrived",
         "_r_busy",
@@ -175,12 +181,15 @@ class MetricsRecorder:
         "_r_retried",
         "_r_service",
         "_r_workers",
+        "_scale_events",
+        "_scaled_at",
         "_w0",
         "_waits",
         "_waits_flushed",
         "_warm_at",
         "_warm_end",
         "_warm_skip",
+        "_worker_starts",
         "_workers",
         "_workers_acc",
         "_workers_t",
@@ -197,6 +206,7 @@ class MetricsRecorder:
         self._anchor = start  # frame boundaries are anchor + k·interval, k >= 1
         self._k = 1
         self._last_t = start
+        self._origin = start  # the pool built at the start is not scaling
         self._warm_end = start + warmup
         # The hot-path check `t >= _warm_at` fires once, at the first event past the warm-up;
         # after that _warm_at is inf.
@@ -231,6 +241,11 @@ class MetricsRecorder:
         self._r_busy = 0.0
         self._r_workers = 0.0
         self._w0: tuple[float, ...] = ()  # cumulative totals at the end of the warm-up
+        # Pool changes after the warm-up: starts, distinct instants of change, the peak.
+        self._worker_starts = 0
+        self._scale_events = 0
+        self._scaled_at = -math.inf
+        self._peak_workers = 0
         self._hist = LogHistogram()
         self._batch_means = BatchMeans()
         if warmup == 0:
@@ -329,6 +344,14 @@ class MetricsRecorder:
         if dt > 0:
             self._workers_acc += self._workers * dt
             self._workers_t = t
+        if self._w0 and t > self._origin and workers != self._workers:
+            if workers > self._workers:
+                self._worker_starts += workers - self._workers
+            if t != self._scaled_at:  # a resize by several workers at once is one event
+                self._scale_events += 1
+                self._scaled_at = t
+        if self._w0 and workers > self._peak_workers:
+            self._peak_workers = workers
         self._workers = workers
 
     def add_tally(
@@ -488,6 +511,10 @@ class MetricsRecorder:
             utilization=min(1.0, busy_s / worker_s) if worker_s > 0 else 0.0,
             worker_seconds=worker_s,
             throughput=ok / duration if duration > 0 else NAN,
+            mean_workers=worker_s / duration if duration > 0 else NAN,
+            peak_workers=self._peak_workers if self._w0 else 0,
+            worker_starts=self._worker_starts,
+            scale_events=self._scale_events,
         )
 
     # -- internals ----------------------------------------------------------------------------
@@ -534,6 +561,7 @@ class MetricsRecorder:
         self._warm_at = math.inf
         self._integrate_to(self._warm_end)
         self._w0 = self._cumulative()
+        self._peak_workers = self._workers  # the level the measured span starts with
         self._warm_skip = len(self._waits)  # every wait so far started during the warm-up
 
     def _flush_waits(self, force: bool = False) -> None:

@@ -291,3 +291,29 @@ def test_memory_stays_bounded() -> None:
     assert len(r._batch_means.batches) <= 64
     assert r.wait_histogram.buckets < 6000
     assert math.isfinite(s.mean_wait_ci95)
+
+
+def test_pool_changes_after_the_warmup_are_counted_once_per_instant() -> None:
+    r = MetricsRecorder(1.0, warmup=2.0)
+    r.workers_changed(0.0, 2)  # the starting pool: not scaling
+    r.workers_changed(1.0, 5)  # inside the warm-up: not measured
+    r.workers_changed(3.0, 6)
+    r.workers_changed(3.0, 7)  # the same instant: one event, two starts
+    r.workers_changed(4.0, 4)  # scale down: an event, no start
+    r.workers_changed(5.0, 4)  # no change: no event
+    close(r, 6.0)
+    s = r.summary()
+    assert (s.worker_starts, s.scale_events, s.peak_workers) == (2, 2, 7)
+    # 5 workers on [2, 3), 7 on [3, 4), 4 on [4, 6]
+    assert s.worker_seconds == pytest.approx(5 + 7 + 8)
+    assert s.mean_workers == pytest.approx(20 / 4)
+
+
+def test_the_starting_pool_is_not_a_scale_event() -> None:
+    r = MetricsRecorder(1.0)
+    r.workers_changed(0.0, 0)
+    r.workers_changed(0.0, 3)
+    close(r, 2.0)
+    s = r.summary()
+    assert (s.worker_starts, s.scale_events, s.peak_workers) == (0, 0, 3)
+    assert s.mean_workers == pytest.approx(3.0)
