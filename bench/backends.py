@@ -241,7 +241,7 @@ BENCHES: dict[str, Bench] = {
 # The raw loops run on QueueLab's own table (another queue name): same shape, same indexes.
 # PostgreSQL: VACUUM ANALYZE after the insert (untimed, both sides), so a run measures a
 # healthy table, not whatever bloat and statistics earlier runs left (autovacuum is off on
-# the machines of PLATFORM.md).
+# the test machines).
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SQLITE_URL = f"sqlite:///{Path(tempfile.gettempdir()) / 'queuelab-bench.sqlite3'}"
 SQL_BATCH = 100
@@ -296,7 +296,7 @@ async def _tidy(url: str) -> None:
 
 
 def raw_asyncpg(batch: int) -> Runner:
-    """asyncpg alone, a connection per consumer: the research notes' at-most-once
+    """asyncpg alone, a connection per consumer: the textbook at-most-once
     `DELETE … WHERE seq IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) RETURNING task` plus
     json.loads, until a consumer finds nothing."""
     delete = (
@@ -333,7 +333,7 @@ def raw_asyncpg(batch: int) -> Runner:
 
 def raw_aiosqlite(batch: int) -> Runner:
     """aiosqlite alone (WAL, synchronous=NORMAL, busy_timeout), the W consumers sharing one
-    connection (PLATFORM: faster than one each): the same single-statement DELETE …
+    connection (measured: faster than one each): the same single-statement DELETE …
     RETURNING, plus json.loads, until a consumer finds nothing."""
     delete = (
         "DELETE FROM queuelab_tasks WHERE seq IN (SELECT seq FROM queuelab_tasks"

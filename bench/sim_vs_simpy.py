@@ -1,6 +1,6 @@
 """QueueLab's simulator against an idiomatic SimPy model of the same rules, in one run.
 
-The scenario: Poisson arrivals, exponential service, the research notes' dynamic pool
+The scenario: Poisson arrivals, exponential service, a dynamic pool
 (threshold autoscaler, one worker up or down per check, removal drains), 5 % failures,
 retries with exponential backoff and full jitter, a dead-letter queue after the last
 attempt. Both models run several seeds; the script prints the statistics side by side

@@ -16,7 +16,7 @@ import socket
 
 import pytest
 
-#: the servers of ../shared/PLATFORM.md, all on 127.0.0.1
+#: the servers the tests talk to, all on 127.0.0.1 (README.md, .ci/run)
 PORTS = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672, "nats": 4222}
 
 

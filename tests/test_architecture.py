@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md as a checked contract, not a hope."""
+"""The layers of docs/architecture.md as a checked contract, not a hope."""
 
 from __future__ import annotations
 

@@ -8,10 +8,6 @@ after a delay (a retry with backoff); `dead_letter` parks it with the error for 
 Lease and retry times here are wall-clock seconds (`time.time()` of the machine): leases
 must survive a process restart and be judged by other processes. The task's own times
 (`created_at`, the attempt history) are scenario seconds set by the engine.
-
-The research notes' verbs have their counterparts: enqueue -> `enqueue`, dequeue ->
-`dequeue` (claim + ack at once: at-most-once, kept for comparison), peek -> `peek`,
-size -> `size`, isEmpty -> `is_empty`.
 """
 
 from __future__ import annotations
@@ -153,14 +149,6 @@ class TaskQueue(ABC):
     async def extend(self, delivery: Delivery, lease: float) -> None:  # noqa: B027
         """Renew a lease for a long task (a heartbeat). Backends without it keep the old one."""
 
-    async def dequeue(self) -> Task | None:
-        """The research notes' dequeue: claim and ack at once (at-most-once delivery)."""
-        got = await self.claim(lease=60.0, timeout=0.0)
-        if not got:
-            return None
-        await self.ack(got[0])
-        return got[0].task
-
     # --- looking ------------------------------------------------------------------
     @abstractmethod
     async def counts(self) -> QueueCounts:
@@ -170,9 +158,6 @@ class TaskQueue(ABC):
         """Tasks waiting to be claimed (ready now or after a retry delay)."""
         c = await self.counts()
         return c.ready + c.delayed
-
-    async def is_empty(self) -> bool:
-        return await self.size() == 0
 
     @abstractmethod
     async def peek(self, n: int = 1) -> list[Task]:

@@ -172,7 +172,7 @@ class PoolConfig:
     check_interval: float = knob(5.0, "Check interval", "Seconds between two autoscaler "
                                  "decisions (the polling interval).", unit="s", minimum=0.0,
                                  exclusive_minimum=True, shown_when=_when("strategy", "dynamic"))
-    autoscaler: str = knob("threshold", "Autoscaler", "threshold: the research notes' rule "
+    autoscaler: str = knob("threshold", "Autoscaler", "threshold: a simple rule "
                            "(one worker up or down per check); target: Kubernetes HPA-style "
                            "target tracking.", choices=AUTOSCALERS,
                            shown_when=_when("strategy", "dynamic"))

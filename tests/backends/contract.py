@@ -535,16 +535,15 @@ class QueueContract:
         assert ids(await queue.peek()) == ["t1"]
 
     @pytest.mark.asyncio
-    async def test_research_note_verbs(self, spec: BackendSpec, queue: TaskQueue) -> None:
-        assert await queue.is_empty() and await queue.size() == 0
-        assert await queue.dequeue() is None
+    async def test_size_counts_ready_and_delayed(self, spec: BackendSpec,
+                                                 queue: TaskQueue) -> None:
+        assert await queue.size() == 0
         await queue.enqueue(task(1))
         await queue.enqueue(task(2), delay=spec.delay_granularity * 100)
-        assert await queue.size() == 2 and not await queue.is_empty()
-        got = await queue.dequeue()
-        assert got is not None and got.id == "t1"
-        await expect_counts(queue, delayed=1)  # dequeue acked it at once
-        assert await queue.dequeue() is None
+        assert await queue.size() == 2
+        [d] = await queue.claim(30.0)
+        assert d.task.id == "t1" and await queue.size() == 1  # a leased task is not waiting
+        await queue.ack(d)
         assert await queue.size() == 1
 
     @pytest.mark.asyncio
@@ -582,7 +581,8 @@ class QueueContract:
         assert await queue.discard([e.task.id]) == 1
         held -= 1
         await check(3, 2, 0, 0)
-        assert await queue.dequeue() is not None
+        [f] = await queue.claim(30.0)
+        await queue.ack(f)
         held -= 1
         await check(2, 2, 0, 0)
 

@@ -1,4 +1,4 @@
-"""Autoscalers: the research notes' threshold rule, and HPA/KEDA-style target tracking."""
+"""Autoscalers: the threshold rule, and HPA/KEDA-style target tracking."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def obs(backlog: int, workers: int, busy: int = 0) -> PoolObservation:
 
 
 def notes_pool() -> ThresholdAutoscaler:
-    """The research notes' defaults: min 2, max 10, up above 100, down below 10."""
+    """A classic setting: min 2, max 10, up above 100, down below 10."""
     return ThresholdAutoscaler(2, 10, scale_up_threshold=100, scale_down_threshold=10)
 
 

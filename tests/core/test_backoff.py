@@ -27,7 +27,7 @@ def test_max_attempts_counts_the_first_attempt() -> None:
 
 
 def test_nominal_delays_as_in_the_notes_then_capped() -> None:
-    # The notes: baseDelay * 2^(attempt-1).
+    # The textbook rule: base_delay * 2^(attempt-1).
     policy = RetryPolicy(max_attempts=8, base_delay=1.0, max_delay=10.0, jitter="none")
     assert [policy.nominal_delay(a) for a in range(1, 8)] == [1, 2, 4, 8, 10, 10, 10]
     assert policy.nominal_delay(10_000) == 10.0  # far past the table, no overflow

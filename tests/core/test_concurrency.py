@@ -1,4 +1,4 @@
-"""Concurrency limit: the research notes' semaphore as a counter, plus prefetch."""
+"""Concurrency limit: a semaphore as a counter, plus prefetch."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ documentation recommends using it for work queues.
 * A durable queue and persistent messages (the task's JSON); publisher confirms on every
   publish - `enqueue` waits for its own (once it returns, the task is in the queue; RabbitMQ's
   slowest confirm strategy, about one disk sync per task), `enqueue_many` streams up to 1000
-  before waiting; manual acks after the work is done (the research notes' "ack after
-  processing").
+  before waiting; manual acks after the work is done (at-least-once: a consumer that dies mid-task
+  loses nothing).
 * Prefetch (basic.qos) bounds what this client holds unacked, leased plus buffered, and
   `set_prefetch` changes it while running (`consumer.py`).
 * discipline=priority: `x-max-priority` 9; task priorities map onto AMQP levels 0..9

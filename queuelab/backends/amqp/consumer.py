@@ -8,7 +8,7 @@ heap by AMQP priority, then arrival) and `claim` takes from it without a round t
 
 Prefetch keeps RabbitMQ's meaning: at most that many unacked messages held by this handle,
 leased plus buffered, and a claim never goes beyond it; a pool of W workers over prefetch
-N < W keeps only N busy. That is the research notes' knob, and `set_prefetch` turns it while
+N < W keeps only N busy. That is the pool's prefetch knob; `set_prefetch` turns it while
 running. It is RabbitMQ's per-consumer prefetch (global QoS is deprecated), which binds when
 a consumer starts: a change re-subscribes - cancel, give the prefetched tasks back to the
 queue, consume again with the new limit. Tasks already claimed finish outside the new window,

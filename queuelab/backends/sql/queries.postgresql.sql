@@ -21,8 +21,8 @@ SELECT pg_notify('queuelab', $1 || ' ' || count(*)) FROM added;
 
 -- name: claim
 -- FOR UPDATE SKIP LOCKED: concurrent claimers take different rows without waiting. The
--- task is leased, not deleted (the research notes' DELETE ... RETURNING loses a task whose
--- worker dies), so an expired lease hands it to the next claimer. Only unindexed columns
+-- task is leased, not deleted (a DELETE ... RETURNING would lose a task whose worker
+-- dies), so an expired lease hands it to the next claimer. Only unindexed columns
 -- change: a HOT update, no index writes (schema 2).
 WITH picked AS (
     SELECT seq FROM queuelab_tasks

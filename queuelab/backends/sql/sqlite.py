@@ -15,7 +15,7 @@ No "database is locked" under the app's own concurrency, by construction:
 synchronous=NORMAL: in WAL mode a commit is then not fsynced; WAL is synced at checkpoints.
 A crash of the app (or a SIGKILL) loses nothing; a power cut or OS crash may lose the last
 transactions committed before it (the database stays consistent). In return single-row
-statements run about twice as fast (PLATFORM.md). FULL would fsync every commit.
+statements run about twice as fast (docs/architecture.md). FULL would fsync every commit.
 """
 
 from __future__ import annotations

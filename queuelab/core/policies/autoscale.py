@@ -8,7 +8,7 @@ found in the simulator behaves the same way live.
 
 Two strategies:
 
-* `ThresholdAutoscaler` - the research notes' dynamic pool: one worker more above one
+* `ThresholdAutoscaler` - the classic dynamic pool: one worker more above one
   backlog threshold, one fewer below another. Simple and predictable, slow to follow a burst.
 * `TargetTrackingAutoscaler` - Kubernetes HPA on a queue-length metric, with KEDA's
   activation for scale-to-zero: sizes the pool so each worker has about `target_per_worker`
@@ -70,7 +70,7 @@ def _clamp(value: int, low: int, high: int) -> int:
 
 
 class ThresholdAutoscaler:
-    """The research notes' rule, one step per check.
+    """The threshold rule, one step per check.
 
     backlog > scale_up_threshold and workers < max_workers -> workers + 1;
     otherwise backlog < scale_down_threshold and workers > min_workers -> workers - 1;

@@ -1,6 +1,6 @@
 """Retry with exponential backoff and jitter: how long a failed task waits before its next try.
 
-The research notes' worker waits `base * 2^(attempt-1)` and gives up after `maxRetries`
+The textbook worker waits `base * 2^(attempt-1)` and gives up after a fixed number of
 attempts. Exponential growth alone keeps retries of a failure burst synchronised, so every
 retry wave hits the recovering downstream at once; jitter spreads them out (AWS Architecture
 Blog, "Exponential Backoff And Jitter"):
@@ -10,7 +10,7 @@ Blog, "Exponential Backoff And Jitter"):
 * equal: d/2 + uniform(0, d/2)  - never retries sooner than half the nominal delay
 
 How the engine waits out the delay - put the task back with a not-before time ("requeue") or
-hold the worker while it sleeps ("inline", the notes' way) - is the engine's business, not the
+hold the worker while it sleeps ("inline", the textbook way) - is the engine's business, not the
 policy's: the delay is the same either way, so `RETRY_MODES` is only exported here.
 """
 

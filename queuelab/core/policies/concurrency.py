@@ -1,6 +1,6 @@
 """How many tasks a consumer may run, and claim, at once: the semaphore pool as a pure counter.
 
-The research notes' `SemaphoreWorkerPool` acquires a slot, then dequeues. Here the slot count
+A semaphore worker pool acquires a slot, then dequeues. Here the slot count
 is a plain counter so the simulator and the live runtime share it: the live pool wraps it in
 its own waiting (an asyncio event), the simulator in its event heap. Prefetch lets a consumer
 claim a few tasks ahead of its free slots, as AMQP's `basic.qos` prefetch does, so a slot that
