@@ -9,12 +9,67 @@ dead-letter pane shows the same thing whichever engine produced the task.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 JSONValue = Any
 """A value `json.dumps` accepts: dict, list, str, int, float, bool or None."""
+
+MAX_PRIORITY = 2**31 - 1
+"""Priorities a task may carry: what every backend stores (SQL's integer column)."""
+
+UNDECODABLE = "UndecodableTask"
+"""The error kind of a dead letter whose stored body was not a task (see `undecodable.py`)."""
+
+
+class UndecodableTask(ValueError):
+    """A stored body is not a task: not JSON, or JSON of another shape. The message says
+    what is wrong, in a line bounded in length (the body may be huge or hostile)."""
+
+
+def _refuse(what: str, value: object = None) -> NoReturn:
+    shown = "" if value is None else f": {_short(value)}"
+    raise UndecodableTask(f"{what}{shown}")
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _number(d: dict[str, JSONValue], key: str, default: float) -> float:
+    v = d.get(key, default)
+    if type(v) not in (int, float) or not math.isfinite(v):
+        _refuse(f"{key} is not a finite number", v)
+    return float(v)
+
+
+def _optional_number(d: dict[str, JSONValue], key: str) -> float | None:
+    return None if d.get(key) is None else _number(d, key, 0.0)
+
+
+def _whole(d: dict[str, JSONValue], key: str, default: int) -> int:
+    v = d.get(key, default)
+    if type(v) is float and math.isfinite(v) and v == int(v):
+        return int(v)
+    if type(v) is not int:
+        _refuse(f"{key} is not a whole number", v)
+    return v
+
+
+def _text(d: dict[str, JSONValue], key: str, default: str) -> str:
+    v = d.get(key, default)
+    if type(v) is not str:
+        _refuse(f"{key} is not text", v)
+    return v
+
+
+def _object(d: object, what: str) -> dict[str, JSONValue]:
+    if type(d) is not dict:
+        _refuse(f"{what} is not a JSON object", d)
+    return d
 
 
 class Outcome(StrEnum):
@@ -54,17 +109,26 @@ class Attempt:
 
     @classmethod
     def from_dict(cls, d: dict[str, JSONValue]) -> Attempt:
+        """Raises `UndecodableTask` naming the first field of a wrong type."""
+        d = _object(d, "an attempt")
+        if "number" not in d or "started" not in d:
+            _refuse("an attempt has no number or start")
         outcome = d.get("outcome")
+        if outcome is not None and outcome not in _OUTCOMES:
+            _refuse("an attempt's outcome is unknown", outcome)
         return cls(
-            number=int(d["number"]),
-            started=float(d["started"]),
-            ended=None if d.get("ended") is None else float(d["ended"]),
+            number=_whole(d, "number", 0),
+            started=_number(d, "started", 0.0),
+            ended=_optional_number(d, "ended"),
             outcome=None if outcome is None else Outcome(outcome),
-            error_kind=str(d.get("error_kind", "")),
-            error=str(d.get("error", "")),
-            backoff=None if d.get("backoff") is None else float(d["backoff"]),
-            worker=str(d.get("worker", "")),
+            error_kind=_text(d, "error_kind", ""),
+            error=_text(d, "error", ""),
+            backoff=_optional_number(d, "backoff"),
+            worker=_text(d, "worker", ""),
         )
+
+
+_OUTCOMES = frozenset(str(o) for o in Outcome)
 
 
 @dataclass(slots=True)
@@ -92,6 +156,10 @@ class Task:
 
     @classmethod
     def from_dict(cls, d: dict[str, JSONValue]) -> Task:
+        """The task `to_dict` wrote; anything else raises `UndecodableTask` (a claim must
+        never fail later, e.g. re-encoding a NaN, on a body it accepted here)."""
+        if type(d) is not dict:
+            _refuse("a task is not a JSON object", d)
         # Fast path for the shape `to_dict` writes with no history yet (what a claim of a
         # fresh task decodes): the fields are already of their types, so no conversions.
         # Batched claims decode thousands of tasks a second; this halves their cost.
@@ -102,22 +170,38 @@ class Task:
         )  # fmt: skip
         if (
             type(i) is str
+            and i
             and type(c) is float
+            and math.isfinite(c)
             and type(p) is int
+            and -MAX_PRIORITY <= p <= MAX_PRIORITY
             and type(a) is int
+            and a >= 0
             and type(poison) is bool
             and type(h) is list
             and not h
         ):
             return cls(i, get("payload"), p, c, a, poison, [])
+        if type(i) is not str or not i:
+            _refuse("a task has no id" if i is None else "a task's id is not text", i)
+        if type(poison) is not bool and poison is not None:
+            _refuse("poison is not true or false", poison)
+        if h is not None and type(h) is not list:
+            _refuse("history is not a list", h)
+        attempts = _whole(d, "attempts", 0)
+        if attempts < 0:
+            _refuse("attempts is negative", attempts)
+        priority = _whole(d, "priority", 0)
+        if not -MAX_PRIORITY <= priority <= MAX_PRIORITY:
+            _refuse("priority is out of range", priority)
         return cls(
-            id=str(d["id"]),
-            payload=d.get("payload"),
-            priority=int(d.get("priority", 0)),
-            created_at=float(d.get("created_at", 0.0)),
-            attempts=int(d.get("attempts", 0)),
-            poison=bool(d.get("poison", False)),
-            history=[Attempt.from_dict(a) for a in d.get("history", ())],
+            id=i,
+            payload=get("payload"),
+            priority=priority,
+            created_at=_number(d, "created_at", 0.0),
+            attempts=attempts,
+            poison=bool(poison),
+            history=[Attempt.from_dict(a) for a in h or ()],
         )
 
     def to_json(self) -> str:
@@ -125,7 +209,23 @@ class Task:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Task:
-        return cls.from_dict(json.loads(text))
+        """Decode a stored body; raises `UndecodableTask` for anything but a task's JSON."""
+        return cls.from_dict(loads(text))
+
+
+def _no_constant(name: str) -> NoReturn:
+    _refuse("NaN and Infinity are not JSON numbers", name)
+
+
+def loads(text: str | bytes) -> JSONValue:
+    """Strict JSON (no NaN or Infinity, which `to_json` could not write back); any failure,
+    bad bytes and nesting too deep included, is an `UndecodableTask`."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except UndecodableTask:
+        raise
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise UndecodableTask(f"not JSON: {_short(str(exc))}") from None
 
 
 @dataclass(slots=True)
@@ -151,11 +251,13 @@ class DeadLetter:
 
     @classmethod
     def from_dict(cls, d: dict[str, JSONValue]) -> DeadLetter:
+        """Raises `UndecodableTask` for anything but what `to_dict` wrote."""
+        d = _object(d, "a dead letter")
         return cls(
-            task=Task.from_dict(d["task"]),
-            error_kind=str(d.get("error_kind", "")),
-            error=str(d.get("error", "")),
-            dead_lettered_at=float(d.get("dead_lettered_at", 0.0)),
+            task=Task.from_dict(d.get("task")),
+            error_kind=_text(d, "error_kind", ""),
+            error=_text(d, "error", ""),
+            dead_lettered_at=_number(d, "dead_lettered_at", 0.0),
         )
 
     def matches(self, text: str = "", error_kind: str | None = None) -> bool:

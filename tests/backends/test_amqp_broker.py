@@ -19,7 +19,7 @@ import pytest_asyncio
 from queuelab.backends import BackendError, open_queue
 from queuelab.backends.amqp import AmqpQueue
 from queuelab.backends.base import LeaseLost, QueueCounts
-from queuelab.core.task import Task
+from queuelab.core.task import UNDECODABLE, Task
 
 from ..services import needs
 from .conftest import AMQP_URL, RUN
@@ -205,7 +205,7 @@ async def test_foreign_and_broken_messages_end_up_as_dead_letters(opener: Opener
     got = await q.claim(30.0, max_tasks=5, timeout=1.0)
     assert [d.task.id for d in got] == ["t7", "t8"]
     page = await q.dead_letters()
-    assert [(d.id, d.error_kind) for d in page.items] == [("amqp:junk-1", "UndecodableMessage")]
+    assert [(d.id, d.error_kind) for d in page.items] == [("amqp:junk-1", UNDECODABLE)]
     assert (await q.counts()).dead == 1
     assert await q.discard(["amqp:junk-1"]) == 1
     assert (await q.dead_letters()).total == 0
@@ -232,7 +232,7 @@ async def test_a_message_our_consumer_cannot_read_is_dead_lettered_by_the_broker
             break
         await asyncio.sleep(0.05)
     dead = await q.get_dead_letter("amqp:junk-2")
-    assert dead is not None and dead.error_kind == "UndecodableMessage"
+    assert dead is not None and dead.error_kind == UNDECODABLE
 
 
 # --- handles of one process ------------------------------------------------------------------

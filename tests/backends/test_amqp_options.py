@@ -9,7 +9,7 @@ from queuelab.backends.amqp import AmqpQueue
 from queuelab.backends.amqp.options import parse
 from queuelab.backends.amqp.topology import LEVELS, MAX_DELAY, Names, delay_key, delay_ticks
 from queuelab.backends.amqp.wire import Redeliveries, decode_dead, encode_dead
-from queuelab.core.task import DeadLetter, Task
+from queuelab.core.task import UNDECODABLE, DeadLetter, Task
 
 
 def test_options_come_from_the_url_and_keywords() -> None:
@@ -81,7 +81,11 @@ def test_dead_letter_bodies_of_every_origin_decode() -> None:
         "dead-lettered by the broker (rejected)",
     )
     junk = decode_dead(b"\xffnot json", "m3", None)
-    assert junk.id == "amqp:m3" and junk.error_kind == "UndecodableMessage"
+    assert junk.id == "amqp:m3" and junk.error_kind == UNDECODABLE
+    assert junk.task.payload == {"raw": "\ufffdnot json", "bytes": 9}
+    # JSON of another shape is undecodable too (`null` made the listing itself raise)
+    for body in (b"null", b"[1]", b'{"id": 3}', b'{"task": null}'):
+        assert decode_dead(body, "m4", None).error_kind == UNDECODABLE
 
 
 def test_redeliveries_remember_what_was_given_back() -> None:

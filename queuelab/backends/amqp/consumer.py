@@ -42,7 +42,7 @@ from aio_pika.abc import AbstractRobustChannel
 from aiormq.abc import DeliveredMessage
 
 from queuelab.backends.base import Delivery, LeaseLost, wake_oldest
-from queuelab.core.task import Task
+from queuelab.core.task import Task, UndecodableTask
 
 from .link import Link, is_trouble
 from .wire import REDELIVERIES
@@ -340,8 +340,9 @@ class Consumer:
                 continue
             try:
                 task = held.decode()
-            except (ValueError, TypeError, KeyError):
-                # not a task: the broker dead-letters it (the main queue's DLX), for a person
+            except UndecodableTask:
+                # not a task: the broker dead-letters it (the main queue's DLX), for a person;
+                # the dead-letter listing shows it as an UndecodableTask (wire.decode_dead)
                 self._spawn(held.channel.basic_reject(held.tag, requeue=False, wait=False))
                 continue
             extra = REDELIVERIES.extra_on_redelivery(held.message_id) if held.redelivered else 0
@@ -365,7 +366,7 @@ class Consumer:
         for held in items:
             try:
                 out.append(Task.from_json(held.body))
-            except (ValueError, TypeError, KeyError):
+            except UndecodableTask:
                 continue
         return out
 

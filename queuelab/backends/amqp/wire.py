@@ -24,7 +24,8 @@ from collections import OrderedDict
 
 from aiormq import spec
 
-from queuelab.core.task import DeadLetter, Task
+from queuelab.core.task import DeadLetter, Task, UndecodableTask, loads
+from queuelab.core.undecodable import undecodable
 
 TASK_TYPE = "queuelab.task"
 DEAD_TYPE = "queuelab.dead_letter"
@@ -67,18 +68,17 @@ def decode_dead(body: bytes, message_id: str | None, headers: dict | None) -> De
     """A dead letter from the DLQ, whatever put it there.
 
     Ours carry a DeadLetter body. A task body means the broker dead-lettered the message
-    itself (another client rejected it): its `x-death` reason becomes the error. Anything
-    else is kept as an undecodable message, so it can still be seen and discarded.
+    itself (another client rejected it, or our consumer refused a body that is not a task):
+    its `x-death` reason becomes the error. Anything else is an `UndecodableTask` dead
+    letter (`core.undecodable`), so it can still be seen and discarded.
     """
     try:
-        data = json.loads(body)
+        data = loads(body)
         if isinstance(data, dict) and "task" in data:
             return DeadLetter.from_dict(data)
         task = Task.from_dict(data)
-    except (ValueError, TypeError, KeyError) as exc:
-        text = body.decode("utf-8", errors="replace")
-        task = Task(id=f"amqp:{message_id or 'no-id'}", payload=text[:10_000])
-        return DeadLetter(task, "UndecodableMessage", f"{type(exc).__name__}: {exc}", 0.0)
+    except UndecodableTask as exc:
+        return undecodable(body, f"amqp:{message_id or 'no-id'}", exc)
     reason = "rejected"
     deaths = (headers or {}).get("x-death")
     if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):

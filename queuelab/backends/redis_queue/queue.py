@@ -35,6 +35,7 @@ from queuelab.core.task import (
     Task,
     page_of,
 )
+from queuelab.core.undecodable import try_decode, undecodable
 
 log = logging.getLogger(__name__)
 
@@ -214,28 +215,51 @@ class RedisQueue(TaskQueue):
             wake.leave()
 
     async def _claim(self, args: tuple[Any, ...]) -> tuple[list[Delivery], float | None]:
-        """One claim script: the deliveries, and when something falls due if none came."""
-        reply = await self._link.mutate(lua.CLAIM, self._k_claim, args)
-        skew = self._skew = float(reply[0]) - time.time()
-        if reply[5]:
+        """One claim script: the deliveries, and when something falls due if none came.
+
+        A body that is not a task is dead-lettered on the spot (`core.undecodable`) and its
+        place claimed again, so the claimer gets the tasks that do decode.
+        """
+        out: list[Delivery] = []
+        while True:
+            reply = await self._link.mutate(lua.CLAIM, self._k_claim, args)
+            skew = self._skew = float(reply[0]) - time.time()
+            if reply[5]:
+                log.warning(
+                    "%s: a claim's reply was lost and %d of its tasks were taken back before "
+                    "it was retried (their leases ran out); they are in the queue again with "
+                    "the lost attempt counted",
+                    self.url,
+                    reply[5],
+                )
+            if len(reply) == 6:
+                return out, (float(reply[3]) - skew if reply[3] and not out else None)
+            until = float(reply[1]) - skew
+            token = reply[4].decode()
+            buried = 0
+            for i in range(6, len(reply), 3):
+                receipt = Receipt(reply[i].decode(), token)
+                task = try_decode(reply[i + 1])
+                if isinstance(task, Task):
+                    task.attempts = reply[i + 2]
+                    out.append(Delivery(task, receipt, until))
+                else:
+                    await self._bury(receipt, reply[i + 1], task)
+                    buried += 1
+            if not buried or (len(reply) - 6) // 3 < int(args[3]):
+                return out, None  # nothing buried, or the queue had no more
+            args = (*args[:3], buried)
+
+    async def _bury(self, r: Receipt, raw: bytes, why: Exception) -> None:
+        """Dead-letter a claimed body that is not a task."""
+        dead = undecodable(raw, r.id, str(why))
+        record = json.dumps(dead.to_dict(), separators=(",", ":"), allow_nan=False)
+        args = (self._fifo, r.id, r.token, record, "0.0", dead.error_kind)
+        if await self._link.mutate(lua.DEAD_LETTER, self._k_dead_letter, args) == 2:
             log.warning(
-                "%s: a claim's reply was lost and %d of its tasks were taken back before it "
-                "was retried (their leases ran out); they are in the queue again with the "
-                "lost attempt counted",
-                self.url,
-                reply[5],
+                "%s: task %r does not decode and a dead letter of that id exists; it stays "
+                "leased until its lease runs out", self.url, r.id,
             )
-        if len(reply) == 6:
-            return [], (float(reply[3]) - skew if reply[3] else None)
-        until = float(reply[1]) - skew
-        token = reply[4].decode()
-        out = []
-        from_json = Task.from_json
-        for i in range(6, len(reply), 3):
-            task = from_json(reply[i + 1])
-            task.attempts = reply[i + 2]
-            out.append(Delivery(task, Receipt(reply[i].decode(), token), until))
-        return out, None
 
     async def ack(self, delivery: Delivery) -> None:
         r = self._receipt(delivery)
@@ -291,9 +315,10 @@ class RedisQueue(TaskQueue):
         reply = await self._link.call(lua.PEEK, self._k_peek, args)
         out = []
         for i in range(0, len(reply), 3):
-            task = Task.from_json(reply[i + 1])
-            task.attempts = reply[i + 2]
-            out.append(task)
+            task = try_decode(reply[i + 1])
+            if isinstance(task, Task):  # one that is not a task is skipped: no claim takes it
+                task.attempts = reply[i + 2]
+                out.append(task)
         return out
 
     # --- dead letters -------------------------------------------------------------

@@ -139,6 +139,11 @@ class Ops(ABC):
     async def release(self, conn: Any, seqs: list[int], token: int) -> None:
         """Undo a claim nobody received."""
 
+    async def id_of(self, conn: Any, seq: int, token: int) -> str | None:
+        """The task id of a row this receipt holds, or None."""
+        rows = await self.fetch(conn, self.q["id_of"], seq, token)
+        return str(rows[0][0]) if rows else None
+
     @abstractmethod
     async def dead_letter(
         self, conn: Any, queue: str, seq: int, token: int, now: float, buried: Buried

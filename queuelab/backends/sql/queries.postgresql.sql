@@ -75,6 +75,10 @@ WITH back AS (
 )
 SELECT seq, pg_notify('queuelab', $1 || ' 1') FROM back;
 
+-- name: id_of
+-- The id of a row this claim holds (its body did not decode, so the body cannot say).
+SELECT id FROM queuelab_tasks WHERE seq = $1 AND lease_token = $2;
+
 -- name: seq_of
 SELECT seq FROM queuelab_tasks WHERE queue = $1 AND id = $2;
 

@@ -54,6 +54,10 @@ UPDATE queuelab_tasks
 SET lease_token = NULL, lease_until = NULL, attempts = attempts - 1
 WHERE seq IN (SELECT value FROM json_each(?1)) AND lease_token = ?2;
 
+-- name: id_of
+-- The id of a row this claim holds (its body did not decode, so the body cannot say).
+SELECT id FROM queuelab_tasks WHERE seq = ?1 AND lease_token = ?2;
+
 -- name: dead_letter_take
 -- With dead_letter_put, inside one BEGIN IMMEDIATE: SQLite has no data-modifying CTEs.
 DELETE FROM queuelab_tasks

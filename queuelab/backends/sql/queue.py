@@ -40,7 +40,15 @@ from queuelab.backends.sql import store as stores
 from queuelab.backends.sql.batch import Batcher
 from queuelab.backends.sql.config import SqlConfig
 from queuelab.backends.sql.ops import Buried, NewTask
-from queuelab.core.task import ORDER_KEYS, DeadLetter, DeadLetterPage, DeadLetterQuery, Task
+from queuelab.core.task import (
+    ORDER_KEYS,
+    DeadLetter,
+    DeadLetterPage,
+    DeadLetterQuery,
+    Task,
+    UndecodableTask,
+)
+from queuelab.core.undecodable import try_decode, undecodable
 
 #: lease tokens: random per process, then counting, so two processes never share one
 _TOKENS = itertools.count(secrets.randbits(60))
@@ -182,7 +190,11 @@ class SqlQueue(TaskQueue):
         return await self._claim_batch(lease, [max_tasks])[0]  # pragma: no cover - huge
 
     async def _claim_batch(self, lease: float, wants: list[int]) -> list[list[Delivery]]:
-        """One statement for several claimers; each gets its share in claim order."""
+        """One statement for several claimers; each gets its share in claim order.
+
+        Rows whose body is not a task are dead-lettered on the spot (`core.undecodable`)
+        and their places claimed again, so claimers get the tasks that do decode.
+        """
         store = await self._opened()
         token = next(_TOKENS)
         total = sum(wants)
@@ -191,23 +203,48 @@ class SqlQueue(TaskQueue):
             # a retry keeps the token: rows a lost reply had leased stay leased until expiry
             now = self._clock()
             until = now + lease
-            rows = await store.ops.claim(conn, self.name, self.discipline, now, total, token, until)
+            rows = await store.ops.claim(conn, self.name, self.discipline, now, n, token, until)
             return rows, until
 
-        rows, until = await store.run(store.claims, op)
-        if self.discipline == "priority":
-            rows = sorted(rows, key=lambda r: (-r[1], r[2], r[0]))
-        else:
-            rows = sorted(rows, key=lambda r: (r[2], r[0]))
-        deliveries = [
-            Delivery(task, (r[0], token), until)
-            for r, task in zip(rows, _claimed_tasks(rows), strict=True)
-        ]
+        deliveries: list[Delivery] = []
+        n = total
+        while n > 0:
+            rows, until = await store.run(store.claims, op)
+            if self.discipline == "priority":
+                rows = sorted(rows, key=lambda r: (-r[1], r[2], r[0]))
+            else:
+                rows = sorted(rows, key=lambda r: (r[2], r[0]))
+            buried = 0
+            for r, task in zip(rows, _claimed_tasks(rows), strict=True):
+                if isinstance(task, Task):
+                    deliveries.append(Delivery(task, (r[0], token), until))
+                else:
+                    await self._bury(store, r[0], token, r[4], task)
+                    buried += 1
+            n = buried if len(rows) == n else 0  # a short claim found no more rows
         out, start = [], 0
-        for n in wants:
-            out.append(deliveries[start : start + n])
-            start += n
+        for want in wants:
+            out.append(deliveries[start : start + want])
+            start += want
         return out
+
+    async def _bury(
+        self, store: stores.Store, seq: int, token: int, text: str, why: UndecodableTask
+    ) -> None:
+        """Dead-letter a claimed row whose body did not decode (see `core.undecodable`)."""
+
+        async def op(conn: Any, _retried: bool) -> None:
+            task_id = await store.ops.id_of(conn, seq, token)
+            if task_id is None:  # a retry after our own lost reply: already buried
+                return
+            dead = undecodable(text, task_id, why)
+            buried = Buried(
+                0.0, dead.error_kind, dead.error, dead.dead_lettered_at,
+                json.dumps(dead.task.payload), dead.task.to_json(),
+            )  # fmt: skip
+            await store.ops.dead_letter(conn, self.name, seq, token, self._clock(), buried)
+
+        await store.run(store.write, op)
 
     async def _release(self, orphaned: list[list[Delivery]]) -> None:
         """Claims whose claimer was cancelled go back as if never claimed."""
@@ -341,7 +378,7 @@ class SqlQueue(TaskQueue):
         rows = await self._read(
             lambda ops, conn: ops.peek(conn, self.name, self.discipline, self._clock(), n)
         )
-        return [_task(task, attempts) for attempts, task in rows]
+        return [t for attempts, text in rows if isinstance(t := _decoded(text, attempts), Task)]
 
     # --- dead letters -------------------------------------------------------------
     async def dead_letters(self, query: DeadLetterQuery = _FIRST_PAGE) -> DeadLetterPage:
@@ -436,27 +473,38 @@ def _task(text: str, attempts: int) -> Task:
     return task
 
 
-def _claimed_tasks(rows: Sequence[Sequence[Any]]) -> list[Task]:
+def _decoded(text: str, attempts: int) -> Task | UndecodableTask:
+    task = try_decode(text)
+    if isinstance(task, Task):
+        task.attempts = attempts  # the column is the truth: claims count there
+    return task
+
+
+def _claimed_tasks(rows: Sequence[Sequence[Any]]) -> list[Task | UndecodableTask]:
     """The tasks of claimed rows, decoded by one `json.loads` for the whole batch: per-row
     calls cost half as much again, and at batch sizes the decoding is the claim's main
-    client-side cost. Every text is one JSON object written by `Task.to_json`; should one
-    not be, the rows are decoded one by one, so the error names the bad row's text."""
+    client-side cost. Every text should be one JSON object written by `Task.to_json`;
+    should one not be, the rows are decoded one by one, each to its task or the reason it
+    is none."""
     if len(rows) > 1:
         try:
             dicts = json.loads("[" + ",".join([r[4] for r in rows]) + "]")
-        except ValueError:
+        except (ValueError, RecursionError):
             dicts = None
         if type(dicts) is list and len(dicts) == len(rows):
             from_dict = Task.from_dict
-            out = []
-            for r, d in zip(rows, dicts, strict=True):
-                if type(d) is not dict:
-                    break
-                d["attempts"] = r[3]  # the column is the truth: claims count there
-                out.append(from_dict(d))
-            else:
-                return out
-    return [_task(r[4], r[3]) for r in rows]
+            out: list[Task | UndecodableTask] = []
+            try:
+                for r, d in zip(rows, dicts, strict=True):
+                    if type(d) is not dict:
+                        break
+                    d["attempts"] = r[3]  # the column is the truth: claims count there
+                    out.append(from_dict(d))
+                else:
+                    return out
+            except UndecodableTask:
+                pass
+    return [_decoded(r[4], r[3]) for r in rows]
 
 
 def _dead(row: Sequence[Any]) -> DeadLetter:
