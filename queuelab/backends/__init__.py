@@ -1,7 +1,10 @@
 """Queue backends, chosen by URL: `open_queue("memory://jobs?discipline=priority")`.
 
 A backend module, and the driver it needs, is imported the first time its URL is opened,
-so the app starts (and the simulator runs) on a machine that has none of them installed.
+so the app starts fast (and the simulator never loads a driver). Every driver is a default
+dependency of QueueLab; should one be missing anyway (a trimmed environment, a broken
+install), `open_queue` says so in one message, the same for every backend, before any
+connection is tried (`missing_driver`).
 
 A backend module plugs in by defining `from_url(url: str, **options) -> TaskQueue` and
 being named in `_SCHEMES` below. `from_url` receives the URL as given (password included,
@@ -13,6 +16,7 @@ it does not know with a `BackendError` naming the ones it does.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 from dataclasses import dataclass
 from types import ModuleType
@@ -42,30 +46,19 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class _Backend:
-    """Where a URL scheme's implementation lives and what it needs installed."""
+    """Where a URL scheme's implementation lives and the drivers it imports."""
 
     module: str
     drivers: tuple[str, ...]  # top-level import names of the third-party packages it uses
-    install: str  # what to tell a person whose driver is missing
 
 
-_SQL = _Backend(
-    "queuelab.backends.sql",
-    ("sqlalchemy", "greenlet", "aiosqlite"),
-    "pip install 'sqlalchemy[asyncio]' aiosqlite",
-)
-_POSTGRES = _Backend(
-    "queuelab.backends.sql",
-    ("sqlalchemy", "greenlet", "asyncpg"),
-    "pip install 'queuelab[postgres]'",
-)
-_REDIS = _Backend("queuelab.backends.redis_queue", ("redis",), "pip install 'queuelab[redis]'")
-_AMQP = _Backend(
-    "queuelab.backends.amqp", ("aio_pika", "aiormq", "pamqp"), "pip install 'queuelab[amqp]'"
-)
+_SQL = _Backend("queuelab.backends.sql", ("sqlalchemy", "greenlet", "aiosqlite"))
+_POSTGRES = _Backend("queuelab.backends.sql", ("sqlalchemy", "greenlet", "asyncpg"))
+_REDIS = _Backend("queuelab.backends.redis_queue", ("redis",))
+_AMQP = _Backend("queuelab.backends.amqp", ("aio_pika", "aiormq", "pamqp"))
 
 _SCHEMES: dict[str, _Backend] = {
-    "memory": _Backend("queuelab.backends.memory", (), ""),
+    "memory": _Backend("queuelab.backends.memory", ()),
     "sqlite": _SQL,
     "sqlite+aiosqlite": _SQL,
     "postgresql": _POSTGRES,
@@ -78,7 +71,13 @@ _SCHEMES: dict[str, _Backend] = {
 }
 
 #: the package a person installs for each driver import name (they differ for aio_pika)
-_PACKAGE_OF = {"aio_pika": "aio-pika", "aiormq": "aio-pika", "pamqp": "aio-pika"}
+_PACKAGE_OF = {
+    "aio_pika": "aio-pika",
+    "aiormq": "aio-pika",
+    "pamqp": "aio-pika",
+    "greenlet": "sqlalchemy[asyncio]",
+    "sqlalchemy": "sqlalchemy[asyncio]",
+}
 
 _SECRET_PARAM = re.compile(
     r"(^|[&;])(password|passwd|pwd|secret|token|api_?key)=[^&;]*", re.IGNORECASE
@@ -132,6 +131,32 @@ def _scheme_of(url: str) -> str:
     return scheme.lower() if sep else ""
 
 
+def driver_message(scheme: str, driver: str) -> str:
+    """The one message for a missing driver, whichever backend needs it."""
+    package = _PACKAGE_OF.get(driver, driver)
+    return (
+        f"{scheme}:// needs the Python package {package!r}, which is installed with QueueLab "
+        f"but missing here: pip install '{package}' (or reinstall QueueLab)"
+    )
+
+
+def missing_driver(url: str) -> str | None:
+    """The message for the first driver `url`'s backend needs and cannot find, or None.
+
+    Looks without importing (`find_spec`), so asking costs no start-up time.
+    """
+    scheme = _scheme_of(url)
+    backend = _SCHEMES.get(scheme)
+    for driver in backend.drivers if backend else ():
+        try:
+            found = importlib.util.find_spec(driver) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return driver_message(scheme, driver)
+    return None
+
+
 def _load(module: str) -> ModuleType:
     """Import a backend module (a seam the tests replace to simulate missing drivers)."""
     return importlib.import_module(module)
@@ -150,15 +175,14 @@ def open_queue(url: str, **options: Any) -> TaskQueue:
         known = ", ".join(f"{s}://" for s in _SCHEMES)
         what = f"scheme {scheme!r}" if scheme else "no scheme"
         raise BackendError(f"cannot open queue URL {redact_url(url)!r}: {what}; supported: {known}")
+    if (message := missing_driver(url)) is not None:
+        raise BackendError(message)
     try:
         module = _load(backend.module)
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").split(".")[0]
         if missing in backend.drivers:
-            package = _PACKAGE_OF.get(missing, missing)
-            raise BackendError(
-                f"{scheme}:// needs the {package!r} package: {backend.install}"
-            ) from exc
+            raise BackendError(driver_message(scheme, missing)) from exc
         if exc.name and backend.module.startswith(exc.name):
             raise BackendError(
                 f"{scheme}:// is not available in this build of QueueLab "

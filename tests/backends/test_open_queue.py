@@ -19,12 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 # url, backend module, driver import name, install hint
 _SQL, _REDIS, _AMQP = (f"queuelab.backends.{m}" for m in ("sql", "redis_queue", "amqp"))
 NON_MEMORY = [
-    ("sqlite:///tmp/q.db", _SQL, "aiosqlite", "pip install 'sqlalchemy[asyncio]' aiosqlite"),
-    ("postgresql://u:s3cret@localhost/test", _SQL, "asyncpg", "pip install 'queuelab[postgres]'"),
-    ("postgresql+asyncpg://u:s3cret@db/test", _SQL, "asyncpg", "queuelab[postgres]"),
-    ("postgres://u:s3cret@localhost/test", _SQL, "asyncpg", "queuelab[postgres]"),
-    ("redis://:s3cret@127.0.0.1:6379/0", _REDIS, "redis", "pip install 'queuelab[redis]'"),
-    ("amqp://guest:s3cret@127.0.0.1/", _AMQP, "aio_pika", "pip install 'queuelab[amqp]'"),
+    ("sqlite:///tmp/q.db", _SQL, "aiosqlite", "pip install 'aiosqlite'"),
+    ("postgresql://u:s3cret@localhost/test", _SQL, "asyncpg", "pip install 'asyncpg'"),
+    ("postgresql+asyncpg://u:s3cret@db/test", _SQL, "asyncpg", "pip install 'asyncpg'"),
+    ("postgres://u:s3cret@localhost/test", _SQL, "asyncpg", "pip install 'asyncpg'"),
+    ("redis://:s3cret@127.0.0.1:6379/0", _REDIS, "redis", "pip install 'redis'"),
+    ("amqp://guest:s3cret@127.0.0.1/", _AMQP, "aio_pika", "pip install 'aio-pika'"),
 ]
 
 
@@ -54,8 +54,41 @@ def test_the_redis_message_reads_well(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(BackendError) as caught:
         open_queue("redis://localhost")
     assert str(caught.value) == (
-        "redis:// needs the 'redis' package: pip install 'queuelab[redis]'"
+        "redis:// needs the Python package 'redis', which is installed with QueueLab but "
+        "missing here: pip install 'redis' (or reinstall QueueLab)"
     )
+
+
+@pytest.mark.parametrize(("url", "module", "driver", "hint"), NON_MEMORY)
+def test_a_driver_missing_from_the_environment_is_one_message_before_connecting(
+    monkeypatch: pytest.MonkeyPatch, url: str, module: str, driver: str, hint: str
+) -> None:
+    """Before, a missing asyncpg passed `open_queue` (the SQL module loads it only on open)
+    and surfaced as a raw ModuleNotFoundError at the first connection."""
+    real = backends.importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return None if name == driver else real(name, *args)
+
+    monkeypatch.setattr(backends.importlib.util, "find_spec", find_spec)
+    with pytest.raises(BackendError) as caught:
+        open_queue(url)
+    assert str(caught.value) == backends.driver_message(url.split("://")[0], driver)
+    assert hint in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+def test_every_driver_is_a_default_dependency() -> None:
+    """README command 1 (`pip install -e .`) must bring every backend's driver."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = {
+        d.split(";")[0].split(">")[0].split("[")[0].split("~")[0].strip().lower()
+        for d in project["dependencies"]
+    }
+    assert {"asyncpg", "redis", "aio-pika", "aiosqlite", "sqlalchemy"} <= names
+    for extra in ("postgres", "redis", "amqp", "backends"):  # old commands keep working
+        assert extra in project["optional-dependencies"]
 
 
 @pytest.mark.parametrize(("url", "module", "driver", "hint"), NON_MEMORY)
