@@ -5,20 +5,19 @@ tasks, which fail every attempt and must end in the dead-letter queue instead of
 forever. `FailureModel` draws poison once per task (the engine stores it on `Task.poison`)
 and then decides each attempt.
 
-Every decision consumes exactly one uniform draw whatever the knob values (a probability
-of 0 or 1 included), so turning a knob never shifts the rest of the random stream: two
-runs that differ only in that knob see the same arrivals and service times (common random
-numbers), and the difference on the plots is the knob's alone.
+Poison and attempt outcomes each have a stream of their own (`core.streams.Streams`), and
+every decision takes exactly one uniform draw whatever the knob values (a probability of 0
+or 1 included): turning one knob never shifts another's draws (common random numbers), and
+the difference on the plots is the knob's alone. A knob change only moves a threshold.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from queuelab.core.streams import uniform_stream
+from queuelab.core.streams import Draw
 
 
 def _probability(name: str, value: object) -> float:
@@ -34,33 +33,36 @@ def _probability(name: str, value: object) -> float:
 class FailureModel:
     """Attempts fail with `probability`; a `poison_fraction` of tasks fail every attempt."""
 
-    __slots__ = ("poison_fraction", "probability", "uniform")
+    __slots__ = ("attempt", "poison", "poison_fraction", "probability")
 
-    def __init__(self, probability: float, poison_fraction: float, rng: random.Random) -> None:
+    def __init__(self, probability: float, poison_fraction: float, poison: Draw,
+                 attempt: Draw) -> None:
         self.probability = _probability("probability", probability)
         self.poison_fraction = _probability("poison_fraction", poison_fraction)
-        # one uniform per question asked; the simulator compares it inline on its hot path
-        self.uniform = uniform_stream(rng)
+        # one uniform per question asked, each kind of question on its own stream (the
+        # simulator compares them inline on its hot path)
+        self.poison = poison
+        self.attempt = attempt
 
     def is_poison(self) -> bool:
         """Drawn once per task, when it is created."""
-        return self.uniform() < self.poison_fraction
+        return self.poison() < self.poison_fraction
 
     def attempt_fails(self, poison: bool) -> bool:
         """Whether this attempt fails: always for a poison task, else with `probability`."""
-        return self.uniform() < self.probability or poison
+        return self.attempt() < self.probability or poison
 
 
 class PriorityMix:
     """Priority levels 0..n-1 (the last is the most urgent), drawn in proportion to `weights`.
 
-    Cumulative weights + bisect: one uniform draw and an O(log n) search per task. A level
-    of weight 0 is never drawn.
+    Cumulative weights + bisect: one uniform draw (the caller's, from its own stream) and an
+    O(log n) search per task. A level of weight 0 is never drawn.
     """
 
-    __slots__ = ("_cumulative", "_random", "_total", "weights")
+    __slots__ = ("_cumulative", "_total", "weights")
 
-    def __init__(self, weights: Sequence[float], rng: random.Random) -> None:
+    def __init__(self, weights: Sequence[float]) -> None:
         values = []
         for i, w in enumerate(weights):
             try:
@@ -81,8 +83,7 @@ class PriorityMix:
         if not running > 0.0:
             raise ValueError("weights: must have a positive sum (got all zeros)")
         self._cumulative = tuple(cumulative)
-        self._total = running  # == _cumulative[-1], so random()*total < it: index <= n-1
-        self._random = rng.random
+        self._total = running  # == _cumulative[-1], so u * total < it: index <= n-1
 
     @property
     def levels(self) -> int:
@@ -93,5 +94,6 @@ class PriorityMix:
         """Each level's share of the tasks (for the scenario form and the theory pane)."""
         return tuple(w / self._total for w in self.weights)
 
-    def draw(self) -> int:
-        return bisect_right(self._cumulative, self._random() * self._total)
+    def level(self, u: float) -> int:
+        """The level a uniform draw `u` in [0, 1) picks."""
+        return bisect_right(self._cumulative, u * self._total)

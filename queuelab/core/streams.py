@@ -1,4 +1,12 @@
-"""Random draws made in blocks and handed out one at a time at C speed.
+"""The run's random streams, one per decision, and draws made in blocks at C speed.
+
+Common random numbers: every random decision of a run has a stream of its own (`Streams`),
+seeded from the scenario's seed and the stream's name alone, and each decision takes its
+draw whether or not it is used (the failure dice are thrown when the failure probability is
+0, the priority is drawn when there is one level). So the k-th decision of a kind sees the
+k-th draw of its stream whatever the other knobs say: changing one knob never reshuffles
+another knob's draws, and two runs that differ in one knob compare like with like.
+`OWNERS` says which knobs may change a stream's draws.
 
 The simulator takes three or four draws per task; a Python-level draw (a method frame
 around `random()` and `log`) costs more than the rest of a task's bookkeeping. Here a
@@ -19,6 +27,17 @@ import numpy as np
 BLOCK = 1024
 
 Draw = Callable[[], float]
+
+OWNERS: dict[str, tuple[str, ...]] = {
+    "arrivals": ("arrivals.",),
+    "service": ("service.",),
+    "poison": ("failures.poison_fraction",),
+    "attempt": ("failures.probability",),
+    "priority": ("priorities.",),
+    "backoff": ("retry.",),
+}
+"""Each stream and the knobs (a path, or a section ending in '.') that own its draws; the
+seed (`run.seed`) owns them all."""
 
 
 def generator_from(rng: random.Random) -> np.random.Generator:
@@ -57,3 +76,23 @@ def uniform_stream(rng: random.Random) -> Draw:
     """Uniform draws on [0, 1)."""
     gen = generator_from(rng)
     return block_stream(lambda n: gen.random(n).tolist())
+
+
+class Streams:
+    """The seeded streams of one run, shared by both engines through `core.models`.
+
+    `arrivals` and `service` are `random.Random`s handed to the arrival process and the
+    service-time distribution (a knob change rebuilds the model on the same one); the
+    others are uniform draws on [0, 1) that the decisions compare with a knob, so a knob
+    change moves a threshold and never the stream.
+    """
+
+    __slots__ = ("arrivals", "attempt", "backoff", "poison", "priority", "service")
+
+    def __init__(self, seed: int) -> None:
+        self.arrivals = random.Random(f"{seed}:arrivals")
+        self.service = random.Random(f"{seed}:service")
+        self.poison: Draw = uniform_stream(random.Random(f"{seed}:poison"))
+        self.attempt: Draw = uniform_stream(random.Random(f"{seed}:attempt"))
+        self.priority: Draw = uniform_stream(random.Random(f"{seed}:priorities"))
+        self.backoff: Draw = uniform_stream(random.Random(f"{seed}:backoff"))

@@ -124,7 +124,8 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
             return
         w.failed += 1
         retry = ctx.retry
-        backoff = (retry.delay(task.attempts, ctx.models.rng_backoff)
+        jitter = ctx.models.jitter()  # drawn whether or not the task is retried
+        backoff = (retry.delay(task.attempts, jitter)
                    if retry.should_retry(task.attempts) else None)
         task.history.append(Attempt(task.attempts, start, end, outcome, kind, message, backoff,
                                     w.id))

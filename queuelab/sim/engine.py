@@ -9,10 +9,11 @@ This module is also compiled (mypyc, see setup.py and `queuelab.native`), from t
 source: the hot loop's locals carry types so that the compiled loop unboxes them, and the
 worker and task records it touches per event are compiled with it (`sim.entities`).
 
-Determinism: every random draw comes from one of five seeded streams (arrivals, service,
-failures, priorities, backoff), so the same scenario and seed give byte-identical frames,
-and changing one knob does not reshuffle the draws of the others (common random numbers:
-a run with a change compares fairly with the run without it).
+Determinism: every random decision draws from a seeded stream of its own (arrivals,
+service, poison, attempt, priority, backoff: `core.streams.Streams`), and draws it whether
+or not it is used, so the same scenario and seed give byte-identical frames, and changing
+one knob does not reshuffle the draws of the others (common random numbers: a run with a
+change compares fairly with the run without it).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class SimEngine(Referable):
     def __init__(self, scenario: Scenario) -> None:
         self._scenario = validate(scenario)
         s = scenario
-        # the five seeded streams and the load models on them, shared with the live engine
+        # the seeded streams and the load models on them, shared with the live engine
         self._models = LoadModels(s)
 
         self.now = 0.0
@@ -477,7 +478,10 @@ class SimEngine(Referable):
         # Knobs only `apply` changes, and `apply` never runs inside this loop.
         simple = self._breaker is None and self._levels == 1 and not self._prefetch
         p_fail, p_poison, timeout = self._models.p_fail, self._models.p_poison, self._timeout
-        uniforms = draws(self._models.failures.uniform)
+        # every decision draws from its own stream, used or not (common random numbers)
+        poisons = draws(self._models.streams.poison)
+        fates = draws(self._models.streams.attempt)
+        levels = draws(self._models.streams.priority)
         requeue = not self._inline_mode  # a failed attempt frees its worker
         gap = getattr(self._models.arrivals, "gap", None)  # a renewal process: next = now + gap
         gaps = draws(gap) if gap is not None else None
@@ -502,8 +506,9 @@ class SimEngine(Referable):
                 now = t
                 # ---- an arrival
                 created += 1
-                priority = 0 if mix is None else mix.draw()
-                poison = p_poison > 0.0 and take(uniforms) < p_poison
+                u = take(levels)
+                priority = 0 if mix is None else mix.level(u)
+                poison = take(poisons) < p_poison
                 if gaps is not None:
                     na = t + take(gaps)
                 else:
@@ -523,7 +528,7 @@ class SimEngine(Referable):
                     wait_append(0.0)
                     duration = take(service_draws)
                     outcome = SUCCEEDED
-                    if poison or (p_fail > 0.0 and take(uniforms) < p_fail):
+                    if take(fates) < p_fail or poison:
                         outcome = FAILED
                     if timeout and duration > timeout:
                         duration = timeout
@@ -570,7 +575,7 @@ class SimEngine(Referable):
                             wait_append(t - task[N_CREATED])
                         duration = take(service_draws)
                         outcome = SUCCEEDED
-                        if task[N_POISON] or (p_fail > 0.0 and take(uniforms) < p_fail):
+                        if take(fates) < p_fail or task[N_POISON]:
                             outcome = FAILED
                         if timeout and duration > timeout:
                             duration = timeout
@@ -714,8 +719,9 @@ class SimEngine(Referable):
         through the backoff (inline mode)."""
         retry = self._retry
         backoff = None
+        jitter = self._models.jitter()  # drawn whether or not the task is retried
         if retry.should_retry(task[ATTEMPTS]):
-            backoff = retry.delay(task[ATTEMPTS], self._models.rng_backoff)
+            backoff = retry.delay(task[ATTEMPTS], jitter)
         if task[HISTORY] is None:
             task[HISTORY] = []
         task[HISTORY].append((w.started, t, w.outcome, backoff, w.number))

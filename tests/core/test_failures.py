@@ -11,8 +11,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from queuelab.core.failures import FailureModel, PriorityMix
+from queuelab.core.streams import uniform_stream
 
 N = 200_000
+
+
+def model(probability: float, poison_fraction: float, seed: int) -> FailureModel:
+    """A failure model on two streams of its own, as `core.streams.Streams` gives them."""
+    return FailureModel(probability, poison_fraction,
+                        uniform_stream(random.Random(f"{seed}:poison")),
+                        uniform_stream(random.Random(f"{seed}:attempt")))
+
+
+def level_draws(mix: PriorityMix, seed: int, n: int) -> list[int]:
+    rng = random.Random(seed)
+    return [mix.level(rng.random()) for _ in range(n)]
 
 
 def within_4_sd(observed: int, n: int, p: float) -> bool:
@@ -20,39 +33,43 @@ def within_4_sd(observed: int, n: int, p: float) -> bool:
 
 
 def test_attempts_fail_with_the_probability() -> None:
-    model = FailureModel(0.07, 0.0, random.Random(1))
-    assert within_4_sd(sum(model.attempt_fails(False) for _ in range(N)), N, 0.07)
+    m = model(0.07, 0.0, 1)
+    assert within_4_sd(sum(m.attempt_fails(False) for _ in range(N)), N, 0.07)
 
 
 def test_poison_fraction_and_poison_always_fails() -> None:
-    model = FailureModel(0.0, 0.02, random.Random(2))
-    assert within_4_sd(sum(model.is_poison() for _ in range(N)), N, 0.02)
-    assert all(model.attempt_fails(True) for _ in range(1000))
-    assert not any(model.attempt_fails(False) for _ in range(1000))
+    m = model(0.0, 0.02, 2)
+    assert within_4_sd(sum(m.is_poison() for _ in range(N)), N, 0.02)
+    assert all(m.attempt_fails(True) for _ in range(1000))
+    assert not any(m.attempt_fails(False) for _ in range(1000))
 
 
 def test_extreme_probabilities() -> None:
-    always = FailureModel(1.0, 1.0, random.Random(3))
+    always = model(1.0, 1.0, 3)
     assert all(always.attempt_fails(False) and always.is_poison() for _ in range(1000))
-    never = FailureModel(0.0, 0.0, random.Random(3))
+    never = model(0.0, 0.0, 3)
     assert not any(never.attempt_fails(False) or never.is_poison() for _ in range(1000))
 
 
-def test_knob_values_do_not_shift_the_stream() -> None:
-    """One draw per decision whatever the knobs: runs differing in a knob stay aligned."""
-    a, b = random.Random(4), random.Random(4)
-    low, high = FailureModel(0.0, 0.0, a), FailureModel(0.9, 1.0, b)
+def test_knob_values_do_not_shift_the_streams() -> None:
+    """One draw per decision, on the decision's own stream, whatever the knobs: runs that
+    differ in a knob stay aligned, and poison does not depend on the failure probability."""
+    low, high = model(0.0, 0.0, 4), model(0.9, 1.0, 4)
+    also = model(0.5, 0.0, 4)
     for i in range(1000):
         poison = i % 3 == 0
-        low.is_poison(), high.is_poison()
-        low.attempt_fails(poison), high.attempt_fails(poison)
-    assert a.getstate() == b.getstate()
+        assert low.is_poison() is False
+        assert high.is_poison() is True
+        also.is_poison()
+        low.attempt_fails(poison), high.attempt_fails(poison), also.attempt_fails(poison)
+    after = [m.poison() for m in (low, high, also)] + [m.attempt() for m in (low, high, also)]
+    assert after[0] == after[1] == after[2] and after[3] == after[4] == after[5]
 
 
 def test_same_seed_same_decisions() -> None:
     def decisions(seed: int) -> list[bool]:
-        model = FailureModel(0.3, 0.1, random.Random(seed))
-        return [model.attempt_fails(model.is_poison()) for _ in range(500)]
+        m = model(0.3, 0.1, seed)
+        return [m.attempt_fails(m.is_poison()) for _ in range(500)]
 
     assert decisions(9) == decisions(9)
     assert decisions(9) != decisions(10)
@@ -71,12 +88,12 @@ def test_same_seed_same_decisions() -> None:
 def test_failure_knobs_refused_by_name(kwargs: dict, message: str) -> None:
     args = {"probability": 0.1, "poison_fraction": 0.0} | kwargs
     with pytest.raises(ValueError, match="^" + re.escape(message)):
-        FailureModel(args["probability"], args["poison_fraction"], random.Random(0))
+        model(args["probability"], args["poison_fraction"], 0)
 
 
 def test_priority_frequencies_follow_weights() -> None:
-    mix = PriorityMix([6, 3, 1], random.Random(5))
-    draws = [mix.draw() for _ in range(N)]
+    mix = PriorityMix([6, 3, 1])
+    draws = level_draws(mix, 5, N)
     for level, share in enumerate(mix.probabilities):
         assert within_4_sd(draws.count(level), N, share), level
     assert mix.probabilities == pytest.approx((0.6, 0.3, 0.1))
@@ -89,16 +106,15 @@ def test_priority_frequencies_follow_weights() -> None:
     st.integers(0, 2**32),
 )
 def test_priority_draws_only_levels_with_weight(weights: list[float], seed: int) -> None:
-    mix = PriorityMix(weights, random.Random(seed))
-    for _ in range(200):
-        level = mix.draw()
+    mix = PriorityMix(weights)
+    for level in level_draws(mix, seed, 200):
         assert 0 <= level < len(weights)
         assert weights[level] > 0.0
 
 
 def test_single_level_is_always_zero() -> None:
-    mix = PriorityMix([2.5], random.Random(6))
-    assert {mix.draw() for _ in range(100)} == {0}
+    mix = PriorityMix([2.5])
+    assert set(level_draws(mix, 6, 100)) == {0}
 
 
 @pytest.mark.parametrize(
@@ -113,4 +129,4 @@ def test_single_level_is_always_zero() -> None:
 )
 def test_priority_weights_refused_by_name(weights: list, message: str) -> None:
     with pytest.raises(ValueError, match="^" + re.escape(message)):
-        PriorityMix(weights, random.Random(0))
+        PriorityMix(weights)

@@ -17,7 +17,6 @@ policy's: the delay is the same either way, so `RETRY_MODES` is only exported he
 from __future__ import annotations
 
 import math
-import random
 
 from queuelab.core.policies.concurrency import check_int, check_known, check_number
 
@@ -34,7 +33,7 @@ class RetryPolicy:
     `max_attempts` counts every attempt, the first included: 1 means a failure goes straight
     to the dead letters, 3 means two retries. `delay` runs once per failure in a simulation
     doing hundreds of thousands of tasks a second, so the nominal delays are tabulated up
-    front and the jitter is one `rng.random()` call.
+    front and the jitter is one multiplication by the caller's uniform draw.
     """
 
     __slots__ = (
@@ -137,17 +136,20 @@ class RetryPolicy:
             return self._table[attempt - 1]
         return self._tail if self._tail is not None else self._compute(attempt)
 
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """The jittered backoff after failed attempt `attempt` (1-based), in [0, max_delay]."""
+    def delay(self, attempt: int, u: float) -> float:
+        """The jittered backoff after failed attempt `attempt` (1-based), in [0, max_delay].
+
+        `u` is the jitter's uniform draw in [0, 1), taken by the caller whatever the jitter
+        (one per failed attempt, so the jitter knob never shifts the stream)."""
         table = self._table
         d = table[attempt - 1] if 0 < attempt <= len(table) else self.nominal_delay(attempt)
         code = self._jitter_code
         if code == 0:
             return d
         if code == 1:
-            return rng.random() * d
+            return u * d
         half = d * 0.5
-        return half + rng.random() * half
+        return half + u * half
 
     def total_nominal_delay(self) -> float:
         """Backoff waited in all when every attempt fails: the least time to dead letter."""
