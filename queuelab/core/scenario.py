@@ -18,7 +18,8 @@ FORMAT = 1
 ARRIVAL_PROCESSES = ("constant", "poisson", "bursty", "ramp", "sine", "spike", "trace")
 SERVICE_DISTRIBUTIONS = ("constant", "exponential", "uniform", "lognormal", "pareto", "empirical")
 STRATEGIES = ("single", "fixed", "dynamic", "semaphore")
-AUTOSCALERS = ("threshold", "target")
+AUTOSCALERS = ("threshold", "target", "keda")
+SELECT_POLICIES = ("Max", "Min", "Disabled")
 DISCIPLINES = ("fifo", "priority")
 JITTERS = ("none", "full", "equal")
 RETRY_MODES = ("requeue", "inline")
@@ -170,11 +171,13 @@ class PoolConfig:
     max_workers: int = knob(20, "Max workers", "The autoscaler never goes above this.",
                             minimum=1, maximum=10_000, shown_when=_when("strategy", "dynamic"))
     check_interval: float = knob(5.0, "Check interval", "Seconds between two autoscaler "
-                                 "decisions (the polling interval).", unit="s", minimum=0.0,
+                                 "decisions; for keda, the cluster's HPA sync period "
+                                 "(15 s in Kubernetes).", unit="s", minimum=0.0,
                                  exclusive_minimum=True, shown_when=_when("strategy", "dynamic"))
     autoscaler: str = knob("threshold", "Autoscaler", "threshold: a simple rule "
                            "(one worker up or down per check); target: Kubernetes HPA-style "
-                           "target tracking.", choices=AUTOSCALERS,
+                           "target tracking; keda: a KEDA ScaledObject over the Kubernetes HPA, "
+                           "rule for rule (import and export it as YAML).", choices=AUTOSCALERS,
                            shown_when=_when("strategy", "dynamic"))
     scale_up_threshold: float = knob(100.0, "Scale-up threshold", "Add a worker when the "
                                      "backlog is above this.", unit="tasks", minimum=0.0,
@@ -185,24 +188,55 @@ class PoolConfig:
     target_per_worker: float = knob(10.0, "Target per worker", "Backlog each worker should "
                                     "carry: desired = ceil(backlog / target).", unit="tasks",
                                     minimum=0.0, exclusive_minimum=True,
-                                    shown_when=_when("autoscaler", "target"))
+                                    shown_when=_when("autoscaler", "target", "keda"))
     tolerance: float = knob(0.1, "Tolerance", "No change while backlog / (workers × target) is "
                             "within 1 ± tolerance.", minimum=0.0, maximum=1.0,
-                            shown_when=_when("autoscaler", "target"))
+                            shown_when=_when("autoscaler", "target", "keda"))
     stabilization_up: float = knob(0.0, "Stabilization up", "Scale up to the lowest "
-                                   "recommendation of this window.", unit="s", minimum=0.0,
-                                   shown_when=_when("autoscaler", "target"))
+                                   "recommendation of this window (keda: scaleUp."
+                                   "stabilizationWindowSeconds).", unit="s", minimum=0.0,
+                                   shown_when=_when("autoscaler", "target", "keda"))
     stabilization_down: float = knob(300.0, "Stabilization down", "Scale down only to the "
-                                     "highest recommendation of this window: stops flapping.",
+                                     "highest recommendation of this window: stops flapping "
+                                     "(keda: scaleDown.stabilizationWindowSeconds).",
                                      unit="s", minimum=0.0,
-                                     shown_when=_when("autoscaler", "target"))
+                                     shown_when=_when("autoscaler", "target", "keda"))
     max_step: int = knob(4, "Max step", "Most workers added or removed per decision.",
                          minimum=1, shown_when=_when("autoscaler", "target"))
     cooldown: float = knob(0.0, "Cooldown", "No further change for this long after a change.",
                            unit="s", minimum=0.0, shown_when=_when("autoscaler", "target"))
     activation: float = knob(0.0, "Activation", "With min 0: scale 0 → 1 only above this "
-                             "backlog, back to 0 at or below it.", unit="tasks", minimum=0.0,
-                             shown_when=_when("autoscaler", "target"))
+                             "backlog, back to 0 at or below it (keda: the trigger's "
+                             "activation value).", unit="tasks", minimum=0.0,
+                             shown_when=_when("autoscaler", "target", "keda"))
+    polling_interval: float = knob(30.0, "Polling interval", "KEDA's pollingInterval: how "
+                                   "often it checks the triggers for activation (0 <-> 1).",
+                                   unit="s", minimum=0.0, exclusive_minimum=True,
+                                   shown_when=_when("autoscaler", "keda"))
+    cooldown_period: float = knob(300.0, "Cooldown period", "KEDA's cooldownPeriod: how long "
+                                  "after the last active poll the pool returns to zero (or "
+                                  "the idle count); nothing else waits for it.", unit="s",
+                                  minimum=0.0, shown_when=_when("autoscaler", "keda"))
+    idle_workers: int = knob(-1, "Idle workers", "KEDA's idleReplicaCount: the count while no "
+                             "trigger is active, below min workers (-1 = not set; KEDA "
+                             "supports only 0).", minimum=-1, maximum=10_000,
+                             shown_when=_when("autoscaler", "keda"))
+    scale_up_policies: str = knob("Percent 100 per 15s, Pods 4 per 15s", "Scale-up policies",
+                                  "behavior.scaleUp.policies: how many workers may be added "
+                                  "per period, e.g. 'Percent 100 per 15s, Pods 4 per 15s'.",
+                                  shown_when=_when("autoscaler", "keda"))
+    scale_up_select: str = knob("Max", "Scale-up select", "behavior.scaleUp.selectPolicy: the "
+                                "policy allowing the most change (Max), the least (Min), or "
+                                "no scaling up (Disabled).", choices=SELECT_POLICIES,
+                                shown_when=_when("autoscaler", "keda"))
+    scale_down_policies: str = knob("Percent 100 per 15s", "Scale-down policies",
+                                    "behavior.scaleDown.policies: how many workers may be "
+                                    "removed per period, e.g. 'Pods 4 per 60s, Percent 10 per "
+                                    "60s'.", shown_when=_when("autoscaler", "keda"))
+    scale_down_select: str = knob("Max", "Scale-down select", "behavior.scaleDown."
+                                  "selectPolicy: Max, Min or Disabled (no scaling down).",
+                                  choices=SELECT_POLICIES,
+                                  shown_when=_when("autoscaler", "keda"))
     startup_delay: float = knob(0.0, "Startup delay", "Cold start: a new worker takes work "
                                 "only after this long.", unit="s", minimum=0.0,
                                 shown_when=_when("strategy", "dynamic", "fixed"))

@@ -11,13 +11,25 @@ from queuelab.core.policies import Autoscaler, CircuitBreaker, RetryPolicy, make
 from queuelab.core.scenario import Scenario
 
 
-def autoscaler_knobs(s: Scenario) -> dict[str, float | int]:
+def autoscaler_knobs(s: Scenario) -> dict[str, float | int | str]:
     """The pool knobs the scenario's autoscaler kind takes."""
     p = s.pool
-    common: dict[str, float | int] = {"min_workers": p.min_workers, "max_workers": p.max_workers}
+    common: dict[str, float | int | str] = {"min_workers": p.min_workers,
+                                            "max_workers": p.max_workers}
     if p.autoscaler == "threshold":
         return common | {"scale_up_threshold": p.scale_up_threshold,
                          "scale_down_threshold": p.scale_down_threshold}
+    if p.autoscaler == "keda":
+        return common | {
+            "target_per_worker": p.target_per_worker, "activation": p.activation,
+            "tolerance": p.tolerance, "stabilization_up": p.stabilization_up,
+            "stabilization_down": p.stabilization_down,
+            "scale_up_policies": p.scale_up_policies, "scale_up_select": p.scale_up_select,
+            "scale_down_policies": p.scale_down_policies,
+            "scale_down_select": p.scale_down_select, "polling_interval": p.polling_interval,
+            "cooldown_period": p.cooldown_period, "idle_workers": p.idle_workers,
+            "sync_period": p.check_interval,
+        }
     return common | {
         "target_per_worker": p.target_per_worker, "tolerance": p.tolerance,
         "stabilization_up": p.stabilization_up, "stabilization_down": p.stabilization_down,

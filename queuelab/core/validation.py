@@ -111,6 +111,8 @@ def _cross_errors(s: Scenario, require_data: bool) -> list[FieldError]:
     need(pool.scale_down_threshold <= pool.scale_up_threshold, "pool.scale_down_threshold",
          f"must be <= pool.scale_up_threshold "
          f"({pool.scale_down_threshold:g} > {pool.scale_up_threshold:g})")
+    if pool.strategy == "dynamic" and pool.autoscaler == "keda":
+        errs.extend(_keda_errors(s))
     weights = s.priorities.weights
     need(len(weights) > 0 and math.fsum(weights) > 0, "priorities.weights",
          "must hold at least one weight and sum to a positive number")
@@ -136,6 +138,22 @@ def _cross_errors(s: Scenario, require_data: bool) -> list[FieldError]:
         need(peak > 0 or arr.rate < 0, "arrivals.rate",
              "no task would ever arrive: every rate is 0")
     return errs
+
+
+def _keda_errors(s: Scenario) -> list[FieldError]:
+    """What the keda autoscaler refuses (policy text, whole-second windows, the idle count),
+    in its own words: the policy object is the one place these rules live."""
+    from queuelab.core.scenario_policies import autoscaler_for
+
+    if s.pool.max_workers < s.pool.min_workers:
+        return []  # already reported above
+    try:
+        autoscaler_for(s)
+    except ValueError as exc:
+        name, _, reason = str(exc).partition(": ")
+        path = "pool.check_interval" if name == "sync_period" else f"pool.{name}"
+        return [FieldError(path, reason)]
+    return []
 
 
 def validate(scenario: Scenario) -> Scenario:

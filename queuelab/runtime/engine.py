@@ -388,6 +388,8 @@ class LiveEngine:
         if scaling is None or name in ("workers", "startup_delay"):
             return
         if name == "check_interval":
+            if s.pool.autoscaler == "keda":  # its HPA sync period
+                scaling.autoscaler.reconfigure(**autoscaler_knobs(s))
             scaling.reconfigure(check_interval=s.pool.check_interval)
         elif name == "autoscaler":
             scaling.reconfigure(autoscaler=autoscaler_for(s))

@@ -364,7 +364,8 @@ class SemaphorePool:
 
 
 class Autoscaling:
-    """Every `check_interval` scenario seconds: observe the queue, ask the autoscaler, resize."""
+    """When the autoscaler asks (`next_check`: every `check_interval` scenario seconds, or a
+    keda autoscaler's HPA sync and KEDA poll slots): observe the queue, ask it, resize."""
 
     def __init__(self, ctx: RunContext, pool: WorkerPool, autoscaler: Autoscaler,
                  check_interval: float) -> None:
@@ -391,10 +392,10 @@ class Autoscaling:
     async def run(self) -> None:
         ctx = self.ctx
         clock = ctx.clock
-        next_at = clock.now() + self.check_interval
+        next_at = self.autoscaler.next_check(clock.now(), self.check_interval)
         while not (ctx.stopping or self._stopped):
             if not await clock.sleep_until(next_at, self._rearm):
-                next_at = clock.now() + self.check_interval
+                next_at = self.autoscaler.next_check(clock.now(), self.check_interval)
                 continue
             counts = await ctx.queue.counts()
             if ctx.stopping or self._stopped:
@@ -403,4 +404,4 @@ class Autoscaling:
             obs = PoolObservation(backlog=counts.ready, workers=self.pool.size(),
                                   busy=ctx.busy, retrying=counts.delayed)
             self.pool.resize(self.autoscaler.decide(now, obs))
-            next_at += self.check_interval
+            next_at = self.autoscaler.next_check(next_at, self.check_interval)

@@ -190,7 +190,8 @@ class SimEngine(Referable):
         if 0.0 < s.run.warmup < s.run.duration:
             self._push(s.run.warmup, _WARM, None)
         if self._autoscaler is not None:
-            self._push(p.check_interval, _CHECK, self._check_gen)
+            self._push(self._autoscaler.next_check(0.0, p.check_interval), _CHECK,
+                       self._check_gen)
         self._state = _RUNNING
         self._rebase()
 
@@ -433,8 +434,11 @@ class SimEngine(Referable):
         if self._autoscaler is None:
             return
         if name == "check_interval":
+            if p.autoscaler == "keda":  # its HPA sync period
+                self._autoscaler.reconfigure(**autoscaler_knobs(s))
             self._check_gen += 1
-            self._push(self.now + p.check_interval, _CHECK, self._check_gen)
+            self._push(self._autoscaler.next_check(self.now, p.check_interval), _CHECK,
+                       self._check_gen)
         elif name == "autoscaler":
             self._autoscaler = autoscaler_for(s)
         elif name != "workers" and name != "startup_delay":
@@ -831,8 +835,8 @@ class SimEngine(Referable):
 
     def _check(self, t: float) -> None:
         p = self._scenario.pool
-        self._push(t + p.check_interval, _CHECK, self._check_gen)
         assert self._autoscaler is not None
+        self._push(self._autoscaler.next_check(t, p.check_interval), _CHECK, self._check_gen)
         current = self._alive - self._draining_count()
         obs = PoolObservation(backlog=self._waiting, workers=current, busy=self._busy,
                               retrying=self._retrying)

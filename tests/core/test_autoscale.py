@@ -219,7 +219,7 @@ def test_make_autoscaler() -> None:
 @pytest.mark.parametrize(
     ("kind", "knobs", "message"),
     [
-        ("magic", {}, r"^kind: must be one of 'threshold', 'target' \(got 'magic'\)$"),
+        ("magic", {}, r"^kind: must be one of 'threshold', 'target', 'keda' \(got 'magic'\)$"),
         ("target", {"min_workers": 1, "max_workers": 4}, r"^target_per_worker: required"),
         (
             "target",

@@ -19,6 +19,7 @@ from queuelab.core.policies.autoscale import (
 from queuelab.core.policies.backoff import JITTERS, RETRY_MODES, RetryPolicy
 from queuelab.core.policies.breaker import BreakerState, CircuitBreaker
 from queuelab.core.policies.concurrency import ConcurrencyLimit
+from queuelab.core.policies.keda import KedaAutoscaler, QueueTrigger
 
 __all__ = [
     "AUTOSCALER_KINDS",
@@ -28,7 +29,9 @@ __all__ = [
     "BreakerState",
     "CircuitBreaker",
     "ConcurrencyLimit",
+    "KedaAutoscaler",
     "PoolObservation",
+    "QueueTrigger",
     "RetryPolicy",
     "TargetTrackingAutoscaler",
     "ThresholdAutoscaler",

@@ -6,25 +6,31 @@ workers, or drains idle ones first and busy ones after they finish (it never kil
 worker). Because both engines call the same object with the same observations, a tuning
 found in the simulator behaves the same way live.
 
-Two strategies:
+Three strategies:
 
 * `ThresholdAutoscaler` - the classic dynamic pool: one worker more above one
   backlog threshold, one fewer below another. Simple and predictable, slow to follow a burst.
 * `TargetTrackingAutoscaler` - Kubernetes HPA on a queue-length metric, with KEDA's
   activation for scale-to-zero: sizes the pool so each worker has about `target_per_worker`
   waiting tasks, damped by tolerance, stabilization windows, step limits and a cooldown.
+* `KedaAutoscaler` (`core.policies.keda`) - a KEDA ScaledObject over the Kubernetes HPA,
+  rule for rule: behavior policies, selectPolicy, KEDA's polling and cooldown to zero.
+
+The engine asks `next_check` when to call `decide` again: every check interval for the first
+two; on the HPA's sync and KEDA's polling slots for the third.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from queuelab.core.policies.concurrency import check_int, check_known, check_number
 
-AUTOSCALER_KINDS = ("threshold", "target")
+AUTOSCALER_KINDS = ("threshold", "target", "keda")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +66,12 @@ class Autoscaler(Protocol):
         """Change knobs at run time; all are checked before any applies; history is kept."""
         ...
 
-    def knobs(self) -> dict[str, float]:
+    def knobs(self) -> Mapping[str, object]:
         """The current knob values, by name."""
+        ...
+
+    def next_check(self, now: float, interval: float) -> float:
+        """When the engine should call `decide` next, given the pool's check interval."""
         ...
 
 
@@ -125,6 +135,9 @@ class ThresholdAutoscaler:
 
     def knobs(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in self._KNOBS}
+
+    def next_check(self, now: float, interval: float) -> float:
+        return now + interval
 
     def describe(self) -> str:
         return (
@@ -331,6 +344,9 @@ class TargetTrackingAutoscaler:
     def knobs(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in self._KNOBS}
 
+    def next_check(self, now: float, interval: float) -> float:
+        return now + interval
+
     def describe(self) -> str:
         wake = f", wakes above {self.activation:g}" if self.min_workers == 0 else ""
         return (
@@ -353,22 +369,24 @@ def _check_bounds(knobs: dict[str, object]) -> tuple[int, int]:
     return low, high
 
 
-_FACTORIES: dict[str, type[ThresholdAutoscaler] | type[TargetTrackingAutoscaler]] = {
-    "threshold": ThresholdAutoscaler,
-    "target": TargetTrackingAutoscaler,
-}
 _REQUIRED = {
     "threshold": ("min_workers", "max_workers", "scale_up_threshold", "scale_down_threshold"),
     "target": ("min_workers", "max_workers", "target_per_worker"),
+    "keda": ("min_workers", "max_workers", "target_per_worker"),
 }
 
 
 def make_autoscaler(kind: str, **knobs: object) -> Autoscaler:
-    """Build an autoscaler by kind ("threshold" | "target"), refusing unknown or missing knobs."""
-    if kind not in _FACTORIES:
+    """Build an autoscaler by kind (see AUTOSCALER_KINDS), refusing unknown or missing knobs."""
+    from queuelab.core.policies.keda import KedaAutoscaler  # keda.py builds on this module
+
+    factories: dict[str, type[ThresholdAutoscaler | TargetTrackingAutoscaler | KedaAutoscaler]]
+    factories = {"threshold": ThresholdAutoscaler, "target": TargetTrackingAutoscaler,
+                 "keda": KedaAutoscaler}
+    if kind not in factories:
         allowed = ", ".join(repr(k) for k in AUTOSCALER_KINDS)
         raise ValueError(f"kind: must be one of {allowed} (got {kind!r})")
-    factory = _FACTORIES[kind]
+    factory = factories[kind]
     check_known(f"{kind} autoscaler", knobs, factory._KNOBS)
     for name in _REQUIRED[kind]:
         if name not in knobs:
