@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from queuelab.core.arrivals import ArrivalProcess, make_arrivals
 from queuelab.core.failures import FailureModel, PriorityMix
+from queuelab.core.outcome import synthetic_fate
 from queuelab.core.scenario import Scenario
 from queuelab.core.service import ServiceTime, make_service
 from queuelab.core.streams import Streams
+from queuelab.core.task import Outcome
 
 
 class LoadModels:
@@ -62,9 +64,11 @@ class LoadModels:
         """Drawn once per task at creation, whatever the poison fraction."""
         return self.failures.is_poison()
 
-    def attempt_fails(self, poison: bool) -> bool:
-        """One attempt's fate, drawn at its start whatever the failure probability."""
-        return self.failures.attempt_fails(poison)
+    def attempt(self, poison: bool, timeout: float) -> tuple[Outcome, float]:
+        """A synthetic attempt starts: its service time and fate, both drawn whatever the
+        knobs (service first, then the failure dice), and the timeout applied."""
+        duration = self.service.draw()
+        return synthetic_fate(self.failures.attempt_fails(poison), duration, timeout)
 
     def jitter(self) -> float:
         """The backoff jitter's uniform, drawn once per failed attempt, retried or not."""

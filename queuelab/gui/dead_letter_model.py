@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from queuelab.core.outcome import POISON, TIMEOUT
 from queuelab.core.task import DeadLetter
 from queuelab.gui.plot_style import for_palette
 
@@ -47,7 +48,7 @@ COL_ID, COL_PRIORITY, COL_ATTEMPTS, COL_KIND, COL_MESSAGE, COL_CREATED, COL_DEAD
     range(len(COLUMNS)))
 SORT_COLUMN = {c.order_by: i for i, c in enumerate(COLUMNS) if c.order_by is not None}
 
-_KIND_COLORS = {"PoisonPill": QColor("#8e24aa"), "Timeout": QColor("#ef6c00")}
+_KIND_COLORS = {POISON: QColor("#8e24aa"), TIMEOUT: QColor("#ef6c00")}
 _KIND_DEFAULT = QColor("#c62828")
 
 

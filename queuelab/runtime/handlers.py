@@ -3,8 +3,8 @@
 A handler is called with the `core.task.Task` (its `payload`, `id`, `attempts` …). Returning
 is success; raising is a failed attempt, and the exception's class name and message become
 the attempt's error kind and text, which the dead-letter pane shows. So the synthetic
-handler fails by raising exceptions named like the simulator's error kinds (`PoisonPill`,
-`SyntheticFailure`): a dead letter reads the same whichever engine made it.
+handler fails by raising the exceptions named like the simulator's error kinds, with its
+messages (`core.outcome`): a dead letter reads the same whichever engine made it.
 
 A user handler is named `package.module:function`. An `async def` is awaited on the event
 loop; a plain function runs in a thread (it may block), from a pool sized to the workers so
@@ -25,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from queuelab.core.models import LoadModels
-from queuelab.core.task import Task
+from queuelab.core.outcome import POISON_MESSAGE, PoisonPill, SyntheticFailure, failure_message
+from queuelab.core.task import Outcome, Task
 from queuelab.runtime.clock import ScenarioClock
 
 Handler = Callable[[Task], Awaitable[None]]
@@ -33,14 +34,6 @@ Handler = Callable[[Task], Awaitable[None]]
 
 class HandlerError(ValueError):
     """A handler name that cannot be used, with the reason."""
-
-
-class SyntheticFailure(Exception):
-    """A transient failure drawn from the failure model."""
-
-
-class PoisonPill(Exception):
-    """A poison task: it fails every attempt."""
 
 
 class SyntheticHandler:
@@ -61,13 +54,13 @@ class SyntheticHandler:
         models = self._models
         clock = self._clock
         start = clock.now()
-        duration = models.service.draw()
-        fails = models.attempt_fails(task.poison)
+        # the task timeout is the worker's to enforce, on the clock: none here
+        outcome, duration = models.attempt(task.poison, 0.0)
         await clock.sleep_until(start + duration)
-        if fails:
+        if outcome is Outcome.FAILED:
             if task.poison:
-                raise PoisonPill("poison task: fails every attempt")
-            raise SyntheticFailure(f"attempt failed (failure probability {models.p_fail:g})")
+                raise PoisonPill(POISON_MESSAGE)
+            raise SyntheticFailure(failure_message(models.p_fail))
 
 
 def resolve(name: str) -> Callable[..., Any]:

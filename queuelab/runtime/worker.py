@@ -21,6 +21,15 @@ from typing import Protocol
 
 from queuelab.backends.base import Delivery, LeaseLost
 from queuelab.core.engine import WorkerInfo, WorkerState
+from queuelab.core.outcome import (
+    STOPPED,
+    STOPPED_MESSAGE,
+    TIMEOUT,
+    Action,
+    after_backoff,
+    settle,
+    timeout_message,
+)
 from queuelab.core.task import Attempt, Outcome, Task
 from queuelab.runtime.context import RunContext
 
@@ -73,7 +82,7 @@ async def execute(ctx: RunContext, task: Task) -> tuple[Outcome, str, str]:
                     await ctx.handler(task)
             except TimeoutError:
                 if limit.expired():
-                    return _TIMED_OUT, "Timeout", f"attempt exceeded the {timeout:g} s task timeout"
+                    return _TIMED_OUT, TIMEOUT, timeout_message(timeout)
                 raise
         else:
             await ctx.handler(task)
@@ -102,8 +111,7 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
                 raise
             _uncancel()
             task.history.append(Attempt(task.attempts, start, clock.now(), Outcome.ABANDONED,
-                                        "Stopped", "the run stopped before the attempt ended",
-                                        None, w.id))
+                                        STOPPED, STOPPED_MESSAGE, None, w.id))
             await ctx.hand_back(d, restore_attempt=False)
             return
         w.cancellable = False
@@ -123,14 +131,12 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
             ledger.acked()
             return
         w.failed += 1
-        retry = ctx.retry
-        jitter = ctx.models.jitter()  # drawn whether or not the task is retried
-        backoff = (retry.delay(task.attempts, jitter)
-                   if retry.should_retry(task.attempts) else None)
+        then = settle(outcome, task.attempts, ctx.retry, ctx.models.jitter(), inline=ctx.inline)
+        backoff = then.backoff
         task.history.append(Attempt(task.attempts, start, end, outcome, kind, message, backoff,
                                     w.id))
         ctx.events += 1
-        if backoff is None:
+        if backoff is None:  # Action.DEAD_LETTER
             ctx.release(d)
             try:
                 with ctx.calls.call(0, 1, 1):
@@ -142,7 +148,7 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
             ctx.recorder.dead_lettered(end)
             return
         ctx.recorder.retried(end)
-        if not ctx.inline:
+        if then.action is Action.REQUEUE:
             ctx.release(d)
             try:
                 with ctx.calls.call(1, 1, 0):
@@ -172,7 +178,7 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
             await ctx.hand_back(d, restore_attempt=False)
             return
         allowed, epoch = ctx.admit()
-        if not allowed:  # the breaker opened meanwhile: back to the queue, as the simulator
+        if after_backoff(allowed) is Action.HAND_BACK:  # the breaker opened meanwhile
             await ctx.hand_back(d, restore_attempt=False)
             return
         task.attempts += 1  # no claim counts this one: the worker kept the task

@@ -30,6 +30,7 @@ from typing import Any
 from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo, WorkerState
 from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
 from queuelab.core.models import LoadModels
+from queuelab.core.outcome import Action, after_backoff, settle, synthetic_error
 from queuelab.core.policies import CircuitBreaker, PoolObservation
 from queuelab.core.policies.resize import plan_resize
 from queuelab.core.reference import mmc_reference
@@ -147,11 +148,8 @@ class SimEngine(Referable):
 
     def _error_for(self, outcome: Outcome, poison: bool) -> tuple[str, str]:
         """The error kind and message a failed attempt reports (the dead-letter pane's text)."""
-        if outcome is _TIMED_OUT:
-            return "Timeout", f"attempt exceeded the {self._timeout:g} s task timeout"
-        if poison:
-            return "PoisonPill", "poison task: fails every attempt"
-        return "SyntheticFailure", f"attempt failed (failure probability {self._models.p_fail:g})"
+        return synthetic_error(outcome, poison, timeout=self._timeout,
+                               probability=self._models.p_fail)
 
     # ------------------------------------------------------------------ the Engine protocol
 
@@ -673,14 +671,7 @@ class SimEngine(Referable):
         if task[FIRST_START] < 0.0:
             task[FIRST_START] = t
             wait = t - task[CREATED]
-        duration = self._models.service.draw()
-        outcome = _SUCCEEDED
-        if self._models.attempt_fails(task[POISON]):
-            outcome = _FAILED
-        timeout = self._timeout
-        if 0.0 < timeout < duration:
-            duration = timeout
-            outcome = _TIMED_OUT
+        outcome, duration = self._models.attempt(task[POISON], self._timeout)
         w.task = task
         w.state = _BUSY
         w.started = t
@@ -721,21 +712,19 @@ class SimEngine(Referable):
     def _failed_attempt(self, w: SimWorker, task: SimTask, t: float) -> bool:
         """Retry or dead-letter a failed attempt; True when the worker keeps the task
         through the backoff (inline mode)."""
-        retry = self._retry
-        backoff = None
-        jitter = self._models.jitter()  # drawn whether or not the task is retried
-        if retry.should_retry(task[ATTEMPTS]):
-            backoff = retry.delay(task[ATTEMPTS], jitter)
+        then = settle(w.outcome, task[ATTEMPTS], self._retry, self._models.jitter(),
+                      inline=self._inline_mode)
+        backoff = then.backoff
         if task[HISTORY] is None:
             task[HISTORY] = []
         task[HISTORY].append((w.started, t, w.outcome, backoff, w.number))
-        if backoff is None:
+        if backoff is None:  # Action.DEAD_LETTER
             self.dead.add(task, t, *self._error_for(w.outcome, task[POISON]))
             self.recorder.dead_lettered(t)
             return False
         self._retrying += 1
         self.recorder.retried(t)
-        if self._inline_mode:
+        if then.action is Action.HOLD:
             w.task = task
             w.state = _BACKING_OFF
             self._push(t + backoff, _INLINE, w)
@@ -774,7 +763,8 @@ class SimEngine(Referable):
         assert task is not None
         self._retrying -= 1
         w.task = None
-        if self._breaker is None or self._breaker.allow(self.now):
+        admitted = self._breaker is None or self._breaker.allow(self.now)
+        if after_backoff(admitted) is Action.RETRY:
             self._start(w, task, self.now)
             return
         self._queues[task[PRIORITY] if self._levels > 1 else 0].appendleft(task)
