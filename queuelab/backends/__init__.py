@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import re
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -30,6 +29,7 @@ from queuelab.backends.base import (
     QueueCounts,
     TaskQueue,
 )
+from queuelab.core.urls import redact_url
 
 __all__ = [
     "BackendError",
@@ -79,38 +79,11 @@ _PACKAGE_OF = {
     "sqlalchemy": "sqlalchemy[asyncio]",
 }
 
-_SECRET_PARAM = re.compile(
-    r"(^|[&;])(password|passwd|pwd|secret|token|api_?key)=[^&;]*", re.IGNORECASE
-)
 
 
 def supported_schemes() -> tuple[str, ...]:
     """The URL schemes `open_queue` knows, for menus and error messages."""
     return tuple(_SCHEMES)
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password (and any password-like query value) replaced by `***`.
-
-    Every URL that is shown or logged goes through here, so a password typed into a
-    backend URL never reaches a log file, a window title or an error report. Plain string
-    surgery rather than urlsplit/urlunsplit: it never fails and leaves the rest untouched.
-    """
-    head, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    end = next((i for i, ch in enumerate(rest) if ch in "/?#"), len(rest))
-    netloc, tail = rest[:end], rest[end:]
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        if ":" in userinfo:
-            netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
-    path, qmark, after = tail.partition("?")
-    if qmark:
-        query, hash_, fragment = after.partition("#")
-        query = _SECRET_PARAM.sub(r"\1\2=***", query)
-        tail = f"{path}?{query}{hash_}{fragment}"
-    return f"{head}://{netloc}{tail}"
 
 
 def parse_options(url: str) -> dict[str, str]:

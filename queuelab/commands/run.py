@@ -21,11 +21,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from queuelab.core.reference import mmc_reference, why_not_mmc
 from queuelab.core.scenario import Scenario
-from queuelab.core.urls import redact_url
+from queuelab.core.urls import describe_failure, redact_url
 from queuelab.core.validation import FieldError, ScenarioError, validate
 from queuelab.io.frames_csv import FramesCsvWriter
 from queuelab.io.scenario_files import load_scenario
@@ -149,8 +148,7 @@ async def run_live(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool =
         await engine.wait()
     except Exception as exc:
         bar.close()
-        print(f"queuelab run: the live run failed: {type(exc).__name__}: "
-              f"{scrub(str(exc), url)}", file=sys.stderr)
+        print(f"queuelab run: the live run failed: {failure(exc, url)}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         await engine.aclose()
@@ -186,8 +184,11 @@ async def open_live_engine(command: str, scenario: Scenario, **options: Any) -> 
               f"{CONNECT_TIMEOUT:g} s", file=sys.stderr)
         return None
     except Exception as exc:  # whatever a driver raises: the queue cannot be used
-        print(f"{command}: cannot open the queue {redact_url(url)}: "
-              f"{scrub(str(exc) or type(exc).__name__, url)}", file=sys.stderr)
+        line = failure(exc, url)  # names the URL once: at its start, or where it says
+        if not line.startswith("cannot open "):
+            line = ("cannot open " if line.startswith(redact_url(url))
+                    else "cannot open the queue: ") + line
+        print(f"{command}: {line}", file=sys.stderr)
         return None
     return engine
 
@@ -211,13 +212,12 @@ def on_interrupt(engine: Any) -> None:
             loop.add_signal_handler(sig, handle)
 
 
-def scrub(text: str, url: str) -> str:
-    """A message with the URL's password masked wherever it appears."""
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    return text.replace(password, "***") if password else text
+def failure(exc: BaseException, url: str) -> str:
+    """One line about a failure to use `url`: QueueLab's own errors as written, a driver's
+    with its type; credentials masked once, the URL named once."""
+    from queuelab.backends.base import BackendError
+
+    return describe_failure(exc, url, ours=isinstance(exc, BackendError))
 
 
 def summary_dict(scenario: Scenario, summary: dict[str, Any], engine: str) -> dict[str, Any]:

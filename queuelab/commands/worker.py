@@ -73,7 +73,7 @@ def _run(ns: argparse.Namespace) -> int:
 
 async def serve(scenario: Scenario, *, quiet: bool = False) -> int:
     """Work the queue until interrupted; the exit code."""
-    from queuelab.commands.run import on_interrupt, open_live_engine, scrub
+    from queuelab.commands.run import failure, on_interrupt, open_live_engine
 
     url = scenario.queue.backend
     shown = redact_url(url)
@@ -96,8 +96,7 @@ async def serve(scenario: Scenario, *, quiet: bool = False) -> int:
                 print(f"  {_status(engine)}", flush=True)
         await engine.wait()
     except Exception as exc:
-        print(f"queuelab worker: stopped by an error: {type(exc).__name__}: "
-              f"{scrub(str(exc), url)}", file=sys.stderr)
+        print(f"queuelab worker: stopped by an error: {failure(exc, url)}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         await engine.aclose()

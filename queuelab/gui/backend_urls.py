@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from queuelab.backends import BackendError, open_queue, parse_options, supported_schemes
-from queuelab.core.urls import has_password, redact_url, strip_password
+from queuelab.core.urls import MASK, describe_failure, has_password, redact_url, strip_password
 
 TEST_TIMEOUT = 5.0  # seconds a connection test waits for an answer
-MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -89,39 +88,36 @@ def with_password(url: str, password: str | None) -> str:
 
 
 class BackendSecrets:
-    """Passwords typed this session, by the password-less URL they belong to; memory only."""
+    """Credentials typed this session (a password, `?password=`, a token), kept as the full
+    URL under the credential-free URL a scenario holds; memory only."""
 
     def __init__(self) -> None:
-        self._passwords: dict[str, str] = {}
+        self._full: dict[str, str] = {}
 
     def remember(self, url: str, previous: str | None = None) -> str:
-        """Keep `url`'s password; returns the URL without it (what the scenario may hold).
+        """Keep `url`'s credentials; returns the URL without them (what the scenario may hold).
 
-        A password shown masked (`***`) and sent back unchanged means "the one I had":
+        A credential shown masked (`***`) and sent back unchanged means "the one I had":
         that of `previous` (the full URL the field showed), else the one remembered.
         """
         bare = without_password(url)
-        password = password_of(url)
-        if password == MASK:
-            kept = password_of(previous) if previous else None
-            password = kept if kept is not None else self._passwords.get(bare)
-        if password:
-            self._passwords[bare] = password
+        if not has_password(url):
+            return bare
+        full = url
+        if MASK in url:
+            if previous and without_password(previous) == bare and has_password(previous):
+                full = previous
+            else:
+                full = self._full.get(bare, bare)
+        if has_password(full):
+            self._full[bare] = full
         return bare
 
     def full(self, url: str) -> str:
-        """`url` with its remembered password put back (as is when none is remembered)."""
+        """`url` with its remembered credentials put back (as is when none is remembered)."""
         if has_password(url):
             return url
-        return with_password(url, self._passwords.get(url))
-
-
-def scrub(text: str, url: str) -> str:
-    """A driver's message with the URL's password masked wherever it appears."""
-    for secret in (_raw_password(url), password_of(url)):
-        if secret and secret != MASK:
-            text = text.replace(secret, MASK)
-    return text
+        return self._full.get(url, url)
 
 
 def check_scheme(url: str) -> str | None:
@@ -159,9 +155,9 @@ async def probe(url: str, timeout: float = TEST_TIMEOUT,
     except TimeoutError:
         return False, f"{shown}: no answer within {timeout:g} s"
     except BackendError as exc:
-        return False, _one_line(scrub(str(exc), url))
+        return False, _one_line(describe_failure(exc, url, ours=True))
     except Exception as exc:  # whatever a driver raises: the queue cannot be used
-        return False, _one_line(f"{shown}: {type(exc).__name__}: {scrub(str(exc), url)}")
+        return False, _one_line(describe_failure(exc, url, ours=False))
     finally:
         if queue is not None:
             await _close_quietly(queue)

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from queuelab.backends.base import BackendError
 from queuelab.core.engine import RunState
-from queuelab.core.urls import redact_url
-from queuelab.gui.backend_urls import scrub
+from queuelab.core.urls import describe_failure, redact_url
 from queuelab.gui.engines import SIMULATED, build_engine, close_handed_queue
 
 if TYPE_CHECKING:
@@ -208,8 +208,7 @@ class EngineRunner(QObject):
         except TimeoutError:
             problem = f"{shown}: no answer within {self.open_timeout:g} s"
         except Exception as exc:  # whatever a driver raises: this queue cannot be used now
-            text = scrub(str(exc), url) or type(exc).__name__
-            problem = text if shown in text else f"{shown}: {text}"
+            problem = describe_failure(exc, url, ours=isinstance(exc, BackendError))
         except asyncio.CancelledError:  # the loop is closing, the window perhaps gone
             self._opening = None
             raise

@@ -82,6 +82,21 @@ async def test_a_wrong_password_is_named_without_showing_it() -> None:
     assert "wr0ng-pw" not in str(refused.value)
 
 
+@rabbitmq
+async def test_a_short_password_leaves_the_hint_and_the_user_whole() -> None:
+    """Before, the password "wrong" turned the hint into "(*** user or password?)", the user
+    guest of guest:guest-like URLs was masked too, and the URL was named twice."""
+    from queuelab.gui.backend_urls import probe
+
+    url = "amqp://guest:wrong@127.0.0.1:5672/?queue=nowhere"
+    worked, line = await probe(url)
+    assert not worked
+    assert line == (
+        "RabbitMQ at amqp://guest:***@127.0.0.1:5672/?queue=nowhere refused the login of "
+        "user 'guest' (wrong user or password?)"
+    )
+
+
 # --- a worker dies ------------------------------------------------------------------------------
 _WORKER = """
 import asyncio, sys

@@ -110,6 +110,15 @@ def test_passwords_never_reach_a_saved_file() -> None:
     assert redact_url("memory://") == "memory://"
 
 
+def test_credential_options_never_reach_a_saved_file() -> None:
+    """Before, `?password=` (documented for redis://) was saved as typed."""
+    url = "redis://127.0.0.1:6379/0?queue=jobs&password=s3cret&token=t0k"
+    s = replace(Scenario(), queue=replace(Scenario().queue, backend=url))
+    text = scenario_toml.dumps(s)
+    assert "s3cret" not in text and "t0k" not in text
+    assert "redis://127.0.0.1:6379/0?queue=jobs" in text
+
+
 def test_from_dict_refuses_non_tables() -> None:
     with pytest.raises(ScenarioError, match="run: must be a table"):
         from_dict({"run": 3})

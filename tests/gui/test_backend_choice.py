@@ -375,3 +375,16 @@ async def test_live_run_on_a_real_server_with_the_password_in_memory(
             from queuelab.backends import open_queue
 
             await open_queue(url).destroy()  # type: ignore[attr-defined]
+
+
+def test_a_credential_option_is_kept_for_the_session_and_never_in_the_scenario() -> None:
+    """Before, `?password=` stayed in the scenario's URL (and so in saved files)."""
+    from queuelab.gui.backend_urls import BackendSecrets
+
+    secrets = BackendSecrets()
+    url = "redis://127.0.0.1:6379/0?queue=jobs&password=s3cret"
+    bare = secrets.remember(url)
+    assert bare == "redis://127.0.0.1:6379/0?queue=jobs"
+    assert secrets.full(bare) == url
+    shown = "redis://127.0.0.1:6379/0?queue=jobs&password=***"  # sent back as shown
+    assert secrets.remember(shown, previous=url) == bare and secrets.full(bare) == url

@@ -56,7 +56,7 @@ def test_an_unreachable_backend_is_one_clear_line_with_the_password_masked() -> 
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("queuelab run: cannot open the queue postgresql://lab:***@")
+    assert lines[0].startswith("queuelab run: cannot open postgresql://lab:***@")
     assert "hunter2" not in result.stderr + result.stdout
 
 

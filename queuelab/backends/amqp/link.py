@@ -33,6 +33,7 @@ from aiormq.exceptions import (
 )
 
 from queuelab.backends.base import BackendError
+from queuelab.core.urls import mask
 
 from .options import AmqpOptions
 from .wire import REDELIVERIES
@@ -140,11 +141,8 @@ class Link:
         return f"cannot reach {where}: {self._scrub(exc)}"
 
     def _scrub(self, exc: BaseException) -> str:
-        """The exception as text, with the password removed should a driver echo it."""
-        text = f"{type(exc).__name__}: {exc}"
-        password = urlsplit(self._url).password
-        if password:
-            text = text.replace(password, "***").replace(unquote(password), "***")
+        """The driver's exception as text, its credentials masked should it echo them."""
+        text = mask(f"{type(exc).__name__}: {exc}", self._url)
         return text.splitlines()[0] if text else type(exc).__name__
 
     # --- channels through drops --------------------------------------------------------

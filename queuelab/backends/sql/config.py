@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from queuelab.backends import BackendError, redact_url
+from queuelab.core.urls import mask
 
 DISCIPLINES = ("fifo", "priority")
 OPTIONS = (
@@ -56,11 +57,6 @@ class SqlConfig:
     reconnect_timeout: float  # s an operation keeps reconnecting after a lost connection
 
     @property
-    def secret(self) -> str | None:
-        """The password, to be scrubbed from any driver message before a person sees it."""
-        return self.database.password
-
-    @property
     def key(self) -> str:
         """Identifies the database within this process (password included: never shown)."""
         return self.database.render_as_string(hide_password=False)
@@ -78,10 +74,7 @@ def parse(url: str, options: dict[str, Any], clock: Callable[[], float]) -> SqlC
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
-        secret = url.partition("://")[2].rpartition("@")[0].partition(":")[2]
-        raise BackendError(
-            f"not a valid database URL: {shown} ({scrub(str(exc), secret)})"
-        ) from None
+        raise BackendError(f"not a valid database URL: {shown} ({mask(str(exc), url)})") from None
     driver = _DRIVERS.get(parsed.drivername)
     if driver is None:
         raise BackendError(f"{shown}: the SQL backend opens {', '.join(_DRIVERS)} URLs")
@@ -149,6 +142,3 @@ def _number(
     return value
 
 
-def scrub(text: str, secret: str | None) -> str:
-    """`text` with every occurrence of `secret` masked: driver messages may quote a URL."""
-    return text.replace(secret, "***") if secret else text

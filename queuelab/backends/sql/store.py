@@ -24,9 +24,10 @@ from typing import Any, TypeVar
 
 from queuelab.backends.base import BackendError, wake_oldest
 from queuelab.backends.sql import migrate
-from queuelab.backends.sql.config import SqlConfig, scrub
+from queuelab.backends.sql.config import SqlConfig
 from queuelab.backends.sql.connections import Connections
 from queuelab.backends.sql.ops import Ops
+from queuelab.core.urls import mask
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +176,8 @@ class Store:
             retried = True
 
     def describe(self, exc: BaseException) -> str:
-        """One line about `exc` for a person, the password scrubbed out."""
-        return scrub(self.ops.describe(exc), self.config.secret)
+        """One line about `exc` for a person, the credentials masked (a driver's message)."""
+        return mask(self.ops.describe(exc), self.config.key)
 
     # --- waiting claimers ---------------------------------------------------------
     @property
