@@ -1,5 +1,5 @@
-"""`queuelab`: opens the app; `queuelab run`, `queuelab scenario new|check` and
-`queuelab worker` work headless.
+"""`queuelab`: opens the app; `queuelab run`, `queuelab scenario new|check`,
+`queuelab sweep` and `queuelab worker` work headless.
 
 Only the no-argument path imports Qt (lazily), so the headless commands start fast.
 """
@@ -45,6 +45,12 @@ def _build_worker(p: argparse.ArgumentParser) -> None:
     add_arguments(p)
 
 
+def _build_sweep(p: argparse.ArgumentParser) -> None:
+    from queuelab.commands.sweep import add_arguments
+
+    add_arguments(p)
+
+
 def _build_scenario(p: argparse.ArgumentParser) -> None:
     from queuelab.commands.scenario import add_arguments
 
@@ -54,6 +60,8 @@ def _build_scenario(p: argparse.ArgumentParser) -> None:
 _COMMANDS = {
     "run": ("Run a scenario headless and write frames.csv and summary.json.", _build_run),
     "scenario": ("Write a commented default scenario, or check one.", _build_scenario),
+    "sweep": ("Run a scenario over a grid of knob values and seeds; print the cost/wait "
+              "frontier.", _build_sweep),
     "worker": ("Run live workers on a shared queue backend until stopped.", _build_worker),
 }
 
