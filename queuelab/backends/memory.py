@@ -384,10 +384,10 @@ class MemoryQueue(TaskQueue):
             del leased[held.receipt]
         heap = self._lease_heap
         while heap and heap[0][0] <= now:
-            held = leased.get(heappop(heap)[1])
-            if held is not None and held.lease_until <= now:
-                del leased[held.receipt]
-                expired.append(held)
+            due = leased.get(heappop(heap)[1])
+            if due is not None and due.lease_until <= now:
+                del leased[due.receipt]
+                expired.append(due)
         moved = len(expired)
         ready = self._ready
         if expired:

@@ -133,7 +133,8 @@ class ParetoService:
         self._random = rng.random
 
     def draw(self) -> float:
-        return self.scale * (1.0 - self._random()) ** self._neg_inv_shape
+        x: float = self.scale * (1.0 - self._random()) ** self._neg_inv_shape
+        return x
 
     def survival(self, x: float) -> float:
         """P(X > x): the tail the theory pane can draw against the measured one."""

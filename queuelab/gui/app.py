@@ -84,7 +84,11 @@ async def run_window(path: str | None) -> int:
     assert isinstance(app, QApplication)
     closed = asyncio.get_running_loop().create_future()
     app.setQuitOnLastWindowClosed(False)  # the coroutine ends the loop, not Qt
-    app.lastWindowClosed.connect(lambda: closed.done() or closed.set_result(None))
+    def on_last_closed() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    app.lastWindowClosed.connect(on_last_closed)
     window = MainWindow()
     if path is not None:
         window.open_file(path)

@@ -128,15 +128,15 @@ class BackendDialog(QDialog):
         self.test_button = QPushButton("Test connection")
         self.test_button.setToolTip(f"Open the queue, count its tasks and close it (gives up "
                                     f"after {TEST_TIMEOUT:g} s)")
-        self.result = QLabel()
-        self.result.setObjectName("backend_test_result")
-        self.result.setWordWrap(True)
-        self.result.setTextFormat(Qt.TextFormat.RichText)
-        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.result.setMinimumHeight(self.result.fontMetrics().height() * 2 + 6)
+        self.test_result = QLabel()
+        self.test_result.setObjectName("backend_test_result")
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextFormat(Qt.TextFormat.RichText)
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.test_result.setMinimumHeight(self.test_result.fontMetrics().height() * 2 + 6)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignTop)
-        test_row.addWidget(self.result, 1)
+        test_row.addWidget(self.test_result, 1)
 
         self.idle_note = QLabel()
         self.idle_note.setWordWrap(True)
@@ -175,7 +175,7 @@ class BackendDialog(QDialog):
         self._discipline = discipline
         self._by_kind.clear()
         self._set_full(url)
-        self.result.clear()
+        self.test_result.clear()
 
     def set_changeable(self, changeable: bool) -> None:
         """The backend is fixed while a run goes on: testing is still allowed."""
@@ -229,7 +229,7 @@ class BackendDialog(QDialog):
         kind = next(k for k in KINDS if k.key == key)
         self.password_edit.clear()
         self._set_full(self._by_kind.get(key, kind.default_url))
-        self.result.clear()
+        self.test_result.clear()
 
     def _update_kind(self) -> None:
         kind = kind_of(self._bare)
@@ -280,7 +280,7 @@ class BackendDialog(QDialog):
             self._show_result(False, "The connection test needs the app's event loop.")
             return None
         self.test_button.setEnabled(False)
-        self.result.setText(escape(f"Connecting to {redact_url(url)} …"))
+        self.test_result.setText(escape(f"Connecting to {redact_url(url)} …"))
         task = loop.create_task(probe(url, self.timeout, self._discipline))
         self._test = task
         task.add_done_callback(self._tested)
@@ -302,7 +302,7 @@ class BackendDialog(QDialog):
     def _show_result(self, ok: bool, text: str) -> None:
         color = for_palette(_OK_COLOR if ok else _BAD_COLOR, self.palette()).name()
         mark = "✓" if ok else "✗"
-        self.result.setText(f"<b style='color:{color}'>{mark}</b> {escape(text)}")
+        self.test_result.setText(f"<b style='color:{color}'>{mark}</b> {escape(text)}")
         self.last_result = (ok, text)
 
     def _accept(self) -> None:

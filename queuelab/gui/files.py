@@ -54,7 +54,9 @@ def recent_files() -> list[str]:
     value = settings().value("files/recent", [])
     if isinstance(value, str):  # QSettings returns a lone string for a one-item list
         value = [value]
-    return [str(v) for v in value or [] if Path(str(v)).is_file()]
+    if not isinstance(value, list):
+        return []
+    return [str(v) for v in value if Path(str(v)).is_file()]
 
 
 def add_recent_file(path: str | Path) -> list[str]:

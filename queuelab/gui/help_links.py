@@ -55,8 +55,8 @@ def _packaged_readme_text() -> str | None:
         meta = metadata.metadata("queuelab")
     except metadata.PackageNotFoundError:
         return None
-    text = meta.get_payload() if hasattr(meta, "get_payload") else None  # type: ignore[attr-defined]
-    return str(text or meta.get("Description") or "") or None
+    text = meta.get_payload() if hasattr(meta, "get_payload") else None
+    return str(text or (meta.get_all("Description") or [""])[0]) or None
 
 
 def readme_file() -> Path | None:

@@ -162,8 +162,9 @@ class BoolEditor(Editor):
         self.box.setChecked(bool(value))
 
 
-class TextEditor(Editor):
-    """A string knob. A URL with a password is shown masked; the mask is never sent back."""
+class LineEditor(Editor):
+    """A knob typed into one line. A URL with a password is shown masked; the mask is never
+    sent back."""
 
     def __init__(self, info: KnobInfo, widget: QWidget | None = None,
                  line: QLineEdit | None = None) -> None:
@@ -173,7 +174,8 @@ class TextEditor(Editor):
         self._actual = ""
         self.line.editingFinished.connect(self._finished)
 
-    def value(self) -> str:
+    def text(self) -> str:
+        """What the line holds, the masked password restored."""
         text = self.line.text()
         return self._actual if text == self._shown else text
 
@@ -187,6 +189,13 @@ class TextEditor(Editor):
     def _finished(self) -> None:
         if self.line.text() != self._shown:
             self._emit()
+
+
+class TextEditor(LineEditor):
+    """A string knob."""
+
+    def value(self) -> str:
+        return self.text()
 
 
 class FileEditor(TextEditor):
@@ -217,7 +226,7 @@ class FileEditor(TextEditor):
 _NUMBER_SPLIT = re.compile(r"[,;\s]+")
 
 
-class WeightsEditor(TextEditor):
+class WeightsEditor(LineEditor):
     """A list of numbers typed as `1, 2, 4`."""
 
     def __init__(self, info: KnobInfo) -> None:
@@ -225,7 +234,7 @@ class WeightsEditor(TextEditor):
         self.line.setPlaceholderText("e.g. 1, 2, 4")
 
     def value(self) -> tuple[float, ...]:
-        return parse_numbers(self.line.text())
+        return parse_numbers(self.text())
 
     def _show(self, value: Any) -> None:
         super()._show(", ".join(f"{v:g}" for v in value))

@@ -136,7 +136,7 @@ class FastCurve(pg.PlotCurveItem):
             return super().boundingRect()  # type: ignore[no-any-return]
         (x0, x1), (y0, y1) = self._known
         vb = self.getViewBox()
-        if x0 is None or y0 is None or vb is None:
+        if x0 is None or x1 is None or y0 is None or y1 is None or vb is None:
             return QRectF()
         (vx0, vx1), (vy0, vy1) = vb.viewRange()
         px = (vx1 - vx0) * 0.01 or 1.0

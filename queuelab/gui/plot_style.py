@@ -82,7 +82,7 @@ def readable(color: str, dark: bool) -> QColor:
     c = QColor(color)
     if not dark:
         return c
-    h, s, lightness, a = c.getHslF()
-    if lightness >= MIN_DARK_LIGHTNESS:
+    if c.lightnessF() >= MIN_DARK_LIGHTNESS:
         return c
-    return QColor.fromHslF(max(h, 0.0), s, MIN_DARK_LIGHTNESS, a)
+    return QColor.fromHslF(max(c.hslHueF(), 0.0), c.hslSaturationF(), MIN_DARK_LIGHTNESS,
+                           c.alphaF())

@@ -295,7 +295,7 @@ class PlotPanel(QWidget):
     def __init__(self, history: FrameHistory, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = history
-        self.window: float | None = 900.0  # rolling window in scenario seconds; None = whole run
+        self.span: float | None = 900.0  # rolling window in scenario seconds; None = whole run
         self.follow = True
         self.reference_shown = False
         self.redraws = 0
@@ -365,7 +365,7 @@ class PlotPanel(QWidget):
 
     def set_window(self, seconds: float | None) -> None:
         """A rolling window of `seconds`, or the whole run (None); follows "now" again."""
-        self.window = seconds
+        self.span = seconds
         self.set_follow(True)
 
     def set_follow(self, follow: bool) -> None:
@@ -450,15 +450,15 @@ class PlotPanel(QWidget):
         if self.follow and x.size:
             self._setting_range = True
             try:
-                if self.window is not None:
+                if self.span is not None:
                     # the view advances in steps of 1/20 of the window, not at every redraw:
                     # the time axis and the curves' bounds are then recomputed 20 times a
                     # window rather than 30 times a second
-                    step = self.window / 20.0
-                    end = max(self.window, math.ceil(float(x[-1]) / step) * step)
+                    step = self.span / 20.0
+                    end = max(self.span, math.ceil(float(x[-1]) / step) * step)
                     if self._x_end != end:
                         self._x_end = end
-                        self._first.setXRange(end - self.window, end, padding=0)
+                        self._first.setXRange(end - self.span, end, padding=0)
                 else:
                     # the whole run from 0 to a round time past its end, moved in steps too
                     last = max(float(x[-1]), 1.0)
@@ -479,9 +479,9 @@ class PlotPanel(QWidget):
         or the whole run folded (exact until it holds more frames than it has rows)."""
         names = {"t"} | {c.series.column for p in self.plots.values() for c in p.curves}
         h = self.history
-        if self.follow and self.window is not None:
+        if self.follow and self.span is not None:
             interval = _interval(h)
-            n = min(MAX_WINDOW_POINTS, int(self.window / interval) + 2) if interval else len(h)
+            n = min(MAX_WINDOW_POINTS, int(self.span / interval) + 2) if interval else len(h)
             return {name: h.last(name, n) for name in names}
         if not self.follow and len(h):
             (x0, x1), _ = self._first.getViewBox().viewRange()

@@ -183,7 +183,7 @@ class ScenarioForm(QWidget):
             if info.knob.in_file:
                 self._add_field(info)
 
-        scroll = self.scroll = QScrollArea()
+        scroll = self.scroll_area = QScrollArea()
         scroll.setWidget(inner)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -259,7 +259,7 @@ class ScenarioForm(QWidget):
         """Open the knob's section, scroll to it and put the cursor in it (a help link)."""
         field = self.fields[path]
         self.sections[field.info.section].button.setChecked(True)
-        self.scroll.ensureWidgetVisible(field.row)
+        self.scroll_area.ensureWidgetVisible(field.row)
         field.editor.widget.setFocus()
 
     def invalid_fields(self) -> dict[str, str]:

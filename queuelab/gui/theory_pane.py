@@ -59,12 +59,15 @@ class TheoryPane(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self._cells: list[list[QTableWidgetItem]] = []  # [row][0 theory, 1 measured]
         for r in range(len(ROWS)):
+            self._cells.append([])
             for c in range(2):
                 item = QTableWidgetItem("—")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
-        self.table.item(1, 1).setToolTip("Shown when the engine's summary reports p_wait")
+                self._cells[r].append(item)
+        self._cells[1][1].setToolTip("Shown when the engine's summary reports p_wait")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.headline)
@@ -94,7 +97,7 @@ class TheoryPane(QWidget):
         units = ("", "", "", " s", " s", "")
         for r, (v, u) in enumerate(zip(values, units, strict=True)):
             text = _fmt(v * 100, " %") if r < 2 and math.isfinite(v) else _fmt(v, u)
-            self.table.item(r, 0).setText(text)
+            self._cells[r][0].setText(text)
 
     def _show_measured(self, engine: Engine, history: FrameHistory) -> None:
         s = engine.summary()
@@ -116,4 +119,4 @@ class TheoryPane(QWidget):
         texts = [_fmt(s.utilization * 100, " %") if s.duration > 0 else "—", p_wait_text,
                  _fmt(lq), wq_text if s.waits else "—", _fmt(w, " s"), _fmt(l_)]
         for r, text in enumerate(texts):
-            self.table.item(r, 1).setText(text)
+            self._cells[r][1].setText(text)

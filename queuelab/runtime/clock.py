@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import math
 from types import TracebackType
+from typing import Any
 
 LEAD_GAIN = 0.05  # how fast the lateness estimate follows each wake-up's error
 LEAD_MAX = 0.02  # wall seconds: never wake more than this early
@@ -214,7 +215,8 @@ class ScenarioClock:
         resumed = loop.create_task(self._resumed.wait())
         fired = pulse.future(loop)
         try:
-            done, _ = await asyncio.wait({resumed, fired}, return_when=asyncio.FIRST_COMPLETED)
+            either: set[asyncio.Future[Any]] = {resumed, fired}
+            done, _ = await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         finally:
             resumed.cancel()
         return resumed in done
@@ -256,4 +258,5 @@ class _ScenarioTimeout:
         inner = self._inner
         assert inner is not None
         self._clock._timeouts.pop(inner, None)
-        return await inner.__aexit__(exc_type, exc, tb)
+        await inner.__aexit__(exc_type, exc, tb)  # raises TimeoutError when it fired
+        return None

@@ -74,7 +74,7 @@ class LoadDriver:
             if not await clock.sleep_until(nxt, self._pulse) or self._stopped:
                 continue
             now = clock.now()
-            batch = []
+            batch: list[Task] = []
             while nxt is not None and nxt <= now and nxt <= self.end and len(batch) < MAX_BATCH:
                 batch.append(self._make(now))
                 nxt = self._process.next_after(nxt)  # the model's times stay exact

@@ -567,7 +567,7 @@ class SimEngine(Referable):
                         self._m_failed += 1
                         pop(heap)  # before the retry's own event is pushed
                         popped = True
-                        self._failed_attempt(w, w.task, t)  # type: ignore[arg-type]
+                        self._failed_attempt(w, w.task, t)
                     if waiting:  # straight on to the next task, FIFO
                         waiting -= 1
                         task = popleft()

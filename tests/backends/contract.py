@@ -178,6 +178,19 @@ class QueueContract:
         await expect_counts(queue, leased=5)
 
     @pytest.mark.asyncio
+    async def test_claim_above_the_batch_cap(self, queue: TaskQueue) -> None:
+        """A claim larger than any backend's per-statement cap (SQL and Redis take 1000) is
+        honoured or trimmed, never refused: the oldest tasks, each once, all leased."""
+        n, want = 1200, 1001
+        await queue.enqueue_many(task(i) for i in range(n))
+        got = await queue.claim(30.0, max_tasks=want)
+        assert 1 <= len(got) <= want
+        assert ids(got) == [f"t{i}" for i in range(len(got))]
+        await expect_counts(queue, ready=n - len(got), leased=len(got))
+        await queue.ack_many(got)
+        assert ids(await queue.claim(30.0)) == [f"t{len(got)}"]  # the acked never come back
+
+    @pytest.mark.asyncio
     async def test_task_round_trips(self, spec: BackendSpec, queue: TaskQueue) -> None:
         sent = Task(
             "rt",

@@ -154,12 +154,12 @@ async def test_a_server_that_never_answers_costs_the_timeout_not_the_window(
     d.url_edit.editingFinished.emit()
     began = time.perf_counter()
     d.test_connection()
-    assert not d.test_button.isEnabled() and "Connecting to" in d.result.text()
+    assert not d.test_button.isEnabled() and "Connecting to" in d.test_result.text()
     await wait_until(d.test_button.isEnabled, timeout=5, what="the test to give up")
     timer.stop()
     assert 0.9 < time.perf_counter() - began < 5.0  # its 1 s, then it gave up
     assert d.last_result is not None and not d.last_result[0]
-    assert "no answer within 1 s" in d.last_result[1] and PASSWORD not in d.result.text()
+    assert "no answer within 1 s" in d.last_result[1] and PASSWORD not in d.test_result.text()
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert len(ticks) > 20 and max(gaps) < 0.5, f"the loop stalled {max(gaps):.2f} s"
 
@@ -182,7 +182,7 @@ async def test_password_is_masked_kept_in_memory_and_never_shown_or_saved(
     d.test_connection()
     await wait_until(d.test_button.isEnabled, timeout=6, what="the connection test")
     assert d.last_result is not None and not d.last_result[0]
-    assert "connection refused" in d.result.text()
+    assert "connection refused" in d.test_result.text()
     assert_secret_kept(w, PASSWORD)
 
     d.use_button.click()
@@ -227,7 +227,7 @@ async def test_kinds_fill_in_their_urls_and_memory_follows_the_discipline(
     d.test_connection()
     await wait_until(d.test_button.isEnabled, timeout=6, what="the SQLite test")
     assert d.last_result is not None and d.last_result[0], d.last_result
-    assert "Connected to sqlite:///" in d.result.text()
+    assert "Connected to sqlite:///" in d.test_result.text()
     d.use_button.click()
     assert w.scenario.queue.backend == f"sqlite:///{tmp_path / 'lab.sqlite3'}"
     assert w.scenario.queue.discipline == "priority"
@@ -337,7 +337,7 @@ async def test_connection_test_against_the_real_servers(window: MainWindow, url:
     d.test_connection()
     await wait_until(d.test_button.isEnabled, timeout=8, what="the connection test")
     assert d.last_result is not None and d.last_result[0], d.last_result
-    assert "Connected to" in d.result.text() and "ready" in d.result.text()
+    assert "Connected to" in d.test_result.text() and "ready" in d.test_result.text()
     if url.startswith("amqp"):
         from queuelab.backends import open_queue
 

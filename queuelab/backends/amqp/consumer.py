@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiormq
 from aio_pika.abc import AbstractRobustChannel
+from aiormq import spec
 from aiormq.abc import DeliveredMessage
 
 from queuelab.backends.base import Delivery, LeaseLost, wake_oldest
@@ -188,7 +189,8 @@ class Consumer:
         self._tag = f"queuelab.{self._queue}.{id(self):x}.{next(self._tags)}"
         self.generation += 1
         self._outside = len(self.leased)
-        await ch.basic_consume(self._queue, self._on_message, consumer_tag=self._tag)
+        await ch.basic_consume(self._queue, self._on_message,  # type: ignore[arg-type]
+                               consumer_tag=self._tag)  # aiormq wraps a plain callback
         self._consuming_on = ch
 
     async def set_prefetch(self, n: int) -> None:
@@ -274,6 +276,7 @@ class Consumer:
     # --- deliveries -----------------------------------------------------------------------
     def _on_message(self, message: DeliveredMessage) -> None:
         delivery = message.delivery
+        assert isinstance(delivery, spec.Basic.Deliver) and delivery.delivery_tag is not None
         props = message.header.properties
         held = Held(
             self,

@@ -33,6 +33,7 @@ from typing import TypeVar
 
 import aiormq
 from aio_pika.abc import AbstractRobustChannel
+from aiormq import spec
 from aiormq.abc import DeliveredMessage
 from aiormq.exceptions import ChannelNotFoundEntity
 
@@ -85,7 +86,8 @@ class DeadLetterStore:
         if ch is not self._on:
             self._index.clear()  # held on a closed channel: the broker has them back
             await ch.tx_select()
-            await ch.basic_consume(self._names.dead, self._on_message)
+            await ch.basic_consume(self._names.dead,  # aiormq wraps a plain callback
+                                   self._on_message)  # type: ignore[arg-type]
             self._on = ch
         return ch
 
@@ -95,7 +97,10 @@ class DeadLetterStore:
     def _add(self, ch: Channel, message: DeliveredMessage) -> None:
         props = message.header.properties
         dead = decode_dead(message.body, props.message_id, props.headers)
-        self._index.setdefault(dead.id, []).append(_Entry(dead, ch, message.delivery.delivery_tag))
+        delivery = message.delivery
+        assert isinstance(delivery, spec.Basic.Deliver | spec.Basic.GetOk)
+        assert delivery.delivery_tag is not None
+        self._index.setdefault(dead.id, []).append(_Entry(dead, ch, delivery.delivery_tag))
 
     def _forget_closed(self) -> None:
         if self._on is not None and self._on.is_closed:

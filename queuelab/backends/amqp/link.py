@@ -225,6 +225,7 @@ class Link:
         `wait=False`: not waiting for each frame to reach the socket lets the next publish
         go at once; the confirm is what matters, and it is awaited.
         """
+        assert isinstance(ch, aiormq.Channel)  # the concrete one: it takes `wait`
         if len(items) == 1:
             item = items[0]
             try:

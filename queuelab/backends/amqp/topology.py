@@ -97,7 +97,7 @@ async def declare(
     transaction - is declared only when the marker exchange, declared last, is missing
     (checked on a throwaway channel, since a failed passive declare closes its channel).
     """
-    main_args: dict[str, object] = {"x-dead-letter-exchange": names.dead}
+    main_args: aiormq.abc.ArgumentsType = {"x-dead-letter-exchange": names.dead}
     if priority:
         main_args["x-max-priority"] = MAX_PRIORITY
     await channel.queue_declare(names.main, durable=True, arguments=main_args)
@@ -111,7 +111,7 @@ async def declare(
     for level in range(LEVELS):
         exchange = names.delay(level)
         await channel.exchange_declare(exchange, exchange_type="topic", durable=True, nowait=True)
-        args: dict[str, object] = {"x-message-ttl": (1 << level) * round(TICK * 1000)}
+        args: aiormq.abc.ArgumentsType = {"x-message-ttl": (1 << level) * round(TICK * 1000)}
         if level:
             args["x-dead-letter-exchange"] = names.delay(level - 1)
         else:

@@ -19,7 +19,7 @@ Result = TypeVar("Result")
 #: runs one batch; returns one result per item, in order
 Runner = Callable[[list[Item]], Awaitable[list[Result]]]
 #: hands back results whose caller stopped waiting (a cancelled claim's tasks)
-Orphans = Callable[[list[Result]], Awaitable[None]]
+Orphans = Callable[[list[Result]], Coroutine[Any, Any, None]]
 
 
 class Batcher(Generic[Item, Result]):
@@ -99,7 +99,9 @@ class Batcher(Generic[Item, Result]):
 
     def _take(self) -> list[tuple[Item, asyncio.Future[Result]]]:
         """The next batch: waiting requests up to `max_batch` units, callers that left dropped."""
-        batch, units, rest = [], 0, []
+        batch: list[tuple[Item, asyncio.Future[Result]]] = []
+        rest: list[tuple[Item, asyncio.Future[Result]]] = []
+        units = 0
         for entry in self._pending:
             if entry[1].done():
                 continue

@@ -98,8 +98,9 @@ class Connections:
             try:
                 held = await waiter
             except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
-                    self._give(waiter.result())  # handed over, then cancelled: pass it on
+                given = waiter.result() if waiter.done() and not waiter.cancelled() else None
+                if given is not None:
+                    self._give(given)  # handed over, then cancelled: pass it on
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
                 raise

@@ -68,7 +68,8 @@ class PostgresOps(Ops):
         await conn.fetch(self.q["lock_schema"])
 
     async def fetch(self, conn: Any, sql: str, *args: Any) -> list[Sequence[Any]]:
-        return await conn.fetch(sql, *args)
+        rows: list[Sequence[Any]] = await conn.fetch(sql, *args)
+        return rows
 
     # --- errors ----------------------------------------------------------------------
     def transient(self, exc: BaseException) -> bool:
@@ -131,7 +132,8 @@ class PostgresOps(Ops):
         return {r[0] for r in await conn.fetch(self.q["present"], seqs)}
 
     async def seq_of(self, conn: Any, queue: str, task_id: str) -> int | None:
-        return await conn.fetchval(self.q["seq_of"], queue, task_id)
+        seq: int | None = await conn.fetchval(self.q["seq_of"], queue, task_id)
+        return seq
 
     async def release(self, conn: Any, seqs: list[int], token: int) -> None:
         await conn.fetch(self.q["release"], seqs, token)
@@ -243,7 +245,7 @@ class Listener:
         try:
             conn = await self._engine.connect()
             raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
+            driver: Any = raw.driver_connection
             await driver.add_listener(CHANNEL, self._on_notify)
             driver.add_termination_listener(self._on_lost)
         except Exception as exc:

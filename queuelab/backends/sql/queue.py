@@ -97,7 +97,8 @@ class SqlQueue(TaskQueue):
         store, self._store = self._store, None
         if store is None:
             return
-        for batcher in [*self._claims.values(), self._acks, self._batch_acks]:
+        batchers: list[Batcher[Any, Any]] = [*self._claims.values(), self._acks, self._batch_acks]
+        for batcher in batchers:
             await batcher.drain()
         self._claims.clear()
         await stores.release(store)
@@ -187,7 +188,8 @@ class SqlQueue(TaskQueue):
             )
         if max_tasks <= _MAX_CLAIM:
             return await batcher(max_tasks)
-        return await self._claim_batch(lease, [max_tasks])[0]  # pragma: no cover - huge
+        [claimed] = await self._claim_batch(lease, [max_tasks])  # past a batch: its own statement
+        return claimed
 
     async def _claim_batch(self, lease: float, wants: list[int]) -> list[list[Delivery]]:
         """One statement for several claimers; each gets its share in claim order.
