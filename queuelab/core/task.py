@@ -155,7 +155,7 @@ class Task:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, JSONValue]) -> Task:
+    def from_dict(cls, d: JSONValue) -> Task:
         """The task `to_dict` wrote; anything else raises `UndecodableTask` (a claim must
         never fail later, e.g. re-encoding a NaN, on a body it accepted here)."""
         if type(d) is not dict:
