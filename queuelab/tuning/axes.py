@@ -60,9 +60,9 @@ def axis_from(path: str, spec: Any, where: str) -> Axis:
         except ScenarioError as exc:
             errors.extend(FieldError(f"{where}[{i}]", e.reason) for e in exc.errors)
             continue
-        reason = info.knob.check(value, info.kind)
-        if reason:
-            errors.append(FieldError(f"{where}[{i}]", reason))
+        refused = info.knob.check(value, info.kind)
+        if refused:
+            errors.append(FieldError(f"{where}[{i}]", refused))
         elif value in values:
             errors.append(FieldError(f"{where}[{i}]", f"repeats the value {value!r}"))
         else:
