@@ -39,6 +39,7 @@ from typing import Any
 
 from queuelab.backends import open_queue, parse_options
 from queuelab.backends.base import TaskQueue
+from queuelab.core.changes import POOL_ROUTES, ChangeLog, Route, route
 from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo
 from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
 from queuelab.core.models import LoadModels
@@ -80,7 +81,7 @@ class LiveEngine:
         self._drain_limit = drain_limit
         self._opened = False
         self._state = _IDLE
-        self._changes: list[AppliedChange] = []
+        self._log = ChangeLog()
         self._frames: deque[MetricsFrame] = deque(maxlen=FRAME_BUFFER)
         self._main: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
@@ -132,7 +133,7 @@ class LiveEngine:
 
     @property
     def changes(self) -> Sequence[AppliedChange]:
-        return self._changes
+        return self._log.entries
 
     @property
     def queue(self) -> TaskQueue | None:
@@ -322,17 +323,10 @@ class LiveEngine:
         return gone
 
     def _record_dead_letter_action(self, path: str, n: int) -> None:
-        """A plot marker, `old` → `new` dead letters; slices within one sample interval merge
-        (as the simulator does)."""
+        """A plot marker: `n` dead letters acted on, one marker per interval (`core.changes`)."""
         assert self._ctx is not None
-        now = self.now
-        dead = self._ctx.ledger.dead
-        last = self._changes[-1] if self._changes else None
-        if (last is not None and last.path == path
-                and now - last.t < self._scenario.run.sample_interval):
-            self._changes[-1] = AppliedChange(last.t, path, last.old, last.new - n)
-        else:
-            self._changes.append(AppliedChange(now, path, dead + n, dead))
+        self._log.dead_letter_action(self.now, path, n, self._ctx.ledger.dead,
+                                     self._scenario.run.sample_interval)
 
     # ------------------------------------------------------------------ live changes
 
@@ -341,61 +335,59 @@ class LiveEngine:
         running = self._state is not _IDLE
         old_scenario = self._scenario
         new = with_change(old_scenario, change, running=running)
-        old = old_scenario.get(change.path)
         self._scenario = new
         if self._ctx is None:  # nothing has happened yet: build from the new scenario
             self._build(new)
         else:
             self._apply_running(change.path, new)
-        applied = AppliedChange(self.now, change.path, old, new.get(change.path))
-        self._changes.append(applied)
-        return applied
+        return self._log.knob(self.now, change.path, old_scenario.get(change.path),
+                              new.get(change.path))
 
     def _apply_running(self, path: str, s: Scenario) -> None:
+        """Act on the route the knob takes (`core.changes`), as the simulator does."""
         ctx = self._ctx
         assert ctx is not None
-        section, name = path.split(".", 1)
         ctx.configure(s)  # retry, timeout, lease, batch, payload: read at their next use
         models = self.models
-        if section == "arrivals":
+        r = route(path, s.pool.strategy)
+        if r is Route.ARRIVALS:
             models.build_arrivals(s)
             if self._driver is not None:
                 self._driver.rebuild(models.arrivals)
-        elif section == "service":
+        elif r is Route.SERVICE:
             models.build_service(s)
-        elif section in ("failures", "priorities"):
+        elif r is Route.FAILURES:
             models.build_failures(s)
-        elif section == "breaker":
+        elif r is Route.BREAKER:
             ctx.configure_breaker(s)
             if isinstance(self._pool, SemaphorePool):
                 self._pool.wake()
-        elif section == "pool":
-            self._apply_pool(name, s)
-        elif path == "run.duration" and self._t_end is None:
-            self._end = s.run.duration if self._duration_override is None else self._end
-            if self._driver is not None:
-                self._driver.set_end(self._end)
-            self._timeline_pulse.fire()
+        elif r is Route.DURATION:
+            if self._t_end is None:
+                self._end = s.run.duration if self._duration_override is None else self._end
+                if self._driver is not None:
+                    self._driver.set_end(self._end)
+                self._timeline_pulse.fire()
+        elif r in POOL_ROUTES and self._pool is not None:
+            self._pool.apply(r, s)
+            if isinstance(self.handler, UserHandler):
+                self.handler.resize(self._pool.threads_needed())
+        elif self._scaling is not None and self._pool is not None:
+            self._apply_autoscaler(r, s)
+        # RETRY and CLAIMS: `ctx.configure` above; they are read at their next use
 
-    def _apply_pool(self, name: str, s: Scenario) -> None:
-        pool = self._pool
-        if pool is None:
-            return
-        pool.apply(name, s)
-        if isinstance(self.handler, UserHandler):
-            self.handler.resize(pool.threads_needed())
-        scaling = self._scaling
-        if scaling is None or name in ("workers", "startup_delay"):
-            return
-        if name == "check_interval":
+    def _apply_autoscaler(self, r: Route | None, s: Scenario) -> None:
+        scaling, pool = self._scaling, self._pool
+        assert scaling is not None and pool is not None
+        if r is Route.CHECK_INTERVAL:
             if s.pool.autoscaler == "keda":  # its HPA sync period
                 scaling.autoscaler.reconfigure(**autoscaler_knobs(s))
             scaling.reconfigure(check_interval=s.pool.check_interval)
-        elif name == "autoscaler":
+        elif r is Route.AUTOSCALER:
             scaling.reconfigure(autoscaler=autoscaler_for(s))
-        else:
+        elif r in (Route.AUTOSCALER_KNOBS, Route.POOL_BOUNDS):
             scaling.autoscaler.reconfigure(**autoscaler_knobs(s))
-            if name in ("min_workers", "max_workers"):
+            if r is Route.POOL_BOUNDS:
                 pool.resize(min(max(pool.size(), s.pool.min_workers), s.pool.max_workers))
 
     # ------------------------------------------------------------------ the run

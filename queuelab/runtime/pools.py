@@ -24,6 +24,7 @@ from collections import deque
 from typing import Protocol
 
 from queuelab.backends.base import Delivery
+from queuelab.core.changes import Route
 from queuelab.core.engine import WorkerInfo, WorkerState
 from queuelab.core.policies import Autoscaler, ConcurrencyLimit, PoolObservation
 from queuelab.core.policies.resize import plan_resize
@@ -47,7 +48,9 @@ class Pool(Protocol):
     def alive(self) -> int: ...  # every counted worker, draining ones included
     def workers(self) -> list[WorkerInfo]: ...
     def resize(self, target: int) -> None: ...
-    def apply(self, name: str, scenario: Scenario) -> None: ...
+    def apply(self, route: Route, scenario: Scenario) -> None:
+        """A changed knob that reaches the pool (one of POOL_ROUTES)."""
+        ...
     def threads_needed(self) -> int: ...
     def records(self) -> list[WorkerRecord]: ...
     def abandon_now(self) -> None: ...
@@ -141,11 +144,11 @@ class WorkerPool:
         for w in plan.drain:
             w.draining = True
 
-    def apply(self, name: str, scenario: Scenario) -> None:
+    def apply(self, route: Route, scenario: Scenario) -> None:
         p = scenario.pool
-        if name == "startup_delay":
+        if route is Route.STARTUP_DELAY:
             self._startup_delay = p.startup_delay
-        elif name == "workers" and self.strategy != "single":
+        elif route is Route.WORKERS:
             self.resize(initial_workers(p))
 
     # -- stopping --------------------------------------------------------------------------
@@ -247,11 +250,11 @@ class SemaphorePool:
         self._wake.fire()
         self._dispatch()
 
-    def apply(self, name: str, scenario: Scenario) -> None:
+    def apply(self, route: Route, scenario: Scenario) -> None:
         p = scenario.pool
-        if name == "concurrency":
+        if route is Route.CONCURRENCY:
             self.resize(p.concurrency)
-        elif name == "prefetch":
+        elif route is Route.PREFETCH:
             self.limit.set_prefetch(p.prefetch)
             self._wake.fire()
 

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from heapq import heappop, heappush, heapreplace
 from typing import Any
 
+from queuelab.core.changes import ChangeLog, Route, route
 from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo, WorkerState
 from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
 from queuelab.core.models import LoadModels
@@ -92,7 +93,7 @@ class SimEngine(Referable):
         self._wall = 0.0  # wall seconds spent simulating
         self._end = s.run.duration
         self._frames: deque[MetricsFrame] = deque(maxlen=FRAME_BUFFER)
-        self._changes: list[AppliedChange] = []
+        self._log = ChangeLog()
         self.recorder = MetricsRecorder(s.run.sample_interval, s.run.warmup)
         # Counts the event loop hands to the recorder in bulk at each frame (`_tally`).
         # arrivals and successes per tally are deltas of `_created` and `_done`
@@ -163,7 +164,7 @@ class SimEngine(Referable):
 
     @property
     def changes(self) -> Sequence[AppliedChange]:
-        return self._changes
+        return self._log.entries
 
     @property
     def events(self) -> int:
@@ -344,18 +345,9 @@ class SimEngine(Referable):
         return gone
 
     def _record_dead_letter_action(self, path: str, n: int) -> None:
-        """Mark the step on the plots: `old` → `new` dead letters, `n` of them acted on.
-
-        A bulk action arrives in slices; slices within one sample interval of the first make
-        one marker (the plots could not tell them apart), so `old - new` counts them all.
-        """
-        last = self._changes[-1] if self._changes else None
-        if (last is not None and last.path == path
-                and self.now - last.t < self._scenario.run.sample_interval):
-            self._changes[-1] = AppliedChange(last.t, path, last.old, last.new - n)
-        else:
-            self._changes.append(AppliedChange(self.now, path, len(self.dead) + n,
-                                               len(self.dead)))
+        """Mark the step on the plots: `n` dead letters acted on, as one marker per interval."""
+        self._log.dead_letter_action(self.now, path, n, len(self.dead),
+                                     self._scenario.run.sample_interval)
 
     # ------------------------------------------------------------------ live changes
 
@@ -364,43 +356,66 @@ class SimEngine(Referable):
         running = self._state is not RunState.IDLE
         old_scenario = self._scenario
         new = with_change(old_scenario, change, running=running)
-        old = old_scenario.get(change.path)
-        value = new.get(change.path)
         self._scenario = new
-        section = change.path.split(".", 1)[0]
         if running:
-            self._apply_running(section, change.path, new)
+            self._apply_running(change.path, new)
         else:  # nothing has happened yet: rebuild from the new scenario, keep the speed
-            speed, changes = self._speed, self._changes
+            speed, log = self._speed, self._log
             self.__init__(new)  # type: ignore[misc]
-            self._speed, self._changes = speed, changes
-        applied = AppliedChange(self.now, change.path, old, value)
-        self._changes.append(applied)
-        return applied
+            self._speed, self._log = speed, log
+        return self._log.knob(self.now, change.path, old_scenario.get(change.path),
+                              new.get(change.path))
 
-    def _apply_running(self, section: str, path: str, s: Scenario) -> None:
-        if section == "arrivals":
+    def _apply_running(self, path: str, s: Scenario) -> None:
+        """Act on the route the knob takes (`core.changes`), as the live engine does."""
+        r = route(path, s.pool.strategy)
+        p = s.pool
+        if r is Route.ARRIVALS:
             self._models.build_arrivals(s)  # the pending arrival came from the old process
             nxt = self._models.arrivals.next_after(self.now)
             self._next_arrival = math.inf if nxt is None else nxt
-        elif section == "service":
+        elif r is Route.SERVICE:
             self._models.build_service(s)
-        elif section in ("failures", "priorities"):
+        elif r is Route.FAILURES:
             self._models.build_failures(s)
             self._grow_levels(s)
-        elif section in ("retry", "timeouts"):
+        elif r is Route.RETRY:
             self._retry.reconfigure(**retry_knobs(s))
             self._inline_mode = s.retry.mode == "inline"
             self._timeout = s.timeouts.task
-        elif section == "breaker":
+        elif r is Route.BREAKER:
             self._apply_breaker(s)
-        elif section == "pool":
-            self._apply_pool(path, s)
-        elif path == "run.duration":
+        elif r is Route.WORKERS:
+            self._resize(initial_workers(p))
+        elif r is Route.CONCURRENCY:
+            self._resize(p.concurrency)
+        elif r is Route.PREFETCH:
+            self._prefetch = p.prefetch
+            self._refill_prefetch()
+        elif r is Route.DURATION:
             self._end = s.run.duration
             if self._state is _FINISHED and self.now < self._end:
                 self._state = RunState.PAUSED
-        # queue.lease, queue.batch, payload.size: live-runtime knobs; recorded only
+        elif self._autoscaler is not None:
+            self._apply_autoscaler(r, s)
+        # STARTUP_DELAY: read from the scenario at the next cold start; CLAIMS: live only
+
+    def _apply_autoscaler(self, r: Route | None, s: Scenario) -> None:
+        assert self._autoscaler is not None
+        p = s.pool
+        if r is Route.CHECK_INTERVAL:
+            if p.autoscaler == "keda":  # its HPA sync period
+                self._autoscaler.reconfigure(**autoscaler_knobs(s))
+            self._check_gen += 1
+            self._push(self._autoscaler.next_check(self.now, p.check_interval), _CHECK,
+                       self._check_gen)
+        elif r is Route.AUTOSCALER:
+            self._autoscaler = autoscaler_for(s)
+        elif r in (Route.AUTOSCALER_KNOBS, Route.POOL_BOUNDS):
+            self._autoscaler.reconfigure(**autoscaler_knobs(s))
+            if r is Route.POOL_BOUNDS:
+                current = self._alive - self._draining_count()
+                self._resize(min(max(current, p.min_workers), p.max_workers))
 
     def _grow_levels(self, s: Scenario) -> None:
         """More priority levels than before: the priority queue gets a FIFO for each."""
@@ -414,36 +429,6 @@ class SimEngine(Referable):
         self._breaker = breaker_for(s, self._breaker)
         if self._breaker is None:
             self._dispatch()  # workers the breaker held back may start now
-
-    def _apply_pool(self, path: str, s: Scenario) -> None:
-        p = s.pool
-        name = path.split(".", 1)[1]
-        if p.strategy == "semaphore":
-            if name == "concurrency":
-                self._resize(p.concurrency)
-            elif name == "prefetch":
-                self._prefetch = p.prefetch
-                self._refill_prefetch()
-            return
-        if p.strategy == "single":
-            return
-        if name == "workers":
-            self._resize(initial_workers(p))
-        if self._autoscaler is None:
-            return
-        if name == "check_interval":
-            if p.autoscaler == "keda":  # its HPA sync period
-                self._autoscaler.reconfigure(**autoscaler_knobs(s))
-            self._check_gen += 1
-            self._push(self._autoscaler.next_check(self.now, p.check_interval), _CHECK,
-                       self._check_gen)
-        elif name == "autoscaler":
-            self._autoscaler = autoscaler_for(s)
-        elif name != "workers" and name != "startup_delay":
-            self._autoscaler.reconfigure(**autoscaler_knobs(s))
-            if name in ("min_workers", "max_workers"):
-                current = self._alive - self._draining_count()
-                self._resize(min(max(current, p.min_workers), p.max_workers))
 
     # ------------------------------------------------------------------ the event loop
 
