@@ -1,5 +1,5 @@
 """`queuelab`: opens the app; `queuelab run`, `queuelab scenario new|check`,
-`queuelab sweep` and `queuelab worker` work headless.
+`queuelab sweep`, `queuelab worker` and `queuelab export|import keda` work headless.
 
 Only the no-argument path imports Qt (lazily), so the headless commands start fast.
 """
@@ -57,12 +57,27 @@ def _build_scenario(p: argparse.ArgumentParser) -> None:
     add_arguments(p)
 
 
+def _build_export(p: argparse.ArgumentParser) -> None:
+    from queuelab.commands.keda import add_export_arguments
+
+    add_export_arguments(p)
+
+
+def _build_import(p: argparse.ArgumentParser) -> None:
+    from queuelab.commands.keda import add_import_arguments
+
+    add_import_arguments(p)
+
+
 _COMMANDS = {
     "run": ("Run a scenario headless and write frames.csv and summary.json.", _build_run),
     "scenario": ("Write a commented default scenario, or check one.", _build_scenario),
     "sweep": ("Run a scenario over a grid of knob values and seeds; print the cost/wait "
               "frontier.", _build_sweep),
     "worker": ("Run live workers on a shared queue backend until stopped.", _build_worker),
+    "export": ("Write a scenario's autoscaling as a KEDA ScaledObject (YAML).", _build_export),
+    "import": ("Read a KEDA ScaledObject or HPA behavior (YAML) into a scenario.",
+               _build_import),
 }
 
 if __name__ == "__main__":
