@@ -7,6 +7,8 @@ summary with Erlang C's prediction beside the measurement when the scenario is M
 `queue.backend`, or `--backend URL`) at `--time-scale` wall seconds per scenario second
 (default `run.time_scale`); its files have the same columns and keys, in scenario seconds.
 Ctrl-C stops a live run draining in-flight work; a second Ctrl-C stops it at once.
+A live run never deletes what its queue already holds unless `--purge` is given: it says
+what it found and works it off as part of the run (counted as carried over).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from queuelab.core.engine import Totals
 from queuelab.core.reference import mmc_reference, why_not_mmc
 from queuelab.core.scenario import Scenario
 from queuelab.core.urls import describe_failure, redact_url
@@ -50,7 +53,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Live: wall seconds per scenario second (default: run.time_scale).")
     p.add_argument("--backend", help="Live: queue URL, overriding queue.backend "
                    "(memory://, sqlite:///file.db, postgresql://…, redis://…, amqp://…).")
+    add_purge_argument(p)
     p.set_defaults(func=_run)
+
+
+def add_purge_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--purge", action="store_true",
+                   help="Live: delete every task and dead letter the queue holds before "
+                        "starting (by default they are kept and worked off as part of the run).")
 
 
 def scenario_for(ns: argparse.Namespace) -> Scenario:
@@ -96,7 +106,7 @@ def _run(ns: argparse.Namespace) -> int:
     with frames_file:
         writer = FramesCsvWriter(frames_file)
         if ns.engine == "live":
-            outcome = asyncio.run(run_live(scenario, writer, quiet=ns.quiet))
+            outcome = asyncio.run(run_live(scenario, writer, quiet=ns.quiet, purge=ns.purge))
             if isinstance(outcome, int):
                 return outcome
             summary = outcome
@@ -125,14 +135,15 @@ def run_simulated(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = 
         bar.show(engine.now, time.perf_counter() - began)
     bar.close()
     writer.write(engine.take_frames())
-    return summary_dict(scenario, engine.summary().as_dict(), "simulated")
+    return summary_dict(scenario, engine.summary().as_dict(), "simulated",
+                        books_dict(engine.totals()))
 
 
-async def run_live(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = False
-                   ) -> dict[str, Any] | int:
+async def run_live(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = False,
+                   purge: bool = False) -> dict[str, Any] | int:
     """Run live to the end, streaming frames; an exit code instead when it cannot run."""
     url = scenario.queue.backend
-    engine = await open_live_engine("queuelab run", scenario)
+    engine = await open_live_engine("queuelab run", scenario, purge=purge, quiet=quiet)
     if engine is None:
         return EXIT_INVALID
     on_interrupt(engine)
@@ -159,14 +170,19 @@ async def run_live(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool =
         print(f"warning: the backend's counts differed from the engine's at "
               f"{len(engine.audit_failures)} frame(s), first at t = {t:.1f} s: {what}",
               file=sys.stderr)
-    return summary_dict(scenario, engine.summary().as_dict(), "live")
+    ledger = engine.context.ledger if engine.context is not None else None
+    return summary_dict(scenario, engine.summary().as_dict(), "live", books_dict(
+        engine.totals(), acks_lost=ledger.acks_lost if ledger is not None else 0,
+        shared=engine.shared), shared=engine.shared)
 
 
-async def open_live_engine(command: str, scenario: Scenario, **options: Any) -> Any:
+async def open_live_engine(command: str, scenario: Scenario, *, quiet: bool = False,
+                           **options: Any) -> Any:
     """A LiveEngine with its backend open, or None after one line on stderr saying why.
 
     Shared by `queuelab run --engine live` and `queuelab worker`: a bad handler, a backend
     that does not answer in time or refuses are all one masked line, never a traceback.
+    What the queue held, and what is done with it, is said on stderr (unless `quiet`).
     """
     from queuelab.runtime.engine import LiveEngine
     from queuelab.runtime.handlers import HandlerError
@@ -190,7 +206,25 @@ async def open_live_engine(command: str, scenario: Scenario, **options: Any) -> 
                     else "cannot open the queue: ") + line
         print(f"{command}: {line}", file=sys.stderr)
         return None
+    if not quiet:
+        what = found_message(engine.purged, engine.found)
+        if what:
+            print(f"{command}: {redact_url(url)} {what}", file=sys.stderr)
     return engine
+
+
+def found_message(purged: Any, found: Any) -> str:
+    """What a live run found in its queue and what it does with it ('' for an empty one)."""
+    if purged:
+        return f"held {purged.describe()}: deleted (--purge)"
+    if not found:
+        return ""
+    text = f"holds {found.describe()}: kept, worked off as part of this run (carried over"
+    text += "; --purge deletes them instead)"
+    if found.in_flight:
+        text += (f"; {found.in_flight:,} leased by another process (or one that died): this "
+                 "run shares its queue")
+    return text
 
 
 def on_interrupt(engine: Any) -> None:
@@ -220,11 +254,28 @@ def failure(exc: BaseException, url: str) -> str:
     return describe_failure(exc, url, ours=isinstance(exc, BackendError))
 
 
-def summary_dict(scenario: Scenario, summary: dict[str, Any], engine: str) -> dict[str, Any]:
-    """summary.json: the run's measurements, and the theory's when it applies."""
+def books_dict(totals: Totals, *, acks_lost: int = 0, shared: str | None = None
+               ) -> dict[str, Any]:
+    """The whole run's books at its very end (a live run's after its drain): where every
+    task created or carried over is. They always balance; the window's figures need not."""
+    return {"created": totals.created, "carried_over": totals.carried_over,
+            "waiting": totals.waiting, "in_flight": totals.in_flight,
+            "retrying": totals.retrying, "done": totals.done,
+            "dead_lettered": totals.dead_lettered, "discarded": totals.discarded,
+            "by_others": totals.by_others, "balanced": totals.balanced,
+            "acks_lost": acks_lost, "shared": shared}
+
+
+def summary_dict(scenario: Scenario, summary: dict[str, Any], engine: str,
+                 books: dict[str, Any], *, shared: str | None = None) -> dict[str, Any]:
+    """summary.json: the measurement window's figures (the top-level keys: after the
+    warm-up, up to the run's end), the whole run's `books`, and the theory's prediction
+    when it applies (never beside a queue other processes serve: it would not be this
+    pool's)."""
     out: dict[str, Any] = {"scenario": scenario.name, "engine": engine,
                            "seed": scenario.run.seed, "warmup": scenario.run.warmup}
     out.update(summary)
+    out["books"] = books
     # Little's law, L = lambda W, turns the measured wait into the mean number waiting
     duration, wait = summary.get("duration"), summary.get("mean_wait")
     if duration and wait is not None:
@@ -232,14 +283,15 @@ def summary_dict(scenario: Scenario, summary: dict[str, Any], engine: str) -> di
         out["littles_law"] = {"arrival_rate": rate, "mean_wait": wait, "lq": rate * wait}
     else:
         out["littles_law"] = None
-    ref = mmc_reference(scenario)
+    ref = None if shared else mmc_reference(scenario)
     if ref is not None:
         out["erlang_c"] = {"servers": ref.servers, "rho": ref.rho, "p_wait": ref.p_wait,
                            "lq": ref.lq if ref.stable else None,
                            "wq": ref.wq if ref.stable else None}
     else:
         out["erlang_c"] = None
-        out["not_mmc_because"] = why_not_mmc(scenario)
+        out["not_mmc_because"] = (f"other processes serve this queue ({shared})" if shared
+                                  else why_not_mmc(scenario))
     return out
 
 
@@ -249,13 +301,26 @@ def _f(x: float | None, unit: str = "", digits: int = 3) -> str:
 
 def describe(scenario: Scenario, s: dict[str, Any]) -> str:
     """The readable summary printed after a run."""
+    b = s["books"]
+    books = Totals(b["created"], b["waiting"], b["in_flight"], b["retrying"], b["done"],
+                   b["dead_lettered"], b["discarded"], b["carried_over"], b["by_others"],
+                   shared=b["shared"] is not None)
     lines = [
         f"{scenario.name}: {s['engine']} run of {scenario.run.duration:g} s, seed "
-        f"{scenario.run.seed}, warm-up {scenario.run.warmup:g} s excluded",
-        f"  arrived {s['arrived']:,}  completed {s['completed']:,}  dead-lettered "
-        f"{s['dead_lettered']:,}  (at the end: waiting {s['waiting']:,}, in flight "
-        f"{s['in_flight']:,}, retrying {s['retrying']:,})",
+        f"{scenario.run.seed}",
+        f"  the whole run's books{' after the drain' if s['engine'] == 'live' else ''}: "
+        f"{books.describe()}",
     ]
+    if b["acks_lost"]:
+        lines.append(f"  acks lost {b['acks_lost']:,}: work done after its lease had run out; "
+                     "the task was handed out again, and counted done once")
+    if b["shared"]:
+        lines.append(f"  shared queue: {b['shared']}; waiting, in flight, retrying and dead "
+                     "are the backend's counts, 'done' this run's own acks")
+    lines.append(
+        f"  measured window {round(s['start'], 1):g}-{round(s['end'], 1):g} s (warm-up "
+        f"{scenario.run.warmup:g} s excluded): arrived {s['arrived']:,}  completed "
+        f"{s['completed']:,}  dead-lettered {s['dead_lettered']:,}")
     wait = f"  mean wait {_f(s['mean_wait'], ' s')} ± {_f(s['mean_wait_ci95'], ' s')} (95 %)"
     ref = s.get("erlang_c")
     if ref and ref["wq"] is not None:

@@ -6,6 +6,7 @@ and let the tasks in hand finish (a second one hands them back at once). The sce
 the handler, retry, timeout, breaker, lease and pool knobs; `--workers N` asks for a fixed
 pool of N. Several worker processes may serve one queue: claims and leases keep each task
 with one worker at a time, and a worker killed outright loses nothing (its leases run out).
+Nothing the queue holds is deleted unless `--purge` is given.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from queuelab.commands.run import add_purge_argument
 from queuelab.core.scenario import Scenario
 from queuelab.core.urls import redact_url
 from queuelab.core.validation import ScenarioError, validate
@@ -42,6 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-scale", type=float, dest="time_scale",
                    help="Wall seconds per scenario second (default: run.time_scale).")
     p.add_argument("--quiet", action="store_true", help="Print nothing but errors.")
+    add_purge_argument(p)
     p.set_defaults(func=_run)
 
 
@@ -68,17 +71,17 @@ def _run(ns: argparse.Namespace) -> int:
               "a queue it shares with its producers (sqlite, postgresql, redis, amqp)",
               file=sys.stderr)
         return EXIT_INVALID
-    return asyncio.run(serve(scenario, quiet=ns.quiet))
+    return asyncio.run(serve(scenario, quiet=ns.quiet, purge=ns.purge))
 
 
-async def serve(scenario: Scenario, *, quiet: bool = False) -> int:
+async def serve(scenario: Scenario, *, quiet: bool = False, purge: bool = False) -> int:
     """Work the queue until interrupted; the exit code."""
     from queuelab.commands.run import failure, on_interrupt, open_live_engine
 
     url = scenario.queue.backend
     shown = redact_url(url)
     engine = await open_live_engine("queuelab worker", scenario, produce=False,
-                                    duration=math.inf)
+                                    duration=math.inf, purge=purge, quiet=quiet)
     if engine is None:
         return EXIT_INVALID
     on_interrupt(engine)

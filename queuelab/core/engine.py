@@ -52,10 +52,16 @@ class WorkerInfo:
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """Where every task ever created is now: `created` equals the sum of the others.
+    """Where every task ever in the run's books is now: `created` plus `carried_over` equals
+    the sum of the others.
 
     `discarded` counts dead letters a person deleted on purpose: they left the system by a
     decision, not by loss, and the balance still accounts for each of them.
+    `carried_over` counts the tasks (and dead letters) a live run found in its queue when
+    it began and chose to work off rather than delete: they are in the books, not created.
+    `by_others` is kept only for a queue shared with other processes (`shared`): the tasks
+    they took off the queue, net of any they added; the other places are then the
+    backend's counts, since this run alone cannot know where another process put a task.
     """
 
     created: int
@@ -65,23 +71,29 @@ class Totals:
     done: int
     dead_lettered: int
     discarded: int = 0
+    carried_over: int = 0
+    by_others: int = 0
+    shared: bool = False
 
     @property
     def balanced(self) -> bool:
-        return self.created == (
+        return self.created + self.carried_over == (
             self.waiting + self.in_flight + self.retrying + self.done + self.dead_lettered
-            + self.discarded
+            + self.discarded + self.by_others
         )
 
     def describe(self) -> str:
-        """The status-bar sentence: created = waiting + in flight + … ."""
+        """The status-bar sentence: created [+ carried over] = waiting + in flight + … ."""
+        carried = f" + carried over {self.carried_over:,}" if self.carried_over else ""
         text = (
-            f"created {self.created:,} = waiting {self.waiting:,} + in flight "
+            f"created {self.created:,}{carried} = waiting {self.waiting:,} + in flight "
             f"{self.in_flight:,} + retrying {self.retrying:,} + done {self.done:,} + dead "
             f"{self.dead_lettered:,}"
         )
         if self.discarded:
             text += f" + discarded {self.discarded:,}"
+        if self.shared:
+            text += f" + by other processes {self.by_others:,}"
         return text if self.balanced else text + "  (UNBALANCED)"
 
     def check(self) -> Totals:

@@ -66,6 +66,8 @@ class MetricsFrame(NamedTuple):
     created: int  # tasks ever created, at t
     done: int  # tasks completed successfully, at t
     breaker_open: int  # 1 while the circuit breaker is open, else 0
+    carried_over: int  # tasks found in the queue when a live run began and kept, at t
+    by_others: int  # a shared queue: taken off it by other processes, net of their adds
 
     def as_row(self) -> tuple[float | int, ...]:
         """The values in FRAME_COLUMNS order (one frames.csv row)."""
@@ -400,6 +402,8 @@ class MetricsRecorder:
         created: int,
         done: int,
         breaker_open: bool = False,
+        carried_over: int = 0,
+        by_others: int = 0,
     ) -> MetricsFrame:
         """The frame for [frame_start, t]; then start the next interval at t."""
         if t >= self._warm_at:
@@ -445,6 +449,8 @@ class MetricsRecorder:
             created,
             done,
             1 if breaker_open else 0,  # breaker_open
+            carried_over,
+            by_others,
         ))
         self._r_arrived += self._i_arrived
         self._r_ok += self._i_ok

@@ -149,8 +149,11 @@ class QueueConfig:
                            "level first, oldest first within a level.", choices=DISCIPLINES,
                            live=False)
     lease: float = knob(30.0, "Lease", "How long a claimed task stays invisible to others "
-                        "before it is handed out again (live runs).", unit="s", minimum=0.0,
-                        exclusive_minimum=True)
+                        "before it is handed out again (live runs). At least 1 s, and never "
+                        "under 0.2 s of wall time once scaled: a backend cannot honour a "
+                        "lease shorter than a few of its round trips (claim, renewal, ack), "
+                        "and every ack would then find its task handed out again.",
+                        unit="s", minimum=1.0)
     batch: int = knob(1, "Claim batch", "Tasks a worker claims per round trip (live runs).",
                       minimum=1, maximum=1000)
 

@@ -10,6 +10,13 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from queuelab.core.engine import Totals
 
+TIP = ("Conservation: every task ever created (or carried over: found in the queue when the "
+       "run began) is waiting, in flight, waiting to be retried, done or dead-lettered — "
+       "exactly one of them.")
+SHARED_TIP = ("This queue is shared with other processes: waiting, in flight, retrying and dead "
+              "are the backend's counts; 'by other processes' is what they took off the "
+              "queue, net of what they added; 'done' is this run's own.")
+
 
 class TotalsLabel(QLabel):
     """The totals equation; red with the difference named when it does not balance."""
@@ -17,8 +24,7 @@ class TotalsLabel(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.balanced = True
-        self.setToolTip("Conservation: every task ever created is waiting, in flight, waiting "
-                        "to be retried, done or dead-lettered — exactly one of them.")
+        self.setToolTip(TIP)
         self.show_totals(Totals(0, 0, 0, 0, 0, 0))
 
     def show_totals(self, totals: Totals) -> None:
@@ -27,7 +33,10 @@ class TotalsLabel(QLabel):
             self.balanced = totals.balanced
             self.setStyleSheet("" if totals.balanced else
                                "color: white; background: #c62828; padding: 0 4px;")
-        if not totals.balanced:
+        if totals.balanced:
+            self.setToolTip(SHARED_TIP if totals.shared else TIP)
+        else:
             parts = (totals.waiting + totals.in_flight + totals.retrying + totals.done
-                     + totals.dead_lettered + totals.discarded)
-            self.setToolTip(f"Unbalanced: {totals.created - parts:+,} task(s) unaccounted for.")
+                     + totals.dead_lettered + totals.discarded + totals.by_others)
+            self.setToolTip(f"Unbalanced: {totals.created + totals.carried_over - parts:+,} "
+                            "task(s) unaccounted for.")

@@ -8,6 +8,7 @@ breaker) takes effect at the next claim or failure without restarting anyone.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
 
 from queuelab.backends.base import Delivery, LeaseLost, TaskQueue
@@ -20,6 +21,12 @@ from queuelab.core.task import Task
 from queuelab.runtime.clock import Pulse, ScenarioClock
 from queuelab.runtime.handlers import SyntheticHandler, UserHandler
 from queuelab.runtime.ledger import InFlightCalls, Ledger
+
+MIN_WALL_LEASE = 0.2
+"""Wall seconds a lease lasts at least, whatever `queue.lease` x `run.time_scale` says: a
+backend cannot honour a lease shorter than a few of its round trips (a claim, a renewal, an
+ack under load), and below that every ack would find its lease gone and the task redelivered
+forever. `QueueConfig.lease` says so at the field."""
 
 CLAIM_WAIT = 0.2
 """Wall seconds a claim waits for work before the worker looks at its orders again.
@@ -72,6 +79,9 @@ class RunContext:
         self.handler = handler
         self.recorder: MetricsRecorder | NullRecorder = recorder
         self.ledger = Ledger()
+        # a live run's task ids start with a token of their own: a queue may hold tasks of
+        # other runs (carried over, shared), and a backend keeps one task per id
+        self.id_prefix = f"{secrets.token_hex(3)}-"
         self.calls = InFlightCalls()  # backend calls in progress, for the audit
         self.busy = 0  # workers running an attempt
         self.events = 0  # task events: arrivals, starts, finishes, retries, dead letters
@@ -95,6 +105,7 @@ class RunContext:
         self.inline = s.retry.mode == "inline"
         self.timeout = s.timeouts.task
         self.lease = s.queue.lease
+        self.wall_lease = max(self.clock.wall(self.lease), MIN_WALL_LEASE)
         self.batch = s.queue.batch
 
     def configure_breaker(self, s: Scenario) -> None:
@@ -151,7 +162,7 @@ class RunContext:
     async def claim(self, max_tasks: int) -> list[Delivery]:
         """Claim up to `max_tasks` under the lease knob, waiting at most CLAIM_WAIT for work."""
         with self.calls.call(max_tasks, max_tasks, 0):
-            got = await self.queue.claim(self.clock.wall(self.lease), max_tasks=max_tasks,
+            got = await self.queue.claim(self.wall_lease, max_tasks=max_tasks,
                                          timeout=CLAIM_WAIT)
         ledger, held = self.ledger, self.held
         for d in got:
@@ -178,9 +189,15 @@ class RunContext:
             return
         self.ledger.returned(handed_back=True)
 
+    def owns(self, task: Task) -> bool:
+        """Whether this run created the task (not carried over, not another process's)."""
+        return task.id.startswith(self.id_prefix)
+
     def task_started(self, task: Task, now: float) -> None:
-        """Record an attempt's start: the wait only on a task's first attempt."""
-        wait = now - task.created_at if task.attempts == 1 and not task.history else None
+        """Record an attempt's start: the wait only on a task's first attempt, and only for a
+        task of this run (another run's `created_at` is on that run's clock)."""
+        wait = (now - task.created_at if task.attempts == 1 and not task.history
+                and self.owns(task) else None)
         self.busy += 1
         self.events += 1
         rec = self.recorder
@@ -192,9 +209,18 @@ class RunContext:
         self.busy -= 1
         self.recorder.busy_changed(now, self.busy)
 
-    def task_finished(self, now: float, service: float, ok: bool) -> None:
+    def task_finished(self, now: float) -> None:
+        """An attempt's handler returned or raised: the worker is free. Its outcome is
+        recorded once it is settled (`completed`, `failed`): a success counts only when the
+        backend has taken its ack."""
         self.busy -= 1
         self.events += 1
-        rec = self.recorder
-        rec.busy_changed(now, self.busy)
-        rec.finished(now, service, ok)
+        self.recorder.busy_changed(now, self.busy)
+
+    def completed(self, end: float, service: float) -> None:
+        """A success whose ack the backend took: done, once."""
+        self.ledger.acked()
+        self.recorder.finished(end, service, True)
+
+    def failed(self, end: float, service: float) -> None:
+        self.recorder.finished(end, service, False)

@@ -5,8 +5,10 @@ meaning, same frames and summary keys, all in scenario seconds - so the window a
 drive either without asking which one they hold. What differs, and why:
 
 * `start()` needs a running event loop (qasync in the app, `asyncio.run` in the CLI): the
-  run is a set of tasks on it. The backend is opened, and emptied (`purge`, default for a
-  producing run: every task the run accounts for is one it created), before scenario time 0.
+  run is a set of tasks on it. The backend is opened and looked at (`found`, see
+  `runtime.found`) before scenario time 0, and never emptied unless asked (`purge=True`, or
+  `purge_found()` after a look): what the queue held is worked off as part of the run and
+  counted in the books as carried over.
 * `advance()` does no work - the loop does - but re-raises a failure the run hit in the
   background (a backend gone away), once, so the window can show it.
 * `step()` lets the run go for one sample interval, then pauses it again; it returns at once
@@ -22,8 +24,12 @@ drive either without asking which one they hold. What differs, and why:
   gets to it. A loop stalled past two boundaries (a busy machine, a tiny time scale) closes
   one frame for both: fewer rows, nothing lost.
 * `totals()` come from the engine's own books (`runtime.ledger`); after every frame they are
-  checked against the backend's counts (`audits`, `audit_failures`) when the engine owns
-  the queue.
+  checked against the backend's counts (`audits`, `audit_failures`).
+* A queue other processes work too (`queuelab worker` beside `queuelab run`, two runs on one
+  queue) is noticed - leases the run does not hold, found at the start or at an audit -
+  and said (`shared`): from then on the books are the backend's counts, `done` this run's
+  acks, and the balance is what the others took (`Totals.by_others`). A run that produces
+  nothing (`queuelab worker`) shares its queue from the start.
 * The queue stays open after the run so the dead-letter pane keeps working; `aclose()` closes
   it (when the engine opened it).
 """
@@ -38,7 +44,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from queuelab.backends import open_queue, parse_options
-from queuelab.backends.base import TaskQueue
+from queuelab.backends.base import QueueCounts, TaskQueue
 from queuelab.core.changes import POOL_ROUTES, ChangeLog, Route, route
 from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo
 from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
@@ -49,6 +55,7 @@ from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery
 from queuelab.core.validation import ParamChange, validate, with_change
 from queuelab.runtime.clock import Pulse, ScenarioClock
 from queuelab.runtime.context import NullRecorder, RunContext, watch
+from queuelab.runtime.found import FoundTasks, inspect
 from queuelab.runtime.handlers import SyntheticHandler, UserHandler, make_handler
 from queuelab.runtime.leases import LeaseKeeper
 from queuelab.runtime.load_driver import LoadDriver
@@ -64,19 +71,24 @@ class LiveEngine:
 
     `queue`: use this queue (not closed by the engine) instead of opening
     `scenario.queue.backend`. `produce=False` runs workers only (`queuelab worker`): no load
-    driver, no purge, until stopped unless `duration` says otherwise.
+    driver, until stopped unless `duration` says otherwise. `purge=True` deletes what the
+    queue holds when it is opened (`purged` says what); by default it is carried over.
     """
 
     kind = "live"
 
     def __init__(self, scenario: Scenario, queue: TaskQueue | None = None, *,
-                 produce: bool = True, purge: bool | None = None,
+                 produce: bool = True, purge: bool = False,
                  duration: float | None = None, drain_limit: float | None = None) -> None:
         self._scenario = validate(scenario)
         self._queue = queue
         self._own_queue = queue is None
         self._produce = produce
-        self._purge = produce if purge is None else purge
+        self._purge = purge
+        self.found = FoundTasks()  # what the queue held when opened (and was not purged)
+        self.purged: FoundTasks | None = None  # what a purge deleted, when there was one
+        self.shared: str | None = None  # why the run's queue is known to be shared
+        self._shared_totals: Totals | None = None  # the books from the last backend count
         self._duration_override = duration
         self._drain_limit = drain_limit
         self._opened = False
@@ -150,9 +162,10 @@ class LiveEngine:
         return self._error
 
     async def open(self) -> None:
-        """Open (and, for a producing run, empty) the backend; `start()` does it if not done.
+        """Open the backend and look at what it holds (`found`); `start()` does it if not done.
 
-        Awaiting it first lets a caller report an unreachable backend before the run begins.
+        Awaiting it first lets a caller report an unreachable backend, and ask what to do
+        with what the queue holds (`purge_found`), before the run begins.
         """
         if self._opened:
             return
@@ -163,9 +176,19 @@ class LiveEngine:
                 options["discipline"] = q.discipline
             self._queue = open_queue(q.backend, **options)
         await self._queue.open()
-        if self._purge:
-            await self._queue.purge()
         self._opened = True
+        self.found = await inspect(self._queue)
+        if self._purge:
+            await self.purge_found()
+
+    async def purge_found(self) -> FoundTasks:
+        """Delete what the queue held (asked for: `purge=True`, `--purge`, the app's question);
+        what was found is returned and kept in `purged`. Only before the run starts."""
+        if self._state is not _IDLE or not self._opened or self._queue is None:
+            raise RuntimeError("a queue is purged only after open() and before the run starts")
+        await self._queue.purge()
+        self.purged, self.found = self.found, FoundTasks()
+        return self.purged
 
     def start(self) -> None:
         """Begin the run on the running event loop; time starts once the backend is open."""
@@ -245,6 +268,8 @@ class LiveEngine:
     def totals(self) -> Totals:
         if self._ctx is None:
             return Totals(0, 0, 0, 0, 0, 0)
+        if self._shared_totals is not None:
+            return self._shared_totals
         return self._ctx.ledger.totals(self.clock.now())
 
     def summary(self) -> RunSummary:
@@ -431,6 +456,15 @@ class LiveEngine:
         ctx = RunContext(s, self.clock, self._queue, self.models, self.handler, self.recorder)
         ctx.on_error = self._fail
         self._ctx = ctx
+        found = self.found
+        ctx.ledger.carry_over(found.waiting + found.retrying, found.dead, found.in_flight)
+        if found.in_flight:
+            self._share(f"{found.in_flight:,} task(s) were leased by another process when the "
+                        "run began", QueueCounts(found.waiting, found.retrying,
+                                                  found.in_flight, found.dead))
+        elif not self._produce:
+            self._share("a worker-only run serves a queue other processes fill",
+                        QueueCounts(found.waiting, found.retrying, 0, found.dead))
         pool: Pool = SemaphorePool(ctx, s) if s.pool.strategy == "semaphore" else WorkerPool(ctx, s)
         self._pool = pool
         if isinstance(self.handler, UserHandler):
@@ -470,12 +504,12 @@ class LiveEngine:
     def _close_frame(self, now: float) -> None:
         ctx = self._ctx
         assert ctx is not None
-        ledger = ctx.ledger
-        ledger.tick(now)
+        b = self.totals()  # the backend's latest count on a shared queue, else the ledger's
         self._frames.append(self.recorder.close_frame(
-            now, depth=ledger.waiting, in_flight=ledger.in_flight, retrying=ledger.retrying,
-            dead_letters=ledger.dead, created=ledger.created, done=ledger.done,
-            breaker_open=ctx.breaker_open(now)))
+            now, depth=b.waiting, in_flight=b.in_flight, retrying=b.retrying,
+            dead_letters=b.dead_lettered, created=b.created, done=b.done,
+            breaker_open=ctx.breaker_open(now), carried_over=b.carried_over,
+            by_others=b.by_others))
 
     def _start_audit(self, now: float) -> None:
         """Audit in the background: a backend slow to count must not delay the next frame.
@@ -485,10 +519,24 @@ class LiveEngine:
             if self._ctx is not None:
                 watch(self._ctx, self._audit_task)
 
+    def _share(self, why: str, counts: QueueCounts) -> None:
+        """The queue is worked by other processes too: say so, and keep the books from the
+        backend's counts from now on (differences seen so far were the others' doing)."""
+        assert self._ctx is not None
+        if self.shared is None:
+            self.shared = why
+            self._suspect = None
+            if self.audit_failures:
+                self.shared += (f" (the {len(self.audit_failures)} earlier audit difference(s) "
+                                "were theirs)")
+                self.audit_failures.clear()
+        self._shared_totals = self._ctx.ledger.shared_totals(counts)
+
     async def _audit(self, now: float) -> None:
-        """Compare the books with the backend's counts, allowing for the calls in progress."""
+        """Compare the books with the backend's counts, allowing for the calls in progress;
+        on a shared queue, take the books from them."""
         ctx = self._ctx
-        if ctx is None or not (self._produce and self._purge):
+        if ctx is None:
             return
         window = ctx.calls.window()
         try:
@@ -497,6 +545,14 @@ class LiveEngine:
             slack = ctx.calls.close(window)
         ctx.ledger.tick(self.clock.now())
         self.audits += 1
+        if self.shared is not None:
+            self._shared_totals = ctx.ledger.shared_totals(counts)
+            return
+        foreign = ctx.ledger.foreign_leases(counts, slack)
+        if foreign:
+            self._share(f"at t = {now:,.1f} s the backend held {foreign:,} lease(s) this run "
+                        "does not: other workers serve this queue", counts)
+            return
         problem = ctx.ledger.audit(counts, slack)
         # A broker's counts may lag its confirms by a moment: a difference counts once two
         # audits in a row see one (a lost or doubled task stays different for good).
@@ -508,12 +564,15 @@ class LiveEngine:
         """After the drain no call is in progress: the books and the backend must agree
         exactly, once the backend's counts have settled (a second at most)."""
         ctx = self._ctx
-        if ctx is None or not (self._produce and self._purge):
+        if ctx is None:
             return
         problem = None
         for _ in range(20):
             counts = await ctx.queue.counts()
             ctx.ledger.tick(self.clock.now())
+            if self.shared is not None:
+                self._shared_totals = ctx.ledger.shared_totals(counts)
+                break
             problem = ctx.ledger.audit(counts)
             if problem is None:
                 break

@@ -35,7 +35,7 @@ class LeaseKeeper:
         ctx = self.ctx
         queue = ctx.queue
         while not self._stop.is_set():
-            lease = ctx.clock.wall(ctx.lease)
+            lease = ctx.wall_lease
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), max(MIN_PERIOD, lease / 3))
             if self._stop.is_set():

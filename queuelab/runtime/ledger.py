@@ -32,6 +32,8 @@ class Ledger:
         "_due",
         "_heap",
         "abandoned",
+        "acks_lost",
+        "carried",
         "created",
         "dead",
         "discarded",
@@ -45,6 +47,7 @@ class Ledger:
 
     def __init__(self) -> None:
         self.created = 0
+        self.carried = 0  # found in the queue when the run began, and kept (carried over)
         self.waiting = 0
         self.in_flight = 0  # claimed and held: running, prefetched, being acked
         self.inline = 0  # held by a worker sleeping through an inline backoff
@@ -52,6 +55,7 @@ class Ledger:
         self.dead = 0
         self.discarded = 0
         self.abandoned = 0  # attempts whose lease was lost (the backend took the task back)
+        self.acks_lost = 0  # … of which successes whose ack found the lease void: redelivered
         self.handed_back = 0  # tasks given back unfinished at a stop or a worker's removal
         self.reprocessed = 0
         self._due: dict[str, float] = {}  # requeued retries: task id -> scenario due time
@@ -62,6 +66,17 @@ class Ledger:
         return len(self._due) + self.inline
 
     # -- transitions ---------------------------------------------------------------------------
+
+    def carry_over(self, waiting: int, dead: int, leased: int = 0) -> None:
+        """Tasks and dead letters the queue held before the run, kept: in the books now.
+
+        Found tasks waiting out a retry delay are counted as waiting: their due times are
+        the backend's, and a claim cannot tell them from ready ones. Found leased tasks are
+        another process's: they have no place here, only in a shared queue's books.
+        """
+        self.carried += waiting + dead + leased
+        self.waiting += waiting
+        self.dead += dead
 
     def enqueued(self, n: int) -> None:
         self.created += n
@@ -103,6 +118,11 @@ class Ledger:
         """An ack, nack or dead-letter found its lease void: the backend already took it back."""
         self.returned(lost=True)
 
+    def ack_lost(self) -> None:
+        """A success whose ack found its lease void: not done; the task is redelivered."""
+        self.acks_lost += 1
+        self.returned(lost=True)
+
     def inline_began(self) -> None:
         self.in_flight -= 1
         self.inline += 1
@@ -141,7 +161,32 @@ class Ledger:
             done=self.done,
             dead_lettered=self.dead,
             discarded=self.discarded,
+            carried_over=self.carried,
         )
+
+    def shared_totals(self, counts: QueueCounts) -> Totals:
+        """The books of a queue other processes work too: every place is the backend's count,
+        `done` this run's own acks, and what the others took is the balance (net of what
+        they added) - this run cannot know where another process put a task."""
+        held = counts.ready + counts.delayed + counts.leased + counts.dead
+        return Totals(
+            created=self.created,
+            waiting=counts.ready,
+            in_flight=counts.leased,
+            retrying=counts.delayed,
+            done=self.done,
+            dead_lettered=counts.dead,
+            discarded=self.discarded,
+            carried_over=self.carried,
+            by_others=self.created + self.carried - held - self.done - self.discarded,
+            shared=True,
+        )
+
+    def foreign_leases(self, counts: QueueCounts, slack: tuple[int, int, int] = (0, 0, 0)
+                       ) -> int:
+        """Leases the backend holds beyond this run's own and the calls in progress: tasks
+        another process is working on (0 when there is no sign of one)."""
+        return max(0, counts.leased - (self.in_flight + self.inline) - slack[1])
 
     def audit(self, counts: QueueCounts, slack: tuple[int, int, int] = (0, 0, 0)) -> str | None:
         """None when the backend holds what the ledger says, give or take `slack` (what the

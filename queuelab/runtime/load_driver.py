@@ -8,9 +8,10 @@ usually well under a wall millisecond, but 0.05 scenario seconds at a time scale
 So a wait measures the queue, from the moment the task is in it, not the load generator's
 timer; the arrival times themselves carry that jitter, as any real producer's do.
 
-Tasks are made exactly as the simulator makes them: id `task_id(n)`, level from the priority
-mix, poison from the failure model, synthetic JSON payload; and the arrival times come from
-the same seeded stream, so both engines see the same arrivals.
+Tasks are made exactly as the simulator makes them: id `task_id(n)` (after the run's own
+token, `RunContext.id_prefix`: the queue may hold other runs' tasks), level from the
+priority mix, poison from the failure model, synthetic JSON payload; and the arrival times
+come from the same seeded stream, so both engines see the same arrivals.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class LoadDriver:
         priority = models.priority()
         poison = models.poison()
         payload = synthetic_payload(n, priority, self.ctx.scenario.payload.size)
-        return Task(task_id(n), payload, priority, t, poison=poison)
+        return Task(self.ctx.id_prefix + task_id(n), payload, priority, t, poison=poison)
 
     async def run(self) -> None:
         ctx = self.ctx

@@ -6,7 +6,9 @@ attempt is appended to the task's history, then the retry policy either gives a 
 the task is nacked with that delay (requeue mode) or the worker sleeps through it holding
 the task and tries again (inline mode) - or dead-letters it with the error. A receipt found
 void (`LeaseLost`) means the backend already took the task back: the attempt is counted as
-abandoned and nothing else happens, so the task is never counted twice.
+abandoned (a success as an ack lost) and nothing else happens, so the task is never counted
+twice: a completion is counted when the backend has taken its ack, not when the handler
+returns.
 
 Cancellation is used for two things only, both safe: ending a sleep that holds nothing
 (a cold start, a breaker wait, a pause), and - when a stop must not wait - ending a handler
@@ -117,7 +119,7 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
         w.cancellable = False
         end = clock.now()
         ok = outcome is _SUCCEEDED
-        ctx.task_finished(end, end - start, ok)
+        ctx.task_finished(end)
         ctx.breaker_result(ok, end, epoch)
         if ok:
             w.processed += 1
@@ -125,11 +127,12 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
             try:
                 with ctx.calls.call(0, 1, 0):
                     await ctx.queue.ack(d)
-            except LeaseLost:
-                ledger.lost()
+            except LeaseLost:  # the backend gave the task to another worker meanwhile
+                ledger.ack_lost()
                 return
-            ledger.acked()
+            ctx.completed(end, end - start)
             return
+        ctx.failed(end, end - start)
         w.failed += 1
         then = settle(outcome, task.attempts, ctx.retry, ctx.models.jitter(), inline=ctx.inline)
         backoff = then.backoff

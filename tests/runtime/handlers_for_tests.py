@@ -52,3 +52,12 @@ def slow_sync(task: Task) -> None:
 
 
 not_callable = 42
+
+
+SLOW_FIRST = 0.6  # wall seconds the first attempt of task number 1 takes
+
+
+async def slow_first_attempt(task: Task) -> None:
+    """Task number 1's first attempt outlasts a short lease; everything else is quick."""
+    await asyncio.sleep(SLOW_FIRST if task.payload["n"] == 1 and task.attempts == 1
+                        else 0.001)

@@ -24,9 +24,10 @@ def scenario(**sections: dict[str, Any]) -> Scenario:
 
 
 def balanced(frame: MetricsFrame, discarded: int = 0) -> bool:
-    """Every task created is in one place at the frame's time."""
-    return frame.created == (frame.depth + frame.in_flight + frame.retrying + frame.done
-                             + frame.dead_letters + discarded)
+    """Every task created (or carried over) is in one place at the frame's time."""
+    return frame.created + frame.carried_over == (
+        frame.depth + frame.in_flight + frame.retrying + frame.done + frame.dead_letters
+        + discarded + frame.by_others)
 
 
 def live(s: Scenario, **options: Any) -> LiveEngine:
@@ -56,5 +57,6 @@ async def run_to_end(engine: LiveEngine, *, every: float = 0.01,
     bad = [f for f in frames if not balanced(f)]
     assert not bad, f"unbalanced frames: {bad[:3]}"
     assert engine.audit_failures == [], engine.audit_failures[:3]
+    assert engine.shared is None, engine.shared  # a test's queue is its own
     assert engine.audits > 0
     return frames

@@ -4,7 +4,8 @@ The runtime only speaks `TaskQueue`, so a durable backend must carry a live run 
 the memory queue does: every task accounted for at every frame, and the backend's own counts
 agreeing with the engine's (allowing only for calls in progress). Backends not (yet) part
 of the build are skipped; servers follow the markers of pyproject.toml. Each run uses a
-queue name of its own, since a producing run empties its queue first.
+queue name of its own: a run carries over what its queue holds, and shares a queue
+another process works.
 """
 
 from __future__ import annotations
