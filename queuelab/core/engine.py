@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from queuelab.core.scenario import KNOBS
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -117,7 +119,10 @@ class AppliedChange:
         if verb is not None:  # old and new are dead-letter counts: the step is the action
             n = self.old - self.new
             return f"{verb} {n:,} dead letter{'' if n == 1 else 's'}"
-        return f"{self.path.split('.', 1)[1]} {_short(self.old)} → {_short(self.new)}"
+        info = KNOBS.get(self.path)
+        name = info.knob.label if info else self.path.split(".", 1)[-1]
+        unit = f" {info.knob.unit}" if info and info.knob.unit else ""
+        return f"{name} {_short(self.old)} → {_short(self.new)}{unit}"
 
 
 DEAD_LETTER_ACTIONS = {"dead_letters.reprocess": "reprocessed",

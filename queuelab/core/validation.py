@@ -164,11 +164,13 @@ def validate(scenario: Scenario) -> Scenario:
     return scenario
 
 
-def with_change(scenario: Scenario, change: ParamChange, *, running: bool = False) -> Scenario:
+def with_change(scenario: Scenario, change: ParamChange, *, running: bool = False,
+                now: float = 0.0) -> Scenario:
     """The scenario with one knob changed, validated like a file would be.
 
     With `running`, knobs that cannot change mid-run (the seed, the backend, the strategy)
-    are refused with that reason.
+    are refused with that reason, and so is a duration that would end the run before `now`
+    (the clock, the frames and the summary would disagree about when it ended).
     """
     try:
         section, name = split_path(change.path)
@@ -179,6 +181,10 @@ def with_change(scenario: Scenario, change: ParamChange, *, running: bool = Fals
         raise ScenarioError(FieldError(change.path, "cannot change while a run goes on; "
                                        "reset the run to change it"))
     value = coerce(info, change.value)
+    if (running and change.path == "run.duration" and isinstance(value, int | float)
+            and value < now):
+        raise ScenarioError(FieldError(change.path, f"the run is already at {now:,.0f} s: "
+                                       f"a duration of {value:g} s would end it in the past"))
     new_section = replace(getattr(scenario, section), **{name: value})
     return validate(replace(scenario, **{section: new_section}))
 

@@ -157,7 +157,7 @@ class DeadLetterPane(QWidget):
                                     "letter, not just this page")
         self.kind_combo = QComboBox()
         self.kind_combo.addItem(ALL_KINDS, None)
-        self.kind_combo.setMinimumContentsLength(14)
+        self.kind_combo.setMinimumContentsLength(10)
         self.kind_combo.setToolTip("Only dead letters with this error kind")
         self.counts = QLabel()
         self.first_button = self._nav_button(Qt.ArrowType.NoArrow, "First page", "«")
@@ -178,22 +178,27 @@ class DeadLetterPane(QWidget):
                   self.last_button):
             top.addWidget(w)
 
-        self.reprocess_button = QPushButton("Reprocess selected")
+        # short labels (the tooltips say the rest): the row fits a 1024-pixel window
+        self.reprocess_button = QPushButton("Reprocess")
         self.reprocess_button.setToolTip("Put the selected tasks back in the queue (Enter)")
-        self.reprocess_all_button = QPushButton("Reprocess all matching…")
+        self.reprocess_all_button = QPushButton("Reprocess all…")
         self.reprocess_all_button.setToolTip("Every dead letter that matches the filter, in "
                                              "slices; can be cancelled")
         self.reset_box = QCheckBox("Reset attempts")
         self.reset_box.setToolTip("Reprocessed tasks start again with a full set of "
                                   "attempts; otherwise the next failure dead-letters them")
-        self.discard_button = QPushButton("Discard selected…")
+        self.discard_button = QPushButton("Discard…")
         self.discard_button.setToolTip("Delete the selected dead letters for good (Delete)")
-        self.discard_all_button = QPushButton("Discard all matching…")
-        self.export_button = QPushButton("Export selected…")
+        self.discard_all_button = QPushButton("Discard all…")
+        self.discard_all_button.setToolTip("Delete every dead letter that matches the filter "
+                                           "for good, in slices; can be cancelled")
+        self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save the selected dead letters as JSON")
         self.progress = BulkProgress()
         self.status = QLabel()
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setWordWrap(True)
+        self.status.setMinimumWidth(120)
 
         actions = QHBoxLayout()
         actions.addWidget(self.reprocess_button)
@@ -204,9 +209,11 @@ class DeadLetterPane(QWidget):
         actions.addWidget(self.discard_all_button)
         actions.addSpacing(12)
         actions.addWidget(self.export_button)
-        actions.addSpacing(12)
-        actions.addWidget(self.progress)
-        actions.addWidget(self.status, 1)
+        actions.addStretch(1)
+        # what an action is doing or did: a row of its own, so the buttons fit a small window
+        report = QHBoxLayout()
+        report.addWidget(self.progress)
+        report.addWidget(self.status, 1)
 
         self.model = DeadLetterModel(self)
         self.table = DeadLetterTable()
@@ -237,7 +244,7 @@ class DeadLetterPane(QWidget):
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([820, 440])
+        self.splitter.setSizes([900, 300])
 
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
@@ -249,6 +256,7 @@ class DeadLetterPane(QWidget):
         layout.setSpacing(4)
         layout.addLayout(top)
         layout.addLayout(actions)
+        layout.addLayout(report)
         layout.addWidget(self.error_label)
         layout.addWidget(self.splitter, 1)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 REFERENCE_COLUMNS: tuple[str, ...] = ("ref_lq", "ref_rho", "ref_wq")
-"""Erlang C predictions in force at each frame (NaN when the scenario is not M/M/c)."""
+"""Theory in force at each frame: Erlang C's Lq, ρ and Wq, or an unstable queue's growth
+(NaN when the scenario is not M/M/c)."""
 
 COLUMNS: tuple[str, ...] = FRAME_COLUMNS + REFERENCE_COLUMNS
 
@@ -44,14 +46,33 @@ def _fold_kinds() -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]
 _MAX_IDX, _LAST_IDX, _MEAN_IDX = _fold_kinds()
 
 
+@dataclass(frozen=True, slots=True)
+class Growth:
+    """An unstable queue's theory line: from `depth` tasks at time `t0` it grows by `rate`
+    tasks per second (λ − cμ), and a new arrival waits what is ahead of it over cμ."""
+
+    t0: float
+    depth: float
+    rate: float  # λ − cμ, > 0
+    capacity: float  # cμ, tasks per second the pool serves at most
+
+    def lq(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
+        return self.depth + self.rate * np.maximum(t - self.t0, 0.0)
+
+
 def frames_to_block(
-    frames: Sequence[MetricsFrame], reference: tuple[float, float, float]
+    frames: Sequence[MetricsFrame], reference: tuple[float, float, float],
+    growth: Growth | None = None,
 ) -> NDArray[np.float64]:
-    """Frames as a (columns × n) float block, reference values repeated on every row."""
+    """Frames as a (columns × n) float block, reference values repeated on every row (or,
+    for an unstable queue, its growth line)."""
     block = np.empty((len(COLUMNS), len(frames)), dtype=np.float64)
     n_frame = len(FRAME_COLUMNS)
     block[:n_frame] = np.array(frames, dtype=np.float64).T  # frames are tuples
     block[n_frame:] = np.array(reference, dtype=np.float64)[:, None]
+    if growth is not None:
+        lq = growth.lq(block[0])
+        block[n_frame:] = np.vstack((lq, np.ones_like(lq), lq / growth.capacity))
     return block
 
 
@@ -161,12 +182,13 @@ class FrameHistory:
 
     def append(
         self, frames: Sequence[MetricsFrame], reference: tuple[float, float, float] = (
-            math.nan, math.nan, math.nan)
+            math.nan, math.nan, math.nan), growth: Growth | None = None,
     ) -> None:
-        """Add frames (oldest first) with the Erlang C reference in force when they were made."""
+        """Add frames (oldest first) with the theory reference in force when they were made:
+        Erlang C's steady state, or the growth line of an unstable queue."""
         if not frames:
             return
-        block = frames_to_block(frames, reference)
+        block = frames_to_block(frames, reference, growth)
         self.coarse.extend(block)
         self.total += block.shape[1]
         if block.shape[1] > self.capacity:

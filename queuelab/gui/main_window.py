@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -44,7 +44,7 @@ from queuelab.gui.backend_dialog import BackendDialog
 from queuelab.gui.backend_urls import BackendSecrets
 from queuelab.gui.edits import rebuild
 from queuelab.gui.engines import LIVE, SIMULATED, unavailable_reason
-from queuelab.gui.history import FrameHistory
+from queuelab.gui.history import FrameHistory, Growth
 from queuelab.gui.plot_items import format_clock
 from queuelab.gui.plots import PlotPanel
 from queuelab.gui.run_controls import DEFAULT_SPEED, RunControls
@@ -66,6 +66,9 @@ THEORY_EVERY = 0.5
 DEAD_LETTERS_EVERY = 1.0
 RATE_EVERY = 1.0
 ACTIVE = (RunState.RUNNING, RunState.PAUSED, RunState.STOPPING)
+FORM_MIN_WIDTH = 300
+LIVE_TARGET = 180.0  # seconds a live run should take at the time scale proposed for it
+CONTINUE_FOR = 600.0  # scenario seconds a finished run is continued by to work off reprocessed
 TAB_WORKERS, TAB_DEAD, TAB_WAITS, TAB_THEORY = range(4)
 
 
@@ -80,6 +83,35 @@ def _dead_letter_pane() -> QWidget:
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         return label
     return module.DeadLetterPane()  # type: ignore[no-any-return]
+
+
+def proposed_time_scale(duration: float) -> float | None:
+    """A round time scale (1, 2 or 5 × 10^k) that plays `duration` scenario seconds in about
+    LIVE_TARGET wall seconds; None when the run is that short already."""
+    if duration <= LIVE_TARGET:
+        return None
+    want = LIVE_TARGET / duration
+    base = 10.0 ** math.floor(math.log10(want))
+    scale = max(m * base for m in (1.0, 2.0, 5.0) if m * base <= want * (1 + 1e-9))
+    return float(f"{max(scale, 1e-4):.4g}")
+
+
+def _path_problem(path: Path) -> str:
+    """Why a file could not be written there, in words."""
+    parent = path.parent
+    if not parent.exists():
+        return f"no such folder ({parent})"
+    if not parent.is_dir():
+        return f"{parent} is not a folder"
+    if path.is_dir():
+        return "that is a folder"
+    return "the file could not be written (permissions, or a full disk)"
+
+
+def _os_reason(exc: OSError, path: str | Path) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return _path_problem(Path(path))
+    return exc.strerror or str(exc)
 
 
 def _refusal(path: str, exc: ScenarioError) -> str:
@@ -100,12 +132,14 @@ class MainWindow(QMainWindow):
         self.backend_dialog: BackendDialog | None = None
         self.last_error: str | None = None
         self._reference = (math.nan, math.nan, math.nan)
+        self._growth: Growth | None = None
         self._due: dict[str, float] = {}
         self._rate_mark: tuple[float, int] | None = None
         self._dead_count = -1
         self._engine_broken = False  # the engine failed while being read; wait for a reset
         self._marked = 0  # engine changes already marked on the plots
         self._last_marked: AppliedChange | None = None
+        self._split_set = False  # the plots/tabs split is set at the first show, or restored
 
         self.controls = RunControls(self)
         self.addToolBar(self.controls)
@@ -133,17 +167,32 @@ class MainWindow(QMainWindow):
         lower_lay.addWidget(self.tabs, 1)
         self.tabs.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
 
+        # the view bar (time window, smoothing, follow) sits on the plots it steers
+        plots_column = QWidget()
+        plots_lay = QVBoxLayout(plots_column)
+        plots_lay.setContentsMargins(0, 0, 0, 0)
+        plots_lay.setSpacing(0)
+        plots_lay.addWidget(self.controls.view_bar)
+        plots_lay.addWidget(self.plots, 1)
+
         self.right = QSplitter(Qt.Orientation.Vertical)
         self.right.setObjectName("plots_tabs_splitter")
-        self.right.addWidget(self.plots)
+        self.right.setChildrenCollapsible(False)
+        self.right.addWidget(plots_column)
         self.right.addWidget(lower)
-        self.right.setStretchFactor(0, 3)
-        self.right.setStretchFactor(1, 1)
+        # extra height (a maximized window) goes to the plots; the split is remembered
+        self.right.setStretchFactor(0, 1)
+        self.right.setStretchFactor(1, 0)
         self.right.setSizes([640, 230])
+        self.plots.setMinimumHeight(240)
+        lower.setMinimumHeight(100)
         self.main = QSplitter(Qt.Orientation.Horizontal)
         self.main.setObjectName("form_plots_splitter")
+        self.main.setChildrenCollapsible(False)
+        self.form.setMinimumWidth(FORM_MIN_WIDTH)  # editors stay readable; the form scrolls
         self.main.addWidget(self.form)
         self.main.addWidget(self.right)
+        self.main.setStretchFactor(0, 0)
         self.main.setStretchFactor(1, 1)
         self.main.setSizes([370, 1030])
         self.setCentralWidget(self.main)
@@ -178,6 +227,15 @@ class MainWindow(QMainWindow):
                 self.show_welcome()
         else:
             self.set_scenario(Scenario(), None)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._split_set:  # first show, nothing remembered: most height to the plots
+            self._split_set = True
+            total = sum(self.right.sizes())
+            lower = max(130, min(260, round(total * 0.27)))
+            if total > lower + 240:
+                self.right.setSizes([total - lower, lower])
 
     # -- building -------------------------------------------------------------------------------
 
@@ -244,6 +302,8 @@ class MainWindow(QMainWindow):
         c.speed_changed.connect(self.set_speed)
         c.mode_changed.connect(self.set_mode)
         c.window_changed.connect(self.plots.set_window)
+        c.smoothing_changed.connect(self.plots.set_smoothing)
+        c.time_scale_changed.connect(self._time_scale_edited)
         c.follow_requested.connect(lambda: self.plots.set_follow(True))
         c.backend_requested.connect(self.show_backend_dialog)
         self.welcome.knob_requested.connect(self.form.reveal)
@@ -255,6 +315,9 @@ class MainWindow(QMainWindow):
         r.open_failed.connect(lambda text: self.show_error("Cannot open the queue", text))
         r.opening.connect(self._on_opening)
         self.tabs.currentChanged.connect(self._tab_changed)
+        finished = getattr(self.dead_letters, "action_finished", None)
+        if finished is not None:
+            finished.connect(self._dead_letters_acted)
 
     def _tab_changed(self, _: int) -> None:
         self._due.clear()  # the newly shown tab refreshes at once
@@ -301,7 +364,8 @@ class MainWindow(QMainWindow):
         try:
             save_scenario(p, self.scenario)
         except OSError as exc:
-            self.show_error(f"Cannot save {p.name}", exc.strerror or str(exc))
+            self.show_error(f"Cannot save {p.name}",
+                            f"Cannot save the scenario to {p}: {_os_reason(exc, p)}")
             return False
         self.scenario_path = p
         self.setWindowModified(False)
@@ -394,6 +458,59 @@ class MainWindow(QMainWindow):
             if self.runner.kind == SIMULATED and not url.startswith("memory:") else ""
         self.status(f"Backend: {redact_url(url)}{hint}")
 
+    def _time_scale_edited(self, scale: float) -> None:
+        """The toolbar's time scale: the scenario's `run.time_scale`, before a live run."""
+        reason = self._submit_change(ParamChange("run.time_scale", scale))
+        engine = self.runner.engine
+        run = (engine.scenario if engine is not None else self.scenario).run
+        self.controls.set_time_scale(run.time_scale, run.duration)
+        if reason is not None:
+            self.status(f"Time scale: {reason}")
+
+    def _dead_letters_acted(self, result: object) -> None:
+        """Reprocessed tasks after the run ended would wait for ever: say so, and offer to
+        continue the run (simulated) so they are processed."""
+        engine = self.runner.engine
+        if engine is None or engine.state != RunState.FINISHED or \
+                getattr(result, "action", "") != "reprocess" or not getattr(result, "acted", 0):
+            return
+        n = int(getattr(result, "acted", 0))
+        tasks = f"{n:,} reprocessed task{'' if n == 1 else 's'}"
+        if engine.kind != SIMULATED:
+            self.status(f"The run has ended: the {tasks} wait in the queue for the next run",
+                        20000)
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Continue the run?",
+                          f"The run has ended, so nothing will process the {tasks}. Continue "
+                          f"the run for {format_clock(CONTINUE_FOR)} more so they are "
+                          "processed?", QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("continue_dialog")
+        go = box.addButton("Continue the run", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Leave them waiting", QMessageBox.ButtonRole.RejectRole)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda b: self.continue_run(CONTINUE_FOR) if b is go else
+                                  self.status(f"The {tasks} wait in the queue; this run is "
+                                              "over and will not process them", 20000))
+        box.open()
+        self.continue_dialog = box
+
+    def continue_run(self, seconds: float) -> bool:
+        """Extend a finished simulated run by `seconds` and run on (the change is marked)."""
+        engine = self.runner.engine
+        if engine is None or engine.state != RunState.FINISHED or engine.kind != SIMULATED:
+            return False
+        try:
+            applied = self.runner.apply(ParamChange("run.duration", engine.now + seconds))
+        except ScenarioError as exc:
+            self.show_error("Cannot continue the run", str(exc))
+            return False
+        self.scenario = engine.scenario
+        self.form.update_values(self.scenario)
+        self._sync_markers(engine)
+        self.status(f"t = {format_clock(applied.t)}: {applied.label()}")
+        self.runner.toggle()
+        return True
+
     def _on_opening(self, opening: bool) -> None:
         engine = self.runner.engine
         if opening and engine is not None:
@@ -426,9 +543,22 @@ class MainWindow(QMainWindow):
         self._show_state(self.runner.engine.state if self.runner.engine else None)
 
     def set_mode(self, kind: str) -> None:
-        """Switch between the simulated and the live engine (a fresh run either way)."""
+        """Switch between the simulated and the live engine (a fresh run either way). A live
+        run at time scale 1 would take the scenario's whole duration in real time: a scale
+        that plays it in a few minutes is proposed (shown, and editable before Start)."""
         if kind == self.runner.kind:
             return
+        proposed = proposed_time_scale(self.scenario.run.duration) \
+            if kind == LIVE and self.scenario.run.time_scale == 1.0 else None
+        if proposed is not None:
+            self.scenario = rebuild(self.scenario, ParamChange("run.time_scale", proposed),
+                                    self._base_dir())
+            self.form.update_values(self.scenario)
+            self.setWindowModified(True)
+            self.status(f"Live: time scale {proposed:g} plays "
+                        f"{format_clock(self.scenario.run.duration)} in "
+                        f"{format_clock(self.scenario.run.duration * proposed)}; change it "
+                        "beside the speed buttons")
         try:
             self.runner.build(self.scenario, kind)
         except Exception as exc:
@@ -444,11 +574,16 @@ class MainWindow(QMainWindow):
         self._dead_count = -1
         self._update_reference()
         self.workers.workers_model.update([])
+        self.tabs.setTabText(TAB_WORKERS, "Workers (0)")
+        self.message.clear()  # nothing said about the previous run holds for this one
         self.controls.set_mode(engine.kind)
         simulated = engine.kind == SIMULATED
         self.controls.set_speed_enabled(simulated, "" if simulated else
                                         "A live run goes at the speed of real time")
         self.controls.set_backend(self.secrets.full(engine.scenario.queue.backend))
+        run = engine.scenario.run
+        self.controls.set_time_scale(run.time_scale, run.duration)
+        self.controls.set_time_scale_enabled(engine.state == RunState.IDLE)
         set_engine = getattr(self.dead_letters, "set_engine", None)
         if set_engine is not None:
             set_engine(engine)
@@ -457,6 +592,7 @@ class MainWindow(QMainWindow):
 
     def _on_state(self, state: RunState | None) -> None:
         self.controls.set_state(state or RunState.IDLE)
+        self.controls.set_time_scale_enabled(state in (None, RunState.IDLE))
         self.form.set_running(state in ACTIVE)
         self._show_state(state)
         if state == RunState.FINISHED:
@@ -478,16 +614,24 @@ class MainWindow(QMainWindow):
         self.rate_label.clear()
 
     def _on_frames(self, frames: list[MetricsFrame]) -> None:
-        self.history.append(frames, self._reference)
+        self.history.append(frames, self._reference, self._growth)
         self.plots.mark_dirty()
 
     def _update_reference(self) -> None:
+        """The theory lines from now on: Erlang C's steady state, or for an unstable M/M/c
+        queue (λ ≥ cμ) the line it grows along from where it is now."""
         engine = self.runner.engine
         pred = None if engine is None else mmc_reference(engine.scenario)
+        self._growth = None
         if pred is None:
             self._reference = (math.nan, math.nan, math.nan)
         else:
             self._reference = (pred.lq, pred.rho, pred.wq)
+            capacity = pred.servers * pred.service_rate
+            if not pred.stable and engine is not None and pred.arrival_rate > capacity:
+                depth = self.history.last("depth", 1)
+                self._growth = Growth(engine.now, float(depth[0]) if depth.size else 0.0,
+                                      pred.arrival_rate - capacity, capacity)
         self.plots.set_reference_shown(pred is not None)
 
     # -- periodic refresh -----------------------------------------------------------------------
@@ -622,7 +766,8 @@ class MainWindow(QMainWindow):
         try:
             n = files.export_frames_csv(path, self.history)
         except OSError as exc:
-            self.show_error("Cannot export the frames", exc.strerror or str(exc))
+            self.show_error("Cannot export the frames",
+                            f"Cannot export the frames to {path}: {_os_reason(exc, path)}")
             return 0
         note = "" if self.history.complete else \
             f" (the newest {n:,} of {self.history.total:,}: older frames are only in the plots)"
@@ -634,7 +779,8 @@ class MainWindow(QMainWindow):
         if ok:
             self.status(f"Saved the plots to {path}")
         else:
-            self.show_error("Cannot export the plots", f"Could not write {path}")
+            self.show_error("Cannot export the plots", f"Cannot export the plots to {path}: "
+                            f"{_path_problem(Path(path))}")
         return bool(ok)
 
     def _export_csv_dialog(self) -> None:
@@ -670,6 +816,7 @@ class MainWindow(QMainWindow):
             sizes = s.value(f"window/{splitter.objectName()}")
             if isinstance(sizes, QByteArray):
                 splitter.restoreState(sizes)
+                self._split_set = self._split_set or splitter is self.right
         speed = s.value("run/speed", DEFAULT_SPEED)
         self.set_speed(None if speed in (None, "max", "") else float(speed))  # type: ignore[arg-type]
         if not self._restore_scenario(s.value("scenario/toml"), s.value("scenario/path")):

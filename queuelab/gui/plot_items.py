@@ -66,23 +66,73 @@ _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10
 
 
 class TimeAxis(pg.AxisItem):
-    """Bottom axis reading scenario seconds as clock time, ticked at round minutes and hours."""
+    """Bottom axis reading scenario seconds as clock time, ticked at round seconds, minutes
+    and hours: one format (m:ss or h:mm:ss) whatever the span, never fractions of a second."""
 
     def tickSpacing(self, minVal: float, maxVal: float,
                     size: float) -> list[tuple[float, float]]:
         span = maxVal - minVal
         target = span / max(2.0, size / 90.0)  # about one labelled tick per 90 pixels
-        if not span > 0 or target < 1:
-            return super().tickSpacing(minVal, maxVal, size)  # type: ignore[no-any-return]
+        if not span > 0:
+            return [(1.0, 0.0)]
         major = next((float(s) for s in _TIME_STEPS if s >= target), None)
         if major is None:
             major = 86400.0 * math.ceil(target / 86400.0)
-        return [(major, 0.0), (major / 2.0, 0.0)]
+        minor = major / 2.0 if major >= 2 else major
+        return [(major, 0.0), (minor, 0.0)]
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        if spacing >= 1:
-            return [format_clock(v) for v in values]
-        return [f"{v:.3g}s" for v in values]
+        return [format_clock(v) for v in values]
+
+
+class ValueAxis(pg.AxisItem):
+    """A y axis with few, round ticks: one label per ~26 pixels at most, so a short plot
+    (a 1024×700 window) stays legible; with `counts`, whole numbers only."""
+
+    def __init__(self, orientation: str, counts: bool = False) -> None:
+        super().__init__(orientation)
+        self.counts = counts
+
+    def tickSpacing(self, minVal: float, maxVal: float,
+                    size: float) -> list[tuple[float, float]]:
+        span = maxVal - minVal
+        if not span > 0 or not math.isfinite(span):
+            return [(1.0, 0.0)]
+        raw = span / max(2, int(size // 26))
+        base = 10.0 ** math.floor(math.log10(raw))
+        steps = (1.0, 2.0, 5.0, 10.0) if self.counts else (1.0, 2.0, 2.5, 5.0, 10.0)
+        step = next(m * base for m in steps if m * base >= raw * (1 - 1e-9))
+        if self.counts:
+            step = max(1.0, float(round(step)))
+        return [(step, 0.0)]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if self.counts or spacing >= 1:
+            return [f"{round(v):,}" for v in values]
+        return super().tickStrings(values, scale, spacing)  # type: ignore[no-any-return]
+
+
+def trailing_mean(y: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """The mean of each value and the k-1 before it (fewer at the start); NaN rows skipped."""
+    if k <= 1 or y.size == 0:
+        return y
+    ok = np.isfinite(y)
+    s = np.concatenate(([0.0], np.cumsum(np.where(ok, y, 0.0))))
+    n = np.concatenate(([0], np.cumsum(ok)))
+    idx = np.arange(1, y.size + 1)
+    lo = np.maximum(idx - k, 0)
+    count = n[idx] - n[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, (s[idx] - s[lo]) / count, np.nan)
+
+
+def trailing_sum(y: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """The sum of each value and the k-1 before it (NaN counts as 0)."""
+    if k <= 1 or y.size == 0:
+        return y
+    s = np.concatenate(([0.0], np.cumsum(np.nan_to_num(y))))
+    idx = np.arange(1, y.size + 1)
+    return s[idx] - s[np.maximum(idx - k, 0)]
 
 
 @dataclass(frozen=True)
@@ -96,6 +146,8 @@ class Series:
     dashed: bool = False
     step: bool = False
     has_gaps: bool = False  # NaN possible: the finite check cannot be skipped
+    smooth: bool = False  # a rate or share: averaged over the smoothing window when it is on
+    band: bool = False  # a 0/1 state drawn as a shaded band the plot's full height
 
 
 def pen_for(s: Series, color: Any = None) -> Any:
@@ -151,6 +203,8 @@ class FastCurve(pg.PlotCurveItem):
 
 
 def make_curve(series: Series) -> FastCurve:
+    if series.band:  # filled down to 0, no outline: a shaded stretch of time
+        return FastCurve(pen=None, name=series.name, fillLevel=0.0, skipFiniteCheck=True)
     return FastCurve(
         pen=pen_for(series),
         name=series.name,

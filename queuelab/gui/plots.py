@@ -13,6 +13,7 @@ changes, so the plots follow a switch between the light and dark system themes.
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from collections import deque
@@ -22,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from queuelab.gui.plot_items import (
     EMPTY,
+    ValueAxis,
     FastCurve,
     Series,
     TimeAxis,
@@ -35,6 +38,8 @@ from queuelab.gui.plot_items import (
     nice_ceiling,
     pen_for,
     steps_only,
+    trailing_mean,
+    trailing_sum,
 )
 from queuelab.gui.plot_style import PlotColors
 
@@ -49,6 +54,12 @@ MAX_WINDOW_POINTS = 20_000  # frames read for the rolling window (fine sample in
 DRAW_SHARE = 0.4  # at most this share of the wall time goes to drawing the plots
 MAX_DRAWN_POINTS = 2_400  # points handed to a curve: about two per pixel of a wide plot
 AXIS_WIDTH = 62  # one left-axis width for every plot, so the stacked plots line up
+LEGEND_HEIGHT = 16  # the legend's row above each plot: outside the data, never over it
+LABEL_ROWS = 3  # change-marker labels stack in up to this many rows at the top
+LABEL_ROW_PX = 15
+LABEL_MAX_CHARS = 34  # a longer label is ellipsized; the full text shows on hover
+FEW_EVENTS = 5  # a share measured over fewer events than this is drawn faded
+COUNT_FLOOR = 4.0  # an empty count axis still reads 0..4, in whole numbers
 
 pg.setConfigOptions(antialias=False, background="w", foreground="#222")
 
@@ -57,6 +68,7 @@ class _Line:
     def __init__(self, series: Series, item: FastCurve) -> None:
         self.series = series
         self.item = item
+        self.faded: FastCurve | None = None  # the sparse part of a share, drawn faded
 
 
 @dataclass(frozen=True)
@@ -67,47 +79,82 @@ class PlotSpec:
     right_label: str = ""  # a second y axis (its series listed in right_series)
     right_series: tuple[Series, ...] = ()
     y_cap: float | None = None  # the y axis never needs to go above this (100 %)
+    counts: bool = False  # the left axis counts tasks: whole-number ticks
+    right_counts: bool = False
 
 
 MAIN_PLOTS: tuple[PlotSpec, ...] = (
     PlotSpec("queue", "queue (tasks)", (
         Series("depth", "waiting", "#1f77b4"),
         Series("retrying", "waiting to retry", "#ff7f0e"),
-        Series("ref_lq", "Erlang C Lq", "#444444", dashed=True, has_gaps=True),
-    )),
+        Series("ref_lq", "theory Lq", "#444444", dashed=True, has_gaps=True),
+    ), counts=True),
     PlotSpec("throughput", "rate (tasks/s)", (
-        Series("arrival_rate", "arrivals", "#9467bd"),
-        Series("throughput", "completions", "#2ca02c"),
+        Series("arrival_rate", "arrivals", "#9467bd", smooth=True),
+        Series("throughput", "completions", "#2ca02c", smooth=True),
+        Series("retry_rate", "retries", "#e377c2", smooth=True),
     )),
     PlotSpec("errors", "errors (%)", (
-        Series("error_rate", "failed attempts", "#d62728", factor=100.0),
-    ), y_cap=100.0, right_label="dead letters (tasks)", right_series=(
+        Series("breaker_open", "breaker open", "#d62728", band=True),
+        Series("error_rate", "failed attempts", "#d62728", factor=100.0, smooth=True,
+               has_gaps=True),
+    ), y_cap=100.0, right_label="dead letters", right_series=(
         Series("dead_letters", "dead letters", "#8c564b", step=True),
-    )),
+    ), right_counts=True),
     PlotSpec("utilization", "utilization (%)", (
-        Series("utilization", "utilization", "#1f77b4", factor=100.0),
-        Series("ref_rho", "Erlang C ρ", "#444444", factor=100.0, dashed=True, has_gaps=True),
+        Series("utilization", "utilization", "#1f77b4", factor=100.0, smooth=True),
+        Series("ref_rho", "theory ρ", "#444444", factor=100.0, dashed=True, has_gaps=True),
     ), y_cap=100.0, right_label="workers", right_series=(
         Series("workers", "workers", "#ff7f0e", step=True),
-    )),
+    ), right_counts=True),
 )
 
 WAIT_PLOT = PlotSpec("waits", "wait in queue (s)", (  # p99 first: p50 is drawn on top
     Series("wait_p99", "p99", "#d62728", has_gaps=True),
     Series("wait_p95", "p95", "#ff7f0e", has_gaps=True),
     Series("wait_p50", "p50", "#2ca02c", has_gaps=True),
-    Series("ref_wq", "Erlang C mean Wq", "#444444", dashed=True, has_gaps=True),
+    Series("ref_wq", "theory mean Wq", "#444444", dashed=True, has_gaps=True),
 ))
+
+SHARE_COLUMN = "error_rate"  # the share of finished attempts: faded where few back it
+
+
+def attempts_per_row(x: NDArray[np.float64],
+                     columns: dict[str, NDArray[np.float64]]) -> NDArray[np.float64]:
+    """Attempts finished in each row's interval: completions + retries scheduled + new dead
+    letters (a failure ends in one of the two). What backs the row's error percentage."""
+    if x.size == 0:
+        return x
+    dt = np.diff(x, prepend=x[0] - (x[1] - x[0] if x.size > 1 else 1.0))
+    dead = columns["dead_letters"]
+    new_dead = np.maximum(np.diff(dead, prepend=dead[0]), 0.0)
+    return (np.nan_to_num(columns["throughput"]) + np.nan_to_num(columns["retry_rate"])) * dt \
+        + new_dead
+
+
+def smoothing_rows(x: NDArray[np.float64], seconds: float) -> int:
+    """How many rows span `seconds` at the rows' own spacing (1: no smoothing)."""
+    if seconds <= 0 or x.size < 2:
+        return 1
+    spacing = float(np.median(np.diff(x[-min(x.size, 64):])))
+    return max(1, round(seconds / spacing)) if spacing > 0 else 1
 
 
 class _Plot:
-    """One plot (and its optional second y axis) with its curves and change markers."""
+    """One plot (and its optional second y axis) with its curves and change markers.
+
+    The legend has a row of its own above the plot: it never hides data. Change-marker
+    labels (on the plot that carries them) stack in a few rows at the top, for which the y
+    axis keeps headroom, and never overlap: a label with no free row hides, and every
+    marker shows its full text on hover.
+    """
 
     def __init__(self, plot: pg.PlotItem, spec: PlotSpec, show_marker_labels: bool) -> None:
         self.plot = plot
         self.spec = spec
         self.show_marker_labels = show_marker_labels
         self.curves: list[_Line] = []
+        self.smoothing = ""  # said in the axis label when on
         plot.showGrid(x=False, y=False)
         plot.setLabel("left", spec.label)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
@@ -115,17 +162,24 @@ class _Plot:
         vb = plot.getViewBox()
         vb.setMouseEnabled(x=True, y=False)  # zoom and pan in time; y follows the data
         vb.disableAutoRange(axis="y")
-        legend = plot.addLegend(offset=(4, 2), colCount=len(spec.series) + len(spec.right_series),
-                                brush=pg.mkBrush(255, 255, 255, 250), labelTextSize="8pt",
-                                pen=pg.mkPen("#bbbbbb"))
-        self.legend = legend
+        # the legend takes the title's row: above the data, never over it
+        self.legend = LegendRow(plot)
         self._legend_has_reference = True
-        legend.setZValue(30)
-        legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # static: blit it
+        self._legend_has_band = False
+        self.band: _Line | None = None
         for s in spec.series:
             item = make_curve(s)
+            if s.band:
+                item.setZValue(-10)
+                plot.addItem(item, ignoreBounds=True)
+                self.band = _Line(s, item)
+                continue
             plot.addItem(item)
-            self.curves.append(_Line(s, item))
+            line = _Line(s, item)
+            if s.column == SHARE_COLUMN:
+                line.faded = make_curve(Series(s.column, s.name, s.color, has_gaps=True))
+                plot.addItem(line.faded)
+            self.curves.append(line)
         self.right: pg.ViewBox | None = None
         if spec.right_series:
             right = pg.ViewBox(enableMenu=False)
@@ -142,7 +196,6 @@ class _Plot:
             for s in spec.right_series:
                 item = make_curve(s)
                 right.addItem(item)
-                legend.addItem(item, s.name)
                 self.curves.append(_Line(s, item))
             self.right = right
         else:
@@ -154,6 +207,7 @@ class _Plot:
             plot.getAxis(name).enableAutoSIPrefix(False)
         self.markers: deque[pg.InfiniteLine] = deque()
         self._tops: dict[int, float] = {}
+        self._label_layout: tuple[object, ...] = ()
         self.colors: PlotColors | None = None
 
     def restyle(self, c: PlotColors) -> None:
@@ -163,16 +217,33 @@ class _Plot:
             axis = self.plot.getAxis(name)
             axis.setPen(c.axis)
             axis.setTextPen(c.text)
-        self.legend.setBrush(c.legend_fill)
-        self.legend.setPen(c.legend_border)
-        self.legend.setLabelTextColor(c.text)  # for labels added later (the Erlang C lines)
-        for _, label in self.legend.items:  # setLabelTextColor does not redraw existing ones
-            label.setText(label.text, color=c.text)
         for line in self.curves:
-            line.item.setPen(pen_for(line.series, c.series(line.series.color)))
+            color = c.series(line.series.color)
+            line.item.setPen(pen_for(line.series, color))
+            if line.faded is not None:
+                faint = QColor(color)
+                faint.setAlphaF(0.3)
+                line.faded.setPen(pen_for(line.series, faint))
+        if self.band is not None:
+            shade = QColor(c.series(self.band.series.color))
+            shade.setAlphaF(0.12 if not c.dark else 0.22)
+            self.band.item.setPen(pg.mkPen(None))
+            self.band.item.setBrush(pg.mkBrush(shade))
         for marker in self.markers:
             self._style_marker(marker)
-        self.legend.update()
+        self._show_legend()
+
+    def _show_legend(self) -> None:
+        """The legend's entries: every curve drawn, the theory lines only when shown, the
+        shaded band only when it shades something."""
+        c = self.colors
+        if c is None:
+            return
+        entries = [(line.series, c.series(line.series.color)) for line in self.curves
+                   if self._legend_has_reference or not line.series.column.startswith("ref_")]
+        if self.band is not None and self._legend_has_band:
+            entries.insert(0, (self.band.series, c.series(self.band.series.color)))
+        self.legend.show_entries(entries, c.text)
 
     def _style_marker(self, line: pg.InfiniteLine) -> None:
         c = self.colors
@@ -182,11 +253,20 @@ class _Plot:
         label = getattr(line, "label", None)
         if label is not None:
             label.setColor(c.marker)
-            label.fill = pg.mkBrush(c.marker_fill)
+            label.fill = pg.mkBrush(None)  # no box: the label sits in headroom above the data
             label.update()
 
+    def set_smoothing(self, text: str) -> None:
+        """Name the smoothing window in the axis label ('' when off)."""
+        if text == self.smoothing:
+            return
+        self.smoothing = text
+        if any(c.series.smooth for c in self.curves if c.item.getViewBox() is
+               self.plot.getViewBox()):
+            self.plot.setLabel("left", self.spec.label + (f", {text} mean" if text else ""))
+
     def set_data(self, x: NDArray[np.float64], columns: dict[str, NDArray[np.float64]],
-                 reference_shown: bool) -> None:
+                 reference_shown: bool, smooth_rows: int = 1) -> None:
         tops = {id(self.plot.getViewBox()): 0.0}
         if self.right is not None:
             tops[id(self.right)] = 0.0
@@ -197,6 +277,10 @@ class _Plot:
                 c.item.show_data(EMPTY, EMPTY)
                 continue
             y = columns[s.column]
+            if s.column == SHARE_COLUMN:
+                y, sparse = self._share(x, columns, smooth_rows)
+            elif s.smooth and smooth_rows > 1:
+                y = trailing_mean(y, smooth_rows)
             if s.factor != 1.0:
                 y = y * s.factor
             xs = x
@@ -204,64 +288,182 @@ class _Plot:
                 y = np.where(np.isfinite(y), y, np.nan)  # inf (unstable queue) is a gap too
             if s.column.startswith("ref_"):
                 xs, y = steps_only(x, y)
+            if c.faded is not None:
+                fx, fy = decimate(xs, y, MAX_DRAWN_POINTS)  # the whole share, faint …
+                c.faded.show_data(fx, fy)
+                y = np.where(sparse, np.nan, y)  # … and firm where enough attempts back it
             xs, y = decimate(xs, y, MAX_DRAWN_POINTS)
             top = c.item.show_data(xs, y)
+            if c.faded is not None and fy.size:
+                top = max(top, float(np.fmax.reduce(fy)) if np.isfinite(fy).any() else 0.0)
             if vb is not None:
                 tops[id(vb)] = max(tops.get(id(vb), 0.0), top)
-        self._set_top(self.plot.getViewBox(), tops[id(self.plot.getViewBox())], self.spec.y_cap)
+        vb = self.plot.getViewBox()
+        self._set_top(vb, tops[id(vb)], self.spec.y_cap, self.spec.counts)
         if self.right is not None:
-            self._set_top(self.right, tops[id(self.right)], None)
+            self._set_top(self.right, tops[id(self.right)], None, self.spec.right_counts)
+        if self.band is not None:
+            self._show_band(x, columns[self.band.series.column])
 
-    def _set_top(self, vb: pg.ViewBox, top: float, cap: float | None) -> None:
-        """Y from 0 to a round number above the data: the axis moves only when it must."""
+    @staticmethod
+    def _share(x: NDArray[np.float64], columns: dict[str, NDArray[np.float64]],
+               k: int) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        """The error share over the smoothing window (failed / finished attempts, weighted
+        by attempts, not a mean of ratios) and where fewer than FEW_EVENTS back it."""
+        n = attempts_per_row(x, columns)
+        share = columns[SHARE_COLUMN]
+        failed = np.nan_to_num(share) * n
+        if k > 1:
+            n, failed = trailing_sum(n, k), trailing_sum(failed, k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = np.where(n > 0, failed / n, np.nan)
+        return y, n < FEW_EVENTS
+
+    def _show_band(self, x: NDArray[np.float64], state: NDArray[np.float64]) -> None:
+        """Shade the time the state was on (the breaker open), the plot's full height."""
+        on = np.nan_to_num(state) > 0
+        shown = bool(on.any())
+        if shown != self._legend_has_band:
+            self._legend_has_band = shown
+            self._show_legend()
+        assert self.band is not None
+        if not shown:
+            self.band.item.show_data(EMPTY, EMPTY)
+            return
+        top = self._tops.get(id(self.plot.getViewBox()), 1.0)
+        xs, ys = decimate(x, np.where(on, top, 0.0), MAX_DRAWN_POINTS)
+        self.band.item.show_data(xs, ys)
+
+    def _set_top(self, vb: pg.ViewBox, top: float, cap: float | None, counts: bool) -> None:
+        """Y from 0 to a round number above the data: the axis moves only when it must.
+        An empty percentage axis reads 0-100 %, an empty count axis 0..COUNT_FLOOR; the plot
+        with marker labels keeps headroom for them above the data."""
+        if top <= 0 and cap is not None:
+            top = cap
+        if counts:
+            top = max(top, COUNT_FLOOR)
         nice = nice_ceiling(top * 1.08)
         if cap is not None and top <= cap:
             nice = min(nice, cap * 1.05)
+        if self.show_marker_labels and self.markers and vb is self.plot.getViewBox():
+            rows = max(1, self._label_rows_used())
+            height = max(40.0, vb.height())
+            nice = nice / max(0.4, 1.0 - (rows * LABEL_ROW_PX + 4) / height)
         if self._tops.get(id(vb)) != nice:
             self._tops[id(vb)] = nice
             vb.setYRange(0.0, nice, padding=0)
 
     def show_reference_in_legend(self, shown: bool) -> None:
-        """List the Erlang C lines in the legend only when they are drawn."""
+        """List the theory lines in the legend only when they are drawn."""
         if shown == self._legend_has_reference:
             return
         self._legend_has_reference = shown
-        for c in self.curves:
-            if c.series.column.startswith("ref_"):
-                if shown:
-                    self.legend.addItem(c.item, c.series.name)
-                else:
-                    self.legend.removeItem(c.item)
+        self._show_legend()
 
     def add_marker(self, change: AppliedChange) -> None:
+        text = change.label()
         line = pg.InfiniteLine(
             pos=change.t, angle=90, movable=False,
             pen=pg.mkPen("#7b1fa2", width=1.5, style=Qt.PenStyle.DashLine),
-            label=change.label() if self.show_marker_labels else None,
-            labelOpts={"position": 0.82, "color": "#7b1fa2", "fill": (255, 255, 255, 220),
-                       "anchors": [(0, 0.5), (0, 0.5)]},
+            label=_ellipsized(text) if self.show_marker_labels else None,
+            labelOpts={"position": 0.95, "color": "#7b1fa2", "anchors": [(0, 0.5), (0, 0.5)]},
         )
-        line.setToolTip(f"t = {format_clock(change.t)}: {change.label()}")
+        line.full_text = text
+        line.setToolTip(f"t = {format_clock(change.t)}: {text}")
         line.setZValue(20)
+        label = getattr(line, "label", None)
+        if label is not None:
+            label.setToolTip(line.toolTip())
         self._style_marker(line)
         self.plot.addItem(line, ignoreBounds=True)
         self.markers.append(line)
         while len(self.markers) > MAX_MARKERS:
             self.plot.removeItem(self.markers.popleft())
+        self._label_layout = ()
 
     def update_last_marker(self, change: AppliedChange) -> None:
         if not self.markers:
             return
         line = self.markers[-1]
         line.setPos(change.t)
+        text = change.label()
+        line.full_text = text
+        line.setToolTip(f"t = {format_clock(change.t)}: {text}")
         label = getattr(line, "label", None)  # only the top plot's markers carry one
         if label is not None:
-            label.setFormat(change.label())
-        line.setToolTip(f"t = {format_clock(change.t)}: {change.label()}")
+            label.setFormat(_ellipsized(text))
+            label.setToolTip(line.toolTip())
+        self._label_layout = ()
 
     def clear_markers(self) -> None:
         while self.markers:
             self.plot.removeItem(self.markers.popleft())
+        self._label_layout = ()
+
+    def _label_rows_used(self) -> int:
+        return 1 + max((getattr(m, "label_row", 0) for m in self.markers), default=0)
+
+    def layout_labels(self) -> None:
+        """Give each visible marker label a row at the top where it overlaps no other (left
+        to right, first free row); a label with no free row is hidden (its line keeps the
+        full text on hover). Laid out again only when the view or the markers changed."""
+        if not self.show_marker_labels or not self.markers:
+            return
+        vb = self.plot.getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        width, height = vb.width(), vb.height()
+        key = (x0, x1, width, height, len(self.markers), id(self.markers[-1]))
+        if key == self._label_layout or width <= 0 or height <= 0 or x1 <= x0:
+            return
+        self._label_layout = key
+        px = width / (x1 - x0)
+        ends = [-math.inf] * LABEL_ROWS  # right edge (pixels) of the last label in each row
+        for m in sorted(self.markers, key=lambda m: m.value()):
+            label = m.label
+            x = (m.value() - x0) * px
+            w = label.boundingRect().width()
+            row = next((r for r in range(LABEL_ROWS) if ends[r] + 6 <= x), None)
+            if row is None or x < 0 or x > width:
+                label.setVisible(False)
+                m.label_row = 0
+                continue
+            ends[row] = x + w
+            m.label_row = row
+            label.setVisible(True)
+            label.setPosition(1.0 - (row * LABEL_ROW_PX + LABEL_ROW_PX / 2 + 2) / height)
+
+
+class LegendRow:
+    """A plot's legend as one line of text in the row above it: a colored sample and the
+    name of each curve. Outside the data, so it hides nothing at any window size."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        plot.layout.removeItem(plot.titleLabel)
+        plot.titleLabel.hide()
+        self.label = pg.LabelItem("", size="8pt", justify="left")
+        self.label.setParentItem(plot)
+        plot.layout.addItem(self.label, 0, 1)
+        plot.layout.setRowFixedHeight(0, LEGEND_HEIGHT)
+        self.entries: list[tuple[str, str]] = []  # (name, color): what the row shows
+        self.text_color = ""
+
+    def show_entries(self, entries: list[tuple[Series, QColor]], text: QColor) -> None:
+        self.entries = [(s.name, color.name()) for s, color in entries]
+        self.text_color = text.name()
+        parts = []
+        for s, color in entries:
+            sample = "▮" if s.band else ("╌╌" if s.dashed else "━━")
+            parts.append(f"<span style='color:{color.name()}'>{sample}</span>&nbsp;"
+                         f"<span style='color:{text.name()}'>{html.escape(s.name)}</span>")
+        self.label.setText("&nbsp;&nbsp;&nbsp;".join(parts), size="8pt")
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.entries]
+
+
+def _ellipsized(text: str) -> str:
+    return text if len(text) <= LABEL_MAX_CHARS else text[:LABEL_MAX_CHARS - 1] + "…"
 
 
 class _TimedCanvas(pg.GraphicsLayoutWidget):
@@ -276,6 +478,11 @@ class _TimedCanvas(pg.GraphicsLayoutWidget):
         super().paintEvent(event)
         self._panel.add_paint_cost(time.perf_counter() - began)
 
+
+SMOOTHING: tuple[tuple[str, float], ...] = (("off", 0.0), ("10 s", 10.0), ("1 min", 60.0))
+"""Windows over which rates and percentages are averaged before they are drawn."""
+
+DEFAULT_WINDOW = 900.0  # the plots' rolling window at start, and the selector's
 
 WINDOWS: tuple[tuple[str, float | None], ...] = (
     ("last 1 min", 60.0),
@@ -295,7 +502,8 @@ class PlotPanel(QWidget):
     def __init__(self, history: FrameHistory, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = history
-        self.span: float | None = 900.0  # rolling window in scenario seconds; None = whole run
+        self.span: float | None = DEFAULT_WINDOW  # rolling window (scenario s); None = whole run
+        self.smoothing = 0.0  # seconds over which rates and percentages are averaged; 0 = off
         self.follow = True
         self.reference_shown = False
         self.redraws = 0
@@ -313,8 +521,7 @@ class PlotPanel(QWidget):
         last = len(MAIN_PLOTS) - 1
         first: pg.PlotItem | None = None
         for i, spec in enumerate(MAIN_PLOTS):
-            item = self.canvas.addPlot(row=i, col=0, axisItems={"bottom": TimeAxis("bottom")},
-                                       enableMenu=False)
+            item = self.canvas.addPlot(row=i, col=0, axisItems=_axes(spec), enableMenu=False)
             p = _Plot(item, spec, show_marker_labels=(i == 0))
             if first is None:
                 first = item
@@ -329,8 +536,7 @@ class PlotPanel(QWidget):
         self._first = first
 
         self.wait_canvas = _TimedCanvas(self)
-        wait_item = self.wait_canvas.addPlot(axisItems={"bottom": TimeAxis("bottom")},
-                                             enableMenu=False)
+        wait_item = self.wait_canvas.addPlot(axisItems=_axes(WAIT_PLOT), enableMenu=False)
         wait_item.setLabel("bottom", "scenario time")
         wait_item.setXLink(first)
         self.wait_plot = _Plot(wait_item, WAIT_PLOT, show_marker_labels=True)
@@ -367,6 +573,14 @@ class PlotPanel(QWidget):
         """A rolling window of `seconds`, or the whole run (None); follows "now" again."""
         self.span = seconds
         self.set_follow(True)
+
+    def set_smoothing(self, seconds: float) -> None:
+        """Average every rate and percentage over `seconds` (0: the raw frames)."""
+        self.smoothing = seconds
+        text = next((t for t, v in SMOOTHING if v == seconds), f"{seconds:g} s")
+        for p in self.plots.values():
+            p.set_smoothing("" if seconds <= 0 else text)
+        self._dirty = True
 
     def set_follow(self, follow: bool) -> None:
         self.follow = follow
@@ -444,24 +658,30 @@ class PlotPanel(QWidget):
     def _redraw(self) -> bool:
         columns = self._columns()
         x = columns["t"]
+        rows = smoothing_rows(x, self.smoothing)
         for p in self.plots.values():
             if p.plot.getViewWidget() is not None and p.plot.getViewWidget().isVisible():
-                p.set_data(x, columns, self.reference_shown)  # a hidden tab waits its turn
-        if self.follow and x.size:
+                # a hidden tab waits its turn
+                p.set_data(x, columns, self.reference_shown, rows)
+        if self.follow and (x.size or self._x_end is None):
             self._setting_range = True
             try:
+                last = float(x[-1]) if x.size else 0.0
                 if self.span is not None:
                     # the view advances in steps of 1/20 of the window, not at every redraw:
                     # the time axis and the curves' bounds are then recomputed 20 times a
-                    # window rather than 30 times a second
+                    # window rather than 30 times a second. A young run is not a sliver at
+                    # the left: the view grows with it until it is as wide as the window.
                     step = self.span / 20.0
-                    end = max(self.span, math.ceil(float(x[-1]) / step) * step)
+                    end = max(step, math.ceil(last / step) * step)
+                    if end == last and x.size:
+                        end += step
                     if self._x_end != end:
                         self._x_end = end
-                        self._first.setXRange(end - self.span, end, padding=0)
+                        self._first.setXRange(max(0.0, end - self.span), end, padding=0)
                 else:
                     # the whole run from 0 to a round time past its end, moved in steps too
-                    last = max(float(x[-1]), 1.0)
+                    last = max(last, 1.0)
                     step = 10.0 ** math.floor(math.log10(last)) / 2.0
                     end = math.ceil(last / step) * step
                     if end == last:
@@ -471,13 +691,19 @@ class PlotPanel(QWidget):
                         self._first.setXRange(0.0, end, padding=0)
             finally:
                 self._setting_range = False
+        for p in self.plots.values():
+            p.layout_labels()
         self.redraws += 1
         return True
 
     def _columns(self) -> dict[str, NDArray[np.float64]]:
         """The rows to draw: the rolling window's, the part of the run panned or zoomed to,
         or the whole run folded (exact until it holds more frames than it has rows)."""
-        names = {"t"} | {c.series.column for p in self.plots.values() for c in p.curves}
+        names = {"t", "throughput", "retry_rate", "dead_letters"}  # + what backs a share
+        for p in self.plots.values():
+            names |= {c.series.column for c in p.curves}
+            if p.band is not None:
+                names.add(p.band.series.column)
         h = self.history
         if self.follow and self.span is not None:
             interval = _interval(h)
@@ -498,3 +724,13 @@ def _interval(h: FrameHistory) -> float:
     """The spacing of the newest frames (0 when unknown)."""
     t = h.last("t", 2)
     return float(t[1] - t[0]) if t.size == 2 and t[1] > t[0] else 0.0
+
+
+def _axes(spec: PlotSpec) -> dict[str, pg.AxisItem]:
+    """The plot's axes: clock time at the bottom, few round ticks on the sides (whole
+    numbers where they count tasks or workers)."""
+    axes: dict[str, pg.AxisItem] = {"bottom": TimeAxis("bottom"),
+                                    "left": ValueAxis("left", spec.counts)}
+    if spec.right_series:
+        axes["right"] = ValueAxis("right", spec.right_counts)
+    return axes

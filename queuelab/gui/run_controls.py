@@ -1,7 +1,9 @@
-"""The run toolbar: start/pause, step, reset, speed, the virtual clock, engine and view choice.
+"""The run toolbar (start/pause, step, reset, speed or live time scale, the virtual clock,
+engine and backend) and the plots' view bar (time window, smoothing, follow).
 
-The toolbar only reports what was asked (signals) and shows what it is told (`set_state`,
-`set_clock` …); the window decides what each request means for the engine it holds.
+Both only report what was asked (signals) and show what they are told (`set_state`,
+`set_clock` …); the window decides what each request means for the engine it holds. The
+view bar sits above the plots it steers, so the run toolbar fits a 1024-pixel window.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QLabel,
-    QSizePolicy,
     QStyle,
     QToolBar,
     QToolButton,
@@ -22,12 +24,15 @@ from queuelab.core.engine import RunState
 from queuelab.core.urls import redact_url
 from queuelab.gui.engines import LIVE, SIMULATED
 from queuelab.gui.plot_items import format_clock
-from queuelab.gui.plots import WINDOWS
+from queuelab.gui.plots import DEFAULT_WINDOW, SMOOTHING, WINDOWS
 
 SPEEDS: tuple[tuple[str, float | None], ...] = (
     ("1×", 1.0), ("10×", 10.0), ("100×", 100.0), ("max", None),
 )
 DEFAULT_SPEED = 10.0
+BACKEND_CHARS = 34  # a longer backend URL is elided in the middle; the full one on hover
+LIVE_SPEED_REASON = ("A live run goes at real time × its time scale, fixed when it starts: "
+                     "set the time scale instead")
 
 _RUN_TEXT = {
     RunState.IDLE: ("Start", "Start the run (Space)"),
@@ -51,8 +56,10 @@ class RunControls(QToolBar):
     speed_changed = Signal(object)  # float | None (as fast as possible)
     mode_changed = Signal(str)  # SIMULATED or LIVE
     window_changed = Signal(object)  # float | None (whole run)
+    smoothing_changed = Signal(float)  # seconds; 0 = off
     follow_requested = Signal()
     backend_requested = Signal()  # the person wants to choose the queue backend
+    time_scale_changed = Signal(float)  # live runs: wall seconds per scenario second
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Run", parent)
@@ -99,6 +106,26 @@ class RunControls(QToolBar):
             self.addAction(act)
             self.speed_actions[speed] = act
         self.speed_actions[DEFAULT_SPEED].setChecked(True)
+        self.speed_tips = {s: a.toolTip() for s, a in self.speed_actions.items()}
+
+        # live runs: the time scale takes the speed buttons' place (shown in Live mode only)
+        self.time_scale = QDoubleSpinBox()
+        self.time_scale.setObjectName("time_scale")
+        self.time_scale.setDecimals(4)
+        self.time_scale.setRange(0.0001, 100.0)
+        self.time_scale.setSingleStep(0.01)
+        self.time_scale.setKeyboardTracking(False)
+        self.time_scale.setToolTip(
+            "Wall-clock seconds per scenario second: 0.05 plays an hour in 3 minutes. Every "
+            "duration of the run (service times, leases, backoffs) is multiplied by it; it is "
+            "fixed once the run starts")
+        self.time_scale.valueChanged.connect(self.time_scale_changed)
+        self.time_scale_label = QLabel("time scale ")
+        self.live_length = QLabel()
+        self._live_widgets = [self.addWidget(self.time_scale_label),
+                              self.addWidget(self.time_scale), self.addWidget(self.live_length)]
+        for act in self._live_widgets:
+            act.setVisible(False)
 
         self.addWidget(_spacer())
         self.clock = QLabel()
@@ -106,9 +133,9 @@ class RunControls(QToolBar):
         mono.setStyleHint(QFont.StyleHint.Monospace)
         mono.setPointSizeF(mono.pointSizeF() * 1.15)
         self.clock.setFont(mono)
-        # a fixed width: a label that changes size 30 times a second relayouts the toolbar
-        self.clock.setMinimumWidth(self.clock.fontMetrics().horizontalAdvance(
-            "t = 000:00:00 / 000:00:00") + 8)
+        # a fixed width: a label that changes size 30 times a second relayouts the toolbar;
+        # it is set for the run's duration (see set_clock), wide enough for any time in it
+        self._clock_pattern = ""
         self.clock.setToolTip("Scenario time / run duration")
         self.addWidget(self.clock)
         self.set_clock(0.0, 0.0)
@@ -137,22 +164,36 @@ class RunControls(QToolBar):
         self.backend.clicked.connect(self.backend_requested)
         self.addWidget(self.backend)
 
-        stretch = QWidget()
-        stretch.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.addWidget(stretch)
-        self.addWidget(QLabel("show "))
+        # the plots' view bar: placed above the plots by the window
+        self.view_bar = QToolBar("View")
+        self.view_bar.setObjectName("view_toolbar")
+        self.view_bar.setMovable(False)
+        self.view_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.view_bar.addWidget(QLabel("show "))
         self.window_box = QComboBox()
         for text, seconds in WINDOWS:
             self.window_box.addItem(text, seconds)
         self.window_box.setToolTip("Rolling window of the plots, or the whole run")
         self.window_box.activated.connect(
             lambda i: self.window_changed.emit(self.window_box.itemData(i)))
-        self.addWidget(self.window_box)
+        self.view_bar.addWidget(self.window_box)
+        self.set_window(DEFAULT_WINDOW)
+        self.view_bar.addWidget(_spacer())
+        self.view_bar.addWidget(QLabel("smooth "))
+        self.smoothing_box = QComboBox()
+        for text, seconds in SMOOTHING:
+            self.smoothing_box.addItem(text, seconds)
+        self.smoothing_box.setToolTip("Average every rate and percentage over this window "
+                                      "(one-second frames are noisy); said in the axis labels")
+        self.smoothing_box.activated.connect(
+            lambda i: self.smoothing_changed.emit(float(self.smoothing_box.itemData(i))))
+        self.view_bar.addWidget(self.smoothing_box)
+        self.view_bar.addWidget(_spacer())
         self.follow_action = QAction("Follow", self)
         self.follow_action.setToolTip("Scroll with the run again after a zoom or pan")
         self.follow_action.setEnabled(False)
         self.follow_action.triggered.connect(self.follow_requested)
-        self.addAction(self.follow_action)
+        self.view_bar.addAction(self.follow_action)
 
     # -- what the window shows here -------------------------------------------------------------
 
@@ -166,10 +207,33 @@ class RunControls(QToolBar):
         self.step_action.setEnabled(can_step and state in (RunState.IDLE, RunState.PAUSED))
 
     def set_clock(self, now: float, duration: float) -> None:
-        self.clock.setText(f"t = {format_clock(now)} / {format_clock(duration)}")
+        end = format_clock(duration)
+        pattern = "0" * len(end)
+        if pattern != self._clock_pattern:  # room for any time up to this duration
+            self._clock_pattern = pattern
+            digits = "".join("0" if ch.isdigit() else ch for ch in end)
+            self.clock.setFixedWidth(self.clock.fontMetrics().horizontalAdvance(
+                f"t = {digits} / {digits}") + 10)
+        self.clock.setText(f"t = {format_clock(now)} / {end}")
 
     def set_backend(self, url: str) -> None:
-        self.backend.setText(f"backend: {redact_url(url)} ▾")
+        """The backend, its password masked, elided in the middle when long (full on hover)."""
+        shown = redact_url(url)
+        if len(shown) > BACKEND_CHARS:
+            half = (BACKEND_CHARS - 1) // 2
+            shown = shown[:half] + "…" + shown[-half:]
+        self.backend.setText(f"backend: {shown} ▾")
+        self.backend.setToolTip(f"{redact_url(url)}\nThe queue a live run uses: click to choose "
+                                "memory, SQLite, PostgreSQL, Redis or RabbitMQ and test the "
+                                "connection")
+
+    def set_time_scale(self, scale: float, duration: float) -> None:
+        """Show the live time scale and how long the run will take at it."""
+        self.time_scale.blockSignals(True)
+        self.time_scale.setValue(scale)
+        self.time_scale.blockSignals(False)
+        self.live_length.setText(f" plays {format_clock(duration)} in "
+                                 f"{format_clock(duration * scale)} ")
 
     def set_speed(self, speed: float | None) -> None:
         act = self.speed_actions.get(speed)
@@ -177,10 +241,17 @@ class RunControls(QToolBar):
             act.setChecked(True)
 
     def set_speed_enabled(self, enabled: bool, reason: str = "") -> None:
-        for act in self.speed_actions.values():
+        """Speed is the simulator's: for a live run the buttons are disabled, say why, and
+        the time scale shows beside them."""
+        for speed, act in self.speed_actions.items():
             act.setEnabled(enabled)
-            if reason:
-                act.setToolTip(reason)
+            act.setToolTip(self.speed_tips[speed] if enabled else reason or LIVE_SPEED_REASON)
+        for act in self._live_widgets:
+            act.setVisible(not enabled)
+
+    def set_time_scale_enabled(self, enabled: bool) -> None:
+        """The time scale can be changed before a live run starts, not during it."""
+        self.time_scale.setEnabled(enabled)
 
     def set_mode(self, kind: str) -> None:
         self.mode_actions[kind].setChecked(True)

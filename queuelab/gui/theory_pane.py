@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 ROWS = (
     ("rho", "Utilization ρ"),
     ("p_wait", "P(wait) — share of tasks that queue"),
-    ("lq", "Lq — mean tasks waiting"),
+    ("lq", "Lq — mean tasks waiting (time average of frames)"),
+    ("lq_little", "Lq by Little's law, λ × Wq"),
     ("wq", "Wq — mean wait in queue"),
     ("w", "W — mean time in system"),
     ("l", "L — mean tasks in system"),
@@ -82,19 +83,29 @@ class TheoryPane(QWidget):
             self.headline.setText(
                 f"Erlang C predicts only M/M/c queues; this scenario is not one: "
                 f"{why_not_mmc(scenario)}.")
-        else:
-            state = "stable" if pred.stable else "<b style='color:#c62828'>unstable</b> (ρ ≥ 1)"
+        elif not pred.stable:
+            capacity = pred.servers * pred.service_rate
+            growth = pred.arrival_rate - capacity
             self.headline.setText(
                 f"M/M/c with λ = {pred.arrival_rate:g}/s, μ = {pred.service_rate:.4g}/s per "
-                f"worker, c = {pred.servers}: {state}. Offered load a = λ/μ = "
-                f"{pred.offered_load:.3g} workers busy on average.")
+                f"worker, c = {pred.servers}: <b style='color:#c62828'>unstable</b>. The "
+                f"workers serve at most cμ = {capacity:.4g}/s, so the queue grows by λ − cμ "
+                f"= {growth:.3g} tasks per second ({growth * 3600:,.0f} an hour) and never "
+                f"settles: there is no steady-state wait to predict. The queue plot draws "
+                f"that growth instead.")
+        else:
+            self.headline.setText(
+                f"M/M/c with λ = {pred.arrival_rate:g}/s, μ = {pred.service_rate:.4g}/s per "
+                f"worker, c = {pred.servers}: stable (ρ < 1). Offered load a = λ/μ = "
+                f"{pred.offered_load:.3g}: on average {pred.offered_load:.3g} of the "
+                f"{pred.servers} workers are busy.")
         self._show_prediction(pred)
         self._show_measured(engine, history)
 
     def _show_prediction(self, pred: MMcPrediction | None) -> None:
         values = [math.nan] * len(ROWS) if pred is None else [
-            pred.rho, pred.p_wait, pred.lq, pred.wq, pred.w, pred.l]
-        units = ("", "", "", " s", " s", "")
+            pred.rho, pred.p_wait, pred.lq, pred.lq, pred.wq, pred.w, pred.l]
+        units = ("", "", "", "", " s", " s", "")
         for r, (v, u) in enumerate(zip(values, units, strict=True)):
             text = _fmt(v * 100, " %") if r < 2 and math.isfinite(v) else _fmt(v, u)
             self._cells[r][0].setText(text)
@@ -116,7 +127,10 @@ class TheoryPane(QWidget):
         wq_text = _fmt(wq, " s") + (f" ± {ci:.2g}" if math.isfinite(ci) else "")
         p_wait = s.extras.get("p_wait")  # an engine that measures it says so in its summary
         p_wait_text = _fmt(float(p_wait) * 100, " %") if isinstance(p_wait, float) else "—"
+        rate = s.arrived / s.duration if s.duration > 0 else math.nan
+        little = rate * wq if s.waits else math.nan
         texts = [_fmt(s.utilization * 100, " %") if s.duration > 0 else "—", p_wait_text,
-                 _fmt(lq), wq_text if s.waits else "—", _fmt(w, " s"), _fmt(l_)]
+                 _fmt(lq), _fmt(little), wq_text if s.waits else "—", _fmt(w, " s"),
+                 _fmt(l_)]
         for r, text in enumerate(texts):
             self._cells[r][1].setText(text)

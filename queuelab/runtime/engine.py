@@ -359,7 +359,7 @@ class LiveEngine:
         """Validate a knob change and apply it at the current scenario time."""
         running = self._state is not _IDLE
         old_scenario = self._scenario
-        new = with_change(old_scenario, change, running=running)
+        new = with_change(old_scenario, change, running=running, now=self.now)
         self._scenario = new
         if self._ctx is None:  # nothing has happened yet: build from the new scenario
             self._build(new)

@@ -355,7 +355,7 @@ class SimEngine(Referable):
         """Validate a knob change and apply it at the current virtual time."""
         running = self._state is not RunState.IDLE
         old_scenario = self._scenario
-        new = with_change(old_scenario, change, running=running)
+        new = with_change(old_scenario, change, running=running, now=self.now)
         self._scenario = new
         if running:
             self._apply_running(change.path, new)

@@ -155,8 +155,7 @@ async def test_dark_and_light_palettes_keep_the_plots_readable(window: MainWindo
             for p in plots.plots.values():
                 axis = p.plot.getAxis("left")
                 assert _contrast(axis.textPen().color(), c.background) >= 7.0
-                for _, label in p.legend.items:
-                    assert QColor(label.opts["color"]) == c.text
+                assert p.legend.names and p.legend.text_color == c.text.name()
                 for line in p.curves:
                     color = line.item.opts["pen"].color()
                     assert _contrast(color, c.background) >= 2.5, (line.series.name, choice)

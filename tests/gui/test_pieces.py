@@ -159,7 +159,7 @@ def test_plot_panel_windows_follow_and_markers(qtbot, monkeypatch: pytest.Monkey
         panel.add_marker(AppliedChange(float(k), "pool.workers", k, k + 1))
     assert len(panel.plots["queue"].markers) == cap
     panel.update_last_marker(AppliedChange(7.0, "pool.workers", 1, 9))
-    assert "workers 1 → 9" in panel.plots["queue"].markers[-1].label.toPlainText()
+    assert "Workers 1 → 9" in panel.plots["queue"].markers[-1].label.toPlainText()
     panel.clear()
     assert not panel.plots["queue"].markers
 

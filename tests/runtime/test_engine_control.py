@@ -24,7 +24,7 @@ async def test_rate_and_pool_changes_take_effect_while_running() -> None:
             marks.append(engine.apply(ParamChange("pool.workers", 6)).label())
 
     frames = await run_to_end(engine, watch=watch)
-    assert marks == ["rate 1 → 8", "workers 2 → 6"]
+    assert marks == ["Rate 1 → 8 tasks/s", "Workers 2 → 6"]
     change = engine.changes[0]
     assert change.path == "arrivals.rate" and 20.0 <= change.t < 22.0
     before = [f for f in frames if f.t <= 20.0]

@@ -86,7 +86,7 @@ def test_lower_scale_up_threshold_mid_run_adds_workers() -> None:
     tuned.run_until(600)
     applied = tuned.apply(ParamChange("pool.scale_up_threshold", 5.0))
     assert applied.t == 600 and applied.old == 30.0 and applied.new == 5.0
-    assert "scale_up_threshold 30 → 5" in applied.label()
+    assert "Scale-up threshold 30 → 5 tasks" in applied.label()
     plain.run()
     tuned.run()
     worker_seconds = [e.summary().worker_seconds for e in (plain, tuned)]
