@@ -28,10 +28,10 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from queuelab.gui.plot_items import (
     EMPTY,
-    ValueAxis,
     FastCurve,
     Series,
     TimeAxis,
+    ValueAxis,
     decimate,
     format_clock,
     make_curve,

@@ -114,7 +114,8 @@ async def test_lowering_the_threshold_mid_run_grows_the_pool(window: MainWindow)
     [change] = engine.changes
     assert change.path == "pool.scale_up_threshold" and change.new == 10.0 and change.t >= 30.0
     assert len(w.plots.plots["queue"].markers) == 1
-    assert "Scale-up threshold 1000 → 10 tasks" in w.plots.plots["queue"].markers[0].label.toPlainText()
+    label = w.plots.plots["queue"].markers[0].label.toPlainText()
+    assert label == "Scale-up threshold 1000 → 10 tasks", "the form's words and unit"
 
     w.set_speed(None)
     await wait_until(lambda: engine.state == RunState.FINISHED, what="the end of the run")
