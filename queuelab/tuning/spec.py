@@ -253,5 +253,5 @@ def _search(raw: Any, errors: list[FieldError]) -> Search:
             import optuna  # noqa: F401  (only whether it is there)
         except ImportError:
             errors.append(FieldError("search.method", "optuna is not installed "
-                                     "(pip install optuna), or use grid or random"))
+                                     "(pip install 'queuelab[optuna]'), or use grid or random"))
     return Search(method, budget, seed, population)
