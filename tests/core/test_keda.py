@@ -288,3 +288,13 @@ def test_keda_invariants(low: int, extra: int, activation: float, steps: list) -
         if workers == 0 and desired > 0:
             assert backlog > activation or low > 0
         workers = desired
+
+
+def test_a_late_call_acts_at_its_slot_time() -> None:
+    # A live timer wakes a few ms late; the HPA's "within the last periodSeconds" must not
+    # depend on that (it did: 90.02's event was inside (90.01, 105.01], so no growth).
+    on_time, late = keda(scale_up_policies="Pods 2 per 15s"), keda(
+        scale_up_policies="Pods 2 per 15s")
+    for scaler, lag in ((on_time, 0.0), (late, 0.02)):
+        assert scaler.decide(90.0 + lag, obs(100, 0)) == 3  # poll wakes to 1, the HPA +2
+        assert scaler.decide(105.0 + lag / 2, obs(100, 3)) == 5

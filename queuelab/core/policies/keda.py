@@ -51,6 +51,11 @@ def _slot_after(now: float, period: float) -> float:
     return (math.floor(now / period + _EPS) + 1) * period
 
 
+def _slot_at(now: float, period: float) -> float:
+    """The last multiple of `period` at or before `now` (with float slack)."""
+    return math.floor(now / period + _EPS) * period
+
+
 class KedaAutoscaler:
     """A ScaledObject's scaling, exactly as KEDA and the HPA do it (see the module docstring)."""
 
@@ -181,12 +186,14 @@ class KedaAutoscaler:
             raise ValueError(f"now: went backwards ({now:g} < {self._last_now:g})")
         self._last_now = now
         replicas = obs.workers
+        # Each loop runs at its slot's time, even when the engine calls a little late (a live
+        # timer): the HPA's period arithmetic then does not depend on wake-up jitter.
         if now >= self._next_poll - _EPS:
             self._next_poll = _slot_after(now, self.polling_interval)
-            replicas = self._poll(now, replicas, obs.backlog)
+            replicas = self._poll(_slot_at(now, self.polling_interval), replicas, obs.backlog)
         if now >= self._next_sync - _EPS:
             self._next_sync = _slot_after(now, self.sync_period)
-            replicas = self._sync(now, replicas, obs.backlog)
+            replicas = self._sync(_slot_at(now, self.sync_period), replicas, obs.backlog)
         return replicas
 
     def _active(self, metric: int) -> bool:
