@@ -19,10 +19,10 @@ from queuelab.core.scenario import Scenario
 from queuelab.core.scenario_keda import NoScaledObject, keda_form
 from queuelab.core.validation import ScenarioError
 from queuelab.io.keda_yaml import (
-    MAX_BYTES,
     KedaFileError,
     export_scaled_object,
     import_scaled_object,
+    read_yaml_file,
 )
 from queuelab.io.scenario_files import load_scenario, save_scenario
 
@@ -56,14 +56,9 @@ def _fail(message: str) -> int:
 
 def simulated_summary(scenario: Scenario) -> dict[str, Any]:
     """The summary of a simulated run of the scenario's ScaledObject form."""
-    from queuelab.sim.engine import SimEngine
+    from queuelab.sim.headless import simulate
 
-    engine = SimEngine(keda_form(scenario)[0])
-    engine.start()
-    while engine.state.value != "finished":
-        engine.run_for(3600.0)
-        engine.take_frames()
-    return engine.summary().as_dict()
+    return simulate(keda_form(scenario)[0]).as_dict()
 
 
 def _export(ns: argparse.Namespace) -> int:
@@ -86,21 +81,6 @@ def _export(ns: argparse.Namespace) -> int:
         return _fail(f"cannot write {ns.out}: {exc.strerror or exc}")
     print(f"wrote {ns.out}", file=sys.stderr)
     return 0
-
-
-def read_yaml_file(path: Path) -> str:
-    """The text of a YAML file, refused (KedaFileError) when too large or not UTF-8."""
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise KedaFileError(f"file: cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise KedaFileError(f"file: larger than {MAX_BYTES // 1024} KiB; not a ScaledObject")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise KedaFileError("file: not UTF-8 text") from None
 
 
 def _import(ns: argparse.Namespace) -> int:

@@ -38,7 +38,7 @@ from queuelab.core.reference import mmc_reference
 from queuelab.core.scenario import Scenario
 from queuelab.core.urls import redact_url
 from queuelab.core.validation import ParamChange, ScenarioError
-from queuelab.gui import files, help_links, welcome
+from queuelab.gui import files, help_links, keda_files, welcome
 from queuelab.gui.about import AboutDialog
 from queuelab.gui.backend_dialog import BackendDialog
 from queuelab.gui.backend_urls import BackendSecrets
@@ -258,6 +258,12 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self._action(m, "Export frames as &CSV…", self._export_csv_dialog)
         self._action(m, "Export plots as &PNG…", self._export_png_dialog)
+        export_menu = m.addMenu("E&xport")
+        self._action(export_menu, "&KEDA ScaledObject…",
+                     lambda _=False: keda_files.export_dialog(self))
+        import_menu = m.addMenu("&Import")
+        self._action(import_menu, "&KEDA ScaledObject…",
+                     lambda _=False: keda_files.import_dialog(self))
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -199,6 +200,21 @@ def export_scaled_object(scenario: Scenario, summary: dict[str, Any] | None = No
 
 
 # -- import -----------------------------------------------------------------------------
+
+
+def read_yaml_file(path: Path) -> str:
+    """The text of a YAML file, refused (KedaFileError) when too large or not UTF-8."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise KedaFileError(f"file: cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise KedaFileError(f"file: larger than {MAX_BYTES // 1024} KiB; not a ScaledObject")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KedaFileError("file: not UTF-8 text") from None
 
 
 def _parse(text: str) -> list[Any]:
