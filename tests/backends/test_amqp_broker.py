@@ -247,3 +247,32 @@ async def test_handles_in_one_process_share_counts_and_dead_letters(opener: Open
     assert await a.counts() == QueueCounts(ready=2, delayed=0, leased=1, dead=0)
     await b.ack(x)  # a receipt from a is settled through its own channel
     assert await a.counts() == QueueCounts(ready=2, delayed=0, leased=0, dead=0)
+
+
+async def test_a_fresh_handle_lists_every_dead_letter_at_its_first_query(opener: Opener) -> None:
+    """Before, the first listing of a fresh handle found a few hundred of 20,000: the broker
+    streams a new subscription's messages, and the listing read what had come so far."""
+    from queuelab.backends.amqp.wire import encode_dead, new_message_id
+    from queuelab.core.task import DeadLetter
+
+    q = opener()
+    await q.open()
+    n = 5000
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel(publisher_confirms=False)
+        for i in range(n):
+            body = encode_dead(DeadLetter(task(i), "Boom", "failed", float(i)))
+            await channel.default_exchange.publish(
+                aio_pika.Message(body, message_id=new_message_id(), delivery_mode=2),
+                routing_key=q.names.dead,
+            )
+        await channel.declare_queue(q.names.dead, passive=True)  # all published
+    finally:
+        await connection.close()
+    await q.close()
+    fresh = opener()
+    page = await fresh.dead_letters()
+    assert (page.total, page.total_matching) == (n, n)
+    assert (await fresh.counts()).dead == n
+    assert await fresh.get_dead_letter(f"t{n - 1}") is not None

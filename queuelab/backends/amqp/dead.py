@@ -47,6 +47,9 @@ from .wire import decode_dead, new_message_id, task_properties
 Channel = aiormq.abc.AbstractChannel
 T = TypeVar("T")
 
+#: s a listing waits for the dead-letter queue to stream in (see DeadLetterStore.sync)
+LOAD_TIMEOUT = 30.0
+
 
 @dataclass(slots=True)
 class _Entry:
@@ -108,13 +111,25 @@ class DeadLetterStore:
             self._on = None
 
     async def sync(self) -> Channel:
-        """Subscribe if needed and index every dead letter delivered so far (see
-        Consumer.sync: a passive queue declare, then the channel-local barrier)."""
+        """Subscribe if needed and index every dead letter in the queue (see Consumer.sync:
+        a passive queue declare, then the channel-local barrier).
+
+        A fresh subscription receives the queue's messages in a stream, not at once: a
+        first listing of 20,000 found 453. So until the broker has none left ready (all
+        are delivered here, or held by another process), look again; a queue that keeps
+        receiving new dead letters faster than they stream in is listed as far as it got
+        after `LOAD_TIMEOUT`.
+        """
         self._forget_closed()
         ch = await self._channel()
-        await ch.queue_declare(self._names.dead, passive=True)
-        await self._barrier(ch)
-        return ch
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LOAD_TIMEOUT
+        while True:
+            ok = await ch.queue_declare(self._names.dead, passive=True)
+            await self._barrier(ch)
+            if not ok.message_count or loop.time() >= deadline:
+                return ch
+            await asyncio.sleep(0.01)
 
     async def _barrier(self, ch: Channel) -> None:
         """Every delivery sent to this channel so far is indexed (see Consumer.barrier)."""
