@@ -8,7 +8,7 @@ its simulated run achieved. Import reads a ScaledObject, an HPA, or a bare `beha
 block and maps every field it can to pool knobs, listing the ones it ignores.
 
 The files come from others: PyYAML's safe loader only (no tags, so no object is ever
-built), at most `MAX_BYTES`, no anchors or aliases, at most `MAX_NODES` nodes; every
+built), at most `MAX_BYTES`, no anchors or aliases, at most `MAX_NODES` parse events; every
 refusal names the field's path. Names of broker objects follow the backends (`queuelab.`
 + queue for AMQP, `queuelab:{queue}:ready` in Redis, table `queuelab_tasks`); a test holds
 them to the backends' own code.
@@ -226,7 +226,7 @@ def _parse(text: str) -> list[Any]:
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise KedaFileError("file: YAML anchors and aliases are not accepted")
             if nodes > MAX_NODES:
-                raise KedaFileError(f"file: more than {MAX_NODES:,} YAML nodes")
+                raise KedaFileError(f"file: more than {MAX_NODES:,} YAML parse events")
         return [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
