@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from queuelab.io.keda_yaml import (
     import_scaled_object,
 )
 from tests.io.keda_schema import SCALED_OBJECT, violations
+from tests.services import needs
 
 
 def keda_scenario(backend: str = "amqp://guest@127.0.0.1/?queue=jobs", **pool: object
@@ -230,3 +233,36 @@ def test_cli_export_import_and_exit_codes(tmp_path: Path, capsys: pytest.Capture
     assert main(["export", "keda", str(threshold)]) == 2
     err = capsys.readouterr().err
     assert "no Kubernetes HPA equivalent" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("service", [pytest.param("postgres", marks=needs("postgres"))])
+@pytest.mark.asyncio
+async def test_the_postgresql_query_counts_ready_tasks(service: str) -> None:
+    # the exported trigger's query against QueueLab's own table: ready tasks only (a claimed
+    # one and one waiting out a retry delay are not counted), and only this queue's
+    import asyncpg
+
+    from queuelab.backends import open_queue
+    from queuelab.core.task import Task
+
+    name = f"keda-{os.getpid()}-{secrets.token_hex(3)}"
+    url = f"postgresql://postgres@127.0.0.1:5432/test?queue={name}"
+    queue = open_queue(url)
+    await queue.open()
+    try:
+        await queue.purge()
+        for i in range(4):
+            await queue.enqueue(Task(id=f"t{i}", payload={}, priority=0, created_at=0.0))
+        await queue.enqueue(Task(id="later", payload={}, priority=0, created_at=0.0),
+                            delay=600.0)
+        assert len(await queue.claim(60.0)) == 1
+        text, _ = export_scaled_object(keda_scenario(url), None)
+        query = yaml.safe_load(text)["spec"]["triggers"][0]["metadata"]["query"]
+        conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+        try:
+            assert await conn.fetchval(query) == 3 == (await queue.counts()).ready
+        finally:
+            await conn.close()
+    finally:
+        await queue.purge()
+        await queue.close()
