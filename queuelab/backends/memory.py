@@ -44,7 +44,8 @@ from typing import Any
 
 from queuelab.backends import BackendError, redact_url
 from queuelab.backends.base import Delivery, LeaseLost, QueueCounts, TaskQueue, wake_oldest
-from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task, page_of
+from queuelab.core.dead_letter_query import page_of
+from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task
 
 DISCIPLINES = ("fifo", "priority")
 _OPTIONS = ("discipline", "clock")
@@ -58,7 +59,6 @@ _EXPIRED_SEQ = -(2**62)
 
 _REGISTRY: dict[str, MemoryQueue] = {}
 
-_BY_TIME = attrgetter("dead_lettered_at")
 _BY_RECEIPT = attrgetter("receipt")
 _FIRST_PAGE = DeadLetterQuery()
 _INF = math.inf
@@ -259,9 +259,7 @@ class MemoryQueue(TaskQueue):
 
     # --- dead letters -------------------------------------------------------------
     async def dead_letters(self, query: DeadLetterQuery = _FIRST_PAGE) -> DeadLetterPage:
-        # Sorted by time first: page_of keeps the given order for its default ordering, and
-        # `at` values need not arrive in order. Timsort makes this linear when they do.
-        return page_of(sorted(self._dead.values(), key=_BY_TIME), query)
+        return page_of(self._dead.values(), query)
 
     async def get_dead_letter(self, task_id: str) -> DeadLetter | None:
         return self._dead.get(task_id)

@@ -260,28 +260,13 @@ class DeadLetter:
             dead_lettered_at=_number(d, "dead_lettered_at", 0.0),
         )
 
-    def matches(self, text: str = "", error_kind: str | None = None) -> bool:
-        """The dead-letter pane's filter: a case-insensitive substring and an error kind."""
-        if error_kind and self.error_kind != error_kind:
-            return False
-        if not text:
-            return True
-        needle = text.lower()
-        return (
-            needle in self.task.id.lower()
-            or needle in self.error.lower()
-            or needle in self.error_kind.lower()
-            or needle in json.dumps(self.task.payload).lower()
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class DeadLetterQuery:
     """A page of the dead-letter queue: filter, then order, then slice.
 
-    Panes page through the engine or backend instead of loading every dead letter.
-    `order_by` is one of "dead_lettered_at", "id", "priority", "attempts", "error_kind",
-    "created_at".
+    Panes page through the engine or backend instead of loading every dead letter; what
+    each field means is `core.dead_letter_query`'s rule, the same for every store.
     """
 
     text: str = ""
@@ -292,16 +277,6 @@ class DeadLetterQuery:
     descending: bool = False
 
 
-ORDER_KEYS = {
-    "dead_lettered_at": lambda d: d.dead_lettered_at,
-    "id": lambda d: d.task.id,
-    "priority": lambda d: d.task.priority,
-    "attempts": lambda d: d.task.attempts,
-    "error_kind": lambda d: d.error_kind,
-    "created_at": lambda d: d.task.created_at,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class DeadLetterPage:
     """One page of dead letters, and how many match the query in all."""
@@ -310,15 +285,3 @@ class DeadLetterPage:
     total_matching: int
     total: int
     error_kinds: tuple[str, ...] = ()
-
-
-def page_of(dead: list[DeadLetter], query: DeadLetterQuery) -> DeadLetterPage:
-    """Apply a query to dead letters held in memory (the simulator's and memory backend's way)."""
-    if query.order_by not in ORDER_KEYS:
-        raise ValueError(f"order_by: unknown column {query.order_by!r}")
-    matching = [d for d in dead if d.matches(query.text, query.error_kind)]
-    if query.order_by != "dead_lettered_at" or query.descending:
-        matching.sort(key=ORDER_KEYS[query.order_by], reverse=query.descending)
-    window = matching[query.offset : query.offset + query.limit]
-    kinds = tuple(sorted({d.error_kind for d in dead}))
-    return DeadLetterPage(tuple(window), len(matching), len(dead), kinds)

@@ -1,18 +1,22 @@
 """The simulator's dead-letter queue: compact records, pages built only for what is shown.
 
 A long poison-pill run can park a hundred thousand tasks here. Each is kept as its task
-list plus when it died, its error kind and message (as reported at that moment) and a
-lower-case text to filter on, all made once when it arrives; the error kinds are counted
-as they come and go. A page query is then a few list passes at C speed, and full
-`DeadLetter` records (payload, history) are made only for the rows a pane shows.
+list plus its id, when it died, its error kind and message (as reported at that moment)
+and those three in the lower case a search compares; the error kinds are counted as they
+come and go. A page is the rule of
+`core.dead_letter_query`, the same as every backend's, read off these records: the payload
+a search looks in is the synthetic one the pane would show, made only while searching,
+and full `DeadLetter` records (payload, history) are made only for the rows a pane shows.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
 
+from queuelab.core.dead_letter_query import Reader, fold, select
+from queuelab.core.payload import synthetic_payload_search
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outcome
 from queuelab.sim.entities import (
     ATTEMPTS,
@@ -27,27 +31,56 @@ from queuelab.sim.entities import (
 
 ErrorFor = Callable[[Outcome, bool], tuple[str, str]]
 
-# a record: (task, dead_lettered_at, error_kind, error, haystack)
-_Record = tuple[SimTask, float, str, str, str]
+# a record: (task id, task, dead_lettered_at, error_kind, error, the three folded for search)
+_Record = tuple[str, SimTask, float, str, str, tuple[str, str, str]]
 
-_ORDER: dict[str, Callable[[_Record], Any]] = {
-    "dead_lettered_at": lambda r: r[1],
-    "id": lambda r: r[0][NUMBER],
-    "priority": lambda r: r[0][PRIORITY],
-    "attempts": lambda r: r[0][ATTEMPTS],
-    "error_kind": lambda r: r[2],
-    "created_at": lambda r: r[0][CREATED],
-}
+
+def _id(r: _Record) -> str:
+    return r[0]
+
+
+def _kind(r: _Record) -> str:
+    return r[3]
+
+
+def _texts(r: _Record) -> tuple[str, ...]:
+    return r[5]
+
+
+def _reader(payload_size: int) -> Reader[_Record]:
+    """The query rule's view of the records, payloads of `payload_size` bytes."""
+    def payload(text: str) -> Callable[[_Record], bool]:
+        found = synthetic_payload_search(payload_size, text)
+        return lambda r: found(r[1][NUMBER], r[1][PRIORITY])
+
+    return Reader(
+        id=_id,
+        kind=_kind,
+        texts=_texts,
+        payload=payload,
+        columns={
+            "dead_lettered_at": lambda r: r[2],
+            "id": _id,
+            "priority": lambda r: r[1][PRIORITY],
+            "attempts": lambda r: r[1][ATTEMPTS],
+            "error_kind": _kind,
+            "created_at": lambda r: r[1][CREATED],
+        },
+    )
 
 
 class DeadLetterStore:
     """Dead tasks by id, in the order they died."""
 
-    __slots__ = ("_items", "_kinds")
+    __slots__ = ("_in_order", "_items", "_kinds", "_last")
 
     def __init__(self) -> None:
         self._items: dict[str, _Record] = {}
         self._kinds: Counter[str] = Counter()
+        # whether the records are in the query's default order, (time, id): virtual time
+        # only moves on, so only two tasks dying at one instant out of id order undo it
+        self._in_order = True
+        self._last = (-math.inf, "")
 
     def __len__(self) -> int:
         return len(self._items)
@@ -57,22 +90,26 @@ class DeadLetterStore:
 
     def add(self, task: SimTask, at: float, kind: str, message: str) -> None:
         tid = sim_task_id(task)
-        haystack = f"{tid} {kind} {message} n={task[NUMBER]} priority={task[PRIORITY]}".lower()
-        self._items[tid] = (task, at, kind, message, haystack)
+        if self._in_order:
+            key = (at, tid)
+            self._in_order = key > self._last
+            self._last = key
+        self._items[tid] = (tid, task, at, kind, message, (fold(tid), fold(kind), fold(message)))
         self._kinds[kind] += 1
 
     def pop(self, task_id: str) -> SimTask | None:
         record = self._items.pop(task_id, None)
         if record is None:
             return None
-        self._kinds[record[2]] -= 1
-        if not self._kinds[record[2]]:
-            del self._kinds[record[2]]
-        return record[0]
+        kind = record[3]
+        self._kinds[kind] -= 1
+        if not self._kinds[kind]:
+            del self._kinds[kind]
+        return record[1]
 
     @staticmethod
     def _dead_letter(record: _Record, size: int, error_for: ErrorFor) -> DeadLetter:
-        task, at, kind, message, _ = record
+        _, task, at, kind, message, _ = record
         errors = {o: error_for(o, task[POISON]) for o in (Outcome.FAILED, Outcome.TIMED_OUT)}
         return DeadLetter(to_task(task, size, errors), kind, message, at)
 
@@ -81,26 +118,12 @@ class DeadLetterStore:
         return None if record is None else self._dead_letter(record, size, error_for)
 
     def page(self, query: DeadLetterQuery, size: int, error_for: ErrorFor) -> DeadLetterPage:
-        """Filter on id, error kind and text, task number and level; order; slice."""
-        key = _ORDER.get(query.order_by)
-        if key is None:
-            raise ValueError(f"order_by: unknown column {query.order_by!r} "
-                             f"(columns: {', '.join(_ORDER)})")
-        records = list(self._items.values())
-        if query.error_kind:
-            kind = query.error_kind
-            records = [r for r in records if r[2] == kind]
-        if query.text:
-            needle = query.text.lower()
-            records = [r for r in records if needle in r[4]]
-        if query.order_by != "dead_lettered_at":
-            records.sort(key=key, reverse=query.descending)
-        elif query.descending:
-            records.reverse()
-        window = records[query.offset: query.offset + query.limit]
+        """One page by `core.dead_letter_query`'s rule; payloads of `size` bytes."""
+        window, matching = select(self._items.values(), query, _reader(size),
+                                  in_order=self._in_order)
         return DeadLetterPage(
             tuple(self._dead_letter(r, size, error_for) for r in window),
-            total_matching=len(records),
+            total_matching=matching,
             total=len(self._items),
             error_kinds=tuple(sorted(self._kinds)),
         )

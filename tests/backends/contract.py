@@ -29,7 +29,10 @@ import pytest_asyncio
 
 from queuelab.backends import open_queue
 from queuelab.backends.base import Delivery, LeaseLost, QueueCounts, TaskQueue
+from queuelab.core.dead_letter_query import page_of
 from queuelab.core.task import Attempt, DeadLetterQuery, Outcome, Task
+
+from .. import dead_letter_cases as cases
 
 
 class FakeClock:
@@ -495,6 +498,21 @@ class QueueContract:
         assert await page(error_kind="ValueError", offset=1, limit=1) == (["e"], 3, 5)
         with pytest.raises(ValueError):
             await queue.dead_letters(DeadLetterQuery(order_by="payload; DROP TABLE"))
+
+    @pytest.mark.asyncio
+    async def test_dead_letter_query_is_the_core_rule(self, queue: TaskQueue) -> None:
+        """The shared cases (tests/dead_letter_cases.py): every query answered as
+        `core.dead_letter_query.page_of` answers it, as the simulator's store must too."""
+        await queue.enqueue_many(cases.task(n) for n in range(1, cases.N + 1))
+        claimed = await queue.claim(30.0, max_tasks=cases.N)
+        assert len(claimed) == cases.N
+        for d in claimed:
+            n = int(d.task.id[1:])
+            await queue.dead_letter(d, cases.kind(n), cases.message(n), at=cases.at(n))
+        reference = cases.expected()
+        for query in cases.QUERIES:
+            got = cases.summary(await queue.dead_letters(query))
+            assert got == cases.summary(page_of(reference, query)), query
 
     @pytest.mark.asyncio
     async def test_reprocess(self, queue: TaskQueue) -> None:

@@ -38,7 +38,8 @@ from aiormq.abc import DeliveredMessage
 from aiormq.exceptions import ChannelNotFoundEntity
 
 from queuelab.backends.base import BackendError
-from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task, page_of
+from queuelab.core.dead_letter_query import page_of
+from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task
 
 from .link import Link, is_trouble, retry_read
 from .topology import Names
@@ -56,10 +57,6 @@ class _Entry:
     dead: DeadLetter
     channel: Channel
     tag: int
-
-
-def _by_time(d: DeadLetter) -> float:
-    return d.dead_lettered_at
 
 
 class DeadLetterStore:
@@ -152,7 +149,7 @@ class DeadLetterStore:
     async def page(self, query: DeadLetterQuery) -> DeadLetterPage:
         async with self._lock:
             await self._retrying(self.sync)
-            dead = sorted((e[0].dead for e in self._index.values()), key=_by_time)
+            dead = [e[0].dead for e in self._index.values()]
         return page_of(dead, query)
 
     async def get(self, task_id: str) -> DeadLetter | None:

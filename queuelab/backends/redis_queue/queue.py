@@ -27,14 +27,8 @@ from queuelab.backends.redis_queue import scripts as lua
 from queuelab.backends.redis_queue.keys import QueueKeys
 from queuelab.backends.redis_queue.link import Link
 from queuelab.backends.redis_queue.waiting import Listener, Wakeups
-from queuelab.core.task import (
-    ORDER_KEYS,
-    DeadLetter,
-    DeadLetterPage,
-    DeadLetterQuery,
-    Task,
-    page_of,
-)
+from queuelab.core.dead_letter_query import check, page_of, window
+from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task
 from queuelab.core.undecodable import try_decode, undecodable
 
 log = logging.getLogger(__name__)
@@ -324,13 +318,11 @@ class RedisQueue(TaskQueue):
     # --- dead letters -------------------------------------------------------------
     async def dead_letters(self, query: DeadLetterQuery = _FIRST_PAGE) -> DeadLetterPage:
         """The default view pages in Redis; filters and other orders sort here, like memory's."""
-        if query.order_by not in ORDER_KEYS:
-            raise ValueError(f"order_by: unknown column {query.order_by!r}")
+        check(query)
         simple = not query.text and not query.error_kind and query.order_by == "dead_lettered_at"
-        args = (
-            max(query.offset, 0), max(query.limit, 0), "1" if query.descending else "0",
-            "0" if simple else "1",
-        )  # fmt: skip
+        # the sorted set orders score ties by member (the task id): the rule's own tie-break
+        offset, limit = window(query)
+        args = (offset, limit, "1" if query.descending else "0", "0" if simple else "1")
         reply = await self._link.call(lua.DEAD_PAGE, self._k_dead_page, args)
         total, n_kinds = reply[0], reply[1]
         kinds = tuple(sorted(k.decode() for k in reply[2 : 2 + n_kinds]))

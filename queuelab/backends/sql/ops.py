@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from queuelab.backends.sql import sqlfiles
-from queuelab.core.task import ORDER_KEYS, DeadLetterQuery
+from queuelab.core.dead_letter_query import check, needle, window
+from queuelab.core.task import DeadLetterQuery
 
 #: claim order of each discipline; the tie-break on seq keeps enqueue order
 CLAIM_ORDER = {"fifo": "ready_at, seq", "priority": "priority DESC, ready_at, seq"}
@@ -171,24 +172,18 @@ class Ops(ABC):
         self, conn: Any, queue: str, query: DeadLetterQuery
     ) -> tuple[list[Sequence[Any]], int, int, list[str]]:
         """(rows, total matching, total, error kinds) of one page."""
-        if query.order_by not in ORDER_KEYS:
-            raise ValueError(f"order_by: unknown column {query.order_by!r}")
+        check(query)
         kind = query.error_kind or None
-        text = query.text.lower()
+        text = needle(query)
         column = query.order_by + (self.collate if query.order_by in ("id", "error_kind") else "")
         way = "DESC" if query.descending else "ASC"
-        # ties keep dead-letter order, as the stable sort of core.task.page_of does
-        order = (
-            f"{column} {way}, seq"
-            if query.order_by == "dead_lettered_at"
-            else (f"{column} {way}, dead_lettered_at, seq")
-        )
+        # core.dead_letter_query's order: the column, then the task id, the same way
+        order = f"{column} {way}, id{self.collate} {way}"
         page_sql = (
             self.q["dead_letter_page"].replace("{filter}", self.dl_filter).replace("{order}", order)
         )
-        rows = await self.fetch(
-            conn, page_sql, queue, kind, text, max(0, query.offset), max(0, query.limit)
-        )
+        offset, limit = window(query)
+        rows = await self.fetch(conn, page_sql, queue, kind, text, offset, limit)
         [totals] = await self.fetch(conn, self.dl_totals_sql, queue, kind, text)
         kinds = [r[0] for r in await self.fetch(conn, self.q["dead_letter_kinds"], queue)]
         return rows, int(totals[0]), int(totals[1]), kinds

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from queuelab.backends.sql.ops import Buried, NewTask, Ops, causes
+from queuelab.core.dead_letter_query import SEARCHED
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,9 @@ class PostgresOps(Ops):
     claim_flights = 4
     ack_flights = 4
     collate = ' COLLATE "C"'
-    dl_filter = (
-        "($2::text IS NULL OR error_kind = $2::text) AND ($3::text = ''"
-        " OR strpos(lower(id), $3::text) > 0 OR strpos(lower(error), $3::text) > 0"
-        " OR strpos(lower(error_kind), $3::text) > 0 OR strpos(lower(payload), $3::text) > 0)"
+    # core.dead_letter_query's filter: the searched columns carry the rule's field names
+    dl_filter = "($2::text IS NULL OR error_kind = $2::text) AND ($3::text = '' OR {})".format(
+        " OR ".join(f"strpos(lower({c}), $3::text) > 0" for c in SEARCHED)
     )
 
     def engine(self, database: Any, pool: int, connect_timeout: float) -> AsyncEngine:

@@ -40,8 +40,8 @@ from queuelab.backends.sql import store as stores
 from queuelab.backends.sql.batch import Batcher
 from queuelab.backends.sql.config import SqlConfig
 from queuelab.backends.sql.ops import Buried, NewTask
+from queuelab.core.dead_letter_query import check, payload_text
 from queuelab.core.task import (
-    ORDER_KEYS,
     DeadLetter,
     DeadLetterPage,
     DeadLetterQuery,
@@ -242,7 +242,7 @@ class SqlQueue(TaskQueue):
             dead = undecodable(text, task_id, why)
             buried = Buried(
                 0.0, dead.error_kind, dead.error, dead.dead_lettered_at,
-                json.dumps(dead.task.payload), dead.task.to_json(),
+                payload_text(dead.task.payload), dead.task.to_json(),
             )  # fmt: skip
             await store.ops.dead_letter(conn, self.name, seq, token, self._clock(), buried)
 
@@ -340,7 +340,7 @@ class SqlQueue(TaskQueue):
         store = await self._opened()
         task = delivery.task
         buried = Buried(
-            task.created_at, error_kind, error, at, json.dumps(task.payload), task.to_json()
+            task.created_at, error_kind, error, at, payload_text(task.payload), task.to_json()
         )
 
         async def op(conn: Any, retried: bool) -> bool:
@@ -384,8 +384,7 @@ class SqlQueue(TaskQueue):
 
     # --- dead letters -------------------------------------------------------------
     async def dead_letters(self, query: DeadLetterQuery = _FIRST_PAGE) -> DeadLetterPage:
-        if query.order_by not in ORDER_KEYS:
-            raise ValueError(f"order_by: unknown column {query.order_by!r}")
+        check(query)
         rows, matching, total, kinds = await self._read(
             lambda ops, conn: ops.dead_letter_page(conn, self.name, query)
         )

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from queuelab.backends.base import BackendError
 from queuelab.backends.sql.ops import Buried, NewTask, Ops, causes
+from queuelab.core.dead_letter_query import SEARCHED
 
 BUSY_TIMEOUT_MS = 5000
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -44,11 +45,9 @@ class SqliteOps(Ops):
     dialect = "sqlite"
     # one writer: a second statement in flight would only queue behind the first
     claim_flights = ack_flights = 1
-    dl_filter = (
-        "(?2 IS NULL OR error_kind = ?2) AND (?3 = ''"
-        " OR instr(queuelab_lower(id), ?3) > 0 OR instr(queuelab_lower(error), ?3) > 0"
-        " OR instr(queuelab_lower(error_kind), ?3) > 0"
-        " OR instr(queuelab_lower(payload), ?3) > 0)"
+    # core.dead_letter_query's filter: the searched columns carry the rule's field names
+    dl_filter = "(?2 IS NULL OR error_kind = ?2) AND (?3 = '' OR {})".format(
+        " OR ".join(f"instr(queuelab_lower({c}), ?3) > 0" for c in SEARCHED)
     )
 
     def engine(self, database: Any, pool: int, connect_timeout: float) -> AsyncEngine:
