@@ -138,7 +138,8 @@ def main() -> int:
     args = ap.parse_args()
 
     xvfb = start_display(args.width, args.height)
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if not os.environ.get("DISPLAY"):  # a display (real or Xvfb) is used as it is
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
         import qasync
         from PySide6.QtCore import QSettings
@@ -154,8 +155,12 @@ def main() -> int:
         if xvfb is not None:
             xvfb.terminate()
             xvfb.wait(5)
+    from PySide6.QtGui import QGuiApplication
+
+    platform = QGuiApplication.platformName() if QGuiApplication.instance() else \
+        os.environ.get("QT_QPA_PLATFORM", "xcb")
     for path in out:
-        print(f"wrote {path} ({os.environ['QT_QPA_PLATFORM']} platform)")
+        print(f"wrote {path} ({platform} platform)")
     return 0
 
 

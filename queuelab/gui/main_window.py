@@ -584,8 +584,7 @@ class MainWindow(QMainWindow):
         self.message.clear()  # nothing said about the previous run holds for this one
         self.controls.set_mode(engine.kind)
         simulated = engine.kind == SIMULATED
-        self.controls.set_speed_enabled(simulated, "" if simulated else
-                                        "A live run goes at the speed of real time")
+        self.controls.set_speed_enabled(simulated)
         self.controls.set_backend(self.secrets.full(engine.scenario.queue.backend))
         run = engine.scenario.run
         self.controls.set_time_scale(run.time_scale, run.duration)
