@@ -85,6 +85,11 @@ class TaskQueue(ABC):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def notices(self) -> list[str]:
+        """What a person should know before trusting this queue with work, in words (e.g. a
+        server that keeps nothing on disk); asked once after `open`. None by default."""
+        return []
+
     # --- producing ----------------------------------------------------------------
     @abstractmethod
     async def enqueue(self, task: Task, delay: float = 0.0) -> None:

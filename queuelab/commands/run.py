@@ -27,7 +27,7 @@ from typing import Any
 from queuelab.core.engine import Totals
 from queuelab.core.reference import mmc_reference, why_not_mmc
 from queuelab.core.scenario import Scenario
-from queuelab.core.urls import describe_failure, redact_url
+from queuelab.core.urls import describe_failure, mask, redact_url
 from queuelab.core.validation import FieldError, ScenarioError, validate
 from queuelab.io.frames_csv import FramesCsvWriter
 from queuelab.io.scenario_files import load_scenario
@@ -210,6 +210,8 @@ async def open_live_engine(command: str, scenario: Scenario, *, quiet: bool = Fa
         what = found_message(engine.purged, engine.found)
         if what:
             print(f"{command}: {redact_url(url)} {what}", file=sys.stderr)
+    for notice in engine.notices:  # warned even when quiet: the data is at risk
+        print(f"{command}: warning: {mask(notice)}", file=sys.stderr)
     return engine
 
 

@@ -319,6 +319,7 @@ class MainWindow(QMainWindow):
         r.engine_replaced.connect(self._on_engine)
         r.failed.connect(lambda text: self.show_error("The engine stopped with an error", text))
         r.open_failed.connect(lambda text: self.show_error("Cannot open the queue", text))
+        r.notice.connect(lambda text: self.status(f"Warning: {redact_url(text)}"))
         r.opening.connect(self._on_opening)
         self.tabs.currentChanged.connect(self._tab_changed)
         finished = getattr(self.dead_letters, "action_finished", None)

@@ -83,6 +83,7 @@ class EngineRunner(QObject):
     engine_replaced = Signal(object)  # the new Engine
     failed = Signal(str)  # an engine error, in words
     open_failed = Signal(str)  # a live backend could not be opened, in words
+    notice = Signal(str)  # a live backend's warning once opened (e.g. it keeps nothing on disk)
     opening = Signal(bool)  # a live backend is being opened (True), or that is over
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -226,6 +227,9 @@ class EngineRunner(QObject):
             self.open_failed.emit(problem)
             return
         self._opened.add(e)
+        for text in e.notices:  # type: ignore[attr-defined]
+            log.warning("%s", text)
+            self.notice.emit(text)
         then()
 
     def set_speed(self, speed: float | None) -> None:

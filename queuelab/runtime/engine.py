@@ -86,6 +86,7 @@ class LiveEngine:
         self._produce = produce
         self._purge = purge
         self.found = FoundTasks()  # what the queue held when opened (and was not purged)
+        self.notices: list[str] = []  # the backend's warnings, once opened (TaskQueue.notices)
         self.purged: FoundTasks | None = None  # what a purge deleted, when there was one
         self.shared: str | None = None  # why the run's queue is known to be shared
         self._shared_totals: Totals | None = None  # the books from the last backend count
@@ -177,6 +178,7 @@ class LiveEngine:
             self._queue = open_queue(q.backend, **options)
         await self._queue.open()
         self._opened = True
+        self.notices = await self._queue.notices()
         self.found = await inspect(self._queue)
         if self._purge:
             await self.purge_found()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -238,3 +239,28 @@ async def test_looking_at_a_queue_leaves_nothing_behind(make: Make) -> None:
     assert (await q.dead_letters()).total == 0 and await q.get_dead_letter("x") is None
     await q.close()
     assert await keys_of(q.name) == []
+
+
+@pytest.mark.asyncio
+async def test_a_server_that_keeps_nothing_on_disk_is_named() -> None:
+    """This machine's Redis runs with `--save "" --appendonly no`: a restart empties it.
+    Before, nothing said so; now the queue's notices do (the app and the CLI show them)."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        config = {**await client.config_get("save"), **await client.config_get("appendonly")}
+    finally:
+        await client.aclose()
+    keeps = bool(config.get("save", "").strip()) or config.get("appendonly") == "yes"
+    q = open_queue(f"redis://127.0.0.1:6379/0?queue=notices-{os.getpid()}")
+    await q.open()
+    try:
+        notices = await q.notices()
+    finally:
+        await q.close()
+    if keeps:
+        assert notices == []
+    else:
+        assert len(notices) == 1 and "keeps nothing on disk" in notices[0]
+        assert (await open_queue("memory://").notices()) == []

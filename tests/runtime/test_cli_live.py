@@ -20,6 +20,7 @@ from queuelab.core.payload import synthetic_payload, task_id
 from queuelab.core.task import Task
 from queuelab.io.frames_csv import read_frames_csv
 from tests.runtime.helpers import scenario
+from tests.services import needs
 
 ROOT = Path(__file__).resolve().parents[2]
 MMC = str(ROOT / "resources" / "scenarios" / "steady-mmc.toml")
@@ -142,3 +143,24 @@ async def test_worker_processes_share_a_durable_queue(tmp_path: Path) -> None:
         assert last.startswith("queuelab worker: stopped; done ")
         done += int(last.split("done ")[1].split(",")[0])
     assert done == n  # each task handled by exactly one of the two processes
+
+
+@pytest.mark.parametrize("_redis", [pytest.param(0, marks=needs("redis"))])
+def test_a_redis_that_keeps_nothing_on_disk_is_warned_about(_redis: int, tmp_path: Path) -> None:
+    """This machine's Redis keeps nothing on disk; before, a live run said nothing of it."""
+    url = f"redis://127.0.0.1:6379/0?queue=cli-notice-{os.getpid()}"
+    try:
+        result = subprocess.run(
+            [sys.executable, "-W", "ignore", "-m", "queuelab.cli", "run", "--engine", "live",
+             "--backend", url, "--duration", "2", "--time-scale", "0.05", "--quiet",
+             "--out", str(tmp_path)],
+            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    finally:
+        async def purge() -> None:
+            async with open_queue(url) as q:
+                await q.purge()
+
+        asyncio.run(purge())
+    assert result.returncode == 0, result.stderr
+    assert "queuelab run: warning: " in result.stderr
+    assert "keeps nothing on disk" in result.stderr

@@ -133,6 +133,38 @@ class RedisQueue(TaskQueue):
         self._listener.open()
         self._open = True
 
+    async def notices(self) -> list[str]:
+        """A warning when the server keeps nothing on disk (neither RDB snapshots nor an
+        append-only file): a restart of it empties every queue it holds."""
+        durable = await self.persistence()
+        if durable is not False:
+            return []
+        return [
+            f"{self.url}: this Redis keeps nothing on disk (no RDB snapshots, no AOF): a "
+            "restart of the server loses every task and dead letter on it"
+        ]
+
+    async def persistence(self) -> bool | None:
+        """Whether the server persists its data (RDB or AOF); None when it will not say.
+
+        CONFIG GET is asked first; where it is refused (ACLs, managed services) INFO
+        persistence still tells whether AOF is on (RDB's schedule it does not say).
+        """
+        client = self._link.client
+        if client is None:
+            return None
+        try:
+            config = await client.config_get("save")
+            config.update(await client.config_get("appendonly"))
+            return bool(str(config.get("save", "")).strip()) or config.get("appendonly") == "yes"
+        except Exception:  # CONFIG refused or renamed: INFO is the fallback
+            pass
+        try:
+            info = await client.info("persistence")
+        except Exception:
+            return None
+        return True if int(info.get("aof_enabled", 0)) else None
+
     async def close(self) -> None:
         """Stop listening and disconnect; waiting claimers return empty-handed."""
         self._open = False
