@@ -1,5 +1,6 @@
 """`queuelab`: opens the app; `queuelab run`, `queuelab scenario new|check`,
-`queuelab sweep`, `queuelab worker` and `queuelab export|import keda` work headless.
+`queuelab sweep`, `queuelab worker`, `queuelab export|import keda` and `queuelab monitor`
+work headless.
 
 Only the no-argument path imports Qt (lazily), so the headless commands start fast.
 """
@@ -12,6 +13,8 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["monitor"] and args[1:2] == ["export-csv"]:
+        args = [f"monitor-{args[1]}", *args[2:]]  # `queuelab monitor export-csv …`
     if not args or (args[0] not in _COMMANDS and args[0] not in ("-h", "--help", "--version")):
         from queuelab.gui.app import main as gui_main
 
@@ -63,6 +66,18 @@ def _build_export(p: argparse.ArgumentParser) -> None:
     add_export_arguments(p)
 
 
+def _build_monitor(p: argparse.ArgumentParser) -> None:
+    from queuelab.commands.monitor import add_arguments
+
+    add_arguments(p)
+
+
+def _build_export_csv(p: argparse.ArgumentParser) -> None:
+    from queuelab.commands.monitor import add_export_arguments
+
+    add_export_arguments(p)
+
+
 def _build_import(p: argparse.ArgumentParser) -> None:
     from queuelab.commands.keda import add_import_arguments
 
@@ -78,6 +93,10 @@ _COMMANDS = {
     "export": ("Write a scenario's autoscaling as a KEDA ScaledObject (YAML).", _build_export),
     "import": ("Read a KEDA ScaledObject or HPA behavior (YAML) into a scenario.",
                _build_import),
+    "monitor": ("Watch a real queue read-only (RabbitMQ, Celery, RQ, procrastinate, SQL), "
+                "keeping its history.", _build_monitor),
+    "monitor-export-csv": ("`queuelab monitor export-csv`: a time range of a monitored "
+                           "queue's history as CSV.", _build_export_csv),
 }
 
 if __name__ == "__main__":

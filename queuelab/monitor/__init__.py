@@ -1,0 +1,1 @@
+"""The monitor engine: a read-only watch of a real queue (see `engine.py`)."""
