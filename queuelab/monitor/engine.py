@@ -27,10 +27,10 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo
-from queuelab.core.metrics import MetricsFrame, RunSummary
+from queuelab.core.metrics import FRAME_COLUMNS, MetricsFrame, RunSummary
 from queuelab.core.monitoring import (
     Alert,
     AlertRules,
@@ -63,14 +63,20 @@ def _n(v: int | float | None) -> float:
 
 
 def frame_of(s: Sample, r: Rates, t: float) -> MetricsFrame:
-    """The frame a sample makes at scenario time `t` (seconds since the watch began)."""
-    if not s.reachable:
-        return MetricsFrame._make((t, *[NAN] * (len(MetricsFrame._fields) - 1)))
-    busy = NAN if s.in_flight is None or s.consumers is None else min(s.in_flight, s.consumers)
-    return MetricsFrame._make((
-        t, _n(s.ready), _n(s.in_flight), _n(s.consumers), busy, NAN,
-        r.arrival, r.completion, NAN, NAN, _n(s.failed), NAN, NAN, NAN, _n(s.delayed), NAN,
-        NAN, _n(s.completed), 0))
+    """The frame a sample makes at scenario time `t` (seconds since the watch began).
+
+    Built by field name: every field the source cannot see is NaN.
+    """
+    values: dict[str, Any] = dict.fromkeys(FRAME_COLUMNS, NAN)
+    values["t"] = t
+    if s.reachable:
+        values.update(
+            depth=_n(s.ready), in_flight=_n(s.in_flight), workers=_n(s.consumers),
+            busy=(NAN if s.in_flight is None or s.consumers is None
+                  else min(s.in_flight, s.consumers)),
+            arrival_rate=r.arrival, throughput=r.completion, dead_letters=_n(s.failed),
+            retrying=_n(s.delayed), done=_n(s.completed), breaker_open=0)
+    return MetricsFrame(**values)
 
 
 class MonitorEngine:
