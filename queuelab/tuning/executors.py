@@ -7,9 +7,10 @@ engine of a cluster and QueueLab only submits the one function that runs a point
 
 Faults: a run that raises is reported with its reason (never retried: the simulator is
 deterministic, it would raise again). A worker process that dies takes the runs it held
-with it; those are retried once each, alone, and a run that kills its worker again is
-reported failed. Dask retries a run lost with its worker the same way (allowed-failures);
-a lost Dask scheduler ends the sweep with `ClusterLost`.
+with it; once the runs still in flight have finished, those are retried once each, alone,
+and a run that kills its worker again is reported failed - on either executor (Dask is told
+to give up on a run at its first lost worker, so that QueueLab's retry is the only one).
+A lost Dask scheduler ends the sweep with `ClusterLost`.
 """
 
 from __future__ import annotations
@@ -138,6 +139,13 @@ class LocalPool:
                 yield task, None, _describe(exc)
 
 
+def as_completed_one(future: Any) -> Any:
+    """An iterator over one Dask future, yielding it once it is done (or lost)."""
+    from distributed import as_completed
+
+    return as_completed([future])
+
+
 class DaskCluster:
     """A Dask distributed cluster: a LocalCluster of our own, or one at `address`.
 
@@ -169,8 +177,9 @@ class DaskCluster:
             from distributed import Client, LocalCluster
         except ImportError:
             raise ClusterLost("Dask is not installed: pip install 'queuelab[cluster]'") from None
-        # a run lost with its worker is retried once, then reported failed (KilledWorker)
-        self._config = dask.config.set({"distributed.scheduler.allowed-failures": 1})
+        # a run lost with its worker comes back as KilledWorker at once; `run` retries it
+        # alone, as the local pool does (a remote scheduler keeps its own allowed-failures)
+        self._config = dask.config.set({"distributed.scheduler.allowed-failures": 0})
         self._config.__enter__()
         try:
             if self.address is None:
@@ -218,16 +227,35 @@ class DaskCluster:
                 flow.add(future)
 
         feed()
+        suspects: list[RunTask] = []
         while owner:
             future = self._next(flow)
             task = owner.pop(future.key)
+            if future.status == "finished":
+                yield task, self._result(future), ""
+            elif future.status != "error":
+                raise self._lost()
+            elif (reason := self._reason(future)) == DIED:
+                suspects.append(task)  # it, or a run beside it, killed the worker
+            else:
+                yield task, None, reason
+            if suspects and owner:
+                continue  # let the runs in flight finish, then retry the suspects alone
+            if suspects:
+                yield from self._retry_alone(suspects, runner)
+                suspects = []
+            feed()
+
+    def _retry_alone(self, suspects: list[RunTask], runner: Runner) -> Iterator[Outcome]:
+        for task in sorted(suspects, key=lambda t: (t.point, t.seed)):
+            future = self._submit(runner, task)
+            self._next(as_completed_one(future))
             if future.status == "finished":
                 yield task, self._result(future), ""
             elif future.status == "error":
                 yield task, None, self._reason(future)
             else:
                 raise self._lost()
-            feed()
 
     def _submit(self, runner: Runner, task: RunTask) -> Any:
         try:

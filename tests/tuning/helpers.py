@@ -62,6 +62,12 @@ def small_sweep(replications: int = 3) -> Sweep:
     return loads_sweep(small_text(replications))
 
 
+def all_valid_sweep() -> Sweep:
+    """The small sweep with min_workers 1 or 2: 8 valid points × 2 seeds."""
+    return loads_sweep(small_text(2).replace('"pool.min_workers" = [1, 9]',
+                                             '"pool.min_workers" = [1, 2]'))
+
+
 MARKER_ENV = "QUEUELAB_TEST_DIE_ONCE"
 
 

@@ -95,3 +95,18 @@ def test_a_lost_scheduler_ends_the_sweep_and_keeps_the_finished_runs(tmp_path: P
     rows = (out / "runs.csv").read_text().splitlines()
     assert 6 < len(rows) < 1 + 48 * 3
     assert '"status": "cluster lost"' in (out / "sweep.json").read_text()
+
+
+@pytest.mark.timeout(240)
+def test_a_run_that_kills_its_dask_worker_is_retried_once_then_failed() -> None:
+    from queuelab.tuning import DaskCluster, run_sweep
+
+    from .helpers import all_valid_sweep, dies_on_point_2
+
+    sweep = all_valid_sweep()
+    with DaskCluster(workers=2) as cluster:
+        records = list(run_sweep(sweep, cluster, runner=dies_on_point_2))
+    assert [(r.point, r.seed) for r in records] == [(p, s) for p in range(8) for s in (11, 12)]
+    assert {r.status for r in records if r.point == 2} == {"failed"}
+    assert all(r.reason == "the worker process died (twice)" for r in records if r.point == 2)
+    assert all(r.status == "ok" for r in records if r.point != 2)

@@ -16,6 +16,7 @@ from queuelab.tuning.runner import RunTask, run_point
 
 from .helpers import (
     MARKER_ENV,
+    all_valid_sweep,
     dies_on_point_2,
     dies_once_on_point_2,
     raises_on_point_3,
@@ -66,7 +67,7 @@ def test_a_run_is_the_same_in_a_worker_as_here() -> None:
 def test_a_dying_worker_is_retried_alone_then_marked_failed(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
-    sweep = _all_valid()
+    sweep = all_valid_sweep()
     with LocalPool(2) as pool:
         records = list(run_sweep(sweep, pool, runner=dies_on_point_2))
     by_point = {(r.point, r.seed): r for r in records}
@@ -86,20 +87,13 @@ def test_a_dying_worker_is_retried_alone_then_marked_failed(tmp_path: Path,
 
 
 def test_a_run_that_raises_is_failed_with_its_reason_and_the_sweep_goes_on() -> None:
-    sweep = _all_valid()
+    sweep = all_valid_sweep()
     with LocalPool(2) as pool:
         records = list(run_sweep(sweep, pool, runner=raises_on_point_3))
     failed = [r for r in records if r.status == "failed"]
     assert {r.point for r in failed} == {3}
     assert failed[0].reason == "RuntimeError: the handler broke"
     assert sum(r.status == "ok" for r in records) == len(records) - 2
-
-
-def _all_valid() -> object:
-    from queuelab.tuning.files import loads_sweep
-
-    return loads_sweep(small_text(2).replace('"pool.min_workers" = [1, 9]',
-                                             '"pool.min_workers" = [1, 2]'))
 
 
 def test_cli_writes_the_folder_and_resume_finishes_it_to_the_same_bytes(
