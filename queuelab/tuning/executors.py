@@ -157,7 +157,7 @@ class DaskCluster:
     name = "dask"
 
     def __init__(self, address: str | None = None, *, workers: int | None = None,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 5.0) -> None:
         self.address = address
         self._workers = workers or os.cpu_count() or 1
         self._timeout = connect_timeout

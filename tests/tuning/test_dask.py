@@ -110,3 +110,37 @@ def test_a_run_that_kills_its_dask_worker_is_retried_once_then_failed() -> None:
     assert {r.status for r in records if r.point == 2} == {"failed"}
     assert all(r.reason == "the worker process died (twice)" for r in records if r.point == 2)
     assert all(r.status == "ok" for r in records if r.point != 2)
+
+
+def test_the_scheduler_comes_from_the_flag_or_the_environment(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from argparse import Namespace
+
+    from queuelab.commands.sweep import SCHEDULER_ENV, _executor
+    from queuelab.tuning import DaskCluster, LocalPool
+
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    assert isinstance(_executor(Namespace(cluster=None, workers=None)), LocalPool)
+    monkeypatch.setenv(SCHEDULER_ENV, "tcp://10.0.0.7:8786")
+    chosen = _executor(Namespace(cluster=None, workers=None))
+    assert isinstance(chosen, DaskCluster) and chosen.address == "tcp://10.0.0.7:8786"
+    flagged = _executor(Namespace(cluster="tcp://127.0.0.1:9999", workers=None))
+    assert isinstance(flagged, DaskCluster) and flagged.address == "tcp://127.0.0.1:9999"
+    spec = tmp_path / "small.toml"
+    spec.write_text(small_text())
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--cluster", "yarn"]) == 2
+    assert "--cluster: must be dask or tcp://HOST:PORT" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(120)
+def test_an_unreachable_scheduler_is_one_clear_line(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "small.toml"
+    spec.write_text(small_text())
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    code = main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--cluster", address])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert f"cannot reach the Dask scheduler at {address}" in err
+    assert "Traceback" not in err
