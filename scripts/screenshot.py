@@ -69,16 +69,20 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
     from queuelab.core.engine import RunState
-    from queuelab.gui.main_window import TAB_WORKERS, MainWindow
+    from queuelab.gui.main_window import TAB_DEAD, TAB_THEORY, TAB_WAITS, TAB_WORKERS, MainWindow
     from queuelab.gui.theme import DARK, LIGHT, ThemeController
 
     window = MainWindow(restore=False)
     window.resize(args.width, args.height)
     window.move(0, 0)
-    window.show()
+    if args.maximized:
+        window.showMaximized()
+    else:
+        window.show()
     if not window.open_file(args.scenario):
         raise SystemExit(f"cannot open {args.scenario}: {window.last_error}")
-    window.tabs.setCurrentIndex(TAB_WORKERS)
+    tabs = {"workers": TAB_WORKERS, "dead": TAB_DEAD, "waits": TAB_WAITS, "theory": TAB_THEORY}
+    window.tabs.setCurrentIndex(tabs[args.tab])
     window.controls.set_window(args.window)
     window.plots.set_window(args.window)
     engine = window.runner.engine
@@ -93,12 +97,14 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
         if engine.state == RunState.RUNNING:
             window.toggle_run()
 
-    change_at = args.until * 0.55
-    await run_to(change_at)
-    field = window.form.fields.get(args.knob)
-    if field is not None and field.editor.widget.isEnabled():
-        field.editor.set_value(args.value)  # shown as a person would type it …
-        field.editor.committed.emit(field.editor.value())  # … and committed
+    changes = [(args.knob, args.value)] + [
+        (k, float(v)) for k, v in (c.split("=", 1) for c in args.also)]
+    for i, (knob, value) in enumerate(changes):
+        await run_to(args.until * (0.55 + 0.3 * i / max(1, len(changes))))
+        field = window.form.fields.get(knob)
+        if field is not None and field.editor.widget.isEnabled():
+            field.editor.set_value(value)  # shown as a person would type it …
+            field.editor.committed.emit(field.editor.value())  # … and committed
     await run_to(args.until)
     window.set_speed(10.0)  # resume at a speed a person would watch at: the run is live
     window.toggle_run()
@@ -127,6 +133,11 @@ def main() -> int:
     ap.add_argument("--value", type=float, default=15.0, help="its new value")
     ap.add_argument("--window", type=float, default=3600.0,
                     help="rolling window of the plots, seconds")
+    ap.add_argument("--also", action="append", default=[], metavar="KNOB=VALUE",
+                    help="more changes made later in the run (repeatable)")
+    ap.add_argument("--tab", choices=("workers", "dead", "waits", "theory"), default="workers",
+                    help="the tab shown below the plots")
+    ap.add_argument("--maximized", action="store_true", help="a maximized window")
     ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--theme", choices=("both", "light", "dark", "system"), default="both",

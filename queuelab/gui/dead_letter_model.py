@@ -42,7 +42,7 @@ COLUMNS = (
     Column("Message", None, 160, stretch=True),
     Column("First arrived", "created_at", 92, numeric=True),
     Column("Dead-lettered", "dead_lettered_at", 100, numeric=True),
-    Column("Payload", None, 160),  # the message, not the payload, takes the spare width
+    Column("Payload", None, 110),  # the message, not the payload, takes the spare width
 )
 COL_ID, COL_PRIORITY, COL_ATTEMPTS, COL_KIND, COL_MESSAGE, COL_CREATED, COL_DEAD, COL_PAYLOAD = (
     range(len(COLUMNS)))

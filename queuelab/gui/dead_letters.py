@@ -242,9 +242,9 @@ class DeadLetterPane(QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.detail)
-        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(0, 4)  # the table takes the room; details on select
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([900, 300])
+        self.splitter.setSizes([1000, 250])
 
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)

@@ -66,6 +66,7 @@ THEORY_EVERY = 0.5
 DEAD_LETTERS_EVERY = 1.0
 RATE_EVERY = 1.0
 ACTIVE = (RunState.RUNNING, RunState.PAUSED, RunState.STOPPING)
+TAB_SHARES = {1: 0.5, 2: 0.42, 3: 0.4}  # dead letters, wait percentiles, theory (by index)
 FORM_MIN_WIDTH = 300
 LIVE_TARGET = 180.0  # seconds a live run should take at the time scale proposed for it
 CONTINUE_FOR = 600.0  # scenario seconds a finished run is continued by to work off reprocessed
@@ -140,6 +141,9 @@ class MainWindow(QMainWindow):
         self._marked = 0  # engine changes already marked on the plots
         self._last_marked: AppliedChange | None = None
         self._split_set = False  # the plots/tabs split is set at the first show, or restored
+        self._tab_shares: dict[int, float] = {}  # share of the height each tab was given
+        self._applying_split = False
+        self._split_tab = -1
 
         self.controls = RunControls(self)
         self.addToolBar(self.controls)
@@ -236,6 +240,8 @@ class MainWindow(QMainWindow):
             lower = max(130, min(260, round(total * 0.27)))
             if total > lower + 240:
                 self.right.setSizes([total - lower, lower])
+            if self.tabs.currentIndex() != TAB_WORKERS:
+                self._apply_tab_split(self.tabs.currentIndex())
 
     # -- building -------------------------------------------------------------------------------
 
@@ -322,13 +328,38 @@ class MainWindow(QMainWindow):
         r.notice.connect(lambda text: self.status(f"Warning: {redact_url(text)}"))
         r.opening.connect(self._on_opening)
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.right.splitterMoved.connect(self._split_moved)
         finished = getattr(self.dead_letters, "action_finished", None)
         if finished is not None:
             finished.connect(self._dead_letters_acted)
 
-    def _tab_changed(self, _: int) -> None:
+    def _tab_changed(self, index: int) -> None:
         self._due.clear()  # the newly shown tab refreshes at once
         self.plots.mark_dirty()
+        self._apply_tab_split(index)
+
+    def _apply_tab_split(self, index: int) -> None:
+        """Each tab gets the share of the height it was last given (the dead-letter table
+        wants more rows than the workers table): the split is remembered per tab."""
+        total = sum(self.right.sizes())
+        if total <= 0 or not self._split_set:
+            return
+        share = self._tab_shares.get(index, TAB_SHARES.get(index, 0.27))
+        lower = max(self.right.widget(1).minimumHeight(), round(total * share))
+        self._applying_split = True
+        try:
+            self.right.setSizes([total - lower, lower])
+        finally:
+            self._applying_split = False
+        self._split_tab = index
+
+    def _split_moved(self, *_: object) -> None:
+        """The user dragged the split: remember it for the tab shown."""
+        if self._applying_split:
+            return
+        top, bottom = self.right.sizes()
+        if top + bottom > 0:
+            self._tab_shares[self.tabs.currentIndex()] = bottom / (top + bottom)
 
     # -- scenario -------------------------------------------------------------------------------
 
@@ -661,9 +692,10 @@ class MainWindow(QMainWindow):
             self.totals.show_totals(totals)
             self._sync_markers(engine)
             tab = self.tabs.currentIndex()
-            if tab == TAB_WORKERS and self._is_due("workers", WORKERS_EVERY, now):
-                ws = engine.workers()
-                self.workers.workers_model.update(ws)
+            if self._is_due("workers", WORKERS_EVERY if tab == TAB_WORKERS else 1.0, now):
+                ws = engine.workers()  # the count on the tab stays true when it is hidden
+                if tab == TAB_WORKERS:
+                    self.workers.workers_model.update(ws)
                 self.tabs.setTabText(TAB_WORKERS, f"Workers ({len(ws):,})")
             if tab == TAB_THEORY and self._is_due("theory", THEORY_EVERY, now):
                 self.theory.refresh(engine, self.history)

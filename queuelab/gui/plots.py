@@ -401,7 +401,9 @@ class _Plot:
         self._label_layout = ()
 
     def _label_rows_used(self) -> int:
-        return 1 + max((getattr(m, "label_row", 0) for m in self.markers), default=0)
+        shown = [m.label_row for m in self.markers if getattr(m, "label_row", None) is not None
+                 and m.label.isVisible()]
+        return 1 + max(shown, default=0)
 
     def layout_labels(self) -> None:
         """Give each visible marker label a row at the top where it overlaps no other (left
@@ -417,20 +419,31 @@ class _Plot:
             return
         self._label_layout = key
         px = width / (x1 - x0)
-        ends = [-math.inf] * LABEL_ROWS  # right edge (pixels) of the last label in each row
+        rows = self.label_rows(height)
+        ends = [-math.inf] * rows  # right edge (pixels) of the last label in each row
         for m in sorted(self.markers, key=lambda m: m.value()):
             label = m.label
             x = (m.value() - x0) * px
             w = label.boundingRect().width()
-            row = next((r for r in range(LABEL_ROWS) if ends[r] + 6 <= x), None)
+            # right of its line, or left of it where the right edge would cut it off
+            left = x + w > width and x - w >= 0
+            start = x - w if left else x
+            row = next((r for r in range(rows) if ends[r] + 6 <= start), None)
             if row is None or x < 0 or x > width:
                 label.setVisible(False)
                 m.label_row = 0
                 continue
-            ends[row] = x + w
+            ends[row] = start + w
             m.label_row = row
+            label.anchors = [(1, 0.5), (1, 0.5)] if left else [(0, 0.5), (0, 0.5)]
             label.setVisible(True)
             label.setPosition(1.0 - (row * LABEL_ROW_PX + LABEL_ROW_PX / 2 + 2) / height)
+            label.updatePosition()
+
+    @staticmethod
+    def label_rows(height: float) -> int:
+        """Rows of marker labels a plot this tall can spare: at most a third of it."""
+        return max(1, min(LABEL_ROWS, int(height / 3 // LABEL_ROW_PX)))
 
 
 class LegendRow:

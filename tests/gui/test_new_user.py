@@ -318,3 +318,22 @@ async def test_the_window_fits_1024_by_700(window: MainWindow) -> None:
     await wait_until(lambda: w.width() == 1600, what="the resize")
     top, bottom = w.right.sizes()
     assert top > 2 * bottom, "extra height goes to the plots"
+
+
+async def test_the_dead_letter_tab_gets_room_and_each_tab_keeps_its_split(
+        window: MainWindow) -> None:
+    from queuelab.gui.main_window import TAB_DEAD
+
+    w = window
+    w.resize(1400, 900)
+    await wait_until(lambda: w.height() == 900, what="the resize")
+    top, workers_bottom = w.right.sizes()
+    w.tabs.setCurrentIndex(TAB_DEAD)
+    top, dead_bottom = w.right.sizes()
+    assert dead_bottom > workers_bottom * 1.5, "the dead-letter table gets more rows"
+    w.right.setSizes([top + dead_bottom - 300, 300])  # the user drags the split …
+    w.right.splitterMoved.emit(0, 1)
+    w.tabs.setCurrentIndex(TAB_WORKERS)
+    assert abs(w.right.sizes()[1] - workers_bottom) <= 2
+    w.tabs.setCurrentIndex(TAB_DEAD)  # … and finds it where they left it
+    assert abs(w.right.sizes()[1] - 300) <= 2
