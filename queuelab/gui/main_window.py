@@ -345,7 +345,8 @@ class MainWindow(QMainWindow):
         if total <= 0 or not self._split_set:
             return
         share = self._tab_shares.get(index, TAB_SHARES.get(index, 0.27))
-        lower = max(self.right.widget(1).minimumHeight(), round(total * share))
+        tabs = self.right.widget(1)
+        lower = max(tabs.minimumHeight() if tabs is not None else 0, round(total * share))
         self._applying_split = True
         try:
             self.right.setSizes([total - lower, lower])
