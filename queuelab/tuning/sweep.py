@@ -86,8 +86,8 @@ def _run_points(sweep: Sweep, points: Iterable[Point], pool: Executor,
             for seed in seeds:
                 key = (point.number, seed)
                 order.append(key)
-                if key in kept:
-                    ready[key] = kept[key]
+                if key in kept and kept[key].values == point.values:
+                    ready[key] = kept[key]  # an earlier attempt's run of this very point
                 elif scenario is None:
                     ready[key] = RunRecord(point.number, seed, point.values, "invalid",
                                            reason, {})

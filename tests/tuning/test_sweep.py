@@ -130,3 +130,20 @@ def test_cli_writes_the_folder_and_resume_finishes_it_to_the_same_bytes(
     assert (cut / "points.csv").read_bytes() == (whole / "points.csv").read_bytes()
     assert (cut / "frontier.csv").read_bytes() == (whole / "frontier.csv").read_bytes()
     assert main(["sweep", "--resume", str(tmp_path / "nothing")]) == 2
+
+
+def test_kept_runs_are_reused_only_for_the_same_point_and_failed_ones_rerun() -> None:
+    from queuelab.tuning.sweep import RunRecord
+
+    sweep = small_sweep(1)
+    with LocalPool(2) as pool:
+        fresh = list(run_sweep(sweep, pool))
+        first = fresh[0]
+        planted = {
+            (0, 11): RunRecord(0, 11, first.values, "ok", "", {"cost": -1.0}),  # reused
+            (1, 11): RunRecord(1, 11, ("other", 0, "x"), "ok", "", {"cost": -1.0}),  # not
+            (4, 11): RunRecord(4, 11, fresh[4].values, "failed", "died", {}),  # rerun
+        }
+        resumed = list(run_sweep(sweep, pool, done=planted))
+    assert resumed[0].figures == {"cost": -1.0}
+    assert resumed[1] == fresh[1] and resumed[4] == fresh[4]
