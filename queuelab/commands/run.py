@@ -22,15 +22,19 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from queuelab.core.engine import Totals
+from queuelab.core.engine import Engine, Totals, drive
+from queuelab.core.metrics import MetricsFrame
 from queuelab.core.reference import mmc_reference, why_not_mmc
 from queuelab.core.scenario import Scenario
 from queuelab.core.urls import describe_failure, mask, redact_url
 from queuelab.core.validation import FieldError, ScenarioError, validate
 from queuelab.io.frames_csv import FramesCsvWriter
 from queuelab.io.scenario_files import load_scenario
+
+if TYPE_CHECKING:
+    from queuelab.runtime.engine import LiveEngine
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
@@ -105,13 +109,11 @@ def _run(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     with frames_file:
         writer = FramesCsvWriter(frames_file)
-        if ns.engine == "live":
-            outcome = asyncio.run(run_live(scenario, writer, quiet=ns.quiet, purge=ns.purge))
-            if isinstance(outcome, int):
-                return outcome
-            summary = outcome
-        else:
-            summary = run_simulated(scenario, writer, quiet=ns.quiet)
+        outcome = asyncio.run(run_engine(scenario, writer, live=ns.engine == "live",
+                                         quiet=ns.quiet, purge=ns.purge))
+        if isinstance(outcome, int):
+            return outcome
+        summary = outcome
     (ns.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if not ns.quiet:
         print(describe(scenario, summary))
@@ -119,65 +121,58 @@ def _run(ns: argparse.Namespace) -> int:
     return 0
 
 
-def run_simulated(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = False
-                  ) -> dict[str, Any]:
-    """Run to the end in wall-clock slices, streaming frames to the writer."""
-    from queuelab.sim.engine import SimEngine
-
-    engine = SimEngine(scenario)
-    engine.start()
-    began = time.perf_counter()
-    bar = _Progress(scenario.run.duration, enabled=not quiet and sys.stderr.isatty())
-    while engine.state.value != "finished":
-        engine.run_for(SLICE)
-        writer.write(engine.take_frames())
-        engine.totals().check()
-        bar.show(engine.now, time.perf_counter() - began)
-    bar.close()
-    writer.write(engine.take_frames())
-    return summary_dict(scenario, engine.summary().as_dict(), "simulated",
-                        books_dict(engine.totals()))
-
-
-async def run_live(scenario: Scenario, writer: FramesCsvWriter, *, quiet: bool = False,
-                   purge: bool = False) -> dict[str, Any] | int:
-    """Run live to the end, streaming frames; an exit code instead when it cannot run."""
+async def run_engine(scenario: Scenario, writer: FramesCsvWriter, *, live: bool,
+                     quiet: bool = False, purge: bool = False) -> dict[str, Any] | int:
+    """Run either engine to the end (`core.engine.drive`), streaming frames to the writer;
+    an exit code instead when it cannot run or fails."""
     url = scenario.queue.backend
-    engine = await open_live_engine("queuelab run", scenario, purge=purge, quiet=quiet)
+    engine: Engine | None
+    live_engine: LiveEngine | None = None
+    if live:
+        engine = live_engine = await open_live_engine("queuelab run", scenario, purge=purge,
+                                                      quiet=quiet)
+    else:
+        from queuelab.sim.engine import SimEngine
+
+        engine = SimEngine(scenario)
     if engine is None:
         return EXIT_INVALID
     on_interrupt(engine)
-    engine.start()
     began = time.perf_counter()
     bar = _Progress(scenario.run.duration, enabled=not quiet and sys.stderr.isatty())
+
+    def each(frames: list[MetricsFrame]) -> None:
+        writer.write(frames)
+        assert engine is not None
+        engine.totals().check()
+        bar.show(engine.now, time.perf_counter() - began)
+
     try:
-        while engine.state.value != "finished":
-            await asyncio.sleep(SLICE)
-            writer.write(engine.take_frames())
-            engine.totals().check()
-            bar.show(engine.now, time.perf_counter() - began)
-        await engine.wait()
+        await drive(engine, SLICE, each)
     except Exception as exc:
         bar.close()
-        print(f"queuelab run: the live run failed: {failure(exc, url)}", file=sys.stderr)
+        print(f"queuelab run: the {engine.kind} run failed: {failure(exc, url)}",
+              file=sys.stderr)
         return EXIT_FAILED
     finally:
         await engine.aclose()
     bar.close()
-    writer.write(engine.take_frames())
-    if engine.audit_failures and not quiet:
-        t, what = engine.audit_failures[0]
+    audits = engine.audit_failures
+    if audits and not quiet:
+        t, what = audits[0]
         print(f"warning: the backend's counts differed from the engine's at "
-              f"{len(engine.audit_failures)} frame(s), first at t = {t:.1f} s: {what}",
-              file=sys.stderr)
-    ledger = engine.context.ledger if engine.context is not None else None
-    return summary_dict(scenario, engine.summary().as_dict(), "live", books_dict(
+              f"{len(audits)} frame(s), first at t = {t:.1f} s: {what}", file=sys.stderr)
+    if live_engine is None:
+        return summary_dict(scenario, engine.summary().as_dict(), engine.kind,
+                            books_dict(engine.totals()))
+    ledger = live_engine.context.ledger if live_engine.context is not None else None
+    return summary_dict(scenario, engine.summary().as_dict(), engine.kind, books_dict(
         engine.totals(), acks_lost=ledger.acks_lost if ledger is not None else 0,
-        shared=engine.shared), shared=engine.shared)
+        shared=live_engine.shared), shared=live_engine.shared)
 
 
 async def open_live_engine(command: str, scenario: Scenario, *, quiet: bool = False,
-                           **options: Any) -> Any:
+                           **options: Any) -> LiveEngine | None:
     """A LiveEngine with its backend open, or None after one line on stderr saying why.
 
     Shared by `queuelab run --engine live` and `queuelab worker`: a bad handler, a backend
@@ -229,7 +224,7 @@ def found_message(purged: Any, found: Any) -> str:
     return text
 
 
-def on_interrupt(engine: Any) -> None:
+def on_interrupt(engine: Engine) -> None:
     """Ctrl-C (or SIGTERM): stop draining; a second one stops at once."""
     loop = asyncio.get_running_loop()
     stops: list[asyncio.Task[None]] = []  # referenced until the run ends

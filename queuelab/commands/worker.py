@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from queuelab.commands.run import add_purge_argument
+from queuelab.core.engine import drive
+from queuelab.core.metrics import MetricsFrame
 from queuelab.core.scenario import Scenario
 from queuelab.core.urls import redact_url
 from queuelab.core.validation import ScenarioError, validate
@@ -85,19 +87,19 @@ async def serve(scenario: Scenario, *, quiet: bool = False, purge: bool = False)
     if engine is None:
         return EXIT_INVALID
     on_interrupt(engine)
-    engine.start()
     if not quiet:
         print(f"queuelab worker: {scenario.pool.strategy} pool on {shown}, time scale "
               f"{scenario.run.time_scale:g}; Ctrl-C to stop", flush=True)
     last = time.monotonic()
+
+    def each(frames: list[MetricsFrame]) -> None:  # nobody plots them: they are dropped
+        nonlocal last
+        if not quiet and time.monotonic() - last >= REPORT_EVERY:
+            last = time.monotonic()
+            print(f"  {_status(engine)}", flush=True)
+
     try:
-        while engine.state.value != "finished":
-            await asyncio.sleep(0.2)
-            engine.take_frames()  # nobody plots them: keep the buffer empty
-            if not quiet and time.monotonic() - last >= REPORT_EVERY:
-                last = time.monotonic()
-                print(f"  {_status(engine)}", flush=True)
-        await engine.wait()
+        await drive(engine, 0.2, each)
     except Exception as exc:
         print(f"queuelab worker: stopped by an error: {failure(exc, url)}", file=sys.stderr)
         return EXIT_FAILED

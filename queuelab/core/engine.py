@@ -3,7 +3,10 @@
 Both engines implement `Engine`. The window never asks which one it holds: it calls
 `advance` from a timer, drains `take_frames`, shows `workers` and `totals`, and sends
 `ParamChange`s through `apply`. Dead-letter calls are coroutines because a live backend
-answers them over the network; the simulator answers at once.
+answers them over the network; the simulator answers at once. What only one engine needs
+(opening a backend, waiting for background work, auditing the books against a backend) is
+part of the contract too, a no-op where it means nothing, so no caller has to ask what an
+engine can do. `drive` is the one loop that runs an engine to its end outside the window.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from queuelab.core.scenario import KNOBS
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from queuelab.core.metrics import MetricsFrame, RunSummary
     from queuelab.core.scenario import Scenario
     from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery
+    from queuelab.core.theory import MMcPrediction
     from queuelab.core.validation import ParamChange
 
 
@@ -146,6 +150,20 @@ class Engine(Protocol):
     @property
     def state(self) -> RunState: ...
 
+    @property
+    def opened(self) -> bool:
+        """Ready to start: a live engine once its backend is open; the simulator always."""
+        ...
+
+    async def open(self) -> None:
+        """Get ready to start (a live engine opens, and for a producing run empties, its
+        backend); awaiting it first lets a caller report an unreachable backend. Idempotent."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close what `open` opened, once the run is over (idempotent; the simulator: nothing)."""
+        ...
+
     def start(self) -> None: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
@@ -161,6 +179,33 @@ class Engine(Protocol):
 
     def advance(self, budget: float) -> None:
         """Let the engine work for at most `budget` wall seconds (a GUI timer slice)."""
+        ...
+
+    async def run_slice(self, budget: float) -> None:
+        """Let the run go on for about `budget` wall seconds, then return to the caller's loop:
+        the simulator computes for that long, the live engine waits while its workers run
+        (less when the run ends first)."""
+        ...
+
+    async def wait(self) -> None:
+        """Until the run is over; raises what made it fail (the live engine's background
+        tasks; the simulator fails in the caller's own call, so it returns at once)."""
+        ...
+
+    def reference(self) -> MMcPrediction | None:
+        """Erlang C's prediction when the scenario is M/M/c, else None."""
+        ...
+
+    @property
+    def notices(self) -> Sequence[str]:
+        """Warnings about the queue found when it was opened (a backend that would lose data
+        on a restart …); the simulator's queue has none."""
+        ...
+
+    @property
+    def audit_failures(self) -> Sequence[tuple[float, str]]:
+        """(time, what differed) where the books disagreed with the backend's counts; the
+        simulator's books are its queue, so none."""
         ...
 
     def apply(self, change: ParamChange) -> AppliedChange:
@@ -182,3 +227,17 @@ class Engine(Protocol):
     async def get_dead_letter(self, task_id: str) -> DeadLetter | None: ...
     async def reprocess(self, task_ids: Sequence[str], *, reset_attempts: bool = False) -> int: ...
     async def discard(self, task_ids: Sequence[str]) -> int: ...
+
+
+async def drive(engine: Engine, budget: float,
+                each: Callable[[list[MetricsFrame]], object]) -> None:
+    """Run an engine to its end in slices of about `budget` wall seconds, handing each
+    slice's frames to `each`; raises what made the run fail. The CLI's one loop, for either
+    engine (the window drives by `advance` from its timer instead)."""
+    await engine.open()
+    engine.start()
+    while engine.state is not RunState.FINISHED:
+        await engine.run_slice(budget)
+        each(engine.take_frames())
+    await engine.wait()
+    each(engine.take_frames())

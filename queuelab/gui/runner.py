@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -69,9 +68,7 @@ async def _retire(engine: Engine) -> None:
     """Stop an engine the window lets go of, and close what it opened (a live backend)."""
     if engine.state in _ACTIVE:
         await engine.stop(drain=False)
-    aclose = getattr(engine, "aclose", None)
-    if aclose is not None:
-        await aclose()
+    await engine.aclose()
     await close_handed_queue(engine)
 
 
@@ -99,7 +96,6 @@ class EngineRunner(QObject):
         self.wall_in_engine = 0.0
         self._last_end = 0.0  # when the previous slice ended
         self._opening: Engine | None = None  # the live engine whose backend is being opened
-        self._opened: weakref.WeakSet[Engine] = weakref.WeakSet()  # … and those opened
         #: the scenario URL with its password put back (the window's BackendSecrets.full)
         self.full_url: Callable[[str], str] = lambda url: url
         self.open_timeout = OPEN_TIMEOUT
@@ -129,7 +125,7 @@ class EngineRunner(QObject):
             self._opening = None
             self.opening.emit(False)
             return
-        if old is not None and (old.state in _ACTIVE or hasattr(old, "aclose")):
+        if old is not None:
             spawn(_retire(old), "stopping the previous engine")
 
     def halt(self) -> None:
@@ -187,7 +183,7 @@ class EngineRunner(QObject):
         return self._opening is not None
 
     def _needs_open(self, e: Engine) -> bool:
-        return e.kind != SIMULATED and hasattr(e, "open") and e not in self._opened
+        return not e.opened
 
     def _begin_open(self, e: Engine, then: Callable[[], object]) -> None:
         self._opening = e
@@ -205,7 +201,7 @@ class EngineRunner(QObject):
         problem = None
         try:
             async with asyncio.timeout(self.open_timeout):
-                await e.open()  # type: ignore[attr-defined]
+                await e.open()
         except TimeoutError:
             problem = f"{shown}: no answer within {self.open_timeout:g} s"
         except Exception as exc:  # whatever a driver raises: this queue cannot be used now
@@ -226,8 +222,7 @@ class EngineRunner(QObject):
             self.build(e.scenario, e.kind)  # a fresh idle engine: open() may be retried
             self.open_failed.emit(problem)
             return
-        self._opened.add(e)
-        for text in e.notices:  # type: ignore[attr-defined]
+        for text in e.notices:
             log.warning("%s", text)
             self.notice.emit(text)
         then()

@@ -49,9 +49,11 @@ from queuelab.core.changes import POOL_ROUTES, ChangeLog, Route, route
 from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo
 from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
 from queuelab.core.models import LoadModels
+from queuelab.core.reference import mmc_reference
 from queuelab.core.scenario import Scenario
 from queuelab.core.scenario_policies import autoscaler_for, autoscaler_knobs
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery
+from queuelab.core.theory import MMcPrediction
 from queuelab.core.validation import ParamChange, validate, with_change
 from queuelab.runtime.clock import Pulse, ScenarioClock
 from queuelab.runtime.context import NullRecorder, RunContext, watch
@@ -161,6 +163,14 @@ class LiveEngine:
     @property
     def error(self) -> BaseException | None:
         return self._error
+
+    @property
+    def opened(self) -> bool:
+        return self._opened
+
+    def reference(self) -> MMcPrediction | None:
+        """Erlang C's prediction when the scenario is M/M/c, else None (as the simulator)."""
+        return mmc_reference(self._scenario)
 
     async def open(self) -> None:
         """Open the backend and look at what it holds (`found`); `start()` does it if not done.
@@ -292,6 +302,13 @@ class LiveEngine:
             events=0 if self._ctx is None else self._ctx.events,
             wall_seconds=round(wall, 6),
         )
+
+    async def run_slice(self, budget: float) -> None:
+        """Wait while the workers run: `budget` wall seconds, or until the run is over."""
+        if self._main is None or self._main.done():
+            await asyncio.sleep(budget if self._main is None else 0)
+            return
+        await asyncio.wait({self._main}, timeout=budget)
 
     async def wait(self) -> None:
         """Until the run is over; raises what made it fail, if anything did."""

@@ -18,6 +18,7 @@ change compares fairly with the run without it).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import itertools
 import math
@@ -174,6 +175,24 @@ class SimEngine(Referable):
     def wall_seconds(self) -> float:
         return self._wall
 
+    @property
+    def opened(self) -> bool:
+        return True  # the queue is in memory: nothing to open
+
+    async def open(self) -> None:
+        """Nothing to open: the simulator's queue and dead letters live in the engine."""
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def notices(self) -> Sequence[str]:
+        return ()
+
+    @property
+    def audit_failures(self) -> Sequence[tuple[float, str]]:
+        return ()
+
     def start(self) -> None:
         """Create the pool and the first arrival; time starts at 0."""
         if self._state is not RunState.IDLE:
@@ -248,6 +267,15 @@ class SimEngine(Referable):
     def run(self) -> None:
         """Run to the end of the scenario."""
         self.run_until(self._end)
+
+    async def run_slice(self, budget: float) -> None:
+        """Compute toward the end for `budget` wall seconds, then let the loop run (a signal
+        handler asking to stop, say)."""
+        self.run_for(budget)
+        await asyncio.sleep(0)
+
+    async def wait(self) -> None:
+        """Nothing runs in the background: a failure was raised by the call that hit it."""
 
     def step(self) -> bool:
         """Process exactly one event; False once the run is finished."""
