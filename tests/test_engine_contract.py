@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 from dataclasses import replace
 
 from queuelab.core.engine import Engine, RunState, drive
@@ -11,8 +13,12 @@ from queuelab.core.scenario import Scenario
 from queuelab.runtime.engine import LiveEngine
 from queuelab.sim.engine import SimEngine
 
-SHORT = replace(Scenario(), run=replace(Scenario().run, duration=20.0, warmup=0.0,
-                                        sample_interval=1.0, time_scale=0.01))
+BASE = Scenario()
+# a memory queue of this test's own: a named one lives on in the process after the run
+SHORT = replace(BASE, run=replace(BASE.run, duration=20.0, warmup=0.0, sample_interval=1.0,
+                                  time_scale=0.01),
+                queue=replace(BASE.queue, backend=f"memory://contract-{os.getpid()}-"
+                              f"{secrets.token_hex(4)}"))
 
 
 def contract() -> set[str]:
