@@ -28,6 +28,19 @@ class BackendError(Exception):
     """
 
 
+class DisciplineMismatch(BackendError):
+    """The named queue exists with another discipline (FIFO vs priority) than asked for.
+
+    Redis and RabbitMQ fix a queue's discipline when it is first used; the app offers a
+    fresh queue name instead (`queue`: the name refused; `found`: its discipline, if known).
+    """
+
+    def __init__(self, message: str, queue: str, found: str | None = None) -> None:
+        super().__init__(message)
+        self.queue = queue
+        self.found = found
+
+
 class LeaseLost(BackendError):
     """A delivery's receipt is void: its lease ran out, or the queue was purged.
 

@@ -6,6 +6,11 @@ exists only in memory and leaves this dialog only through `url()`.
 
 The connection test runs as a coroutine on the app's (qasync) loop with a time limit, so
 an unreachable server costs a few seconds of a label saying so, never a frozen window.
+
+The queue name (`?queue=`) has its own field. Redis and RabbitMQ fix a queue's discipline
+when it is first used: when the test meets a queue of another discipline it says so and
+offers a fresh name. After a failed test, "Use this backend" takes the URL as it is,
+whichever the backend (the failure stays on screen; a run says it again when it starts).
 """
 
 from __future__ import annotations
@@ -37,11 +42,15 @@ from queuelab.gui.backend_urls import (
     KINDS,
     MASK,
     TEST_TIMEOUT,
+    Probe,
     check_scheme,
+    fresh_queue_name,
     kind_of,
     password_of,
-    probe,
+    probe_queue,
+    queue_name,
     with_password,
+    with_queue_name,
     without_password,
 )
 from queuelab.gui.plot_style import for_palette
@@ -79,7 +88,7 @@ class BackendDialog(QDialog):
         self.setMinimumWidth(560)
         self._bare = "memory://"  # the URL without its password
         self._shown = ""  # what the URL field shows (redacted)
-        self._test: asyncio.Task[tuple[bool, str]] | None = None
+        self._test: asyncio.Task[Probe] | None = None
         self._by_kind: dict[str, str] = {}  # the URL last used per kind, while open
         self._discipline = "fifo"
         self.timeout = TEST_TIMEOUT  # seconds a connection test waits
@@ -124,6 +133,15 @@ class BackendDialog(QDialog):
         self.password_edit.setToolTip("Kept in memory for this session only: never written to "
                                       "a scenario file, the settings or a log.")
         self.password_label = QLabel("Password")
+        self.queue_edit = QLineEdit()
+        self.queue_edit.setObjectName("backend_queue")
+        self.queue_edit.setPlaceholderText("default")
+        self.queue_edit.setToolTip("The queue inside the backend (the URL's ?queue= option); "
+                                   "queues of one server never meet.")
+        self.fresh_button = QPushButton()
+        self.fresh_button.setObjectName("backend_fresh_queue")
+        self.fresh_button.setVisible(False)
+        self._fresh = ""
 
         self.test_button = QPushButton("Test connection")
         self.test_button.setToolTip(f"Open the queue, count its tasks and close it (gives up "
@@ -137,6 +155,9 @@ class BackendDialog(QDialog):
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignTop)
         test_row.addWidget(self.test_result, 1)
+        fresh_row = QHBoxLayout()
+        fresh_row.addWidget(self.fresh_button)
+        fresh_row.addStretch(1)
 
         self.idle_note = QLabel()
         self.idle_note.setWordWrap(True)
@@ -151,10 +172,12 @@ class BackendDialog(QDialog):
         form.addRow("File", self.sqlite_box)
         form.addRow("URL", self.url_edit)
         form.addRow(self.password_label, self.password_edit)
+        form.addRow("Queue name", self.queue_edit)
         self._form = form
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addLayout(test_row)
+        lay.addLayout(fresh_row)
         lay.addStretch(1)
         lay.addWidget(self.idle_note)
         lay.addWidget(self.buttons)
@@ -165,6 +188,8 @@ class BackendDialog(QDialog):
         self.sqlite_default.toggled.connect(self._sqlite_changed)
         self.sqlite_path.editingFinished.connect(self._sqlite_changed)
         self.test_button.clicked.connect(self.test_connection)
+        self.queue_edit.editingFinished.connect(self._queue_named)
+        self.fresh_button.clicked.connect(self.use_fresh_name)
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
 
@@ -207,6 +232,20 @@ class BackendDialog(QDialog):
         self._shown = redact_url(with_password(self._bare, self.password_edit.text()))
         if self.url_edit.text() != self._shown:
             self.url_edit.setText(self._shown)
+        name = queue_name(self._bare)
+        if self.queue_edit.text() != name:
+            self.queue_edit.setText(name)
+
+    def _queue_named(self) -> None:
+        name = self.queue_edit.text().strip()
+        if name != queue_name(self._bare):
+            self._set_full(with_queue_name(self.url(), name))
+
+    def use_fresh_name(self) -> None:
+        """Switch to the fresh queue name the last test offered, and test it."""
+        if self._fresh:
+            self._set_full(with_queue_name(self.url(), self._fresh))
+            self.test_connection()
 
     def _absorb(self) -> None:
         """Take what was typed in the URL field: a password goes to its field, `***` means
@@ -242,6 +281,7 @@ class BackendDialog(QDialog):
         self._form.setRowVisible(self.sqlite_box, sqlite)
         secret = key in ("postgresql", "redis", "amqp")
         self._form.setRowVisible(self.password_edit, secret)
+        self._form.setRowVisible(self.queue_edit, bool(key) and key != "memory")
         if sqlite:
             path = sqlite_path(self._bare)
             if path:  # no path: the radio buttons stay as the person left them
@@ -271,7 +311,7 @@ class BackendDialog(QDialog):
 
     # -- testing and choosing -------------------------------------------------------------------
 
-    def test_connection(self) -> asyncio.Task[tuple[bool, str]] | None:
+    def test_connection(self) -> asyncio.Task[Probe] | None:
         """Start a connection test on the running loop; its result shows below the button."""
         url = self.url()
         try:
@@ -280,24 +320,29 @@ class BackendDialog(QDialog):
             self._show_result(False, "The connection test needs the app's event loop.")
             return None
         self.test_button.setEnabled(False)
+        self.fresh_button.setVisible(False)
         self.test_result.setText(escape(f"Connecting to {redact_url(url)} …"))
-        task = loop.create_task(probe(url, self.timeout, self._discipline))
+        task = loop.create_task(probe_queue(url, self.timeout, self._discipline))
         self._test = task
         task.add_done_callback(self._tested)
         return task
 
-    def _tested(self, task: asyncio.Task[tuple[bool, str]]) -> None:
+    def _tested(self, task: asyncio.Task[Probe]) -> None:
         if task is not self._test:
             return
         self._test = None
         self.test_button.setEnabled(True)
         if task.cancelled():
-            ok, text = False, "The test was cancelled."
+            got = Probe(False, "The test was cancelled.")
         elif task.exception() is not None:
-            ok, text = False, f"{type(task.exception()).__name__}: the test failed"
+            got = Probe(False, f"{type(task.exception()).__name__}: the test failed")
         else:
-            ok, text = task.result()
-        self._show_result(ok, text)
+            got = task.result()
+        self._show_result(got.ok, got.text)
+        if got.mismatch is not None:
+            self._fresh = fresh_queue_name(got.mismatch.queue, self._discipline)
+            self.fresh_button.setText(f"Use a fresh queue: {self._fresh!r}")
+            self.fresh_button.setVisible(True)
 
     def _show_result(self, ok: bool, text: str) -> None:
         color = for_palette(_OK_COLOR if ok else _BAD_COLOR, self.palette()).name()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from queuelab.backends import BackendError, open_queue, parse_options, supported_schemes
+from queuelab.backends.base import DisciplineMismatch
 from queuelab.core.urls import MASK, describe_failure, has_password, redact_url, strip_password
 
 TEST_TIMEOUT = 5.0  # seconds a connection test waits for an answer
@@ -70,8 +71,15 @@ def _raw_password(url: str) -> str | None:
 
 
 def password_of(url: str) -> str | None:
-    """The URL's password, decoded (None when it has none)."""
+    """The URL's password, decoded (None when it has none): that of `user:password@`, else
+    a `?password=` option (the same thing to the drivers; the dialog keeps it in its field)."""
     raw = _raw_password(url)
+    if raw is None and "?" in url:
+        try:
+            options = parse_options(url)
+        except BackendError:
+            return None
+        return next((v for k, v in options.items() if k.lower() == "password" and v), None)
     return None if raw is None else unquote(raw)
 
 
@@ -130,9 +138,26 @@ def check_scheme(url: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Probe:
+    """A connection test's outcome: worked?, one line to show, and, when the queue exists
+    with another discipline, that refusal (the dialog then offers a fresh name)."""
+
+    ok: bool
+    text: str
+    mismatch: DisciplineMismatch | None = None
+
+
 async def probe(url: str, timeout: float = TEST_TIMEOUT,
                 discipline: str = "fifo") -> tuple[bool, str]:
-    """Open the queue `url` names, count its tasks and close it: (worked, one line to show).
+    """`probe_queue` as (worked, one line to show)."""
+    got = await probe_queue(url, timeout, discipline)
+    return got.ok, got.text
+
+
+async def probe_queue(url: str, timeout: float = TEST_TIMEOUT,
+                      discipline: str = "fifo") -> Probe:
+    """Open the queue `url` names, count its tasks and close it.
 
     The queue is opened as a live run with `discipline` would open it, so the test meets
     what the run would meet. Any failure, whatever the driver raises, becomes one line
@@ -142,7 +167,7 @@ async def probe(url: str, timeout: float = TEST_TIMEOUT,
     shown = redact_url(url)
     reason = check_scheme(url)
     if reason is not None:
-        return False, reason
+        return Probe(False, reason)
     began = time.perf_counter()
     queue = None
     try:
@@ -153,18 +178,44 @@ async def probe(url: str, timeout: float = TEST_TIMEOUT,
             await queue.open()
             counts = await queue.counts()
     except TimeoutError:
-        return False, f"{shown}: no answer within {timeout:g} s"
+        return Probe(False, f"{shown}: no answer within {timeout:g} s")
+    except DisciplineMismatch as exc:
+        found = f"a {exc.found} queue" if exc.found else "a queue of another discipline"
+        return Probe(False, f"Queue {exc.queue!r} at {shown} already exists as {found}, and "
+                            f"this scenario's discipline is {discipline}: use a fresh queue "
+                            "name (or purge that queue elsewhere).", exc)
     except BackendError as exc:
-        return False, _one_line(describe_failure(exc, url, ours=True))
+        return Probe(False, _one_line(describe_failure(exc, url, ours=True)))
     except Exception as exc:  # whatever a driver raises: the queue cannot be used
-        return False, _one_line(describe_failure(exc, url, ours=False))
+        return Probe(False, _one_line(describe_failure(exc, url, ours=False)))
     finally:
         if queue is not None:
             await _close_quietly(queue)
     ms = (time.perf_counter() - began) * 1000
-    return True, (f"Connected to {shown} in {ms:,.0f} ms: {counts.ready:,} ready, "
-                  f"{counts.delayed:,} delayed, {counts.leased:,} in flight, "
-                  f"{counts.dead:,} dead letters")
+    return Probe(True, f"Connected to {shown} in {ms:,.0f} ms: {counts.ready:,} ready, "
+                       f"{counts.delayed:,} delayed, {counts.leased:,} in flight, "
+                       f"{counts.dead:,} dead letters")
+
+
+def queue_name(url: str) -> str:
+    """The `?queue=` option of a URL ('' when it names none)."""
+    return parse_options(url).get("queue", "") if "?" in url else ""
+
+
+def with_queue_name(url: str, name: str) -> str:
+    """`url` with its `?queue=` option set to `name` (removed when `name` is empty)."""
+    head, _, rest = url.partition("?")
+    query, hash_, fragment = rest.partition("#")
+    pairs = [p for p in query.split("&") if p and p.partition("=")[0] != "queue"]
+    if name:
+        pairs.insert(0, f"queue={quote(name, safe='')}")
+    return head + ("?" + "&".join(pairs) if pairs else "") + hash_ + fragment
+
+
+def fresh_queue_name(name: str, discipline: str) -> str:
+    """A name for a new queue beside `name` that says its discipline."""
+    base = name or "default"
+    return base if base.endswith(f"-{discipline}") else f"{base}-{discipline}"
 
 
 async def _close_quietly(queue: object) -> None:

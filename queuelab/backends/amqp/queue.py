@@ -24,8 +24,16 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from aio_pika.abc import AbstractRobustChannel
+from aiormq.exceptions import ChannelPreconditionFailed
 
-from queuelab.backends.base import BackendError, Delivery, LeaseLost, QueueCounts, TaskQueue
+from queuelab.backends.base import (
+    BackendError,
+    Delivery,
+    DisciplineMismatch,
+    LeaseLost,
+    QueueCounts,
+    TaskQueue,
+)
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task
 
 from . import topology
@@ -99,9 +107,11 @@ class AmqpQueue(TaskQueue):
                 except BaseException as exc:
                     if not is_trouble(exc):
                         raise
-                    raise BackendError(
-                        describe_channel_error(exc, f"{self.url}: declaring {self.names.main}")
-                    ) from None
+                    text = describe_channel_error(exc, f"{self.url}: declaring {self.names.main}")
+                    if isinstance(exc, ChannelPreconditionFailed):
+                        found = "fifo" if self.options.priority else "priority"
+                        raise DisciplineMismatch(text, self.options.queue, found) from None
+                    raise BackendError(text) from None
             con = await link.channel()
         except BaseException:
             await link.close()

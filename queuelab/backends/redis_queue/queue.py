@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from queuelab.backends.base import (
     BackendError,
     Delivery,
+    DisciplineMismatch,
     LeaseLost,
     QueueCounts,
     TaskQueue,
@@ -417,9 +418,11 @@ class RedisQueue(TaskQueue):
 
     # --- internals ----------------------------------------------------------------
     def _other_discipline(self, found: str) -> BackendError:
-        return BackendError(
+        return DisciplineMismatch(
             f"{self.url}: queue {self.name!r} is a {found} queue; open it with "
-            f"discipline={found} (or purge it first)"
+            f"discipline={found}, or use another queue name (or purge it first)",
+            self.name,
+            found,
         )
 
     def _to_local(self, server_time: float) -> float:
