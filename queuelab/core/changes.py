@@ -24,6 +24,7 @@ class Route(StrEnum):
     CONCURRENCY = "concurrency"  # the semaphore's slots resized
     PREFETCH = "prefetch"  # the semaphore claims this far ahead
     STARTUP_DELAY = "startup delay"  # read by the next cold start
+    TERMINATION_GRACE = "termination grace"  # read by the next drain
     CHECK_INTERVAL = "check interval"  # the autoscaler's next check re-planned
     AUTOSCALER = "autoscaler"  # an autoscaler of another kind
     AUTOSCALER_KNOBS = "autoscaler knobs"  # the autoscaler reconfigured
@@ -33,7 +34,7 @@ class Route(StrEnum):
 
 
 POOL_ROUTES = frozenset({Route.WORKERS, Route.CONCURRENCY, Route.PREFETCH,
-                         Route.STARTUP_DELAY})
+                         Route.STARTUP_DELAY, Route.TERMINATION_GRACE})
 """The routes that end at the pool itself (the rest at models, policies or the run)."""
 
 _ALL = None
@@ -53,6 +54,7 @@ ROUTES: dict[str, tuple[Route, frozenset[str] | None]] = {
     "pool.concurrency": (Route.CONCURRENCY, _SEMAPHORE),
     "pool.prefetch": (Route.PREFETCH, _SEMAPHORE),
     "pool.startup_delay": (Route.STARTUP_DELAY, _WORKER_POOLS),
+    "pool.termination_grace": (Route.TERMINATION_GRACE, frozenset({"fixed", "dynamic"})),
     "pool.check_interval": (Route.CHECK_INTERVAL, _DYNAMIC),
     "pool.autoscaler": (Route.AUTOSCALER, _DYNAMIC),
     "pool.min_workers": (Route.POOL_BOUNDS, _DYNAMIC),

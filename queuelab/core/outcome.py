@@ -36,6 +36,12 @@ FAILURE = SyntheticFailure.__name__
 POISON_MESSAGE = "poison task: fails every attempt"
 STOPPED = "Stopped"
 STOPPED_MESSAGE = "the run stopped before the attempt ended"
+TERMINATED = "Terminated"
+
+
+def terminated_message(grace: float) -> str:
+    return (f"the worker was removed and killed after its {grace:g} s termination grace, "
+            "before the attempt ended")
 
 
 def timeout_message(timeout: float) -> str:

@@ -243,6 +243,13 @@ class PoolConfig:
     startup_delay: float = knob(0.0, "Startup delay", "Cold start: a new worker takes work "
                                 "only after this long.", unit="s", minimum=0.0,
                                 shown_when=_when("strategy", "dynamic", "fixed"))
+    termination_grace: float = knob(0.0, "Termination grace", "A removed worker busy with a "
+                                    "task gets this long to finish it; then it is killed and "
+                                    "the task goes back to the queue, that attempt spent "
+                                    "(Kubernetes' terminationGracePeriodSeconds: 30 s by "
+                                    "default there). 0: it always finishes.", unit="s",
+                                    minimum=0.0, shown_when=_when("strategy", "dynamic",
+                                                                  "fixed"))
     concurrency: int = knob(8, "Concurrency", "Tasks the semaphore lets run at once.",
                             minimum=1, maximum=10_000, shown_when=_when("strategy", "semaphore"))
     prefetch: int = knob(0, "Prefetch", "Tasks claimed ahead of a free slot (held, in "

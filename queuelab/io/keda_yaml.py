@@ -191,6 +191,9 @@ def export_scaled_object(scenario: Scenario, summary: dict[str, Any] | None = No
     head.append(f"Scaled by KEDA's pollingInterval and, from one replica up, by the HPA every "
                 f"{sync:g} s (the cluster's --horizontal-pod-autoscaler-sync-period"
                 f"{'' if sync == SYNC_PERIOD else f'; Kubernetes defaults to {SYNC_PERIOD:g} s'}).")
+    if p.termination_grace > 0:
+        head.append(f"The workers' Deployment should say terminationGracePeriodSeconds: "
+                    f"{math.ceil(p.termination_grace)} (its pod spec; not a ScaledObject field).")
     if p.tolerance != DEFAULT_TOLERANCE:
         head.append("tolerance needs the HPAConfigurableTolerance feature gate (Kubernetes "
                     "1.33+); elsewhere set --horizontal-pod-autoscaler-tolerance.")

@@ -75,8 +75,10 @@ class WorkerPool:
         self.strategy = p.strategy
         self._initial = initial_workers(p)
         self._startup_delay = p.startup_delay
+        self._grace = p.termination_grace
         self._workers: dict[int, WorkerRecord] = {}  # counted ones, in creation order
         self._runners: set[asyncio.Task[None]] = set()  # every worker task, removed ones too
+        self._killers: set[asyncio.Task[None]] = set()  # termination graces running out
         self._seq = 0
         self._alive = 0
 
@@ -141,12 +143,32 @@ class WorkerPool:
             self._add(cold=True)
         for w in plan.remove:
             self._remove_idle(w)
+        now = self.ctx.clock.now()
         for w in plan.drain:
             w.draining = True
+            w.drained_at = now
+            if self._grace > 0:
+                killer = asyncio.get_running_loop().create_task(
+                    self._kill_after(w, now, self._grace))
+                self._killers.add(killer)
+                killer.add_done_callback(self._killers.discard)
+
+    async def _kill_after(self, w: WorkerRecord, drained_at: float, grace: float) -> None:
+        """The termination grace: a worker still draining from then and still in its
+        handler is cancelled; `process` hands its task back, the attempt spent (the
+        simulator's `_kill`). One in an inline backoff is left to finish it."""
+        clock = self.ctx.clock
+        await clock.sleep_until(drained_at + grace)
+        if (w.draining and w.drained_at == drained_at and w.state is _BUSY and w.cancellable
+                and w.runner is not None and not self.ctx.stopping):
+            w.killed = grace
+            w.runner.cancel()
 
     def apply(self, route: Route, scenario: Scenario) -> None:
         p = scenario.pool
-        if route is Route.STARTUP_DELAY:
+        if route is Route.TERMINATION_GRACE:
+            self._grace = p.termination_grace  # read by the next drain
+        elif route is Route.STARTUP_DELAY:
             self._startup_delay = p.startup_delay
         elif route is Route.WORKERS:
             self.resize(initial_workers(p))
@@ -165,12 +187,14 @@ class WorkerPool:
 
     def kill(self) -> None:
         """After a failure: cancel every worker wherever it is."""
-        for task in list(self._runners):
+        for task in list(self._runners) + list(self._killers):
             task.cancel()
 
     async def stop(self, drain: bool, limit: float) -> None:
         ctx = self.ctx
         ctx.stopping = True
+        for killer in list(self._killers):  # a stop has its own limit
+            killer.cancel()
         ctx.breaker_pulse.fire()
         for w in list(self._workers.values()):
             if w.idle_wait and w.runner is not None:

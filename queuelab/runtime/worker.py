@@ -26,10 +26,12 @@ from queuelab.core.engine import WorkerInfo, WorkerState
 from queuelab.core.outcome import (
     STOPPED,
     STOPPED_MESSAGE,
+    TERMINATED,
     TIMEOUT,
     Action,
     after_backoff,
     settle,
+    terminated_message,
     timeout_message,
 )
 from queuelab.core.task import Attempt, Outcome, Task
@@ -44,8 +46,8 @@ class WorkerRecord:
     """One row of the workers table: a pool's worker or a semaphore slot."""
 
     __slots__ = (
-        "cancellable", "draining", "failed", "id", "idle_wait", "leaving", "number",
-        "processed", "runner", "since", "state", "task_id",
+        "cancellable", "drained_at", "draining", "failed", "id", "idle_wait", "killed",
+        "leaving", "number", "processed", "runner", "since", "state", "task_id",
     )
 
     def __init__(self, number: int, name: str, since: float, state: WorkerState) -> None:
@@ -57,6 +59,8 @@ class WorkerRecord:
         self.processed = 0
         self.failed = 0
         self.draining = False  # asked to leave after the task it holds
+        self.drained_at = -1.0  # when it was last asked to drain (its termination grace)
+        self.killed = 0.0  # > 0: killed after this termination grace; its attempt abandoned
         self.leaving = False  # removed: no longer counted, exits at its next look
         self.cancellable = False  # in a handler or an inline backoff: a stop-now may cancel
         self.idle_wait = False  # in a sleep that holds nothing: any stop may cancel
@@ -109,11 +113,13 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
         except asyncio.CancelledError:
             w.cancellable = False
             ctx.task_abandoned(clock.now())
-            if not ctx.abandon:
+            if not (ctx.abandon or w.killed):
                 raise
             _uncancel()
+            kind, message = ((TERMINATED, terminated_message(w.killed)) if w.killed
+                             else (STOPPED, STOPPED_MESSAGE))
             task.history.append(Attempt(task.attempts, start, clock.now(), Outcome.ABANDONED,
-                                        STOPPED, STOPPED_MESSAGE, None, w.id))
+                                        kind, message, None, w.id))
             await ctx.hand_back(d, restore_attempt=False)
             return
         w.cancellable = False

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 from queuelab.core.dead_letter_query import Reader, fold, select
+from queuelab.core.outcome import TERMINATED
 from queuelab.core.payload import synthetic_payload_search
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outcome
 from queuelab.sim.entities import (
@@ -111,6 +112,7 @@ class DeadLetterStore:
     def _dead_letter(record: _Record, size: int, error_for: ErrorFor) -> DeadLetter:
         _, task, at, kind, message, _ = record
         errors = {o: error_for(o, task[POISON]) for o in (Outcome.FAILED, Outcome.TIMED_OUT)}
+        errors[Outcome.ABANDONED] = (TERMINATED, "killed after its termination grace")
         return DeadLetter(to_task(task, size, errors), kind, message, at)
 
     def get(self, task_id: str, size: int, error_for: ErrorFor) -> DeadLetter | None:

@@ -62,7 +62,7 @@ from queuelab.sim.entities import (
 from queuelab.sim.referable import Referable
 
 # Event codes, most frequent first (the loop tests them in this order).
-_FINISH, _RETRY, _SAMPLE, _WARM, _CHECK, _READY, _INLINE, _WAKE = range(8)
+_FINISH, _RETRY, _SAMPLE, _WARM, _CHECK, _READY, _INLINE, _WAKE, _KILL = range(9)
 
 # Enum members looked up once: attribute access on an Enum class costs ~0.15 µs on 3.11,
 # several times per task.
@@ -426,7 +426,8 @@ class SimEngine(Referable):
                 self._state = RunState.PAUSED
         elif self._autoscaler is not None:
             self._apply_autoscaler(r, s)
-        # STARTUP_DELAY: read from the scenario at the next cold start; CLAIMS: live only
+        # STARTUP_DELAY, TERMINATION_GRACE: read from the scenario at the next cold start or
+        # drain; CLAIMS: live only
 
     def _apply_autoscaler(self, r: Route | None, s: Scenario) -> None:
         assert self._autoscaler is not None
@@ -617,8 +618,9 @@ class SimEngine(Referable):
                     self.now, self._created, self._busy = t, created, busy
                     self._waiting, self._done = waiting, done
                     if code == FINISH:
-                        self._busy -= 1
-                        self._finish(subject)
+                        if subject.alive:  # (not the finish of an attempt cut short by _kill)
+                            self._busy -= 1
+                            self._finish(subject)
                     elif code == _RETRY:
                         self._retry_due(subject)
                     elif code in (_SAMPLE, _WARM):
@@ -639,6 +641,8 @@ class SimEngine(Referable):
                     elif code == _WAKE:
                         self._wake_at = inf
                         self._dispatch()
+                    elif code == _KILL:
+                        self._kill(subject[0], subject[1])
                     created, busy, waiting, done = (self._created, self._busy, self._waiting,
                                                     self._done)
             handled += 1
@@ -952,5 +956,29 @@ class SimEngine(Referable):
             if w in self._idle:
                 self._idle.remove(w)
             self._remove(w)
+        grace = self._scenario.pool.termination_grace
         for w in plan.drain:
             w.draining = True
+            w.drained_at = self.now
+            if grace > 0:
+                self._push(self.now + grace, _KILL, (w, self.now))
+
+    def _kill(self, w: SimWorker, drained_at: float) -> None:
+        """The termination grace is over: a worker still draining from then and still in an
+        attempt is killed; the task goes back to the end of its queue, the attempt spent (as a
+        live pool's hand-back nacks it). A worker in an inline backoff is left to finish it."""
+        if not w.alive or not w.draining or w.drained_at != drained_at or w.state is not _BUSY:
+            return
+        task = w.task
+        assert task is not None
+        t = self.now
+        self._m_busy_started -= w.started + w.duration - t  # it was booked in full at start
+        self._busy -= 1
+        if task[HISTORY] is None:
+            task[HISTORY] = []
+        task[HISTORY].append((w.started, t, Outcome.ABANDONED, None, w.number))
+        w.task = None
+        self._queues[task[PRIORITY] if self._levels > 1 else 0].append(task)
+        self._waiting += 1
+        self._remove(w)
+        self._dispatch()

@@ -56,7 +56,8 @@ class SimWorker:
     """One worker of the pool (or one slot of the semaphore)."""
 
     __slots__ = (
-        "alive", "draining", "duration", "epoch", "failed", "name", "number", "outcome",
+        "alive", "drained_at", "draining", "duration", "epoch", "failed", "name", "number",
+        "outcome",
         "processed", "since", "started", "state", "task",
     )
 
@@ -67,6 +68,7 @@ class SimWorker:
         self.state = state
         self.alive = True
         self.draining = False
+        self.drained_at = -1.0  # when it was last asked to drain (its termination grace)
         self.task: SimTask | None = None
         self.processed = 0
         self.failed = 0

@@ -30,7 +30,10 @@ def test_pool_knobs_reach_only_the_pools_they_mean_something_to() -> None:
     assert route("pool.scale_up_threshold", "dynamic") is Route.AUTOSCALER_KNOBS
     assert route("pool.scale_up_threshold", "fixed") is None
     assert route("pool.min_workers", "dynamic") is Route.POOL_BOUNDS
-    pool_routes = {Route.WORKERS, Route.CONCURRENCY, Route.PREFETCH, Route.STARTUP_DELAY}
+    assert [route("pool.termination_grace", s) for s in STRATEGIES] == [
+        None, Route.TERMINATION_GRACE, Route.TERMINATION_GRACE, None]
+    pool_routes = {Route.WORKERS, Route.CONCURRENCY, Route.PREFETCH, Route.STARTUP_DELAY,
+                   Route.TERMINATION_GRACE}
     assert pool_routes == POOL_ROUTES
 
 
