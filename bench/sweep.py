@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -60,22 +61,31 @@ def autoscaling_sweep(points: int, seeds: int) -> Sweep:
                  objective=Objective("wait_p95", 10.0), cost=CostModel(1.0, 0.01))
 
 
-def one_process(sweep: Sweep, sample: int) -> tuple[float, int]:
-    """(wall seconds, tasks) for `sample` runs spread over the sweep, one after another."""
+def cpu_children() -> float:
+    """CPU seconds of every finished child process (and the children they waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def one_process(sweep: Sweep, sample: int) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, tasks) for `sample` runs spread over the sweep, in turn."""
     points = list(planned_points(sweep))
     step = max(1, len(points) // sample)
     chosen = points[::step][:sample]
-    began, tasks = time.perf_counter(), 0
+    began, cpu, tasks = time.perf_counter(), time.process_time(), 0
     for i, p in enumerate(chosen):
         seed = sweep.seeds[i % len(sweep.seeds)]
         s = with_seed(apply(sweep.scenario, sweep.paths, p.values), seed)
         tasks += run_point(RunTask(p.number, seed, s, sweep.objective, sweep.cost))["arrived"]
-    return time.perf_counter() - began, tasks
+    return time.perf_counter() - began, time.process_time() - cpu, tasks
 
 
-def swept(sweep: Sweep, executor: object, folder: Path) -> tuple[float, float, int, list[float]]:
-    """(wall, of which start-up, tasks, parent RSS in MB at each quarter of the points)."""
+def swept(sweep: Sweep, executor: object, folder: Path
+          ) -> tuple[float, float, float, int, list[float]]:
+    """(wall, of which start-up, CPU seconds of every process, tasks, parent RSS in MB at
+    each quarter of the points)."""
     me = psutil.Process()
+    cpu = time.process_time() + cpu_children()
     began = time.perf_counter()
     with executor:  # type: ignore[attr-defined]
         started = time.perf_counter() - began
@@ -87,7 +97,8 @@ def swept(sweep: Sweep, executor: object, folder: Path) -> tuple[float, float, i
             if out.add(record) is not None and len(out.points) in marks:
                 rss.append(me.memory_info().rss / MB)
         out.close()
-    return time.perf_counter() - began, started, out.tasks, rss
+    wall = time.perf_counter() - began
+    return wall, started, time.process_time() + cpu_children() - cpu, out.tasks, rss
 
 
 def main() -> int:
@@ -104,28 +115,34 @@ def main() -> int:
           f"{runs} runs of 1 simulated hour at 10 tasks/s; {cores} cores; simulator "
           f"{native.status()}; load average {os.getloadavg()[0]:.2f} at the start")
 
-    wall1, tasks1 = one_process(sweep, ns.sample)
+    wall1, cpu1, tasks1 = one_process(sweep, ns.sample)
     single = tasks1 / wall1
     print(f"one process:  {ns.sample} runs in {wall1:.2f} s = {single:,.0f} tasks/s "
-          f"({wall1 / ns.sample * 1000:.0f} ms per run)")
+          f"({wall1 / ns.sample * 1000:.0f} ms per run; {tasks1 / cpu1:,.0f} tasks per CPU "
+          "second)")
 
     with tempfile.TemporaryDirectory() as tmp:
-        wall, start, tasks, rss = swept(sweep, LocalPool(cores), Path(tmp) / "local")
+        wall, start, cpu, tasks, rss = swept(sweep, LocalPool(cores), Path(tmp) / "local")
         rate = tasks / wall
         print(f"local pool:   {wall:.2f} s wall (start-up {start:.2f} s), {rate:,.0f} tasks/s "
               f"in total; ratio to {cores} × one process {rate / (cores * single):.2f} "
               f"(goal >= 0.85); under 60 s: {'yes' if wall < 60 else 'no'}")
+        print(f"              CPU: {tasks / cpu:,.0f} tasks per CPU second in all processes, "
+              f"{tasks / cpu / (tasks1 / cpu1):.2f} of one process's (the pool's overhead, "
+              "whatever the load)")
         print(f"              parent RSS at each quarter of the points: "
               f"{', '.join(f'{r:.1f}' for r in rss)} MB")
         if not ns.no_dask:
-            dwall, dstart, dtasks, drss = swept(sweep, DaskCluster(workers=2),
-                                                Path(tmp) / "dask")
+            dwall, dstart, dcpu, dtasks, drss = swept(sweep, DaskCluster(workers=2),
+                                                      Path(tmp) / "dask")
             same = ((Path(tmp) / "dask" / "runs.csv").read_bytes()
                     == (Path(tmp) / "local" / "runs.csv").read_bytes())
             print(f"Dask (2 workers × 1 thread): {dwall:.2f} s wall (cluster start-up "
                   f"{dstart:.2f} s), {dtasks / dwall:,.0f} tasks/s; ratio to the local pool "
                   f"{wall / dwall:.2f} (goal >= 0.8); runs.csv identical: "
                   f"{'yes' if same else 'NO'}")
+            print(f"              CPU: {dtasks / dcpu:,.0f} tasks per CPU second in all "
+                  f"processes, {dtasks / dcpu / (tasks1 / cpu1):.2f} of one process's")
             print(f"              parent RSS at each quarter of the points: "
                   f"{', '.join(f'{r:.1f}' for r in drss)} MB")
     print(f"load average at the end {os.getloadavg()[0]:.2f} (other processes share the cores)")
