@@ -9,7 +9,7 @@ view bar sits above the plots it steers, so the run toolbar fits a 1024-pixel wi
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QFont, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QFont, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -45,7 +45,7 @@ _RUN_TEXT = {
 
 def _spacer() -> QWidget:
     w = QWidget()
-    w.setFixedWidth(14)
+    w.setFixedWidth(8)
     return w
 
 
@@ -112,6 +112,7 @@ class RunControls(QToolBar):
         self.time_scale = QDoubleSpinBox()
         self.time_scale.setObjectName("time_scale")
         self.time_scale.setDecimals(4)
+        self.time_scale.setMaximumWidth(82)
         self.time_scale.setRange(0.0001, 100.0)
         self.time_scale.setSingleStep(0.01)
         self.time_scale.setKeyboardTracking(False)
@@ -120,7 +121,7 @@ class RunControls(QToolBar):
             "duration of the run (service times, leases, backoffs) is multiplied by it; it is "
             "fixed once the run starts")
         self.time_scale.valueChanged.connect(self.time_scale_changed)
-        self.time_scale_label = QLabel("time scale ")
+        self.time_scale_label = QLabel(" scale ")
         self.live_length = QLabel()
         self._live_widgets = [self.addWidget(self.time_scale_label),
                               self.addWidget(self.time_scale), self.addWidget(self.live_length)]
@@ -131,7 +132,7 @@ class RunControls(QToolBar):
         self.clock = QLabel()
         mono = QFont("DejaVu Sans Mono")
         mono.setStyleHint(QFont.StyleHint.Monospace)
-        mono.setPointSizeF(mono.pointSizeF() * 1.15)
+        mono.setPointSizeF(mono.pointSizeF() * 1.05)
         self.clock.setFont(mono)
         # a fixed width: a label that changes size 30 times a second relayouts the toolbar;
         # it is set for the run's duration (see set_clock), wide enough for any time in it
@@ -156,6 +157,8 @@ class RunControls(QToolBar):
         self.mode_actions[LIVE].setToolTip("Real workers on the real backend, in real time")
 
         self.addWidget(_spacer())
+        self._compact = False
+        self._backend_shown = ""
         self.backend = QToolButton()
         self.backend.setObjectName("backend_button")
         self.backend.setAutoRaise(True)
@@ -195,6 +198,25 @@ class RunControls(QToolBar):
         self.follow_action.triggered.connect(self.follow_requested)
         self.view_bar.addAction(self.follow_action)
 
+    COMPACT_BELOW = 1180  # narrower than this, Start/Step/Reset show their icons only
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.set_compact(event.size().width() < self.COMPACT_BELOW)
+
+    def set_compact(self, compact: bool) -> None:
+        """Icons only for Start/Step/Reset in a narrow window (their tooltips say what they
+        do), so the clock, the engine and the backend stay on the toolbar."""
+        style = Qt.ToolButtonStyle.ToolButtonIconOnly if compact \
+            else Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+        for act in (self.run_action, self.step_action, self.reset_action):
+            button = self.widgetForAction(act)
+            if isinstance(button, QToolButton) and button.toolButtonStyle() != style:
+                button.setToolButtonStyle(style)
+        if compact != self._compact:
+            self._compact = compact
+            self._show_backend()
+
     # -- what the window shows here -------------------------------------------------------------
 
     def set_state(self, state: RunState, can_step: bool = True) -> None:
@@ -222,18 +244,25 @@ class RunControls(QToolBar):
         if len(shown) > BACKEND_CHARS:
             half = (BACKEND_CHARS - 1) // 2
             shown = shown[:half] + "…" + shown[-half:]
-        self.backend.setText(f"backend: {shown} ▾")
+        self._backend_shown = shown
+        self._show_backend()
         self.backend.setToolTip(f"{redact_url(url)}\nThe queue a live run uses: click to choose "
                                 "memory, SQLite, PostgreSQL, Redis or RabbitMQ and test the "
                                 "connection")
+
+    def _show_backend(self) -> None:
+        prefix = "" if self._compact else "backend: "
+        self.backend.setText(f"{prefix}{self._backend_shown} ▾")
 
     def set_time_scale(self, scale: float, duration: float) -> None:
         """Show the live time scale and how long the run will take at it."""
         self.time_scale.blockSignals(True)
         self.time_scale.setValue(scale)
         self.time_scale.blockSignals(False)
-        self.live_length.setText(f" plays {format_clock(duration)} in "
-                                 f"{format_clock(duration * scale)} ")
+        self.live_length.setText(f" → {format_clock(duration * scale)} ")
+        self.live_length.setToolTip(f"At this time scale the run's {format_clock(duration)} of "
+                                    f"scenario time play in {format_clock(duration * scale)} "
+                                    "of wall-clock time")
 
     def set_speed(self, speed: float | None) -> None:
         act = self.speed_actions.get(speed)

@@ -162,6 +162,7 @@ async def test_live_proposes_a_time_scale_and_says_why_speed_is_off(
     scale_action = w.controls._live_widgets[1]  # in the toolbar, or its overflow menu
     assert scale_action.isVisible() and w.controls.time_scale.isEnabled()
     assert "3:00" in w.controls.live_length.text()
+    assert "1:00:00" in w.controls.live_length.toolTip()
     speed = w.controls.speed_actions[10.0]
     assert not speed.isEnabled() and "time scale" in speed.toolTip()
     w.controls.time_scale.setValue(0.1)  # edited before Start: the scenario follows
