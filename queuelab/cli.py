@@ -13,7 +13,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["monitor"] and args[1:2] == ["export-csv"]:
+    if args[:1] == ["monitor"] and args[1:2] in (["export-csv"], ["export-trace"]):
         args = [f"monitor-{args[1]}", *args[2:]]  # `queuelab monitor export-csv …`
     if not args or (args[0] not in _COMMANDS and args[0] not in ("-h", "--help", "--version")):
         from queuelab.gui.app import main as gui_main
@@ -72,6 +72,12 @@ def _build_monitor(p: argparse.ArgumentParser) -> None:
     add_arguments(p)
 
 
+def _build_export_trace(p: argparse.ArgumentParser) -> None:
+    from queuelab.commands.monitor import add_export_arguments
+
+    add_export_arguments(p, trace=True)
+
+
 def _build_export_csv(p: argparse.ArgumentParser) -> None:
     from queuelab.commands.monitor import add_export_arguments
 
@@ -95,6 +101,9 @@ _COMMANDS = {
                _build_import),
     "monitor": ("Watch a real queue read-only (RabbitMQ, Celery, RQ, procrastinate, SQL), "
                 "keeping its history.", _build_monitor),
+    "monitor-export-trace": ("`queuelab monitor export-trace`: a time range of a monitored "
+                             "queue's history as a trace of arrival counts (and a "
+                             "scenario replaying it).", _build_export_trace),
     "monitor-export-csv": ("`queuelab monitor export-csv`: a time range of a monitored "
                            "queue's history as CSV.", _build_export_csv),
 }

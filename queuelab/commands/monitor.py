@@ -7,7 +7,9 @@ columns; what the source cannot see is empty) and summary.json when it stops: af
 only what polling cannot fix (a bad option, an ambiguous layout) ends it, with exit 2.
 
 `queuelab monitor --list URL` lists a RabbitMQ vhost's queues to pick from.
-`queuelab monitor export-csv URL --out FILE` writes a time range of the history as CSV.
+`queuelab monitor export-csv URL --out FILE` writes a time range of the history as CSV;
+`queuelab monitor export-trace URL --out FILE [--scenario S.toml]` a trace of arrival
+counts (and a scenario replaying it; see `io.replay`).
 """
 
 from __future__ import annotations
@@ -194,7 +196,7 @@ async def watch(source: Any, ns: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- history exports
 
 
-def add_export_arguments(p: argparse.ArgumentParser) -> None:
+def add_export_arguments(p: argparse.ArgumentParser, *, trace: bool = False) -> None:
     p.add_argument("source", help="The source URL (its history file is found from it) or a "
                    "history .sqlite file.")
     p.add_argument("--from", dest="start", help="Start: ISO time (UTC), or -2h / -3d / -30m "
@@ -203,7 +205,12 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="The file to write.")
     p.add_argument("--history-dir", type=Path, dest="history_dir",
                    help="Where the history files are (default: the user data folder).")
-    p.set_defaults(func=_export_csv)
+    if trace:
+        p.add_argument("--scenario", type=Path,
+                       help="Also write a scenario replaying the trace, ready to tune.")
+        p.add_argument("--interval", type=float, default=60.0,
+                       help="Seconds per count of the trace (default 60).")
+    p.set_defaults(func=_export_trace if trace else _export_csv)
 
 
 def parse_when(text: str | None, now: float) -> float | None:
@@ -225,7 +232,7 @@ def open_history(ns: argparse.Namespace) -> HistoryStore:
     path = Path(text) if "://" not in text else history_path(text, ns.history_dir)
     if not path.is_file():
         raise SourceError(f"no history for {redact_url(text)} (looked for {path})")
-    return HistoryStore(path)
+    return HistoryStore(path, prune=False)
 
 
 def _range(ns: argparse.Namespace) -> tuple[float, float]:
@@ -248,4 +255,26 @@ def _export_csv(ns: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"wrote {n:,} samples to {ns.out}")
+    return 0
+
+
+def _export_trace(ns: argparse.Namespace) -> int:
+    from queuelab.io.replay import ReplayError, write_replay
+
+    if not ns.interval > 0 or not math.isfinite(ns.interval):
+        return _fail(f"--interval must be a positive number of seconds, not {ns.interval:g}")
+    try:
+        start, end = _range(ns)
+        store = open_history(ns)
+    except (ValueError, SourceError) as exc:
+        return _fail(str(exc))
+    try:
+        print(write_replay(store, ns.out, start, end, interval=ns.interval,
+                           scenario_path=ns.scenario))
+    except ReplayError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write: {exc.strerror or exc}")
+    finally:
+        store.close()
     return 0

@@ -488,6 +488,29 @@ class TraceArrivals:
         return float(bisect_right(self.times, t) - bisect_left(self.times, 0.0))
 
 
+def spread_counts(counts: Sequence[tuple[float, float, int]], rng: random.Random
+                  ) -> tuple[float, ...]:
+    """Arrival times from counts per interval: `(start, end, n)` rows, each spread as a
+    Poisson process inside its interval.
+
+    Given that a Poisson process put n arrivals in [start, end), their times are n
+    independent uniform draws there (sorted): the recorded counts are kept exactly, and
+    within an interval the arrivals are as random as a Poisson stream. How a trace of
+    counts (a monitored queue's history, `queuelab monitor export-trace`) is replayed.
+    """
+    out: list[float] = []
+    for i, (start, end, n) in enumerate(counts):
+        a = _number(f"counts[{i}].start", start)
+        b = _number(f"counts[{i}].end", end)
+        if b <= a:
+            raise ValueError(f"counts[{i}]: end {b:g} is not after start {a:g}")
+        if n < 0 or int(n) != n:
+            raise ValueError(f"counts[{i}]: count {n!r} is not a whole number >= 0")
+        out.extend(a + (b - a) * rng.random() for _ in range(int(n)))
+    out.sort()
+    return tuple(out)
+
+
 def make_arrivals(
     process: str,
     rng: random.Random,

@@ -80,8 +80,10 @@ class ArrivalsConfig:
                         unit="tasks/s", minimum=0.0, shown_when=_when("process", "spike"))
     length: float = knob(60.0, "Spike length", "How long the spike lasts.", unit="s",
                          minimum=0.0, exclusive_minimum=True, shown_when=_when("process", "spike"))
-    trace: str = knob("", "Trace file", "CSV of arrival times in seconds (first column), "
-                      "relative to the scenario file.", shown_when=_when("process", "trace"),
+    trace: str = knob("", "Trace file", "CSV of arrival times in seconds (first column), or of "
+                      "counts per interval (columns start, end, count; spread as a Poisson "
+                      "process in each), relative to the scenario file.",
+                      shown_when=_when("process", "trace"),
                       live=False)
     trace_times: tuple[float, ...] = knob((), "Trace data", "Arrival times read from the trace.",
                                           in_file=False, live=False)

@@ -93,7 +93,7 @@ class HistoryStore:
 
     def __init__(self, path: Path, url: str = "", *,
                  retention_days: float = RETENTION_DAYS, tiers: Sequence[tuple[float, float]]
-                 = TIERS) -> None:
+                 = TIERS, prune: bool = True) -> None:
         self.path = Path(path)
         self.retention = retention_days * 86400.0
         self.tiers = tuple(tiers)
@@ -108,7 +108,8 @@ class HistoryStore:
         self._pending: list[tuple[float | int | None, ...]] = []
         self._flushed = time.monotonic()
         self._pruned = 0.0
-        self.prune()
+        if prune:  # an export or a replay only reads: it leaves retention to the watch
+            self.prune()
 
     @classmethod
     def for_source(cls, url: str, folder: Path | None = None, **kw: float) -> HistoryStore:

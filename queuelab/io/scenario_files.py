@@ -1,5 +1,11 @@
 """Scenario files on disk: TOML in, TOML out, and the CSV traces a scenario names.
 
+A trace is either arrival times (the first column, one row per arrival) or counts per
+interval: a header naming `start`, `end` and `count` (seconds from the trace's start),
+one row per interval, as `queuelab monitor export-trace` writes it. Counts are spread as a
+Poisson process inside each interval (`core.arrivals.spread_counts`), with the scenario's
+seed: the same file and seed give the same arrivals.
+
 The pure codec lives in `core.scenario_toml`; this module adds only what touches the
 file system: reading the file, resolving trace paths relative to it and loading them,
 so that an unreadable trace is refused like any other bad value, with its path.
@@ -9,10 +15,12 @@ from __future__ import annotations
 
 import csv
 import itertools
+import random
 from dataclasses import replace
 from pathlib import Path
 
 from queuelab.core import scenario_toml
+from queuelab.core.arrivals import spread_counts
 from queuelab.core.scenario import Scenario
 from queuelab.core.validation import FieldError, ScenarioError, validate
 
@@ -46,6 +54,47 @@ def read_times_csv(path: Path, knob: str) -> tuple[float, ...]:
     return tuple(values)
 
 
+COUNT_COLUMNS = ("start", "end", "count")
+
+
+def read_trace_csv(path: Path, knob: str, seed: int) -> tuple[float, ...]:
+    """Arrival times from a trace file of either kind (see the module), or ScenarioError."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            head = next((r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")),
+                        [])
+    except (OSError, UnicodeDecodeError):
+        return read_times_csv(path, knob)  # which says what is wrong with the file
+    names = [h.strip().lower() for h in head]
+    if "count" not in names:
+        return read_times_csv(path, knob)
+    missing = [c for c in COUNT_COLUMNS if c not in names]
+    if missing:
+        raise ScenarioError(FieldError(knob, f"{path}: a trace of counts needs the columns "
+                                       f"start, end, count (missing: {', '.join(missing)})"))
+    where = [names.index(c) for c in COUNT_COLUMNS]
+    rows: list[tuple[float, float, int]] = []
+    total = 0
+    with path.open(newline="", encoding="utf-8") as fh:
+        for lineno, row in enumerate(csv.reader(fh), 1):
+            if not row or row[0].lstrip().startswith("#") or lineno == 1 or row == head:
+                continue
+            try:
+                start, end, n = (float(row[i]) for i in where)
+            except (ValueError, IndexError):
+                raise ScenarioError(FieldError(knob, f"{path}: line {lineno}: want numbers "
+                                               f"for start, end, count: {row!r}")) from None
+            if not (end > start and n >= 0 and n == int(n)):
+                raise ScenarioError(FieldError(knob, f"{path}: line {lineno}: an interval "
+                                               "needs end > start and a whole count >= 0"))
+            total += int(n)
+            if total > MAX_TRACE_ROWS:
+                raise ScenarioError(FieldError(knob, f"{path}: more than "
+                                               f"{MAX_TRACE_ROWS:,} arrivals"))
+            rows.append((start, end, int(n)))
+    return spread_counts(rows, random.Random(seed))
+
+
 def resolve_data(scenario: Scenario, base: Path | None) -> Scenario:
     """Load the trace and samples files a scenario names (relative paths from `base`)."""
     errors: list[FieldError] = []
@@ -56,6 +105,8 @@ def resolve_data(scenario: Scenario, base: Path | None) -> Scenario:
         if not p.is_absolute() and base is not None:
             p = base / p
         try:
+            if knob == "arrivals.trace":
+                return read_trace_csv(p, knob, scenario.run.seed)
             return read_times_csv(p, knob)
         except ScenarioError as exc:
             errors.extend(exc.errors)
