@@ -150,7 +150,11 @@ def test_unzipped_wheel_finds_its_resources_and_runs(wheel: tuple[Path, Path],
                           "scenarios": [f.name for f in r.shipped_scenarios()],
                           "steady": r.shipped_scenario("steady-mmc").read_text(),
                           "svg": str(r.icon_path()), "icon16": str(r.icon_path(16)),
-                          "icons": {s: str(p) for s, p in r.icon_files().items()}}))
+                          "icons": {s: str(p) for s, p in r.icon_files().items()},
+                          "sql": len(__import__("queuelab.backends.sql.sqlfiles",
+                                                fromlist=["queries"]).queries("sqlite")),
+                          "lua": [s.name for s in __import__(
+                              "queuelab.backends.redis_queue.scripts", fromlist=["ALL"]).ALL]}))
     """
     found = json.loads(subprocess.run(
         [sys.executable, "-S", "-c", probe], cwd=tmp_path, env=env, capture_output=True,
@@ -163,6 +167,7 @@ def test_unzipped_wheel_finds_its_resources_and_runs(wheel: tuple[Path, Path],
     assert all(p.startswith(inside) for p in [found["svg"], found["icon16"],
                                               *found["icons"].values()])
     assert [int(s) for s in found["icons"]] == list(ICON_SIZES)
+    assert found["sql"] > 10 and {"claim", "ack", "dead_page"} <= set(found["lua"])
     # compiled in the wheel when compiled here (the same QUEUELAB_PURE_PYTHON reached the build)
     assert (found["simulator"] == "compiled") == native.compiled(), found["simulator"]
 

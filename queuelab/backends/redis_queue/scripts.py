@@ -1,153 +1,25 @@
-"""The Lua scripts: every operation that changes the queue is one script, so it is atomic.
+"""The Lua scripts, read from `scripts.lua` beside this module (as the SQL backend keeps its
+statements in `.sql` files): Lua reads, diffs and pastes into `redis-cli --eval` better as
+Lua than as Python strings.
 
-Kept as Python strings rather than `.lua` files: the package data of this project ships
-only the SQL backend's files, and a string cannot go missing from a wheel.
-
-Each `Script` names the keys and the fixed arguments it takes; a generated header binds
-them to Lua locals of those names (`tasks`, `ready`, `id`, `token` …), so the bodies read
-like the design in `keys.py`. Arguments past the fixed ones are a variable list (tasks to
-enqueue, dead letters to move). Times come from the server's `TIME`, the one clock every
-holder of the queue shares; they cross the wire as strings with microseconds, because a
-Lua number returned to Redis is truncated to an integer.
-
-Scripts that change state take `lane`, `op`, `replay` first (see `link.py`): they record
-`op` and their outcome in the `lanes` hash, and with `replay` = "1" a script whose `op`
-was already recorded returns that outcome instead of applying itself twice.
+Every operation that changes the queue is one script, so it is atomic. `scripts.lua` says
+how its sections are written; each `Script` gets a generated header that binds its keys and
+fixed arguments to Lua locals of those names (`tasks`, `ready`, `id`, `token` …), so the
+bodies read like the design in `keys.py`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from importlib.resources import files
 
 #: how many expired leases and due retries one pass moves; `counts` and `peek` loop passes
 REAP_BATCH = 256
 
-_CLOCK = """
-local function now_s()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local function fmt(x) return string.format('%.6f', x) end
-"""
-
-# Ready members: a class ('0' came back from an expired lease and goes first, '1' anything
-# else), 14 hex digits of order within the class, then the task id. The score is minus
-# the priority (0 in a FIFO queue), so ZPOPMIN takes the highest priority, then the class,
-# then the order: ZSET ties are broken by the member's bytes.
-_READY = """
-local function to_ready(score, class, order, id)
-  redis.call('ZADD', ready, score, string.format('%s%014x', class, order) .. id)
-end
-local function score_of(id)
-  if fifo == '1' then return 0 end
-  return -(tonumber(redis.call('HGET', prio, id)) or 0)
-end
-local function set_prio(id, p)
-  if fifo == '1' then return end
-  if p == '0' then redis.call('HDEL', prio, id) else redis.call('HSET', prio, id, p) end
-end
-"""
-
-_REAP = (
-    """
--- Expired leases back to ready (ahead of fresh work, in deadline order), due retries back
--- to ready (behind everything ready before them). Returns how many moved and whether a
--- batch limit cut the pass short.
-local function reap(now)
-  local exp = redis.call('ZRANGEBYSCORE', leased, '-inf', fmt(now), 'WITHSCORES',
-                         'LIMIT', 0, BATCH)
-  local gone = {}
-  for i = 1, #exp, 2 do
-    local id = exp[i]
-    to_ready(score_of(id), '0', math.floor(tonumber(exp[i + 1]) * 1000), id)
-    gone[#gone + 1] = id
-  end
-  if #gone > 0 then
-    redis.call('ZREM', leased, unpack(gone))
-    redis.call('HDEL', tokens, unpack(gone))
-  end
-  local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', fmt(now), 'LIMIT', 0, BATCH)
-  if #due > 0 then
-    local base = redis.call('INCRBY', seq, #due) - #due
-    for i, id in ipairs(due) do to_ready(score_of(id), '1', base + i, id) end
-    redis.call('ZREM', delayed, unpack(due))
-  end
-  return #gone + #due, (#gone == BATCH or #due == BATCH)
-end
-local function reap_all(now)
-  local moved, more = reap(now)
-  while more do
-    local m
-    m, more = reap(now)
-    moved = moved + m
-  end
-  if moved > 0 then redis.call('PUBLISH', channel, tostring(moved)) end
-  return moved
-end
-"""
-).replace("BATCH", str(REAP_BATCH))
-
-_NEXT_DUE = """
-local function next_due()
-  local best = false
-  for _, key in ipairs({delayed, leased}) do
-    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    if first[2] then
-      local s = tonumber(first[2])
-      if not best or s < best then best = s end
-    end
-  end
-  return best
-end
-"""
-
-_REPLAY = """
-local function replayed()
-  if replay ~= '1' then return false end
-  local prev = redis.call('HGET', lanes, lane)
-  if not prev then return false end
-  local sp = string.find(prev, ' ', 1, true)
-  if sp and string.sub(prev, 1, sp - 1) == op then return string.sub(prev, sp + 1) end
-  return false
-end
-local function record(outcome) redis.call('HSET', lanes, lane, op .. ' ' .. outcome) end
-"""
-
-# The first task a queue receives fixes its discipline; a holder of the other one is refused
-# (returns the discipline in force) rather than mixing two orders in one `ready` set.
-_DISCIPLINE = """
-local function other_discipline()
-  local mine = 'priority'
-  if fifo == '1' then mine = 'fifo' end
-  local cur = redis.call('HGET', meta, 'discipline')
-  if not cur then
-    redis.call('HSET', meta, 'discipline', mine)
-    return false
-  end
-  if cur ~= mine then return cur end
-  return false
-end
-"""
-
-_HELD = """
-local function held(now)
-  if redis.call('HGET', tokens, id) ~= token then return false end
-  local deadline = redis.call('ZSCORE', leased, id)
-  return deadline and tonumber(deadline) > now
-end
-local function forget_lease()
-  redis.call('HDEL', tokens, id)
-  redis.call('ZREM', leased, id)
-end
-local function forget_task()
-  redis.call('HDEL', tasks, id)
-  redis.call('HDEL', attempts, id)
-  if fifo ~= '1' then redis.call('HDEL', prio, id) end
-end
-"""
-
-_LANE = ("lane", "op", "replay")
+_FILE = "scripts.lua"
+_PART, _SCRIPT = "-- part:", "-- script:"
+_META = ("-- keys:", "-- argv:", "-- uses:")
 
 
 @dataclass(frozen=True)
@@ -175,410 +47,65 @@ def _bind(names: tuple[str, ...], table: str) -> str:
     return f"local {', '.join(names)} = {values}"
 
 
-_QUEUE_KEYS = ("tasks", "attempts", "prio", "ready", "delayed", "leased", "tokens", "seq")
+@dataclass
+class _Section:
+    kind: str  # "part" or "script"
+    name: str
+    meta: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
 
-#: Claim up to `n`: reap, pop, lease. Returns now, deadline, ready left, next due time
-#: (when nothing was claimed), the lease token, how many of a replayed claim's tasks are
-#: no longer its own, then id, JSON, attempts per task.
-CLAIM = Script(
-    "claim",
-    (*_QUEUE_KEYS, "lanes"),
-    (*_LANE, "channel", "fifo", "lease", "n"),
-    _CLOCK
-    + _READY
-    + _REAP
-    + _NEXT_DUE
-    + _REPLAY
-    + """
-local now = now_s()
-local token = lane .. ':' .. op
-local out = {fmt(now), '', 0, '', token, 0}
-local prev = replayed()
-if prev then  -- the reply was lost: hand back what this claim still holds
-  for _, id in ipairs(cjson.decode(prev)) do
-    local deadline = false
-    if redis.call('HGET', tokens, id) == token then
-      deadline = tonumber(redis.call('ZSCORE', leased, id))
-    end
-    if deadline and deadline > now then
-      out[2] = fmt(deadline)
-      out[#out + 1] = id
-      out[#out + 1] = redis.call('HGET', tasks, id)
-      out[#out + 1] = tonumber(redis.call('HGET', attempts, id)) or 0
-    else
-      out[6] = out[6] + 1
-    end
-  end
-  return out
-end
-local moved = reap(now)
-local popped = redis.call('ZPOPMIN', ready, tonumber(n))
-local deadline = fmt(now + tonumber(lease))
-local ids = {}
-for i = 1, #popped, 2 do
-  local id = string.sub(popped[i], 16)
-  local json = redis.call('HGET', tasks, id)
-  if json then
-    ids[#ids + 1] = id
-    out[#out + 1] = id
-    out[#out + 1] = json
-    out[#out + 1] = redis.call('HINCRBY', attempts, id, 1)
-    redis.call('HSET', tokens, id, token)
-    redis.call('ZADD', leased, deadline, id)
-  end
-end
-local left = redis.call('ZCARD', ready)
-out[2] = deadline
-out[3] = left
-if moved > 0 and left > 0 then
-  redis.call('PUBLISH', channel, tostring(math.min(moved, left)))
-end
-if #ids == 0 then
-  local due = next_due()
-  if due then out[4] = fmt(due) end
-else
-  record(cjson.encode(ids))
-end
-return out
-""",
-)
-
-#: Ack: 1 done, 0 the receipt is void (nothing changed).
-ACK = Script(
-    "ack",
-    ("tasks", "attempts", "prio", "leased", "tokens", "lanes"),
-    (*_LANE, "fifo", "id", "token"),
-    _CLOCK
-    + _REPLAY
-    + _HELD
-    + """
-local prev = replayed()
-if prev then return tonumber(prev) end
-local code = 0
-if held(now_s()) then
-  forget_task()
-  forget_lease()
-  code = 1
-end
-record(code)
-return code
-""",
-)
-
-#: Nack: store the task as it is now, ready at once or after `delay`. 1 done, 0 void.
-NACK = Script(
-    "nack",
-    (*_QUEUE_KEYS, "lanes"),
-    (*_LANE, "channel", "fifo", "id", "token", "json", "count", "priority", "delay"),
-    _CLOCK
-    + _READY
-    + _REPLAY
-    + _HELD
-    + """
-local prev = replayed()
-if prev then return tonumber(prev) end
-local now = now_s()
-local code = 0
-if held(now) then
-  redis.call('HSET', tasks, id, json)
-  redis.call('HSET', attempts, id, count)
-  set_prio(id, priority)
-  forget_lease()
-  local d = tonumber(delay)
-  if d > 0 then
-    local due = fmt(now + d)
-    redis.call('ZADD', delayed, due, id)
-    redis.call('PUBLISH', channel, '@' .. due)
-  else
-    to_ready(score_of(id), '1', redis.call('INCR', seq), id)
-    redis.call('PUBLISH', channel, '1')
-  end
-  code = 1
-end
-record(code)
-return code
-""",
-)
-
-#: Dead-letter: 1 done, 0 void, 2 refused (a dead letter of that id exists; nothing changed).
-DEAD_LETTER = Script(
-    "dead_letter",
-    ("tasks", "attempts", "prio", "leased", "tokens", "dead", "dead_at", "dead_kinds", "lanes"),
-    (*_LANE, "fifo", "id", "token", "record_json", "at", "kind"),
-    _CLOCK
-    + _REPLAY
-    + _HELD
-    + """
-local prev = replayed()
-if prev then return tonumber(prev) end
-local code = 0
-if held(now_s()) then
-  if redis.call('HEXISTS', dead, id) == 1 then
-    code = 2
-  else
-    forget_task()
-    forget_lease()
-    redis.call('HSET', dead, id, record_json)
-    redis.call('ZADD', dead_at, at, id)
-    redis.call('HINCRBY', dead_kinds, kind, 1)
-    code = 1
-  end
-end
-record(code)
-return code
-""",
-)
-
-#: Extend a lease from now: {now, deadline}, or {} if the receipt is void. Idempotent.
-EXTEND = Script(
-    "extend",
-    ("leased", "tokens"),
-    ("id", "token", "lease"),
-    _CLOCK
-    + """
-local now = now_s()
-if redis.call('HGET', tokens, id) ~= token then return {} end
-local deadline = redis.call('ZSCORE', leased, id)
-if not deadline or tonumber(deadline) <= now then return {} end
-local until_ = fmt(now + tonumber(lease))
-redis.call('ZADD', leased, 'XX', until_, id)
-return {fmt(now), until_}
-""",
-)
-
-#: Enqueue: ARGV past the fixed ones are (id, json, attempts, priority) per task. Returns
-#: the ids refused because a task of that id is already held (JSON array), or "!" and the
-#: queue's discipline if it is not this holder's (nothing enqueued).
-ENQUEUE = Script(
-    "enqueue",
-    ("tasks", "attempts", "prio", "ready", "delayed", "seq", "lanes", "meta"),
-    (*_LANE, "channel", "fifo", "delay"),
-    _CLOCK
-    + _READY
-    + _REPLAY
-    + _DISCIPLINE
-    + """
-local prev = replayed()
-if prev then return prev end
-local other = other_discipline()
-if other then return '!' .. other end
-local first = 7
-local n = (#ARGV - first + 1) / 4
-local d = tonumber(delay)
-local due = false
-local base = 0
-if d > 0 then due = fmt(now_s() + d) else base = redis.call('INCRBY', seq, n) - n end
-local dups = {}
-local added = 0
-for i = 0, n - 1 do
-  local at = first + 4 * i
-  local id = ARGV[at]
-  if redis.call('HSETNX', tasks, id, ARGV[at + 1]) == 1 then
-    if ARGV[at + 2] ~= '0' then redis.call('HSET', attempts, id, ARGV[at + 2]) end
-    set_prio(id, ARGV[at + 3])
-    if due then
-      redis.call('ZADD', delayed, due, id)
-    else
-      to_ready(score_of(id), '1', base + i + 1, id)
-    end
-    added = added + 1
-  else
-    dups[#dups + 1] = id
-  end
-end
-if added > 0 then
-  if due then
-    redis.call('PUBLISH', channel, '@' .. due)
-  else
-    redis.call('PUBLISH', channel, tostring(added))
-  end
-end
-local outcome = '[]'
-if #dups > 0 then outcome = cjson.encode(dups) end
-record(outcome)
-return outcome
-""",
-)
-
-#: Reprocess: ARGV past the fixed ones are (id, dead-letter JSON as read, task JSON to
-#: enqueue, attempts, priority, error kind) per task. A dead letter moves only if it is
-#: still exactly what the caller read and no live task has its id. Returns how many moved,
-#: or -1 if the queue's discipline is not this holder's (nothing moved).
-REPROCESS = Script(
-    "reprocess",
-    (
-        "tasks",
-        "attempts",
-        "prio",
-        "ready",
-        "seq",
-        "dead",
-        "dead_at",
-        "dead_kinds",
-        "lanes",
-        "meta",
-    ),
-    (*_LANE, "channel", "fifo"),
-    _READY
-    + _REPLAY
-    + _DISCIPLINE
-    + """
-local prev = replayed()
-if prev then return tonumber(prev) end
-if other_discipline() then return -1 end
-local first = 6
-local moved = 0
-for at = first, #ARGV, 6 do
-  local id = ARGV[at]
-  if redis.call('HGET', dead, id) == ARGV[at + 1] and redis.call('HEXISTS', tasks, id) == 0 then
-    local kind = ARGV[at + 5]
-    redis.call('HDEL', dead, id)
-    redis.call('ZREM', dead_at, id)
-    if redis.call('HINCRBY', dead_kinds, kind, -1) <= 0 then
-      redis.call('HDEL', dead_kinds, kind)
-    end
-    redis.call('HSET', tasks, id, ARGV[at + 2])
-    redis.call('HSET', attempts, id, ARGV[at + 3])
-    set_prio(id, ARGV[at + 4])
-    to_ready(score_of(id), '1', redis.call('INCR', seq), id)
-    moved = moved + 1
-  end
-end
-if moved > 0 then redis.call('PUBLISH', channel, tostring(moved)) end
-record(moved)
-return moved
-""",
-)
-
-#: Discard: ARGV past the fixed ones are ids. Returns how many dead letters were deleted.
-DISCARD = Script(
-    "discard",
-    ("dead", "dead_at", "dead_kinds", "lanes"),
-    _LANE,
-    _REPLAY
-    + """
-local prev = replayed()
-if prev then return tonumber(prev) end
-local gone = 0
-for at = 4, #ARGV do
-  local id = ARGV[at]
-  local record_json = redis.call('HGET', dead, id)
-  if record_json then
-    local ok, dl = pcall(cjson.decode, record_json)
-    local kind = ok and type(dl) == 'table' and dl['error_kind'] or ''
-    redis.call('HDEL', dead, id)
-    redis.call('ZREM', dead_at, id)
-    if redis.call('HINCRBY', dead_kinds, tostring(kind), -1) <= 0 then
-      redis.call('HDEL', dead_kinds, tostring(kind))
-    end
-    gone = gone + 1
-  end
-end
-record(gone)
-return gone
-""",
-)
-
-#: Counts after reaping everything due: {ready, delayed, leased, dead}.
-COUNTS = Script(
-    "counts",
-    ("prio", "ready", "delayed", "leased", "tokens", "seq", "dead"),
-    ("channel", "fifo"),
-    _CLOCK
-    + _READY
-    + _REAP
-    + """
-reap_all(now_s())
-return {redis.call('ZCARD', ready), redis.call('ZCARD', delayed),
-        redis.call('ZCARD', leased), redis.call('HLEN', dead)}
-""",
-)
-
-#: The next `n` a claim would take, after reaping: id, JSON, attempts per task.
-PEEK = Script(
-    "peek",
-    ("tasks", "attempts", *_QUEUE_KEYS[2:]),
-    ("channel", "fifo", "n"),
-    _CLOCK
-    + _READY
-    + _REAP
-    + """
-reap_all(now_s())
-local out = {}
-for _, member in ipairs(redis.call('ZRANGE', ready, 0, tonumber(n) - 1)) do
-  local id = string.sub(member, 16)
-  local json = redis.call('HGET', tasks, id)
-  if json then
-    out[#out + 1] = id
-    out[#out + 1] = json
-    out[#out + 1] = tonumber(redis.call('HGET', attempts, id)) or 0
-  end
-end
-return out
-""",
-)
-
-#: Dead letters by time: {total, number of kinds, kinds…, JSON…}. With `all` = "1" every
-#: dead letter in time order (for filtering and other orders), else one page.
-DEAD_PAGE = Script(
-    "dead_page",
-    ("dead", "dead_at", "dead_kinds"),
-    ("offset", "limit", "descending", "all"),
-    """
-local ids
-if all == '1' then
-  ids = redis.call('ZRANGE', dead_at, 0, -1)
-else
-  local first = tonumber(offset)
-  local last = first + tonumber(limit) - 1
-  if last < first then
-    ids = {}
-  elseif descending == '1' then
-    ids = redis.call('ZREVRANGE', dead_at, first, last)
-  else
-    ids = redis.call('ZRANGE', dead_at, first, last)
-  end
-end
-local kinds = redis.call('HKEYS', dead_kinds)
-local out = {redis.call('ZCARD', dead_at), #kinds}
-for _, k in ipairs(kinds) do out[#out + 1] = k end
-for _, id in ipairs(ids) do
-  local record_json = redis.call('HGET', dead, id)
-  if record_json then out[#out + 1] = record_json end
-end
-return out
-""",
-)
-
-#: The queue's discipline, "" while it has never held a task (reading only: opening a
-#: queue, to test a connection say, leaves nothing behind).
-DISCIPLINE = Script(
-    "discipline",
-    ("meta",),
-    (),
-    "return redis.call('HGET', meta, 'discipline') or ''",
-)
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines).strip("\n") + "\n"
 
 
-#: Dead letters by id: HMGET of the ids in ARGV (nil for none).
-GET_DEAD = Script("get_dead", ("dead",), (), "return redis.call('HMGET', dead, unpack(ARGV))")
+def parse(text: str) -> dict[str, Script]:
+    """The scripts of a `scripts.lua` text by name; ValueError naming what is malformed."""
+    sections: list[_Section] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        for marker, kind in ((_PART, "part"), (_SCRIPT, "script")):
+            if line.startswith(marker):
+                sections.append(_Section(kind, line[len(marker):].strip()))
+                break
+        else:
+            if not sections:
+                continue  # the file's own comments
+            current = sections[-1]
+            meta = next((m for m in _META if line.startswith(m)), None)
+            if meta is not None and not current.lines:
+                if current.kind != "script":
+                    raise ValueError(f"{_FILE}:{number}: {meta} belongs to a script")
+                current.meta[meta[3:-1]] = tuple(line[len(meta):].split())
+            else:
+                current.lines.append(line)
+    parts = {s.name: s.text for s in sections if s.kind == "part"}
+    parts["reap"] = parts.get("reap", "").replace("BATCH", str(REAP_BATCH))
+    scripts: dict[str, Script] = {}
+    for s in (s for s in sections if s.kind == "script"):
+        unknown = [u for u in s.meta.get("uses", ()) if u not in parts]
+        if unknown or s.name in scripts:
+            raise ValueError(f"{_FILE}: script {s.name!r}: "
+                             + (f"unknown parts {unknown}" if unknown else "defined twice"))
+        body = "".join(parts[u] for u in s.meta.get("uses", ())) + s.text
+        scripts[s.name] = Script(s.name, s.meta.get("keys", ()), s.meta.get("argv", ()), body)
+    return scripts
 
-#: Delete every key of the queue (all passed as KEYS).
-PURGE = Script("purge", (), (), "return redis.call('DEL', unpack(KEYS))")
 
-ALL = (
-    CLAIM,
-    ACK,
-    NACK,
-    DEAD_LETTER,
-    EXTEND,
-    ENQUEUE,
-    REPROCESS,
-    DISCARD,
-    COUNTS,
-    PEEK,
-    DEAD_PAGE,
-    DISCIPLINE,
-    GET_DEAD,
-    PURGE,
-)
+_SCRIPTS = parse(files(__package__).joinpath(_FILE).read_text(encoding="utf-8"))
+
+CLAIM = _SCRIPTS["claim"]
+ACK = _SCRIPTS["ack"]
+NACK = _SCRIPTS["nack"]
+DEAD_LETTER = _SCRIPTS["dead_letter"]
+EXTEND = _SCRIPTS["extend"]
+ENQUEUE = _SCRIPTS["enqueue"]
+REPROCESS = _SCRIPTS["reprocess"]
+DISCARD = _SCRIPTS["discard"]
+COUNTS = _SCRIPTS["counts"]
+PEEK = _SCRIPTS["peek"]
+DEAD_PAGE = _SCRIPTS["dead_page"]
+DISCIPLINE = _SCRIPTS["discipline"]
+GET_DEAD = _SCRIPTS["get_dead"]
+PURGE = _SCRIPTS["purge"]
+
+ALL = tuple(_SCRIPTS.values())
