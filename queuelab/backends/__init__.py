@@ -56,6 +56,7 @@ _SQL = _Backend("queuelab.backends.sql", ("sqlalchemy", "greenlet", "aiosqlite")
 _POSTGRES = _Backend("queuelab.backends.sql", ("sqlalchemy", "greenlet", "asyncpg"))
 _REDIS = _Backend("queuelab.backends.redis_queue", ("redis",))
 _AMQP = _Backend("queuelab.backends.amqp", ("aio_pika", "aiormq", "pamqp"))
+_SQS = _Backend("queuelab.backends.sqs", ("aiobotocore", "botocore", "aiohttp"))
 
 _SCHEMES: dict[str, _Backend] = {
     "memory": _Backend("queuelab.backends.memory", ()),
@@ -68,6 +69,7 @@ _SCHEMES: dict[str, _Backend] = {
     "rediss": _REDIS,
     "amqp": _AMQP,
     "amqps": _AMQP,
+    "sqs": _SQS,
 }
 
 #: the package a person installs for each driver import name (they differ for aio_pika)

@@ -12,6 +12,7 @@ import hashlib
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from queuelab.backends.base import TaskQueue
 
 from ..services import needs
 from .contract import CONTRACT_CLOCK, BackendSpec
+from .sqs_server import free_port, moto_sqs
 
 #: this test run's tag in server-side names: runs sharing a server never meet
 RUN = f"{os.getpid()}-{secrets.token_hex(3)}"
@@ -158,3 +160,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not specs:
         raise pytest.UsageError(f"no BackendSpec in BACKENDS for backend {backend!r}")
     metafunc.parametrize("spec", [pytest.param(s, id=s.id, marks=s.marks) for s in specs])
+
+
+# --- SQS (queuelab.backends.sqs) ------------------------------------------------------
+#: A real local SQS server (moto's server mode, `sqs_server.py`) on a port chosen now and
+#: started by the session fixture `sqs_endpoint`; a queue per test (SharedServerSpec).
+#: SQS counts leases and delays in whole seconds, and a waiting claim long-polls one queue
+#: for a second at a time while it looks at the others in turn. moto answers in time that
+#: grows with the queue's length, so the many-worker tests use 200 tasks.
+SQS_PORT = free_port()
+SQS_URL = f"sqs://contract?region=us-east-1&endpoint=http://127.0.0.1:{SQS_PORT}"
+
+BACKENDS += [
+    SharedServerSpec("sqs", SQS_URL, id="sqs-fifo", wake_latency=1.5, load_tasks=200),
+    SharedServerSpec(
+        "sqs", f"{SQS_URL}&discipline=priority", id="sqs-priority", discipline="priority",
+        wake_latency=1.5, load_tasks=200,
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def sqs_endpoint() -> Iterator[str]:
+    """The local SQS server's endpoint, started once for the session and stopped after."""
+    with moto_sqs(SQS_PORT) as endpoint:
+        yield endpoint
