@@ -131,11 +131,11 @@ async def test_a_live_run_keeps_its_books_while_its_server_stops_and_starts() ->
     name = f"outage-{uuid.uuid4().hex[:12]}"
     url = f"sqs://{name}?endpoint=http://127.0.0.1:{port}&connect_timeout=1"
     s = scenario(
-        run={"duration": 48.0, "warmup": 0.0, "time_scale": 0.25},
-        arrivals={"rate": 4.0},
+        run={"duration": 40.0, "warmup": 0.0, "time_scale": 0.5},
+        arrivals={"rate": 2.0},
         service={"mean": 0.5},
         failures={"probability": 0.15, "poison_fraction": 0.05},
-        retry={"max_attempts": 3, "base_delay": 4.0},
+        retry={"max_attempts": 3, "base_delay": 2.0},
         queue={"backend": url},
         pool={"workers": 3},
     )

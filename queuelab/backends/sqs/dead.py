@@ -21,7 +21,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task, page_of
+from queuelab.core.dead_letter_query import page_of
+from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task
 
 from .link import Link, SqsError
 
