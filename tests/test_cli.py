@@ -51,7 +51,22 @@ def test_same_seed_same_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_shipped_scenarios_are_valid(path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["scenario", "check", str(path)]) == 0
-    assert ": ok (" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert ": ok (" in out
+    assert "\n  retry: " in out and "is dead-lettered after" in out  # the policies it builds
+
+
+def test_scenario_check_says_what_each_policy_does(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "storm.toml"
+    path.write_text('format = 1\n[retry]\nmax_attempts = 4\nbase_delay = 1.0\njitter = "none"\n'
+                    '[pool]\nstrategy = "dynamic"\n[breaker]\nenabled = true\n')
+    assert main(["scenario", "check", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert lines[0] == ("  retry: 4 attempts, backoff 1s, 2s, 4s (x2, cap 60s, none jitter); "
+                        "a task failing every attempt is dead-lettered after 7s of backoff")
+    assert lines[1].startswith("  autoscaler threshold: ")
+    assert lines[2].startswith("  breaker closed: opens after ")
 
 
 def test_scenario_new_writes_a_commented_default_that_checks(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from queuelab.core import scenario_toml
 from queuelab.core.reference import mmc_reference, why_not_mmc
 from queuelab.core.scenario import Scenario
+from queuelab.core.scenario_policies import describe_policies
 from queuelab.core.validation import ScenarioError
 from queuelab.io.scenario_files import load_scenario
 
@@ -58,4 +59,6 @@ def _check(ns: argparse.Namespace) -> int:
         note = (f"M/M/{ref.servers}, rho = {ref.rho:.3f}" if ref is not None
                 else f"not M/M/c: {why_not_mmc(s)}")
         print(f"{path}: ok ({s.name}; {note})")
+        for line in describe_policies(s):
+            print(f"  {line}")
     return status

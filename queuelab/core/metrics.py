@@ -279,19 +279,6 @@ class MetricsRecorder:
         self._flush_waits(force=True)
         return self._hist
 
-    def set_sample_interval(self, sample_interval: float) -> None:
-        """Change the frame length; boundaries restart from the current frame's start.
-
-        The current frame then ends at the first new boundary after the latest time seen (a
-        frame close or a busy / worker change).
-        """
-        if not sample_interval > 0 or math.isinf(sample_interval):
-            raise ValueError(f"sample_interval: must be a finite number > 0 ({sample_interval})")
-        self._interval = float(sample_interval)
-        self._anchor = self._frame_start
-        self._k = 1
-        self._advance_boundary(self._latest())
-
     # -- hot path -----------------------------------------------------------------------------
 
     def arrived(self, t: float) -> None:

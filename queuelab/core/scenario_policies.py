@@ -64,3 +64,14 @@ def breaker_for(s: Scenario, current: CircuitBreaker | None = None) -> CircuitBr
     current.reconfigure(failure_threshold=b.failure_threshold, open_for=b.open_for,
                         half_open_probes=b.half_open_probes)
     return current
+
+
+def describe_policies(s: Scenario) -> list[str]:
+    """One line per policy the scenario builds (`queuelab scenario check` prints them)."""
+    lines = [retry_policy_for(s).describe()]
+    if s.pool.strategy == "dynamic":
+        lines.append(f"autoscaler {autoscaler_for(s).describe()}")
+    breaker = breaker_for(s)
+    if breaker is not None:
+        lines.append(breaker.describe())
+    return lines

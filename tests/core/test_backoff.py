@@ -131,6 +131,8 @@ def test_reconfigure() -> None:
 def test_describe() -> None:
     assert "2s, 4s, 8s" in RetryPolicy(max_attempts=4, base_delay=2.0).describe()
     assert "dead-lettered" in RetryPolicy(max_attempts=1, base_delay=2.0).describe()
+    assert "dead-lettered after 14s of backoff at most" in RetryPolicy(
+        max_attempts=4, base_delay=2.0, jitter="full").describe()
 
 
 @settings(max_examples=200, deadline=None)

@@ -137,16 +137,12 @@ def test_sample_interval_boundaries() -> None:
     assert r.next_frame_at == 101.0
     close(r, 101.0)
     assert r.next_frame_at == 102.0
-    r.set_sample_interval(0.25)
-    assert r.next_frame_at == pytest.approx(101.25)
-    r.busy_changed(101.6, 1)  # already past two new boundaries
-    r.set_sample_interval(0.25)
-    assert r.next_frame_at == pytest.approx(101.75)
-    f = close(r, 101.75)
-    assert r.next_frame_at == pytest.approx(102.0)
-    assert f.t == 101.75
+    quarter = MetricsRecorder(0.25, start=100.0)
+    assert quarter.next_frame_at == pytest.approx(100.25)
+    f = close(quarter, 100.25)
+    assert f.t == 100.25 and quarter.next_frame_at == pytest.approx(100.5)
     with pytest.raises(ValueError):
-        r.set_sample_interval(0.0)
+        MetricsRecorder(0.0)
     with pytest.raises(ValueError):
         MetricsRecorder(-1.0)
     with pytest.raises(ValueError):

@@ -123,9 +123,6 @@ class Redeliveries:
         if len(settled) > self.LIMIT:
             settled.popitem(last=False)
 
-    def already_settled(self, message_id: str) -> bool:
-        return message_id in self.settled
-
     def republishing(self, message_id: str) -> None:
         self.republished.setdefault(message_id, False)
         if len(self.republished) > self.LIMIT:

@@ -171,7 +171,9 @@ class RetryPolicy:
         steps = ", ".join(f"{d:g}s" for d in shown)
         return (
             f"retry: {self.max_attempts} attempts, backoff {steps}{more} "
-            f"(x{self.multiplier:g}, cap {self.max_delay:g}s, {self.jitter} jitter)"
+            f"(x{self.multiplier:g}, cap {self.max_delay:g}s, {self.jitter} jitter); a task "
+            f"failing every attempt is dead-lettered after {self.total_nominal_delay():g}s "
+            f"of backoff{' at most' if self.jitter != 'none' else ''}"
         )
 
     def __repr__(self) -> str:
