@@ -276,3 +276,44 @@ async def test_a_fresh_handle_lists_every_dead_letter_at_its_first_query(opener:
     assert (page.total, page.total_matching) == (n, n)
     assert (await fresh.counts()).dead == n
     assert await fresh.get_dead_letter(f"t{n - 1}") is not None
+
+
+_HOLDER = """
+import asyncio, sys
+from queuelab.backends import open_queue
+
+async def main():
+    q = open_queue(sys.argv[1], queue=sys.argv[2], prefetch=3)
+    got = await q.claim(60.0, max_tasks=3, timeout=10.0)
+    print(len(got), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_counts_see_the_leases_another_process_holds(opener: Opener) -> None:
+    """Before, a process that did not consume counted 0 leased while another held tasks
+    (the broker showed them unacknowledged): AMQP reports ready messages only. The
+    management API's figure is sampled every few seconds, so the count is awaited."""
+    import subprocess
+    import sys
+
+    q = opener()
+    await q.enqueue_many(task(n) for n in range(10))
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-W", "ignore", "-c", _HOLDER, AMQP_URL, q.options.queue,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        line = await asyncio.wait_for(holder.stdout.readline(), 30)
+        assert line.strip() == b"3"
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 20
+        while (counts := await q.counts()).leased != 3 and loop.time() < end:
+            await asyncio.sleep(0.5)
+        assert counts == QueueCounts(ready=7, delayed=0, leased=3, dead=0)
+    finally:
+        holder.kill()
+        await holder.wait()

@@ -21,6 +21,10 @@ documentation recommends using it for work queues.
   (`dead.py`).
 * Leases end when the holder's channel closes (the broker requeues), and in a live process
   also by time (`consumer.py`); redelivered messages count the abandoned attempt (`wire.py`).
+* Counts: ready and delayed from queue.declare, this process's leases from its own handles.
+  A process that does not consume the queue (a monitor, the app before a run) adds the
+  leases other processes hold from the management API (`management.py`, option
+  `management_port`, 15672 by default, 0 to not ask), whose figures lag a few seconds.
 * aio-pika's robust connection (what `connect_robust` makes) reconnects after a drop; held
   deliveries of the old connection are void (`LeaseLost`), publishes are retried or reported
   (`link.py`).

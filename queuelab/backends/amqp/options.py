@@ -38,6 +38,7 @@ OUR_OPTIONS = (
     "connect_timeout",
     "reconnect_interval",
     "publish_timeout",
+    "management_port",
 )
 
 #: queue names become parts of broker object names and routing keys: keep them plain
@@ -54,6 +55,7 @@ class AmqpOptions:
     connect_timeout: float = 3.0  # a broker that does not answer is reported after this
     reconnect_interval: float = 1.0  # pause between reconnection attempts after a drop
     publish_timeout: float = 15.0  # how long a publish may wait for a reconnection
+    management_port: int = 15672  # the management API, for other processes' leases; 0: off
 
     @property
     def priority(self) -> bool:
@@ -100,7 +102,10 @@ def _validate(raw: dict[str, Any]) -> AmqpOptions:
         if not 0 < value <= 3600:
             raise BackendError(f"amqp:// {key} must be > 0 and <= 3600 seconds, not {value}")
         floats[key] = value
-    return AmqpOptions(queue, discipline, prefetch, **floats)
+    management_port = _number(raw, "management_port", 15672, int)
+    if not 0 <= management_port <= 65535:
+        raise BackendError(f"amqp:// management_port must be 0..65535, not {management_port}")
+    return AmqpOptions(queue, discipline, prefetch, **floats, management_port=management_port)
 
 
 def _number(raw: dict[str, Any], key: str, default: float, kind: type) -> Any:

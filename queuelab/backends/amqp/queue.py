@@ -36,7 +36,7 @@ from queuelab.backends.base import (
 )
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task
 
-from . import topology
+from . import management, topology
 from .consumer import Consumer, Held
 from .dead import DeadLetterStore
 from .link import Link, Outgoing, describe_channel_error, is_trouble, retry_read
@@ -340,12 +340,20 @@ class AmqpQueue(TaskQueue):
                 ok = await probe.queue_declare(self.names.dead, passive=True)
                 dead = int(ok.message_count or 0)
             buffered = leased = 0
+            consuming = False
             for h in handles:
                 c = h._consumer
                 if c is not None:
                     c.void()
                     buffered += c.buffered
                     leased += len(c.leased)
+                    consuming |= c.active
+            if not consuming:  # leases only other processes hold: the broker's count
+                others = await management.unacknowledged(
+                    self._connection_url, self.names.main, self.options.management_port,
+                    self.options.connect_timeout,
+                )
+                leased += others or 0
             return QueueCounts(ready + buffered, delayed, leased, dead)
 
         return await self._retrying(look, "count")
