@@ -164,3 +164,34 @@ def test_a_redis_that_keeps_nothing_on_disk_is_warned_about(_redis: int, tmp_pat
     assert result.returncode == 0, result.stderr
     assert "queuelab run: warning: " in result.stderr
     assert "keeps nothing on disk" in result.stderr
+
+
+@pytest.mark.parametrize("_redis", [pytest.param(0, marks=needs("redis"))])
+def test_a_credential_option_is_masked_in_the_summary_and_errors(
+        _redis: int, tmp_path: Path) -> None:
+    """Before, `?password=` (documented for redis://) was printed as typed in the summary
+    line, the worker banner and error messages (only user:password@ was masked)."""
+    secret = "Pw-opt-s3cret"
+    url = f"redis://127.0.0.1:6379/0?password={secret}&queue=cli-cred-{os.getpid()}"
+    try:
+        run = subprocess.run(
+            [sys.executable, "-W", "ignore", "-m", "queuelab.cli", "run", "--engine", "live",
+             "--backend", url, "--duration", "2", "--time-scale", "0.05",
+             "--out", str(tmp_path)],
+            capture_output=True, text=True, timeout=120, cwd=ROOT)
+        bad = subprocess.run(
+            [sys.executable, "-W", "ignore", "-m", "queuelab.cli", "run", "--engine", "live",
+             "--backend", f"memory://x?token={secret}", "--duration", "2",
+             "--out", str(tmp_path / "bad")],
+            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    finally:
+        async def purge() -> None:
+            async with open_queue(url) as q:
+                await q.purge()
+
+        asyncio.run(purge())
+    assert run.returncode == 0, run.stderr
+    assert "password=***" in run.stdout
+    assert bad.returncode == 2 and "token=***" in bad.stderr
+    written = "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+    assert secret not in run.stdout + run.stderr + bad.stdout + bad.stderr + written
