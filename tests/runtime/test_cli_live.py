@@ -145,22 +145,32 @@ async def test_worker_processes_share_a_durable_queue(tmp_path: Path) -> None:
     assert done == n  # each task handled by exactly one of the two processes
 
 
+def _live_cli(url: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`queuelab run --engine live` for 2 scenario seconds at time scale 0.05."""
+    return subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "queuelab.cli", "run", "--engine", "live",
+         "--backend", url, "--duration", "2", "--time-scale", "0.05", *extra,
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def _purge(url: str) -> None:
+    """Remove what a test's own queue holds (never another's)."""
+    async def purge() -> None:
+        async with open_queue(url) as q:
+            await q.purge()
+
+    asyncio.run(purge())
+
+
 @pytest.mark.parametrize("_redis", [pytest.param(0, marks=needs("redis"))])
 def test_a_redis_that_keeps_nothing_on_disk_is_warned_about(_redis: int, tmp_path: Path) -> None:
     """This machine's Redis keeps nothing on disk; before, a live run said nothing of it."""
     url = f"redis://127.0.0.1:6379/0?queue=cli-notice-{os.getpid()}"
     try:
-        result = subprocess.run(
-            [sys.executable, "-W", "ignore", "-m", "queuelab.cli", "run", "--engine", "live",
-             "--backend", url, "--duration", "2", "--time-scale", "0.05", "--quiet",
-             "--out", str(tmp_path)],
-            capture_output=True, text=True, timeout=120, cwd=ROOT)
+        result = _live_cli(url, tmp_path, "--quiet")
     finally:
-        async def purge() -> None:
-            async with open_queue(url) as q:
-                await q.purge()
-
-        asyncio.run(purge())
+        _purge(url)
     assert result.returncode == 0, result.stderr
     assert "queuelab run: warning: " in result.stderr
     assert "keeps nothing on disk" in result.stderr
@@ -174,22 +184,10 @@ def test_a_credential_option_is_masked_in_the_summary_and_errors(
     secret = "Pw-opt-s3cret"
     url = f"redis://127.0.0.1:6379/0?password={secret}&queue=cli-cred-{os.getpid()}"
     try:
-        run = subprocess.run(
-            [sys.executable, "-W", "ignore", "-m", "queuelab.cli", "run", "--engine", "live",
-             "--backend", url, "--duration", "2", "--time-scale", "0.05",
-             "--out", str(tmp_path)],
-            capture_output=True, text=True, timeout=120, cwd=ROOT)
-        bad = subprocess.run(
-            [sys.executable, "-W", "ignore", "-m", "queuelab.cli", "run", "--engine", "live",
-             "--backend", f"memory://x?token={secret}", "--duration", "2",
-             "--out", str(tmp_path / "bad")],
-            capture_output=True, text=True, timeout=120, cwd=ROOT)
+        run = _live_cli(url, tmp_path)
+        bad = _live_cli(f"memory://x?token={secret}", tmp_path / "bad")
     finally:
-        async def purge() -> None:
-            async with open_queue(url) as q:
-                await q.purge()
-
-        asyncio.run(purge())
+        _purge(url)
     assert run.returncode == 0, run.stderr
     assert "password=***" in run.stdout
     assert bad.returncode == 2 and "token=***" in bad.stderr
