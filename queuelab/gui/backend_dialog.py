@@ -41,6 +41,7 @@ from queuelab.core.urls import redact_url
 from queuelab.gui.backend_urls import (
     KINDS,
     MASK,
+    OPTION_FIELDS,
     TEST_TIMEOUT,
     Probe,
     check_scheme,
@@ -49,6 +50,8 @@ from queuelab.gui.backend_urls import (
     password_of,
     probe_queue,
     queue_name,
+    url_option,
+    with_option,
     with_password,
     with_queue_name,
     without_password,
@@ -138,6 +141,15 @@ class BackendDialog(QDialog):
         self.queue_edit.setPlaceholderText("default")
         self.queue_edit.setToolTip("The queue inside the backend (the URL's ?queue= option); "
                                    "queues of one server never meet.")
+        self.option_edits: dict[str, QLineEdit] = {}  # the kinds' own URL options
+        for kind_key, fields in OPTION_FIELDS.items():
+            for option, _, placeholder in fields:
+                edit = QLineEdit()
+                edit.setObjectName(f"backend_{kind_key}_{option}")
+                edit.setPlaceholderText(placeholder)
+                edit.setToolTip(f"The URL's ?{option}= option")
+                edit.editingFinished.connect(lambda o=option: self._option_set(o))
+                self.option_edits[f"{kind_key}.{option}"] = edit
         self.fresh_button = QPushButton()
         self.fresh_button.setObjectName("backend_fresh_queue")
         self.fresh_button.setVisible(False)
@@ -173,6 +185,9 @@ class BackendDialog(QDialog):
         form.addRow("URL", self.url_edit)
         form.addRow(self.password_label, self.password_edit)
         form.addRow("Queue name", self.queue_edit)
+        for kind_key, fields in OPTION_FIELDS.items():
+            for option, label, _ in fields:
+                form.addRow(label, self.option_edits[f"{kind_key}.{option}"])
         self._form = form
         lay = QVBoxLayout(self)
         lay.addLayout(form)
@@ -235,6 +250,16 @@ class BackendDialog(QDialog):
         name = queue_name(self._bare)
         if self.queue_edit.text() != name:
             self.queue_edit.setText(name)
+        for key, edit in self.option_edits.items():
+            value = url_option(self._bare, key.partition(".")[2])
+            if edit.text() != value:
+                edit.setText(value)
+
+    def _option_set(self, option: str) -> None:
+        kind = kind_of(self._bare)
+        edit = self.option_edits.get(f"{kind.key if kind else ''}.{option}")
+        if edit is not None and edit.text().strip() != url_option(self._bare, option):
+            self._set_full(with_option(self.url(), option, edit.text().strip()))
 
     def _queue_named(self) -> None:
         name = self.queue_edit.text().strip()
@@ -282,6 +307,8 @@ class BackendDialog(QDialog):
         secret = key in ("postgresql", "redis", "amqp")
         self._form.setRowVisible(self.password_edit, secret)
         self._form.setRowVisible(self.queue_edit, bool(key) and key != "memory")
+        for field_key, edit in self.option_edits.items():
+            self._form.setRowVisible(edit, field_key.partition(".")[0] == key)
         if sqlite:
             path = sqlite_path(self._bare)
             if path:  # no path: the radio buttons stay as the person left them

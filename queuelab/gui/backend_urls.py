@@ -45,7 +45,20 @@ KINDS: tuple[BackendKind, ...] = (
     BackendKind("amqp", "RabbitMQ", ("amqp", "amqps"), "amqp://guest@localhost:5672/",
                 "amqp://USER@HOST:PORT/VHOST; RabbitMQ's default user is guest/guest "
                 "(accepted from localhost only)."),
+    BackendKind("sqs", "Amazon SQS", ("sqs",), "sqs://default?region=us-east-1",
+                "sqs://QUEUE?region=REGION&endpoint=URL; credentials come from the AWS chain "
+                "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, a role), never "
+                "from the URL. Endpoint: empty for AWS itself, or a local SQS server "
+                "(http://127.0.0.1:5000) or a VPC endpoint."),
 )
+
+#: the URL options a kind shows as fields of their own, beside the queue name
+OPTION_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {  # kind: (option, label, hint)
+    "sqs": (
+        ("region", "Region", "us-east-1"),
+        ("endpoint", "Endpoint", "empty: AWS itself; or http://127.0.0.1:5000"),
+    ),
+}
 
 
 def without_password(url: str) -> str:
@@ -134,7 +147,7 @@ def check_scheme(url: str) -> str | None:
     if not sep:
         return "a backend URL starts with a scheme, e.g. memory://, sqlite:///, redis://"
     if scheme.lower() not in supported_schemes():
-        return f"unknown scheme {scheme!r}: use memory, sqlite, postgresql, redis or amqp"
+        return f"unknown scheme {scheme!r}: use memory, sqlite, postgresql, redis, amqp or sqs"
     return None
 
 
@@ -199,16 +212,27 @@ async def probe_queue(url: str, timeout: float = TEST_TIMEOUT,
 
 def queue_name(url: str) -> str:
     """The `?queue=` option of a URL ('' when it names none)."""
-    return parse_options(url).get("queue", "") if "?" in url else ""
+    return url_option(url, "queue")
 
 
 def with_queue_name(url: str, name: str) -> str:
     """`url` with its `?queue=` option set to `name` (removed when `name` is empty)."""
+    return with_option(url, "queue", name, first=True)
+
+
+def url_option(url: str, key: str) -> str:
+    """One query option of a URL ('' when it has none)."""
+    return parse_options(url).get(key, "") if "?" in url else ""
+
+
+def with_option(url: str, key: str, value: str, *, first: bool = False) -> str:
+    """`url` with its `?key=` option set to `value` (removed when `value` is empty)."""
     head, _, rest = url.partition("?")
     query, hash_, fragment = rest.partition("#")
-    pairs = [p for p in query.split("&") if p and p.partition("=")[0] != "queue"]
-    if name:
-        pairs.insert(0, f"queue={quote(name, safe='')}")
+    pairs = [p for p in query.split("&") if p and p.partition("=")[0] != key]
+    if value:
+        pair = f"{key}={quote(value, safe=':/')}"
+        pairs.insert(0 if first else len(pairs), pair)
     return head + ("?" + "&".join(pairs) if pairs else "") + hash_ + fragment
 
 
