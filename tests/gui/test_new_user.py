@@ -197,7 +197,7 @@ async def test_a_long_backend_url_is_elided_with_the_password_masked(
 
 # -- plots ---------------------------------------------------------------------------------------
 
-def test_marker_labels_use_the_forms_words_and_never_overlap(qtbot) -> None:
+async def test_marker_labels_use_the_forms_words_and_never_overlap(qtbot) -> None:
     panel = PlotPanel(FrameHistory(capacity=100))
     qtbot.addWidget(panel)
     panel.resize(900, 600)
@@ -221,7 +221,7 @@ def test_marker_labels_use_the_forms_words_and_never_overlap(qtbot) -> None:
     assert top.markers[-1].full_text == long.label()
 
 
-def test_axes_read_whole_numbers_and_percentages_before_the_first_frame(qtbot) -> None:
+async def test_axes_read_whole_numbers_and_percentages_before_the_first_frame(qtbot) -> None:
     panel = PlotPanel(FrameHistory(capacity=100))
     qtbot.addWidget(panel)
     panel.resize(900, 600)
@@ -237,7 +237,7 @@ def test_axes_read_whole_numbers_and_percentages_before_the_first_frame(qtbot) -
     assert time_axis.tickStrings([0.0, 30.0], 1.0, 0.1) == ["0:00", "0:30"]
 
 
-def test_smoothing_averages_rates_and_weighs_shares_by_attempts() -> None:
+async def test_smoothing_averages_rates_and_weighs_shares_by_attempts() -> None:
     y = np.array([0.0, 10.0, 0.0, 10.0])
     assert trailing_mean(y, 2).tolist() == [0.0, 5.0, 5.0, 5.0]
     assert trailing_sum(np.array([1.0, 2.0, np.nan, 4.0]), 2).tolist() == [1.0, 3.0, 2.0, 4.0]
