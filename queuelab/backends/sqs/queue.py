@@ -211,7 +211,7 @@ class SqsQueue(TaskQueue):
         i = 0
         while i < len(pending):
             url = pending[i][0]
-            chunk = []
+            chunk: list[dict[str, Any]] = []
             while i < len(pending) and pending[i][0] == url and len(chunk) < _BATCH:
                 chunk.append(pending[i][1])
                 i += 1
