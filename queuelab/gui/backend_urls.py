@@ -36,7 +36,8 @@ KINDS: tuple[BackendKind, ...] = (
                 "In this process: nothing to install, gone when the app closes. FIFO or "
                 "priority order follows the scenario's discipline (Queue ▸ Discipline)."),
     BackendKind("sqlite", "SQLite", ("sqlite", "sqlite+aiosqlite"), "sqlite:///",
-                "A file on this machine: tasks survive a restart of the app."),
+                "A file on this machine: tasks and dead letters survive a restart of the "
+                "app; a run that finds some asks before touching them."),
     BackendKind("postgresql", "PostgreSQL", ("postgresql", "postgresql+asyncpg", "postgres"),
                 "postgresql://localhost:5432/postgres",
                 "postgresql://USER@HOST:PORT/DATABASE; claims with FOR UPDATE SKIP LOCKED."),

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from queuelab.core import scenario_toml
 from queuelab.core.engine import RunState
+from queuelab.core.queue_names import queue_name, with_queue_name
 from queuelab.core.reference import mmc_reference
 from queuelab.core.scenario import Scenario
 from queuelab.core.urls import redact_url
@@ -44,11 +45,12 @@ from queuelab.gui.backend_dialog import BackendDialog
 from queuelab.gui.backend_urls import BackendSecrets
 from queuelab.gui.edits import rebuild
 from queuelab.gui.engines import LIVE, SIMULATED, unavailable_reason
+from queuelab.gui.found_dialog import FoundDialog, fresh_queue_name
 from queuelab.gui.history import FrameHistory, Growth
 from queuelab.gui.plot_items import format_clock
 from queuelab.gui.plots import PlotPanel
 from queuelab.gui.run_controls import DEFAULT_SPEED, RunControls
-from queuelab.gui.runner import EngineRunner
+from queuelab.gui.runner import CANCEL, FRESH, EngineRunner
 from queuelab.gui.scenario_form import ScenarioForm
 from queuelab.gui.status import TotalsLabel
 from queuelab.gui.theory_pane import TheoryPane
@@ -59,6 +61,7 @@ from queuelab.io.scenario_files import load_scenario, resolve_data, save_scenari
 if TYPE_CHECKING:
     from queuelab.core.engine import AppliedChange, Engine
     from queuelab.core.metrics import MetricsFrame
+    from queuelab.runtime.found import FoundTasks
 
 REFRESH_MS = 30  # plots, clock and totals: ~30 redraws per second at most
 WORKERS_EVERY = 0.2  # seconds between workers-table refreshes (when the tab is shown)
@@ -131,6 +134,8 @@ class MainWindow(QMainWindow):
         self.runner = EngineRunner(self)
         self.runner.full_url = self.secrets.full
         self.backend_dialog: BackendDialog | None = None
+        self.found_dialog: FoundDialog | None = None
+        self._shared: str | None = None  # why the live run's queue is shared, once known
         self.last_error: str | None = None
         self._reference = (math.nan, math.nan, math.nan)
         self._growth: Growth | None = None
@@ -327,6 +332,7 @@ class MainWindow(QMainWindow):
         r.open_failed.connect(lambda text: self.show_error("Cannot open the queue", text))
         r.notice.connect(lambda text: self.status(f"Warning: {redact_url(text)}"))
         r.opening.connect(self._on_opening)
+        r.found_tasks.connect(self._ask_about_found)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.right.splitterMoved.connect(self._split_moved)
         finished = getattr(self.dead_letters, "action_finished", None)
@@ -561,6 +567,42 @@ class MainWindow(QMainWindow):
             self.message.clear()
             self.controls.set_state(engine.state if engine is not None else RunState.IDLE)
 
+    def _ask_about_found(self, found: FoundTasks) -> FoundDialog | None:
+        """The live queue already holds tasks or dead letters: ask before the run touches
+        them (work off, fresh queue, purge, cancel)."""
+        engine = self.runner.engine
+        if engine is None:
+            return None
+        url = self.secrets.full(engine.scenario.queue.backend)
+        name = queue_name(url)
+        fresh = fresh_queue_name(name)
+        dialog = FoundDialog(self, redact_url(url), name, found, fresh)
+        dialog.chosen.connect(lambda choice: self._found_choice(
+            choice, found, with_queue_name(url, fresh)))
+        self.found_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _found_choice(self, choice: str, found: FoundTasks, fresh_url: str) -> None:
+        self.found_dialog = None
+        if choice != FRESH:
+            self.runner.resolve_found(choice)
+            if choice != CANCEL:
+                self.status({"keep": f"Working off {found.describe()} (carried over)",
+                             "purge": f"Purging {found.describe()}"}[choice])
+            return
+        step = self.runner.asking_step
+        self.runner.resolve_found(CANCEL)  # the engine on the old queue is let go
+        reason = self.choose_backend(fresh_url)
+        if reason is not None:
+            self.show_error("Cannot use a fresh queue", reason)
+            return
+        self.status(f"Fresh queue: {redact_url(fresh_url)}")
+        if step:
+            self.runner.step()
+        else:
+            self.runner.toggle()
+
     # -- run control ----------------------------------------------------------------------------
 
     def toggle_run(self) -> None:
@@ -659,7 +701,9 @@ class MainWindow(QMainWindow):
         """The theory lines from now on: Erlang C's steady state, or for an unstable M/M/c
         queue (λ ≥ cμ) the line it grows along from where it is now."""
         engine = self.runner.engine
-        pred = None if engine is None else mmc_reference(engine.scenario)
+        # beside other workers, Erlang C for this pool's c would describe the wrong queue
+        pred = (None if engine is None or getattr(engine, "shared", None)
+                else mmc_reference(engine.scenario))
         self._growth = None
         if pred is None:
             self._reference = (math.nan, math.nan, math.nan)
@@ -691,6 +735,12 @@ class MainWindow(QMainWindow):
             self.controls.set_clock(engine.now, engine.scenario.run.duration)
             totals = engine.totals()
             self.totals.show_totals(totals)
+            shared = getattr(engine, "shared", None)
+            if shared != self._shared:
+                self._shared = shared
+                self._update_reference()
+                if shared:
+                    self.status(f"This queue is shared: {shared}", 15000)
             self._sync_markers(engine)
             tab = self.tabs.currentIndex()
             if self._is_due("workers", WORKERS_EVERY if tab == TAB_WORKERS else 1.0, now):

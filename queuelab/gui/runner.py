@@ -7,6 +7,8 @@ speeds it fires every few milliseconds, at "as fast as possible" whenever the lo
 
 A live engine's backend is opened before the run starts, on the loop and with a time limit,
 so an unreachable server is reported in a few seconds and the window never waits on it.
+When the queue already holds tasks or dead letters, the run waits for the person's choice
+(`found_tasks`, `resolve_found`): nothing in a queue is deleted without consent.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ MIN_BUDGET = 0.003  # … and at least, so the run still moves while the window 
 TARGET_TURN = 0.010  # a slice plus whatever else the loop did since the last one
 PACED_INTERVAL_MS = 10
 OPEN_TIMEOUT = 10.0  # wall seconds to open a live run's backend (as `queuelab run`)
+KEEP, FRESH, PURGE, CANCEL = "keep", "fresh", "purge", "cancel"  # what to do with found tasks
 
 
 def spawn(coro: Coroutine[Any, Any, Any], what: str) -> None:
@@ -82,6 +85,9 @@ class EngineRunner(QObject):
     open_failed = Signal(str)  # a live backend could not be opened, in words
     notice = Signal(str)  # a live backend's warning once opened (e.g. it keeps nothing on disk)
     opening = Signal(bool)  # a live backend is being opened (True), or that is over
+    #: the live queue just opened already holds tasks or dead letters (a FoundTasks): the
+    #: run waits until `resolve_found` says what to do with them
+    found_tasks = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -96,6 +102,7 @@ class EngineRunner(QObject):
         self.wall_in_engine = 0.0
         self._last_end = 0.0  # when the previous slice ended
         self._opening: Engine | None = None  # the live engine whose backend is being opened
+        self._asking: tuple[Engine, Callable[[], object]] | None = None  # waits for a choice
         #: the scenario URL with its password put back (the window's BackendSecrets.full)
         self.full_url: Callable[[str], str] = lambda url: url
         self.open_timeout = OPEN_TIMEOUT
@@ -118,6 +125,7 @@ class EngineRunner(QObject):
 
     def _drop(self) -> None:
         old, self.engine = self.engine, None
+        self._asking = None
         self._pump.stop()
         if old is not None and old is self._opening:
             # the coroutine opening its backend retires it once the open is over; the new
@@ -144,7 +152,7 @@ class EngineRunner(QObject):
     def toggle(self) -> None:
         """Start, pause or resume, whichever the state calls for."""
         e = self.engine
-        if e is None or self._opening is not None:
+        if e is None or self._opening is not None or self._asking is not None:
             return
         if e.state == RunState.IDLE and self._needs_open(e):
             self._begin_open(e, self.toggle)
@@ -163,7 +171,8 @@ class EngineRunner(QObject):
 
     def step(self) -> None:
         e = self.engine
-        if e is None or e.state not in (RunState.IDLE, RunState.PAUSED) or self._opening:
+        if (e is None or e.state not in (RunState.IDLE, RunState.PAUSED) or self._opening
+                or self._asking is not None):
             return
         if e.state == RunState.IDLE and self._needs_open(e):
             self._begin_open(e, self.step)
@@ -225,6 +234,61 @@ class EngineRunner(QObject):
         for text in e.notices:
             log.warning("%s", text)
             self.notice.emit(text)
+        found = getattr(e, "found", None)
+        if found:  # never touch what the queue holds without asking
+            self._asking = (e, then)
+            self.found_tasks.emit(found)
+            return
+        then()
+
+    @property
+    def asking(self) -> bool:
+        """Waiting for the person to say what to do with what the queue holds."""
+        return self._asking is not None
+
+    @property
+    def asking_step(self) -> bool:
+        """… and a Step (not a Run) asked for the open."""
+        return self._asking is not None and self._asking[1] == self.step
+
+    def resolve_found(self, choice: str) -> None:
+        """Go on after `found_tasks`: KEEP works them off as part of the run, PURGE deletes
+        them first, CANCEL lets the opened engine go (the next Start opens and asks again)."""
+        asking, self._asking = self._asking, None
+        if asking is None or asking[0] is not self.engine:
+            return
+        e, then = asking
+        if choice == KEEP:
+            then()
+        elif choice == PURGE:
+            self._opening = e
+            self.opening.emit(True)
+            spawn(self._purge_then(e, then), "purging the queue")
+        else:
+            self.build(e.scenario, e.kind)
+
+    async def _purge_then(self, e: Engine, then: Callable[[], object]) -> None:
+        problem = None
+        try:
+            async with asyncio.timeout(self.open_timeout):
+                await e.purge_found()  # type: ignore[attr-defined]
+        except TimeoutError:
+            problem = f"no answer within {self.open_timeout:g} s"
+        except Exception as exc:  # the queue could not be emptied: nothing is started
+            url = self.full_url(e.scenario.queue.backend)
+            problem = describe_failure(exc, url, ours=isinstance(exc, BackendError))
+        finally:
+            if self._opening is e:
+                self._opening = None
+                self.opening.emit(False)
+        if self.engine is not e:
+            await _retire(e)
+            return
+        if problem is not None:
+            await _retire(e)
+            self.build(e.scenario, e.kind)
+            self.open_failed.emit(f"the queue was not purged: {problem}")
+            return
         then()
 
     def set_speed(self, speed: float | None) -> None:

@@ -8,6 +8,7 @@ than an empty table.
 from __future__ import annotations
 
 import math
+from html import escape
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -78,8 +79,13 @@ class TheoryPane(QWidget):
         if engine is None:
             return
         scenario = engine.scenario
-        pred = mmc_reference(scenario)
-        if pred is None:
+        shared = getattr(engine, "shared", None)
+        pred = None if shared else mmc_reference(scenario)
+        if shared:
+            self.headline.setText(
+                f"Other processes serve this queue too ({escape(shared)}): Erlang C for this "
+                f"run's own workers would describe another queue, so it is not shown.")
+        elif pred is None:
             self.headline.setText(
                 f"Erlang C predicts only M/M/c queues; this scenario is not one: "
                 f"{why_not_mmc(scenario)}.")

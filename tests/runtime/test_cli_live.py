@@ -92,8 +92,11 @@ async def test_worker_serves_a_shared_queue_until_interrupted(
     assert await asyncio.wait_for(served, 5.0) == 0
     counts = await queue.counts()
     assert counts.total == 0
-    out = capsys.readouterr().out
-    assert "queuelab worker: stopped; done 20, dead-lettered 0" in out
+    captured = capsys.readouterr()
+    assert "queuelab worker: stopped; done 20, dead-lettered 0" in captured.out
+    # what it found is said, and kept (no --purge): a worker is there to work it off
+    assert (f"queuelab worker: {url} holds 20 waiting: kept, worked off as part of this run"
+            in captured.err)
     assert main(["worker", "--backend", "memory://"]) == 2
 
 
