@@ -363,7 +363,9 @@ async def test_live_engine_runs_in_the_same_window(window: MainWindow) -> None:
         pytest.skip("this build has no live engine")
     w = window
     w.set_scenario(scenario(run={"duration": 40.0, "warmup": 0.0, "time_scale": 0.02},
-                            arrivals={"rate": 20.0}, service={"mean": 0.1}), None)
+                            arrivals={"rate": 20.0}, service={"mean": 0.1},
+                            # a queue of its own: an earlier test's leftovers would be asked about
+                            queue={"backend": f"memory://window-live-{id(w)}"}), None)
     w.controls.mode_actions[LIVE].trigger()
     engine = w.runner.engine
     assert engine is not None and engine.kind == LIVE
