@@ -110,6 +110,39 @@ class Totals:
 
 
 @dataclass(frozen=True, slots=True)
+class FoundTasks:
+    """What a live run's queue held before the run touched it, by place (the backend's
+    counts; `runtime.found` takes them). Nothing here is deleted without consent."""
+
+    waiting: int = 0  # ready to be claimed
+    retrying: int = 0  # waiting out a retry delay
+    in_flight: int = 0  # leased by another process (or by one that died)
+    dead: int = 0  # dead letters
+
+    @property
+    def tasks(self) -> int:
+        """Tasks still to be worked (not dead letters)."""
+        return self.waiting + self.retrying + self.in_flight
+
+    @property
+    def total(self) -> int:
+        return self.tasks + self.dead
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def describe(self) -> str:
+        """'245 waiting, 3 retrying, 2 in flight and 19 dead letters' (the non-zero ones)."""
+        parts = [f"{n:,} {what}" for n, what in (
+            (self.waiting, "waiting"), (self.retrying, "retrying"),
+            (self.in_flight, "in flight"),
+            (self.dead, "dead letter" if self.dead == 1 else "dead letters")) if n]
+        if not parts:
+            return "nothing"
+        return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+@dataclass(frozen=True, slots=True)
 class AppliedChange:
     """A change the engine applied, at which scenario time, from which value: a plot marker."""
 
@@ -156,8 +189,25 @@ class Engine(Protocol):
         ...
 
     async def open(self) -> None:
-        """Get ready to start (a live engine opens, and for a producing run empties, its
-        backend); awaiting it first lets a caller report an unreachable backend. Idempotent."""
+        """Get ready to start (a live engine opens its backend and looks at what it holds:
+        `found`); awaiting it first lets a caller report an unreachable backend, and ask what
+        to do with what the queue holds. Idempotent."""
+        ...
+
+    @property
+    def found(self) -> FoundTasks:
+        """What the queue held when opened, kept unless purged (the simulator's: nothing)."""
+        ...
+
+    async def purge_found(self) -> FoundTasks:
+        """Delete what the queue held, after `open` and before `start`, only when a person
+        (or `--purge`) said so; returns what was deleted."""
+        ...
+
+    @property
+    def shared(self) -> str | None:
+        """Why the queue is known to be worked by other processes too (then the books are
+        the backend's and there is no theory to compare with), or None."""
         ...
 
     async def aclose(self) -> None:

@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
 from queuelab.core import scenario_toml
 from queuelab.core.engine import RunState
 from queuelab.core.queue_names import queue_name, with_queue_name
-from queuelab.core.reference import mmc_reference
 from queuelab.core.scenario import Scenario
 from queuelab.core.urls import redact_url
 from queuelab.core.validation import ParamChange, ScenarioError
@@ -701,9 +700,7 @@ class MainWindow(QMainWindow):
         """The theory lines from now on: Erlang C's steady state, or for an unstable M/M/c
         queue (λ ≥ cμ) the line it grows along from where it is now."""
         engine = self.runner.engine
-        # beside other workers, Erlang C for this pool's c would describe the wrong queue
-        pred = (None if engine is None or getattr(engine, "shared", None)
-                else mmc_reference(engine.scenario))
+        pred = None if engine is None else engine.reference()  # None on a shared queue
         self._growth = None
         if pred is None:
             self._reference = (math.nan, math.nan, math.nan)
@@ -735,7 +732,7 @@ class MainWindow(QMainWindow):
             self.controls.set_clock(engine.now, engine.scenario.run.duration)
             totals = engine.totals()
             self.totals.show_totals(totals)
-            shared = getattr(engine, "shared", None)
+            shared = engine.shared
             if shared != self._shared:
                 self._shared = shared
                 self._update_reference()

@@ -234,7 +234,7 @@ class EngineRunner(QObject):
         for text in e.notices:
             log.warning("%s", text)
             self.notice.emit(text)
-        found = getattr(e, "found", None)
+        found = e.found
         if found:  # never touch what the queue holds without asking
             self._asking = (e, then)
             self.found_tasks.emit(found)
@@ -271,7 +271,7 @@ class EngineRunner(QObject):
         problem = None
         try:
             async with asyncio.timeout(self.open_timeout):
-                await e.purge_found()  # type: ignore[attr-defined]
+                await e.purge_found()
         except TimeoutError:
             problem = f"no answer within {self.open_timeout:g} s"
         except Exception as exc:  # the queue could not be emptied: nothing is started

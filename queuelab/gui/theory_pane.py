@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from queuelab.core.reference import mmc_reference, why_not_mmc
+from queuelab.core.reference import why_not_mmc
 
 if TYPE_CHECKING:
     from queuelab.core.engine import Engine
@@ -79,8 +79,8 @@ class TheoryPane(QWidget):
         if engine is None:
             return
         scenario = engine.scenario
-        shared = getattr(engine, "shared", None)
-        pred = None if shared else mmc_reference(scenario)
+        shared = engine.shared
+        pred = engine.reference()
         if shared:
             self.headline.setText(
                 f"Other processes serve this queue too ({escape(shared)}): Erlang C for this "

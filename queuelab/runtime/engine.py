@@ -169,8 +169,9 @@ class LiveEngine:
         return self._opened
 
     def reference(self) -> MMcPrediction | None:
-        """Erlang C's prediction when the scenario is M/M/c, else None (as the simulator)."""
-        return mmc_reference(self._scenario)
+        """Erlang C's prediction when the scenario is M/M/c, else None (as the simulator);
+        None on a shared queue too: the c it would assume is not the pool serving it."""
+        return None if self.shared else mmc_reference(self._scenario)
 
     async def open(self) -> None:
         """Open the backend and look at what it holds (`found`); `start()` does it if not done.

@@ -11,47 +11,13 @@ its queue from the start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from queuelab.backends.base import TaskQueue
+from queuelab.core.engine import FoundTasks
 
-from queuelab.backends.base import QueueCounts, TaskQueue
-
-
-@dataclass(frozen=True, slots=True)
-class FoundTasks:
-    """A queue's contents before a run, by place (the backend's counts)."""
-
-    waiting: int = 0  # ready to be claimed
-    retrying: int = 0  # waiting out a retry delay
-    in_flight: int = 0  # leased by another process (or by one that died)
-    dead: int = 0  # dead letters
-
-    @classmethod
-    def of(cls, counts: QueueCounts) -> FoundTasks:
-        return cls(counts.ready, counts.delayed, counts.leased, counts.dead)
-
-    @property
-    def tasks(self) -> int:
-        """Tasks still to be worked (not dead letters)."""
-        return self.waiting + self.retrying + self.in_flight
-
-    @property
-    def total(self) -> int:
-        return self.tasks + self.dead
-
-    def __bool__(self) -> bool:
-        return self.total > 0
-
-    def describe(self) -> str:
-        """'245 waiting, 3 retrying, 2 in flight and 19 dead letters' (the non-zero ones)."""
-        parts = [f"{n:,} {what}" for n, what in (
-            (self.waiting, "waiting"), (self.retrying, "retrying"),
-            (self.in_flight, "in flight"),
-            (self.dead, "dead letter" if self.dead == 1 else "dead letters")) if n]
-        if not parts:
-            return "nothing"
-        return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+__all__ = ["FoundTasks", "inspect"]
 
 
 async def inspect(queue: TaskQueue) -> FoundTasks:
     """What an opened queue holds now (it is not changed)."""
-    return FoundTasks.of(await queue.counts())
+    c = await queue.counts()
+    return FoundTasks(c.ready, c.delayed, c.leased, c.dead)

@@ -29,7 +29,14 @@ from heapq import heappop, heappush, heapreplace
 from typing import Any
 
 from queuelab.core.changes import ChangeLog, Route, route
-from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo, WorkerState
+from queuelab.core.engine import (
+    AppliedChange,
+    FoundTasks,
+    RunState,
+    Totals,
+    WorkerInfo,
+    WorkerState,
+)
 from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
 from queuelab.core.models import LoadModels
 from queuelab.core.outcome import Action, after_backoff, settle, synthetic_error
@@ -188,6 +195,17 @@ class SimEngine(Referable):
     @property
     def notices(self) -> Sequence[str]:
         return ()
+
+    @property
+    def found(self) -> FoundTasks:
+        return FoundTasks()  # the simulator's queue starts empty with every run
+
+    async def purge_found(self) -> FoundTasks:
+        return FoundTasks()
+
+    @property
+    def shared(self) -> str | None:
+        return None
 
     @property
     def audit_failures(self) -> Sequence[tuple[float, str]]:
