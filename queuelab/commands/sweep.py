@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import platform
 import sys
@@ -150,11 +151,23 @@ def _executor(ns: argparse.Namespace) -> Executor:
     where = ns.cluster or os.environ.get(SCHEDULER_ENV) or "local"
     if where == "local":
         return LocalPool(ns.workers)
+    _hush_dask()
     if where == "dask":
         return DaskCluster(workers=ns.workers)
     if where.startswith("tcp://"):
         return DaskCluster(where)
     raise ValueError(f"--cluster: must be dask or tcp://HOST:PORT (got {where!r})")
+
+
+def _hush_dask() -> None:
+    """Dask logs a lost connection with its traceback; the command says it in one line."""
+    try:
+        import distributed  # noqa: F401  (its import sets its loggers' levels)
+    except ImportError:
+        return  # DaskCluster says how to install it
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _versions() -> dict[str, str]:

@@ -16,6 +16,7 @@ A lost Dask scheduler ends the sweep with `ClusterLost`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -30,6 +31,7 @@ Runner = Callable[[RunTask], dict[str, Any]]
 Outcome = tuple[RunTask, dict[str, Any] | None, str]  # (task, figures or None, why it failed)
 WINDOW_PER_SLOT = 4  # runs in flight per worker: enough to never leave one idle
 DIED = "the worker process died (twice)"
+RECOMPUTING = ("lost", "pending")  # a Dask future whose result went down with its worker
 
 
 class ClusterLost(RuntimeError):
@@ -184,7 +186,8 @@ class DaskCluster:
         try:
             if self.address is None:
                 self._cluster = LocalCluster(n_workers=self._workers, threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
+                                             processes=True, dashboard_address=None,
+                                             silence_logs=logging.ERROR)
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(self.address, timeout=self._timeout)
@@ -233,6 +236,10 @@ class DaskCluster:
             task = owner.pop(future.key)
             if future.status == "finished":
                 yield task, self._result(future), ""
+            elif future.status in RECOMPUTING:
+                owner[future.key] = task  # its result died with a worker: Dask runs it again
+                flow.add(future)
+                continue
             elif future.status != "error":
                 raise self._lost()
             elif (reason := self._reason(future)) == DIED:
@@ -250,6 +257,8 @@ class DaskCluster:
         for task in sorted(suspects, key=lambda t: (t.point, t.seed)):
             future = self._submit(runner, task)
             self._next(as_completed_one(future))
+            while future.status in RECOMPUTING:
+                self._next(as_completed_one(future))
             if future.status == "finished":
                 yield task, self._result(future), ""
             elif future.status == "error":
