@@ -98,8 +98,10 @@ class Totals:
         )
         if self.discarded:
             text += f" + discarded {self.discarded:,}"
-        if self.shared:
-            text += f" + by other processes {self.by_others:,}"
+        if self.shared and self.by_others >= 0:
+            text += f" + taken by other processes {self.by_others:,}"
+        elif self.shared:  # the others added more than they took
+            text += f" - added by other processes {-self.by_others:,}"
         return text if self.balanced else text + "  (UNBALANCED)"
 
     def check(self) -> Totals:

@@ -14,8 +14,9 @@ TIP = ("Conservation: every task ever created (or carried over: found in the que
        "run began) is waiting, in flight, waiting to be retried, done or dead-lettered — "
        "exactly one of them.")
 SHARED_TIP = ("This queue is shared with other processes: waiting, in flight, retrying and dead "
-              "are the backend's counts; 'by other processes' is what they took off the "
-              "queue, net of what they added; 'done' is this run's own.")
+              "are the backend's counts; 'taken by other processes' is what they took off "
+              "the queue, net of what they added (shown as 'added by other processes' when "
+              "they added more); 'done' is this run's own.")
 
 
 class TotalsLabel(QLabel):

@@ -112,6 +112,7 @@ class LiveEngine:
         self._audit_task: asyncio.Task[None] | None = None
         self._keeper: LeaseKeeper | None = None
         self._suspect: str | None = None  # the last audit's difference, not yet confirmed
+        self._foreign_seen = False  # the last audit saw leases this run does not hold
         self._final: RunSummary | None = None
         self._t_end: float | None = None
         self._wall_start = 0.0
@@ -568,11 +569,14 @@ class LiveEngine:
         if self.shared is not None:
             self._shared_totals = ctx.ledger.shared_totals(counts)
             return
+        # leases this run does not hold, seen twice in a row (a broker's count of unacked
+        # deliveries may lag an ack for a moment): other workers serve this queue
         foreign = ctx.ledger.foreign_leases(counts, slack)
-        if foreign:
+        if foreign and self._foreign_seen:
             self._share(f"at t = {now:,.1f} s the backend held {foreign:,} lease(s) this run "
                         "does not: other workers serve this queue", counts)
             return
+        self._foreign_seen = foreign > 0
         problem = ctx.ledger.audit(counts, slack)
         # A broker's counts may lag its confirms by a moment: a difference counts once two
         # audits in a row see one (a lost or doubled task stays different for good).
