@@ -48,8 +48,10 @@ from .wire import decode_dead, new_message_id, task_properties
 Channel = aiormq.abc.AbstractChannel
 T = TypeVar("T")
 
-#: s a listing waits for the dead-letter queue to stream in (see DeadLetterStore.sync)
-LOAD_TIMEOUT = 30.0
+#: s a listing waits for the dead-letter queue to stream in (see DeadLetterStore.sync): in
+#: all, and without a new delivery
+LOAD_TIMEOUT = 300.0
+STALL_TIMEOUT = 5.0
 
 
 @dataclass(slots=True)
@@ -113,18 +115,26 @@ class DeadLetterStore:
 
         A fresh subscription receives the queue's messages in a stream, not at once: a
         first listing of 20,000 found 453. So until the broker has none left ready (all
-        are delivered here, or held by another process), look again; a queue that keeps
-        receiving new dead letters faster than they stream in is listed as far as it got
-        after `LOAD_TIMEOUT`.
+        are delivered here, or held by another process), look again, as long as the
+        stream moves: it stops waiting after `STALL_TIMEOUT` without a new delivery, or
+        `LOAD_TIMEOUT` in all (a queue filling faster than it streams in).
         """
         self._forget_closed()
         ch = await self._channel()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + LOAD_TIMEOUT
+        began = moved = loop.time()
+        held = len(self._index)
         while True:
             ok = await ch.queue_declare(self._names.dead, passive=True)
             await self._barrier(ch)
-            if not ok.message_count or loop.time() >= deadline:
+            now = loop.time()
+            if len(self._index) != held:
+                held, moved = len(self._index), now
+            if (
+                not ok.message_count
+                or now - moved >= STALL_TIMEOUT
+                or now - began >= LOAD_TIMEOUT
+            ):
                 return ch
             await asyncio.sleep(0.01)
 
