@@ -154,6 +154,8 @@ class AppliedChange:
     new: Any
 
     def label(self) -> str:
+        if self.path.startswith("alert."):  # the monitor's alerts: new holds their text
+            return f"alert: {self.new}"
         verb = DEAD_LETTER_ACTIONS.get(self.path)
         if verb is not None:  # old and new are dead-letter counts: the step is the action
             n = self.old - self.new

@@ -23,10 +23,13 @@ if TYPE_CHECKING:
 
 SIMULATED = "simulated"
 LIVE = "live"
+MONITOR = "monitor"
+MIN_POLL = 0.5  # seconds: the monitor polls at the sample interval, never faster than this
 
 _MODULES = {
     SIMULATED: ("queuelab.sim.engine", "SimEngine"),
     LIVE: ("queuelab.runtime.engine", "LiveEngine"),
+    MONITOR: ("queuelab.monitor.engine", "MonitorEngine"),
 }
 
 
@@ -51,6 +54,8 @@ def build_engine(kind: str, scenario: Scenario, url: str | None = None) -> Engin
     `url`: the scenario's backend URL with its password, when it has one the scenario
     does not carry; a live engine then runs on a queue opened from it.
     """
+    if kind == MONITOR:
+        return build_monitor(url or scenario.queue.backend, scenario.run.sample_interval)
     module, name = _MODULES[kind]
     cls = getattr(importlib.import_module(module), name)
     if kind != LIVE or not url or url == scenario.queue.backend:
@@ -64,6 +69,19 @@ def build_engine(kind: str, scenario: Scenario, url: str | None = None) -> Engin
     engine = cls(scenario, queue)
     _HANDED[engine] = queue
     return engine  # type: ignore[no-any-return]
+
+
+def build_monitor(url: str, interval: float) -> Engine:
+    """A monitor engine watching the queue at `url` (password included, to connect with),
+    polling every `interval` seconds, its samples kept in the source's history file.
+    Raises SourceError (with what is wrong) for a URL no source can read."""
+    from queuelab.io.history import HistoryStore
+    from queuelab.monitor.engine import MonitorEngine
+    from queuelab.sources import open_source
+
+    source = open_source(url)
+    return MonitorEngine(source, interval=max(MIN_POLL, interval),
+                         history=HistoryStore.for_source(url))
 
 
 async def close_handed_queue(engine: Engine) -> None:

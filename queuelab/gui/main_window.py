@@ -43,9 +43,10 @@ from queuelab.gui.about import AboutDialog
 from queuelab.gui.backend_dialog import BackendDialog
 from queuelab.gui.backend_urls import BackendSecrets
 from queuelab.gui.edits import rebuild
-from queuelab.gui.engines import LIVE, SIMULATED, unavailable_reason
+from queuelab.gui.engines import LIVE, MONITOR, SIMULATED, unavailable_reason
 from queuelab.gui.found_dialog import FoundDialog, fresh_queue_name
 from queuelab.gui.history import FrameHistory, Growth
+from queuelab.gui.monitor_view import MonitorWatch
 from queuelab.gui.plot_items import format_clock
 from queuelab.gui.plots import PlotPanel
 from queuelab.gui.run_controls import DEFAULT_SPEED, RunControls
@@ -223,6 +224,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self.controls.set_mode_available(LIVE, unavailable_reason(LIVE))
+        self.controls.set_mode_available(MONITOR, unavailable_reason(MONITOR))
+        self.monitor = MonitorWatch(self, self.status, self.plots.set_rates_tooltip)
         self.resize(1400, 900)
 
         self._refresh_timer = QTimer(self)
@@ -666,6 +669,9 @@ class MainWindow(QMainWindow):
         set_engine = getattr(self.dead_letters, "set_engine", None)
         if set_engine is not None:
             set_engine(engine)
+        self.monitor.attach(engine)
+        watching = engine.kind == MONITOR
+        self.plots.set_gaps(watching)  # an unreachable source: a gap, not a line across
         self._due.clear()
         self.refresh()
 
@@ -685,6 +691,8 @@ class MainWindow(QMainWindow):
         pace = "max speed" if speed is None else f"{speed:g}×"
         if self.runner.engine is not None and self.runner.engine.kind == LIVE:
             pace = f"live × {1 / self.runner.engine.scenario.run.time_scale:g}"
+        if self.runner.engine is not None and self.runner.engine.kind == MONITOR:
+            pace = f"watching every {self.runner.engine.scenario.run.sample_interval:g} s"
         text = {RunState.RUNNING: f"running · {pace}", RunState.PAUSED: "paused",
                 RunState.IDLE: "ready", RunState.STOPPING: "stopping",
                 RunState.FINISHED: "finished"}.get(state, "")  # type: ignore[arg-type]
@@ -729,6 +737,7 @@ class MainWindow(QMainWindow):
             return
         now = time.monotonic()
         try:
+            self.monitor.refresh()
             self.controls.set_clock(engine.now, engine.scenario.run.duration)
             totals = engine.totals()
             self.totals.show_totals(totals)

@@ -87,6 +87,7 @@ MAIN_PLOTS: tuple[PlotSpec, ...] = (
     PlotSpec("queue", "queue (tasks)", (
         Series("depth", "waiting", "#1f77b4"),
         Series("retrying", "waiting to retry", "#ff7f0e"),
+        Series("in_flight", "in flight", "#008b8b"),
         Series("ref_lq", "theory Lq", "#444444", dashed=True, has_gaps=True),
     ), counts=True),
     PlotSpec("throughput", "rate (tasks/s)", (
@@ -586,6 +587,20 @@ class PlotPanel(QWidget):
         """A rolling window of `seconds`, or the whole run (None); follows "now" again."""
         self.span = seconds
         self.set_follow(True)
+
+    def set_gaps(self, gaps: bool) -> None:
+        """Break every line where a value is NaN (a monitored source that did not answer),
+        instead of only the series that have gaps by nature: a gap, not a line across."""
+        for p in self.plots.values():
+            for c in p.curves:
+                finite = gaps or c.series.has_gaps
+                c.item.opts["connect"] = "finite" if finite else "all"
+                c.item.opts["skipFiniteCheck"] = not finite
+        self._dirty = True
+
+    def set_rates_tooltip(self, text: str) -> None:
+        """How the rate plot's figures were obtained (a monitored source's derivation)."""
+        self.plots["throughput"].plot.setToolTip(text)
 
     def set_smoothing(self, seconds: float) -> None:
         """Average every rate and percentage over `seconds` (0: the raw frames)."""

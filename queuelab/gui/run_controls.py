@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from queuelab.core.engine import RunState
 from queuelab.core.urls import redact_url
-from queuelab.gui.engines import LIVE, SIMULATED
+from queuelab.gui.engines import LIVE, MONITOR, SIMULATED
 from queuelab.gui.plot_items import format_clock
 from queuelab.gui.plots import DEFAULT_WINDOW, SMOOTHING, WINDOWS
 
@@ -54,7 +54,7 @@ class RunControls(QToolBar):
     step_requested = Signal()
     reset_requested = Signal()
     speed_changed = Signal(object)  # float | None (as fast as possible)
-    mode_changed = Signal(str)  # SIMULATED or LIVE
+    mode_changed = Signal(str)  # SIMULATED, LIVE or MONITOR
     window_changed = Signal(object)  # float | None (whole run)
     smoothing_changed = Signal(float)  # seconds; 0 = off
     follow_requested = Signal()
@@ -145,7 +145,7 @@ class RunControls(QToolBar):
         self.mode_group = QActionGroup(self)
         self.mode_group.setExclusive(True)
         self.mode_actions: dict[str, QAction] = {}
-        for kind, text in ((SIMULATED, "Simulated"), (LIVE, "Live")):
+        for kind, text in ((SIMULATED, "Simulated"), (LIVE, "Live"), (MONITOR, "Monitor")):
             act = QAction(text, self)
             act.setCheckable(True)
             act.triggered.connect(lambda _=False, k=kind: self.mode_changed.emit(k))
@@ -155,6 +155,9 @@ class RunControls(QToolBar):
         self.mode_actions[SIMULATED].setChecked(True)
         self.mode_actions[SIMULATED].setToolTip("Virtual time: fast, deterministic for a seed")
         self.mode_actions[LIVE].setToolTip("Real workers on the real backend, in real time")
+        self.mode_actions[MONITOR].setToolTip(
+            "Watch the backend's queue read-only (RabbitMQ, Celery, RQ, procrastinate, SQL): "
+            "nothing is claimed, acked or changed; its history is kept")
 
         self.addWidget(_spacer())
         self._compact = False

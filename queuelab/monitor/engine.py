@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo
+from queuelab.core.engine import AppliedChange, Engine, RunState, Totals, WorkerInfo
 from queuelab.core.metrics import FRAME_COLUMNS, MetricsFrame, RunSummary
 from queuelab.core.monitoring import (
     Alert,
@@ -56,6 +56,13 @@ UNBOUNDED = 10.0 * 365 * 86400.0  # a watch runs until stopped: ten years stands
 READ_TIMEOUT_FACTOR = 3.0  # a read may take this many intervals (at least 5 s) before it
 # counts as failed
 READ_ONLY = "the monitor is read-only: it never changes the queue it watches"
+
+
+BACKFILL_POINTS = 2000
+
+
+def _i(v: float | None) -> int | None:
+    return None if v is None else round(v)
 
 
 def _n(v: int | float | None) -> float:
@@ -117,6 +124,8 @@ class MonitorEngine:
         self._completed = 0.0
         self._opened = False
         self.alerts: list[Alert] = []
+        self._markers: list[AppliedChange] = []
+        self.backfill = 3600.0  # seconds of history shown at start, before the first poll
         self.last_frame: MetricsFrame | None = None
         self.error: BaseException | None = None  # a lasting failure that stopped the watch
         self._error_reported = False
@@ -141,7 +150,8 @@ class MonitorEngine:
 
     @property
     def changes(self) -> Sequence[AppliedChange]:
-        return ()
+        """The alerts, as markers on the plots (`AppliedChange.label` gives their text)."""
+        return self._markers
 
     @property
     def last_sample(self) -> Sample | None:
@@ -156,10 +166,42 @@ class MonitorEngine:
         """Polls that could not read the source."""
         return self._gaps
 
+    @property
+    def opened(self) -> bool:
+        return self._opened
+
+    @property
+    def notices(self) -> Sequence[str]:
+        return ()  # how it reads is in `status`, which the window shows as it changes
+
+    @property
+    def audit_failures(self) -> Sequence[tuple[float, str]]:
+        return ()  # the books are the source's own
+
+    def reference(self) -> None:
+        return None  # a queue someone else runs: no M/M/c to compare with
+
     async def open(self) -> None:
         if not self._opened:
             await self.source.open()
             self._opened = True
+
+    async def run_slice(self, budget: float) -> None:
+        """Wait about `budget` wall seconds while the polls go on (less when it ends)."""
+        task = self._task
+        if task is None or task.done():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), budget)
+
+    async def wait(self) -> None:
+        """Until the watch ends (its duration, or `stop`); raises a lasting error."""
+        task = self._task
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.error is not None:
+            raise self.error
 
     def start(self) -> None:
         if self._state is not RunState.IDLE:
@@ -170,8 +212,9 @@ class MonitorEngine:
             raise RuntimeError("MonitorEngine.start() needs a running asyncio event loop"
                                ) from None
         self._t0 = time.time()
+        self._replay_history()
         self._state = RunState.RUNNING
-        self.status = f"{self.source.url}: connecting ({self.source.method})"
+        self.status = f"{self.source.url}: connecting"
         self._task = loop.create_task(self._run())
 
     def pause(self) -> None:
@@ -264,6 +307,28 @@ class MonitorEngine:
 
     # ------------------------------------------------------------------ polling
 
+    def _replay_history(self) -> None:
+        """The past `backfill` seconds from the history as frames before time 0: reopening
+        a source shows its past at once (folded to at most `BACKFILL_POINTS` frames)."""
+        if self.history is None or self.backfill <= 0:
+            return
+        d = self.history.load(self._t0 - self.backfill, self._t0, max_points=BACKFILL_POINTS)
+        for i in range(len(d["t"])):
+            def v(c: str, i: int = i) -> float | None:
+                x = float(d[c][i])
+                return None if math.isnan(x) else x
+
+            t = float(d["t"][i])
+            if d["reachable"][i] != 1:
+                self._frames.append(frame_of(gap(t, "unreachable"), Rates(NAN, NAN),
+                                             t - self._t0))
+                continue
+            s = Sample(t=t, ready=_i(v("ready")), in_flight=_i(v("in_flight")),
+                       failed=_i(v("failed")), delayed=_i(v("delayed")),
+                       consumers=_i(v("consumers")), completed=v("completed"))
+            r = Rates(float(d["arrival_rate"][i]), float(d["completion_rate"][i]))
+            self._frames.append(frame_of(s, r, t - self._t0))
+
     async def poll(self) -> Sample:
         """Read the source once, now: record the sample, its frame, history and alerts."""
         t = self.now
@@ -304,6 +369,7 @@ class MonitorEngine:
             self.history.add(sample, r)
         for alert in self._alerts.observe(sample):
             self.alerts.append(alert)
+            self._markers.append(AppliedChange(t, f"alert.{alert.rule}", None, alert.text))
             log.warning("monitor alert: %s", alert.text)
             if self._on_alert is not None:
                 self._on_alert(alert)
@@ -328,3 +394,8 @@ class MonitorEngine:
                 self._state = RunState.FINISHED
             if self.history is not None:
                 self.history.flush()
+
+
+def _is_an_engine(e: MonitorEngine) -> Engine:
+    """mypy checks here that MonitorEngine implements the Engine protocol in full."""
+    return e

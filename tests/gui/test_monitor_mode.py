@@ -1,0 +1,90 @@
+"""Monitor in the window: chosen in the toolbar beside Simulated and Live, it watches a real
+RQ queue on the same plots (in flight among them), says in the status bar how it reads, and
+an unreachable source is a message and a gap while polling goes on."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from queuelab.core.engine import RunState
+from queuelab.core.validation import ParamChange
+from queuelab.gui.engines import MONITOR, SIMULATED
+
+from ..monitor.helpers import on_server, unique
+from .helpers import wait_until
+
+
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The history files go to this test's folder, not the user's data folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+def watch(window: Any, url: str) -> None:
+    assert window.choose_backend(url) is None
+    assert window._submit_change(ParamChange("run.sample_interval", 0.5)) is None
+    window.set_mode(MONITOR)
+    assert window.runner.kind == MONITOR and window.runner.engine.kind == MONITOR
+    assert window.controls.mode_actions[MONITOR].isChecked()
+    window.toggle_run()
+
+
+@on_server("redis")
+@pytest.mark.asyncio
+async def test_monitor_an_rq_queue_in_the_window(window: Any, tmp_path: Path) -> None:
+    import redis
+    import rq
+
+    r = redis.Redis()
+    q = unique("gui")
+    queue = rq.Queue(q, connection=r)
+    jobs = [queue.enqueue("tests.monitor.rq_jobs.quick") for _ in range(7)]
+    try:
+        watch(window, f"redis://127.0.0.1:6379/0?queue={q}")
+        await wait_until(lambda: window.runner.engine.state == RunState.RUNNING, 20,
+                         "the monitor runs")
+        await wait_until(lambda: window.history.last("depth", 1).size > 0
+                         and window.history.last("depth", 1)[0] == 7, 20, "depth 7 plotted")
+        await wait_until(lambda: "RQ layout on Redis" in window.message.text(), 20,
+                         "the status bar says how it reads")
+        assert "watching every 0.5 s" in window.state_label.text()
+        curve = window.plots.plots["queue"].curves[0].item
+        assert curve.opts["connect"] == "finite"  # gaps break the line in monitor mode
+        names = [c.series.name for c in window.plots.plots["queue"].curves]
+        assert "in flight" in names
+        assert "flow balance" in window.plots.plots["throughput"].plot.toolTip()
+        files = list((tmp_path / "data").rglob("*.sqlite"))
+        assert len(files) == 1  # the history of this source
+        window.set_mode(SIMULATED)
+        assert window.plots.plots["queue"].curves[0].item.opts["connect"] == "all"
+    finally:
+        r.delete(f"rq:queue:{q}", *(f"rq:job:{j.id}" for j in jobs))
+        r.srem("rq:queues", f"rq:queue:{q}")
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_source_is_a_message_and_a_gap(window: Any) -> None:
+    watch(window, "redis://:hush-hush@127.0.0.1:1/0?queue=nowhere")
+    await wait_until(lambda: "unreachable" in window.message.text(), 20, "the message")
+    assert "hush-hush" not in window.message.text()
+    await wait_until(lambda: window.history.last("depth", 2).size == 2, 20, "two polls")
+    assert all(math.isnan(v) for v in window.history.last("depth", 2))
+    assert window.runner.engine.state == RunState.RUNNING  # polling goes on by itself
+
+
+@pytest.mark.asyncio
+async def test_alerts_raise_a_notification_and_a_marker(window: Any) -> None:
+    from queuelab.core.monitoring import AlertRules, Sample
+
+    watch(window, "redis://127.0.0.1:1/0?queue=nowhere")
+    engine = window.runner.engine
+    engine._alerts.rules = AlertRules(backlog=5)
+    engine._record(Sample(t=1.0, ready=9), 1.0)
+    window.refresh()
+    assert window.monitor.notified == ["Queue alert: backlog 9 is above 5"]
+    assert engine.changes[-1].label() == "alert: backlog 9 is above 5"
+    await engine.stop()
