@@ -29,7 +29,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from queuelab.core.engine import AppliedChange, Engine, RunState, Totals, WorkerInfo
+from queuelab.core.engine import (
+    AppliedChange,
+    Engine,
+    FoundTasks,
+    RunState,
+    Totals,
+    WorkerInfo,
+)
 from queuelab.core.metrics import FRAME_COLUMNS, MetricsFrame, RunSummary
 from queuelab.core.monitoring import (
     Alert,
@@ -169,6 +176,18 @@ class MonitorEngine:
     @property
     def opened(self) -> bool:
         return self._opened
+
+    @property
+    def found(self) -> FoundTasks:
+        """Nothing to take over: what the queue holds is watched, never worked or purged."""
+        return FoundTasks()
+
+    async def purge_found(self) -> FoundTasks:
+        raise ScenarioError(FieldError("queue.backend", READ_ONLY))
+
+    @property
+    def shared(self) -> str | None:
+        return "a monitored queue is worked by others; the monitor only reads it"
 
     @property
     def notices(self) -> Sequence[str]:
