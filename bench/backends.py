@@ -228,10 +228,100 @@ class Bench:
     backend: Runner | None = None  # the QueueLab side, if not `through_backend(url)`
 
 
+# --- SQS: a local SQS server (moto_server, started here on a free 127.0.0.1 port) -------
+# moto answers in time that grows with a queue's length: use a few hundred tasks (--tasks).
+_SQS_ENDPOINT: list[str] = []
+
+
+def sqs_endpoint() -> str:
+    """The local SQS server's endpoint, started on first use and stopped at exit."""
+    if not _SQS_ENDPOINT:
+        import atexit
+        import os
+        import shutil
+        import socket
+        import subprocess
+
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")  # any key works locally
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+        server = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        atexit.register(server.terminate)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        _SQS_ENDPOINT.append(f"http://127.0.0.1:{port}")
+    return _SQS_ENDPOINT[0]
+
+
+async def sqs_backend(tasks: list[Task], workers: int, yield_each: bool, clock: Clock) -> float:
+    url = f"sqs://bench?endpoint={sqs_endpoint()}"
+    return await through_backend(url)(tasks, workers, yield_each, clock)
+
+
+async def raw_aiobotocore(
+    tasks: list[Task], workers: int, yield_each: bool, clock: Clock
+) -> float:
+    """aiobotocore alone on a FIFO queue as QueueLab's fifo discipline uses one (a message
+    group per message): SendMessage each task, then W consumers ReceiveMessage (1 message)
+    + json.loads + DeleteMessage until the queue is empty. None of QueueLab's Python."""
+    import json
+
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import get_session
+
+    endpoint = sqs_endpoint()
+    config = AioConfig(max_pool_connections=64)
+    async with get_session().create_client(
+        "sqs", region_name="us-east-1", endpoint_url=endpoint, config=config
+    ) as client:
+        made = await client.create_queue(
+            QueueName="bench-raw.fifo", Attributes={"FifoQueue": "true"}
+        )
+        url = made["QueueUrl"]
+
+        async def consume() -> None:
+            while True:
+                got = await client.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60,
+                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                )  # fmt: skip
+                messages = got.get("Messages", [])
+                if not messages:
+                    return
+                json.loads(messages[0]["Body"])
+                await client.delete_message(
+                    QueueUrl=url, ReceiptHandle=messages[0]["ReceiptHandle"]
+                )
+                if yield_each:
+                    await asyncio.sleep(0)
+
+        start = clock()
+        for n, task in enumerate(tasks):
+            token = f"{start}-{n}"
+            await client.send_message(
+                QueueUrl=url, MessageBody=task.to_json(),
+                MessageGroupId=token, MessageDeduplicationId=token,
+            )  # fmt: skip
+        await asyncio.gather(*(consume() for _ in range(workers)))
+        return clock() - start
+
+
 BENCHES: dict[str, Bench] = {
     "memory": Bench("memory://bench", raw_asyncio_queue, "asyncio.Queue"),
     "redis": Bench(f"{REDIS_URL}?queue={REDIS_QUEUE}", raw_redis_lua, "redis-py+Lua"),
     "amqp": Bench(f"{AMQP_URL}?queue={AMQP_QUEUE}", raw_aio_pika, "aio-pika"),
+    "sqs": Bench("sqs://bench", raw_aiobotocore, "aiobotocore", sqs_backend),
 }
 
 

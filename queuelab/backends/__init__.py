@@ -57,6 +57,7 @@ _POSTGRES = _Backend("queuelab.backends.sql", ("sqlalchemy", "greenlet", "asyncp
 _REDIS = _Backend("queuelab.backends.redis_queue", ("redis",))
 _AMQP = _Backend("queuelab.backends.amqp", ("aio_pika", "aiormq", "pamqp"))
 _SQS = _Backend("queuelab.backends.sqs", ("aiobotocore", "botocore", "aiohttp"))
+_NATS = _Backend("queuelab.backends.nats_queue", ("nats",))
 
 _SCHEMES: dict[str, _Backend] = {
     "memory": _Backend("queuelab.backends.memory", ()),
@@ -70,6 +71,7 @@ _SCHEMES: dict[str, _Backend] = {
     "amqp": _AMQP,
     "amqps": _AMQP,
     "sqs": _SQS,
+    "nats": _NATS,
 }
 
 #: the package a person installs for each driver import name (they differ for aio_pika)

@@ -185,3 +185,17 @@ def sqs_endpoint() -> Iterator[str]:
     """The local SQS server's endpoint, started once for the session and stopped after."""
     with moto_sqs(SQS_PORT) as endpoint:
         yield endpoint
+
+
+# --- NATS JetStream (queuelab.backends.nats_queue) -----------------------------------------
+#: The shared server on 127.0.0.1:4222; a queue (two streams) per test, deleted after. The
+#: consumers' AckWait is 1 s here, so a dead worker's lease ends by time within a second.
+NATS_URL = "nats://127.0.0.1:4222?ack_wait=1"
+
+BACKENDS += [
+    SharedServerSpec("nats", NATS_URL, id="nats-fifo", wake_latency=0.5, marks=needs("nats")),
+    SharedServerSpec(
+        "nats", f"{NATS_URL}&discipline=priority", id="nats-priority", discipline="priority",
+        wake_latency=0.5, marks=needs("nats"),
+    ),
+]

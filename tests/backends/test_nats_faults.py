@@ -1,0 +1,127 @@
+"""nats://: what the contract cannot show - bad URLs, an unreachable server, JetStream's
+MaxDeliver advisories, and a live run whose connection is cut mid-run (through a relay: the
+shared NATS server itself is never stopped)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from queuelab.backends import BackendError, open_queue
+from queuelab.backends.nats_queue import NatsQueue
+from queuelab.runtime.engine import LiveEngine
+from tests.runtime.helpers import run_to_end, scenario
+
+from ..services import needs
+from .contract import expect_counts, ids, task
+from .relay import TcpRelay
+from .sqs_server import free_port
+
+pytestmark = needs("nats")
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nats://127.0.0.1:4222?colour=red", "does not know the option(s) colour"),
+        ("nats://127.0.0.1:4222?discipline=lifo", "discipline must be one of fifo, priority"),
+        ("nats://127.0.0.1:4222?queue=a.b", "queue must be 1-64 letters"),
+        ("nats://127.0.0.1:4222?ack_wait=0", "ack_wait must be a number"),
+        ("nats://?queue=x", "nats:// needs a host"),
+    ],
+)
+def test_bad_urls_are_refused_naming_what_is_wrong(url: str, message: str) -> None:
+    with pytest.raises(BackendError) as info:
+        open_queue(url)
+    assert message in str(info.value)
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_server_is_one_clear_line_without_the_password() -> None:
+    port = free_port()
+    q = open_queue(f"nats://user:s3cret@127.0.0.1:{port}?connect_timeout=1")
+    start = time.monotonic()
+    with pytest.raises(BackendError) as info:
+        await q.open()
+    text = str(info.value)
+    assert "cannot reach the NATS server" in text and "s3cret" not in text and "\n" not in text
+    assert time.monotonic() - start < 10
+
+
+@pytest_asyncio.fixture
+async def queue() -> AsyncIterator[NatsQueue]:
+    q = open_queue(f"nats://127.0.0.1:4222?queue=faults-{uuid.uuid4().hex[:12]}&ack_wait=0.5"
+                   "&max_deliver=2")
+    assert isinstance(q, NatsQueue)
+    await q.open()
+    try:
+        yield q
+    finally:
+        await q.destroy()
+        await q.close()
+
+
+@pytest.mark.asyncio
+async def test_maxdeliver_moves_a_task_that_kills_its_workers_to_the_dead_letters(
+    queue: NatsQueue,
+) -> None:
+    await queue.enqueue(task(1))
+    for _ in range(2):  # two workers die holding it (their leases end by AckWait)
+        [d] = await queue.claim(0.5, timeout=3.0)
+        assert d.task.id == "t1"
+        await asyncio.sleep(0.8)
+    assert await queue.claim(30.0, timeout=1.5) == []  # JetStream gave up on it
+    await expect_counts(queue, dead=1)
+    dead = await queue.get_dead_letter("t1")
+    assert dead is not None and dead.error_kind == "MaxDeliver" and dead.task.attempts == 2
+    assert await queue.reprocess(["t1"], reset_attempts=True) == 1
+    assert ids(await queue.claim(30.0, timeout=2.0)) == ["t1"]
+
+
+@pytest.mark.asyncio
+async def test_a_live_run_keeps_its_books_while_its_connection_is_cut() -> None:
+    """The live engine over JetStream through a relay that is cut twice mid-run for a second:
+    nats-py reconnects, every frame balances, the audits agree, and the streams hold what
+    the books say at the end."""
+    relay = TcpRelay(4222)
+    await relay.start()
+    name = f"outage-{uuid.uuid4().hex[:12]}"
+    s = scenario(
+        run={"duration": 40.0, "warmup": 0.0, "time_scale": 0.25},
+        arrivals={"rate": 4.0},
+        service={"mean": 0.3},
+        failures={"probability": 0.15, "poison_fraction": 0.05},
+        retry={"max_attempts": 3, "base_delay": 1.0},
+        queue={"backend": f"nats://127.0.0.1:{relay.port}?queue={name}&ack_wait=2"},
+        pool={"workers": 3},
+    )
+    engine = LiveEngine(s)
+    await engine.open()
+    queue = engine.queue
+    assert isinstance(queue, NatsQueue)
+
+    async def outages() -> None:
+        for _ in range(2):
+            await asyncio.sleep(1.2)
+            await relay.cut()
+            await asyncio.sleep(1.0)
+            await relay.start()
+
+    cut = asyncio.create_task(outages())
+    try:
+        await run_to_end(engine)
+        await cut
+        totals = engine.totals()
+        assert queue.reconnects >= 1
+        assert totals.done > 0.4 * totals.created
+        counts = await queue.counts()
+        assert counts.dead == totals.dead_lettered
+        assert counts.ready + counts.delayed + counts.leased == totals.waiting + totals.retrying
+    finally:
+        cut.cancel()
+        await queue.destroy()
+        await engine.aclose()
