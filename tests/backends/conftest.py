@@ -172,10 +172,11 @@ SQS_PORT = free_port()
 SQS_URL = f"sqs://contract?region=us-east-1&endpoint=http://127.0.0.1:{SQS_PORT}"
 
 BACKENDS += [
-    SharedServerSpec("sqs", SQS_URL, id="sqs-fifo", wake_latency=1.5, load_tasks=200),
+    SharedServerSpec("sqs", SQS_URL, id="sqs-fifo", wake_latency=1.5, load_tasks=200,
+                     batch_cap=10),
     SharedServerSpec(
         "sqs", f"{SQS_URL}&discipline=priority", id="sqs-priority", discipline="priority",
-        wake_latency=1.5, load_tasks=200,
+        wake_latency=1.5, load_tasks=200, batch_cap=10,
     ),
 ]
 
