@@ -22,7 +22,7 @@ from .contract import expect_counts, ids, task
 from .relay import TcpRelay
 from .sqs_server import free_port
 
-pytestmark = needs("nats")
+pytestmark = [*needs("nats")]
 
 @pytest.mark.parametrize(
     ("url", "message"),
