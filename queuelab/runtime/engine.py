@@ -26,8 +26,9 @@ drive either without asking which one they hold. What differs, and why:
 * `totals()` come from the engine's own books (`runtime.ledger`); after every frame they are
   checked against the backend's counts (`audits`, `audit_failures`).
 * A queue other processes work too (`queuelab worker` beside `queuelab run`, two runs on one
-  queue) is noticed - leases the run does not hold, found at the start or at an audit -
-  and said (`shared`): from then on the books are the backend's counts, `done` this run's
+  queue) is noticed - leases the run does not hold, found at the start or at two audits in
+  a row, or tasks that appear or vanish with no call of the run to explain them - and said
+  (`shared`): from then on the books are the backend's counts, `done` this run's
   acks, and the balance is what the others took (`Totals.by_others`). A run that produces
   nothing (`queuelab worker`) shares its queue from the start.
 * The queue stays open after the run so the dead-letter pane keeps working; `aclose()` closes
@@ -581,6 +582,15 @@ class LiveEngine:
         # A broker's counts may lag its confirms by a moment: a difference counts once two
         # audits in a row see one (a lost or doubled task stays different for good).
         if problem is not None and self._suspect is not None:
+            # tasks that appeared or vanished with no call of this run to explain them:
+            # another process adds to or takes from this queue
+            extra = ctx.ledger.unexplained(counts, slack)
+            if extra:
+                self._share(f"at t = {now:,.1f} s the backend held {abs(extra):,} task(s) "
+                            f"{'more' if extra > 0 else 'fewer'} than this run's books: "
+                            f"another process {'adds to' if extra > 0 else 'takes from'} "
+                            "this queue", counts)
+                return
             self.audit_failures.append((now, problem))
         self._suspect = problem
 

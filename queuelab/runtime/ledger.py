@@ -182,6 +182,15 @@ class Ledger:
             shared=True,
         )
 
+    def unexplained(self, counts: QueueCounts, slack: tuple[int, int, int] = (0, 0, 0)) -> int:
+        """Tasks the backend holds beyond (> 0) or short of (< 0) what the books hold, past
+        what the calls in progress may add or remove: no call of this run moves a task in or
+        out unseen, so such a difference is another process's doing (0 when there is none)."""
+        held = self.waiting + len(self._due) + self.in_flight + self.inline + self.dead
+        diff = counts.total - held
+        allowed = sum(slack)
+        return 0 if abs(diff) <= allowed else diff
+
     def foreign_leases(self, counts: QueueCounts, slack: tuple[int, int, int] = (0, 0, 0)
                        ) -> int:
         """Leases the backend holds beyond this run's own and the calls in progress: tasks

@@ -58,7 +58,8 @@ async def test_a_run_beside_a_worker_says_it_shares_its_queue(tmp_path: Path) ->
         await _watch(run)
     finally:
         await worker.stop(drain=True)
-    assert run.shared is not None and "other workers serve this queue" in run.shared
+    assert run.shared is not None and "this queue" in run.shared  # leases or tasks not its own
+    assert run.reference() is None  # the window's theory lines and Theory tab read this
     assert worker.shared is not None
     totals = run.totals().check()
     assert totals.shared and totals.by_others > 0  # the worker's completions
