@@ -304,7 +304,7 @@ class BackendDialog(QDialog):
         self.hint.setText(hint)
         sqlite = key == "sqlite"
         self._form.setRowVisible(self.sqlite_box, sqlite)
-        secret = key in ("postgresql", "redis", "amqp")
+        secret = key in ("postgresql", "redis", "amqp", "nats")
         self._form.setRowVisible(self.password_edit, secret)
         self._form.setRowVisible(self.queue_edit, bool(key) and key != "memory")
         for field_key, edit in self.option_edits.items():

@@ -51,6 +51,9 @@ KINDS: tuple[BackendKind, ...] = (
                 "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, a role), never "
                 "from the URL. Endpoint: empty for AWS itself, or a local SQS server "
                 "(http://127.0.0.1:5000) or a VPC endpoint."),
+    BackendKind("nats", "NATS JetStream", ("nats",), "nats://localhost:4222",
+                "nats://[USER@]HOST:PORT of a server with JetStream on (nats-server -js). "
+                "Ack wait: how soon a task held by a worker that died comes back."),
 )
 
 #: the URL options a kind shows as fields of their own, beside the queue name
@@ -59,6 +62,7 @@ OPTION_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {  # kind: (option,
         ("region", "Region", "us-east-1"),
         ("endpoint", "Endpoint", "empty: AWS itself; or http://127.0.0.1:5000"),
     ),
+    "nats": (("ack_wait", "Ack wait (s)", "30"),),
 }
 
 
@@ -148,7 +152,8 @@ def check_scheme(url: str) -> str | None:
     if not sep:
         return "a backend URL starts with a scheme, e.g. memory://, sqlite:///, redis://"
     if scheme.lower() not in supported_schemes():
-        return f"unknown scheme {scheme!r}: use memory, sqlite, postgresql, redis, amqp or sqs"
+        return (f"unknown scheme {scheme!r}: use memory, sqlite, postgresql, redis, amqp, sqs "
+                "or nats")
     return None
 
 
