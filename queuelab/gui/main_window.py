@@ -42,6 +42,7 @@ from queuelab.gui import files, help_links, keda_files, welcome
 from queuelab.gui.about import AboutDialog
 from queuelab.gui.backend_dialog import BackendDialog
 from queuelab.gui.backend_urls import BackendSecrets
+from queuelab.gui.comparison import Comparison
 from queuelab.gui.edits import rebuild
 from queuelab.gui.engines import LIVE, MONITOR, SIMULATED, unavailable_reason
 from queuelab.gui.found_dialog import FoundDialog, fresh_queue_name
@@ -69,11 +70,11 @@ THEORY_EVERY = 0.5
 DEAD_LETTERS_EVERY = 1.0
 RATE_EVERY = 1.0
 ACTIVE = (RunState.RUNNING, RunState.PAUSED, RunState.STOPPING)
-TAB_SHARES = {1: 0.5, 2: 0.42, 3: 0.4}  # dead letters, wait percentiles, theory (by index)
+TAB_SHARES = {1: 0.5, 2: 0.42, 3: 0.4, 4: 0.45}  # dead letters, waits, theory, compare
 FORM_MIN_WIDTH = 300
 LIVE_TARGET = 180.0  # seconds a live run should take at the time scale proposed for it
 CONTINUE_FOR = 600.0  # scenario seconds a finished run is continued by to work off reprocessed
-TAB_WORKERS, TAB_DEAD, TAB_WAITS, TAB_THEORY = range(4)
+TAB_WORKERS, TAB_DEAD, TAB_WAITS, TAB_THEORY, TAB_COMPARE = range(5)
 
 
 def _dead_letter_pane() -> QWidget:
@@ -163,6 +164,9 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.dead_letters, "Dead letters")
         self.tabs.addTab(self.plots.wait_canvas, "Wait percentiles")
         self.tabs.addTab(self.theory, "Theory")
+        self.comparison = Comparison(self)
+        self.tabs.addTab(self.comparison.pane, "Compare")
+        self.controls.addAction(self.comparison.pin_action)
 
         # the first-run panel sits right under the plots it explains, above the tabs: the
         # plots keep their height, the table gives way while it is shown
@@ -284,6 +288,7 @@ class MainWindow(QMainWindow):
         r.addAction(self.controls.run_action)
         r.addAction(self.controls.step_action)
         r.addAction(self.controls.reset_action)
+        r.addAction(self.comparison.pin_action)
         r.addSeparator()
         for act in self.controls.speed_actions.values():
             r.addAction(act)
@@ -943,6 +948,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._refresh_timer.stop()
+        self.comparison.stop()
         self.runner.halt()
         self.save_settings()
         super().closeEvent(event)

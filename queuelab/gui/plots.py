@@ -71,6 +71,20 @@ class _Line:
         self.faded: FastCurve | None = None  # the sparse part of a share, drawn faded
 
 
+class _Ghost:
+    """A pinned run's curve on one plot: its fixed data, muted, with a legend entry."""
+
+    def __init__(self, series: Series, color: QColor, x: NDArray[np.float64],
+                 y: NDArray[np.float64], right: bool) -> None:
+        self.series = series
+        self.color = color
+        self.right = right
+        self.item = make_curve(series)
+        pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DotLine)
+        self.item.setPen(pen)
+        self.top = self.item.show_data(x, y)
+
+
 @dataclass(frozen=True)
 class PlotSpec:
     key: str
@@ -116,6 +130,21 @@ WAIT_PLOT = PlotSpec("waits", "wait in queue (s)", (  # p99 first: p50 is drawn 
     Series("wait_p50", "p50", "#2ca02c", has_gaps=True),
     Series("ref_wq", "theory mean Wq", "#444444", dashed=True, has_gaps=True),
 ))
+
+GHOSTS: dict[str, tuple[tuple[str, float, bool], ...]] = {
+    "queue": (("depth", 1.0, False),),
+    "throughput": (("throughput", 1.0, False),),
+    "errors": (("error_rate", 100.0, False),),
+    "utilization": (("workers", 1.0, True),),
+    "waits": (("wait_p95", 1.0, False),),
+}
+"""What a pinned run draws on each plot: (column, factor, on the right axis). One curve a
+plot, so the pins stay readable beside the current run's curves."""
+
+GHOST_COLUMNS = frozenset({"t"} | {c for spec in GHOSTS.values() for c, _, _ in spec})
+
+SLO_COLOR = "#c2185b"
+OVERALL_COLORS = {"wait_p95": "#ff7f0e", "wait_p99": "#d62728"}
 
 SHARE_COLUMN = "error_rate"  # the share of finished attempts: faded where few back it
 
@@ -206,7 +235,14 @@ class _Plot:
             # the SI prefix relabels (setHtml) the axis at every range change: costly, and
             # "(x0.001)" helps nobody reading tasks and seconds
             plot.getAxis(name).enableAutoSIPrefix(False)
+        self.slo: tuple[str, float] | None = None  # (frame column, limit) shaded where broken
+        self.slo_band: FastCurve | None = None
+        self.slo_line: pg.InfiniteLine | None = None
+        self.overall_lines: dict[str, pg.InfiniteLine] = {}
+        self.floor = 0.0  # the y axis reaches at least this high (an SLO line must show)
         self.markers: deque[pg.InfiniteLine] = deque()
+        self.ghosts: list[_Ghost] = []  # pinned runs' curves (pins.py), drawn muted
+        self.overlays: list[tuple[Series, QColor]] = []  # legend entries of the SLO and such
         self._tops: dict[int, float] = {}
         self._label_layout: tuple[object, ...] = ()
         self.colors: PlotColors | None = None
@@ -244,7 +280,19 @@ class _Plot:
                    if self._legend_has_reference or not line.series.column.startswith("ref_")]
         if self.band is not None and self._legend_has_band:
             entries.insert(0, (self.band.series, c.series(self.band.series.color)))
+        entries += self.overlays
+        entries += [(g.series, g.color) for g in self.ghosts if g.item.isVisible()]
         self.legend.show_entries(entries, c.text)
+
+    def set_ghosts(self, ghosts: list[_Ghost]) -> None:
+        """Replace the pinned runs' curves on this plot (their data are fixed)."""
+        for g in self.ghosts:
+            (self.right if g.right and self.right is not None else self.plot).removeItem(g.item)
+        self.ghosts = ghosts
+        for g in ghosts:
+            g.item.setZValue(-5)  # under the current run's curves
+            (self.right if g.right and self.right is not None else self.plot).addItem(g.item)
+        self._show_legend()
 
     def _style_marker(self, line: pg.InfiniteLine) -> None:
         c = self.colors
@@ -299,12 +347,18 @@ class _Plot:
                 top = max(top, float(np.fmax.reduce(fy)) if np.isfinite(fy).any() else 0.0)
             if vb is not None:
                 tops[id(vb)] = max(tops.get(id(vb), 0.0), top)
+        for g in self.ghosts:
+            vb = g.item.getViewBox()
+            if vb is not None and g.item.isVisible():
+                tops[id(vb)] = max(tops.get(id(vb), 0.0), g.top)
         vb = self.plot.getViewBox()
-        self._set_top(vb, tops[id(vb)], self.spec.y_cap, self.spec.counts)
+        self._set_top(vb, max(tops[id(vb)], self.floor), self.spec.y_cap, self.spec.counts)
         if self.right is not None:
             self._set_top(self.right, tops[id(self.right)], None, self.spec.right_counts)
         if self.band is not None:
             self._show_band(x, columns[self.band.series.column])
+        if self.slo_band is not None:
+            self._show_slo(x, columns)
 
     @staticmethod
     def _share(x: NDArray[np.float64], columns: dict[str, NDArray[np.float64]],
@@ -334,6 +388,18 @@ class _Plot:
         top = self._tops.get(id(self.plot.getViewBox()), 1.0)
         xs, ys = decimate(x, np.where(on, top, 0.0), MAX_DRAWN_POINTS)
         self.band.item.show_data(xs, ys)
+
+    def _show_slo(self, x: NDArray[np.float64], columns: dict[str, NDArray[np.float64]]) -> None:
+        """Shade the frames whose statistic breaks the SLO, the plot's full height."""
+        assert self.slo_band is not None
+        if self.slo is None or self.slo[0] not in columns:
+            self.slo_band.show_data(EMPTY, EMPTY)
+            return
+        column, limit = self.slo
+        broken = np.nan_to_num(columns[column]) > limit
+        top = self._tops.get(id(self.plot.getViewBox()), 1.0)
+        xs, ys = decimate(x, np.where(broken, top, 0.0), MAX_DRAWN_POINTS)
+        self.slo_band.show_data(xs, ys)
 
     def _set_top(self, vb: pg.ViewBox, top: float, cap: float | None, counts: bool) -> None:
         """Y from 0 to a round number above the data: the axis moves only when it must.
@@ -528,6 +594,7 @@ class PlotPanel(QWidget):
         self._cost = 0.0  # smoothed cost of one redraw
         self._next_redraw = 0.0  # perf_counter time before which no redraw starts
 
+        self._objective: tuple[str | None, float, dict[str, float] | None] | None = None
         self.canvas = _TimedCanvas(self)
         self.canvas.ci.setSpacing(12)  # room for the top and bottom tick labels of neighbours
         self.canvas.ci.setContentsMargins(2, 4, 2, 2)
@@ -574,6 +641,8 @@ class PlotPanel(QWidget):
             canvas.setBackground(c.background)
         for p in self.plots.values():
             p.restyle(c)
+        if self._objective is not None:
+            self.set_objective(*self._objective)
         self._dirty = True
 
     def changeEvent(self, event: QEvent) -> None:
@@ -620,6 +689,69 @@ class PlotPanel(QWidget):
         self.reference_shown = shown
         for p in self.plots.values():
             p.show_reference_in_legend(shown)
+        self._dirty = True
+
+    def set_ghosts(self, pins: list[tuple[str, QColor, dict[str, NDArray[np.float64]]]]
+                   ) -> None:
+        """Draw the pinned runs (name, color, their columns) on every plot, muted."""
+        for key, p in self.plots.items():
+            ghosts = []
+            for name, color, columns in pins:
+                x = columns["t"]
+                for column, factor, right in GHOSTS.get(key, ()):
+                    xs, ys = decimate(x, columns[column] * factor, MAX_DRAWN_POINTS)
+                    series = Series(column, name, color.name(), has_gaps=True, step=right)
+                    ghosts.append(_Ghost(series, color, xs, ys, right))
+            p.set_ghosts(ghosts)
+        self._dirty = True
+
+    def set_objective(self, column: str | None, limit: float,
+                      overall: dict[str, float] | None = None) -> None:
+        """The SLO on the wait plot: a line at `limit`, frames whose `column` breaks it
+        shaded (None: a mean-wait SLO, drawn but with no per-frame test), and the run's
+        overall percentiles (`overall`: wait_p95, wait_p99) as lines beside the curves."""
+        self._objective = (column, limit, overall)
+        p = self.wait_plot
+        c = self.colors
+        band, slo_line = p.slo_band, p.slo_line
+        if band is None or slo_line is None:
+            band = make_curve(Series("slo", "breaks the SLO", SLO_COLOR, band=True))
+            band.setZValue(-10)
+            p.plot.addItem(band, ignoreBounds=True)
+            slo_line = pg.InfiniteLine(angle=0, movable=False)
+            slo_line.setZValue(15)
+            p.plot.addItem(slo_line, ignoreBounds=True)
+            p.slo_band, p.slo_line = band, slo_line
+        shade = QColor(c.series(SLO_COLOR))
+        shade.setAlphaF(0.10 if not c.dark else 0.2)
+        band.setBrush(pg.mkBrush(shade))
+        band.setPen(pg.mkPen(None))
+        p.slo = (column, limit) if column else None
+        line_color = c.series(SLO_COLOR)
+        slo_line.setPen(pg.mkPen(line_color, width=2))
+        slo_line.setPos(limit)
+        slo_line.setToolTip(f"SLO: {limit:g} s")
+        overlays = [(Series("slo", f"SLO {limit:g} s", SLO_COLOR), line_color)]
+        for col, color in OVERALL_COLORS.items():
+            value = (overall or {}).get(col, math.nan)
+            line = p.overall_lines.get(col)
+            if line is None:
+                line = pg.InfiniteLine(angle=0, movable=False)
+                line.setZValue(14)
+                p.plot.addItem(line, ignoreBounds=True)
+                p.overall_lines[col] = line
+            qc = c.series(color)
+            line.setPen(pg.mkPen(qc, width=1, style=Qt.PenStyle.DashDotLine))
+            line.setVisible(math.isfinite(value))
+            if math.isfinite(value):
+                line.setPos(value)
+                name = f"run {col[5:]} {value:.3g} s"
+                line.setToolTip(f"The whole run's {col[5:]} (after the warm-up): {value:.4g} s")
+                overlays.append((Series(col, name, color, dashed=True), qc))
+        p.overlays = overlays
+        p.floor = max(limit, *(v for v in (overall or {}).values() if math.isfinite(v)),
+                      0.0) * 1.05
+        p._show_legend()
         self._dirty = True
 
     def _user_moved(self, *_: object) -> None:

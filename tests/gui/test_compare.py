@@ -1,0 +1,122 @@
+"""Compare runs in the window: pin a run, see it as ghost curves and in the Compare tab
+beside the current run, with figures that are the engine's own summaries."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from queuelab.core.engine import RunState
+from queuelab.gui.main_window import TAB_COMPARE, MainWindow
+from queuelab.gui.pins import MAX_PINS
+from queuelab.io.scenario_files import load_scenario
+from queuelab.tuning.compare import COMPARED, format_estimate
+from queuelab.tuning.stats import estimate
+
+from .helpers import scenario, wait_until
+
+pytestmark = pytest.mark.asyncio
+
+SHORT = {"duration": 600.0, "warmup": 60.0}
+
+
+async def _run_to_end(w: MainWindow) -> None:
+    w.set_speed(None)
+    w.toggle_run()
+    engine = w.runner.engine
+    assert engine is not None
+    await wait_until(lambda: engine.state == RunState.FINISHED, 30.0, "the run's end")
+
+
+def _ghost_names(w: MainWindow) -> list[str]:
+    return [g.series.name for g in w.plots.plots["queue"].ghosts]
+
+
+async def test_pin_draws_a_ghost_with_a_legend_entry_and_unpin_removes_it(
+        window: MainWindow) -> None:
+    w = window
+    w.set_scenario(scenario(run=SHORT), None)
+    assert w.comparison.pin() is None, "nothing to pin before a run"
+    await _run_to_end(w)
+    w.comparison.pin_action.trigger()
+    assert len(w.comparison.pins) == 1
+    for key, plot in w.plots.plots.items():
+        assert [g.series.name for g in plot.ghosts] == ["baseline"], key
+        assert "baseline" in plot.legend.names, key
+    # hide, rename, remove from the Compare tab's list
+    item = w.comparison.pane.pin_list.item(0)
+    item.setCheckState(item.checkState().__class__.Unchecked)
+    assert _ghost_names(w) == [] and "baseline" not in w.plots.plots["queue"].legend.names
+    item = w.comparison.pane.pin_list.item(0)
+    item.setCheckState(item.checkState().__class__.Checked)
+    w.comparison.pane.pin_list.item(0).setText("two workers")
+    assert _ghost_names(w) == ["two workers"]
+    w.comparison.pane.pin_list.setCurrentRow(0)
+    w.comparison.pane.remove_requested.emit(0)
+    assert len(w.comparison.pins) == 0 and _ghost_names(w) == []
+    assert "two workers" not in w.plots.plots["waits"].legend.names
+
+
+async def test_at_most_four_pins_and_the_ghost_stays_across_a_new_run(
+        window: MainWindow, tmp_path: Path) -> None:
+    w = window
+    w.set_scenario(scenario(run=SHORT), None)
+    await _run_to_end(w)
+    for _ in range(MAX_PINS):
+        assert w.comparison.pin() is not None
+    assert w.comparison.pin() is None and not w.comparison.pin_action.isEnabled()
+    w.reset()  # a new run: the pinned curves stay, on the same time axis
+    assert len(_ghost_names(w)) == MAX_PINS
+    assert w.comparison.save_pin(w.comparison.pins.runs[0], tmp_path / "pin.toml")
+    assert load_scenario(tmp_path / "pin.toml").run.duration == SHORT["duration"]
+
+
+async def test_the_compare_table_shows_the_engine_summaries(window: MainWindow) -> None:
+    w = window
+    w.tabs.setCurrentIndex(TAB_COMPARE)
+    w.comparison.pane.objective_editor.price.setValue(2.5)
+    w.set_scenario(scenario(run=SHORT, pool={"workers": 2}), None)
+    await _run_to_end(w)
+    first = w.runner.engine.summary()  # type: ignore[union-attr]
+    w.comparison.pin()
+    w.set_scenario(scenario(run=SHORT, pool={"workers": 6}), None)
+    await _run_to_end(w)
+    second = w.runner.engine.summary()  # type: ignore[union-attr]
+    t = w.comparison.pane.table
+    assert [t.horizontalHeaderItem(c).text() for c in range(2)] == ["baseline", "current"]
+    rows = {c.key: r for r, c in enumerate(COMPARED)}
+    for col, s in ((0, first), (1, second)):
+        values = {"worker_hours": s.worker_seconds / 3600, "cost": 2.5 * s.worker_seconds / 3600,
+                  "mean_wait": s.mean_wait, "wait_p95": s.wait_p95, "wait_p99": s.wait_p99,
+                  "dead_lettered": s.dead_lettered, "peak_workers": s.peak_workers,
+                  "scale_events": s.scale_events, "utilization": s.utilization}
+        for key, value in values.items():
+            c = COMPARED[rows[key]]
+            shown = t.item(rows[key], col).text()
+            assert shown.startswith(format_estimate(estimate([value]), c)), (key, shown)
+    # one seed against one seed: shown with its difference, never coloured as real
+    cell = t.item(rows["worker_hours"], 1)
+    assert "%" in cell.text() and not cell.font().bold()
+    assert math.isclose(second.worker_seconds / first.worker_seconds, 3.0, rel_tol=0.01)
+
+
+async def test_seeds_give_intervals_and_a_real_difference_is_coloured(
+        window: MainWindow) -> None:
+    w = window
+    pane = w.comparison.pane
+    w.tabs.setCurrentIndex(TAB_COMPARE)
+    pane.seeds.setValue(3)
+    for workers in (2, 6):
+        w.set_scenario(scenario(run=SHORT, pool={"workers": workers}), None)
+        await _run_to_end(w)
+        pin = w.comparison.pin()
+        assert pin is not None
+        await wait_until(lambda p=pin: len(p.runs) == 3 and not p.pending, 90.0,
+                         "the replications")
+    assert sorted(w.comparison.pins.runs[0].seeds) == [1, 2, 3]
+    t = pane.table
+    cost = next(r for r, c in enumerate(COMPARED) if c.key == "worker_hours")
+    assert "±" in t.item(cost, 0).text()
+    assert t.item(cost, 1).font().bold(), "three times the workers: surely dearer"
