@@ -1,7 +1,8 @@
 """Where a sweep's runs execute: a local process pool, or a Dask cluster.
 
 Both take `RunTask`s and hand back `(task, figures, reason)` as runs finish, keeping a
-bounded window of runs in flight (memory does not grow with the sweep). Neither knows
+bounded window of runs in flight (memory does not grow with the sweep). Dask gets them a
+few at a time (`run_batch`): each Dask task costs its scheduler some round trips. Neither knows
 anything of sweeps: the local pool is `concurrent.futures` over every core, Dask is the
 engine of a cluster and QueueLab only submits the one function that runs a point.
 
@@ -16,6 +17,7 @@ A lost Dask scheduler ends the sweep with `ClusterLost`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import os
@@ -31,6 +33,8 @@ Runner = Callable[[RunTask], dict[str, Any]]
 Outcome = tuple[RunTask, dict[str, Any] | None, str]  # (task, figures or None, why it failed)
 WINDOW_PER_SLOT = 4  # runs in flight per worker: enough to never leave one idle
 DIED = "the worker process died (twice)"
+BATCH = 4  # runs per Dask task
+BATCHES_PER_SLOT = 3  # Dask tasks in flight per worker thread
 RECOMPUTING = ("lost", "pending")  # a Dask future whose result went down with its worker
 
 
@@ -141,6 +145,18 @@ class LocalPool:
                 yield task, None, _describe(exc)
 
 
+def run_batch(runner: Runner, batch: list[RunTask]) -> list[tuple[dict[str, Any] | None, str]]:
+    """Several runs in one Dask task (a task costs the scheduler a few round trips), each
+    with its figures or why it failed."""
+    out: list[tuple[dict[str, Any] | None, str]] = []
+    for task in batch:
+        try:
+            out.append((runner(task), ""))
+        except Exception as exc:  # this run failed: the others in the batch go on
+            out.append((None, _describe(exc)))
+    return out
+
+
 def as_completed_one(future: Any) -> Any:
     """An iterator over one Dask future, yielding it once it is done (or lost)."""
     from distributed import as_completed
@@ -212,40 +228,41 @@ class DaskCluster:
 
         if self._client is None:
             raise RuntimeError("use the cluster in a with block")
-        window = self.slots * WINDOW_PER_SLOT
+        window = self.slots * BATCHES_PER_SLOT
         source = iter(tasks)
-        owner: dict[str, RunTask] = {}
+        owner: dict[str, list[RunTask]] = {}
         flow = as_completed()
         exhausted = False
 
         def feed() -> None:
             nonlocal exhausted
             while not exhausted and len(owner) < window:
-                task = next(source, None)
-                if task is None:
+                batch = list(itertools.islice(source, BATCH))
+                if len(batch) < BATCH:
                     exhausted = True
-                    return
-                future = self._submit(runner, task)
-                owner[future.key] = task
-                flow.add(future)
+                if batch:
+                    future = self._submit(runner, batch)
+                    owner[future.key] = batch
+                    flow.add(future)
 
         feed()
         suspects: list[RunTask] = []
         while owner:
             future = self._next(flow)
-            task = owner.pop(future.key)
+            batch = owner.pop(future.key)
             if future.status == "finished":
-                yield task, self._result(future), ""
+                for task, (figures, reason) in zip(batch, self._result(future), strict=True):
+                    yield task, figures, reason
             elif future.status in RECOMPUTING:
-                owner[future.key] = task  # its result died with a worker: Dask runs it again
+                owner[future.key] = batch  # its result died with a worker: Dask runs it again
                 flow.add(future)
                 continue
             elif future.status != "error":
                 raise self._lost()
             elif (reason := self._reason(future)) == DIED:
-                suspects.append(task)  # it, or a run beside it, killed the worker
+                suspects.extend(batch)  # one of them, or a run beside them, killed the worker
             else:
-                yield task, None, reason
+                yield from ((task, None, reason) for task in batch)
             if suspects and owner:
                 continue  # let the runs in flight finish, then retry the suspects alone
             if suspects:
@@ -255,20 +272,21 @@ class DaskCluster:
 
     def _retry_alone(self, suspects: list[RunTask], runner: Runner) -> Iterator[Outcome]:
         for task in sorted(suspects, key=lambda t: (t.point, t.seed)):
-            future = self._submit(runner, task)
+            future = self._submit(runner, [task])
             self._next(as_completed_one(future))
             while future.status in RECOMPUTING:
                 self._next(as_completed_one(future))
             if future.status == "finished":
-                yield task, self._result(future), ""
+                figures, reason = self._result(future)[0]
+                yield task, figures, reason
             elif future.status == "error":
                 yield task, None, self._reason(future)
             else:
                 raise self._lost()
 
-    def _submit(self, runner: Runner, task: RunTask) -> Any:
+    def _submit(self, runner: Runner, batch: list[RunTask]) -> Any:
         try:
-            return self._client.submit(runner, task, pure=False)
+            return self._client.submit(run_batch, runner, batch, pure=False)
         except Exception:  # the client refuses once the scheduler is gone
             raise self._lost() from None
 
@@ -278,9 +296,9 @@ class DaskCluster:
         except Exception:
             raise self._lost() from None
 
-    def _result(self, future: Any) -> dict[str, Any]:
+    def _result(self, future: Any) -> list[tuple[dict[str, Any] | None, str]]:
         try:
-            return dict(future.result())
+            return list(future.result())
         except Exception:
             raise self._lost() from None
 
