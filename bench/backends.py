@@ -247,7 +247,8 @@ def sqs_endpoint() -> str:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+        mine = Path(sys.executable).parent / "moto_server"  # this environment's moto first
+        exe = str(mine) if mine.exists() else (shutil.which("moto_server") or "moto_server")
         server = subprocess.Popen(
             [exe, "-H", "127.0.0.1", "-p", str(port)],
             stdout=subprocess.DEVNULL,
@@ -317,11 +318,83 @@ async def raw_aiobotocore(
         return clock() - start
 
 
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+async def nats_backend(tasks: list[Task], workers: int, yield_each: bool, clock: Clock) -> float:
+    """QueueLab's side; its streams are deleted after the run."""
+    from queuelab.backends.nats_queue import NatsQueue
+
+    url = f"{NATS_URL}?queue=bench-{id(tasks)}"
+    try:
+        return await through_backend(url)(tasks, workers, yield_each, clock)
+    finally:
+        q = open_queue(url)
+        assert isinstance(q, NatsQueue)
+        await q.destroy()
+        await q.close()
+
+
+async def raw_nats(tasks: list[Task], workers: int, yield_each: bool, clock: Clock) -> float:
+    """nats-py alone, as JetStream's work-queue examples have it: a work-queue stream and a
+    durable pull consumer with explicit ack; each task published with its PubAck awaited,
+    then W consumers fetch(1) + json.loads + ack until every task is consumed."""
+    import json
+
+    import nats
+    from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StreamConfig
+
+    nc = await nats.connect(NATS_URL)
+    stream = f"BENCH_RAW_{id(tasks)}"
+    try:
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(
+            name=stream, subjects=[f"benchraw.{id(tasks)}"],
+            retention=RetentionPolicy.WORK_QUEUE,
+        ))  # fmt: skip
+        await js.add_consumer(stream, ConsumerConfig(
+            durable_name="raw", ack_policy=AckPolicy.EXPLICIT, ack_wait=60,
+        ))  # fmt: skip
+        consumed = 0
+        done = asyncio.Event()
+
+        async def consume() -> None:
+            nonlocal consumed
+            sub = await js.pull_subscribe_bind("raw", stream)
+            while True:
+                try:
+                    [msg] = await sub.fetch(1, timeout=1.0)
+                except nats.errors.TimeoutError:
+                    continue
+                json.loads(msg.data)
+                await msg.ack()
+                consumed += 1
+                if consumed == len(tasks):
+                    done.set()
+                if yield_each:
+                    await asyncio.sleep(0)
+
+        start = clock()
+        for task in tasks:
+            await js.publish(f"benchraw.{id(tasks)}", task.to_json().encode())
+        consumers = [asyncio.create_task(consume()) for _ in range(workers)]
+        await done.wait()
+        elapsed = clock() - start
+        for c in consumers:
+            c.cancel()
+        await asyncio.gather(*consumers, return_exceptions=True)
+        return elapsed
+    finally:
+        await nc.jetstream().delete_stream(stream)
+        await nc.close()
+
+
 BENCHES: dict[str, Bench] = {
     "memory": Bench("memory://bench", raw_asyncio_queue, "asyncio.Queue"),
     "redis": Bench(f"{REDIS_URL}?queue={REDIS_QUEUE}", raw_redis_lua, "redis-py+Lua"),
     "amqp": Bench(f"{AMQP_URL}?queue={AMQP_QUEUE}", raw_aio_pika, "aio-pika"),
     "sqs": Bench("sqs://bench", raw_aiobotocore, "aiobotocore", sqs_backend),
+    "nats": Bench(NATS_URL, raw_nats, "nats-py", nats_backend),
 }
 
 
