@@ -47,7 +47,7 @@ from queuelab.gui.edits import rebuild
 from queuelab.gui.engines import LIVE, MONITOR, SIMULATED, unavailable_reason
 from queuelab.gui.found_dialog import FoundDialog, fresh_queue_name
 from queuelab.gui.history import FrameHistory, Growth
-from queuelab.gui.monitor_view import MonitorWatch
+from queuelab.gui.monitor_view import MONITOR_SPEED_REASON, MonitorWatch
 from queuelab.gui.plot_items import format_clock
 from queuelab.gui.plots import PlotPanel
 from queuelab.gui.run_controls import DEFAULT_SPEED, RunControls
@@ -666,7 +666,9 @@ class MainWindow(QMainWindow):
         self.message.clear()  # nothing said about the previous run holds for this one
         self.controls.set_mode(engine.kind)
         simulated = engine.kind == SIMULATED
-        self.controls.set_speed_enabled(simulated)
+        self.controls.set_speed_enabled(
+            simulated, MONITOR_SPEED_REASON if engine.kind == MONITOR else "",
+            time_scale=engine.kind != MONITOR)
         self.controls.set_backend(self.secrets.full(engine.scenario.queue.backend))
         run = engine.scenario.run
         self.controls.set_time_scale(run.time_scale, run.duration)
@@ -743,7 +745,8 @@ class MainWindow(QMainWindow):
         now = time.monotonic()
         try:
             self.monitor.refresh()
-            self.controls.set_clock(engine.now, engine.scenario.run.duration)
+            self.controls.set_clock(engine.now, None if engine.kind == MONITOR
+                                    else engine.scenario.run.duration)
             totals = engine.totals()
             self.totals.show_totals(totals)
             shared = engine.shared

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from queuelab.core.engine import Engine
 
 ALERT_MS = 30_000  # how long an alert stays in the status bar
+MONITOR_SPEED_REASON = ("A monitored queue goes at its own pace, on the wall clock: speed "
+                        "is the simulator's")
 
 
 class MonitorWatch(QObject):

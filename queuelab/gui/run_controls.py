@@ -231,7 +231,15 @@ class RunControls(QToolBar):
         self.run_action.setEnabled(state != RunState.STOPPING)
         self.step_action.setEnabled(can_step and state in (RunState.IDLE, RunState.PAUSED))
 
-    def set_clock(self, now: float, duration: float) -> None:
+    def set_clock(self, now: float, duration: float | None) -> None:
+        """`t = now / duration`; a watch with no end (None): `watching for now`."""
+        if duration is None:
+            if self._clock_pattern != "watching":
+                self._clock_pattern = "watching"
+                self.clock.setFixedWidth(self.clock.fontMetrics().horizontalAdvance(
+                    "watching for 000:00:00") + 10)
+            self.clock.setText(f"watching for {format_clock(now)}")
+            return
         end = format_clock(duration)
         pattern = "0" * len(end)
         if pattern != self._clock_pattern:  # room for any time up to this duration
@@ -272,14 +280,15 @@ class RunControls(QToolBar):
         if act is not None:
             act.setChecked(True)
 
-    def set_speed_enabled(self, enabled: bool, reason: str = "") -> None:
+    def set_speed_enabled(self, enabled: bool, reason: str = "", *,
+                          time_scale: bool = True) -> None:
         """Speed is the simulator's: for a live run the buttons are disabled, say why, and
-        the time scale shows beside them."""
+        the time scale shows beside them (`time_scale=False`: a monitor has none either)."""
         for speed, act in self.speed_actions.items():
             act.setEnabled(enabled)
             act.setToolTip(self.speed_tips[speed] if enabled else reason or LIVE_SPEED_REASON)
         for act in self._live_widgets:
-            act.setVisible(not enabled)
+            act.setVisible(not enabled and time_scale)
 
     def set_time_scale_enabled(self, enabled: bool) -> None:
         """The time scale can be changed before a live run starts, not during it."""

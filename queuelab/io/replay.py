@@ -11,7 +11,8 @@ this traffic").
   and the report: by Little's law on the tasks in service, mean service = mean in flight /
   mean completion rate; where the source shows no in-flight count, the busy periods
   (ready > 0, so every consumer busy) give consumers / completion rate. Exponential.
-* Workers: the median of the consumers seen (a fixed pool), else the scenario's default.
+* Workers (a fixed pool), an estimate too: while tasks waited every slot was busy, so the
+  median in flight then; else the median number of consumers; else the default.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Replay:
     service_mean: float | None  # seconds (an estimate), None when it cannot be estimated
     service_how: str
     workers: int | None
+    workers_how: str = ""
 
     def scenario(self, trace_file: str, source: str) -> Scenario:
         """A scenario replaying the trace (named with the source and the range)."""
@@ -107,11 +109,27 @@ def make_replay(store: HistoryStore, start: float = -math.inf, end: float = math
         carry = exact - n
         counts.append((b * interval, min(duration, (b + 1) * interval) or interval, n))
     mean, how = _service(d, ok)
-    consumers = d["consumers"][ok]
-    consumers = consumers[np.isfinite(consumers)]
-    workers = round(float(np.median(consumers))) if len(consumers) else None
+    workers, workers_how = _workers(d, ok)
     return Replay(tuple(counts), t0, max(duration, interval), sum(c[2] for c in counts),
-                  unreachable, mean, how, workers or None)
+                  unreachable, mean, how, workers, workers_how)
+
+
+BUSY_SAMPLES = 3  # samples with tasks waiting needed to read the pool's size off them
+
+
+def _workers(d: dict[str, np.ndarray], ok: np.ndarray) -> tuple[int | None, str]:
+    """While tasks wait, every slot is busy: the tasks in flight then count the slots (a
+    Celery worker with 4 threads is one AMQP consumer but 4 slots). Else the consumers."""
+    flight, ready = d["in_flight"][ok], d["ready"][ok]
+    busy = np.isfinite(flight) & (ready > 0) & (flight > 0)
+    if busy.sum() >= BUSY_SAMPLES:
+        return (max(1, round(float(np.median(flight[busy])))),
+                "an estimate: the median in flight while tasks waited (every slot busy)")
+    consumers = d["consumers"][ok]
+    consumers = consumers[np.isfinite(consumers) & (consumers > 0)]
+    if len(consumers):
+        return round(float(np.median(consumers))), "the median number of consumers seen"
+    return None, "not observed (the default kept)"
 
 
 def _service(d: dict[str, np.ndarray], ok: np.ndarray) -> tuple[float | None, str]:
@@ -152,7 +170,7 @@ def write_replay(store: HistoryStore, out: Path, start: float = -math.inf,
                      "replayed there")
     lines.append(f"  service time: {r.service_how}"
                  + (f" = {r.service_mean:.3g} s" if r.service_mean else ""))
-    lines.append(f"  workers: {r.workers if r.workers else 'not observed (default kept)'}")
+    lines.append(f"  workers: {r.workers or '-'}, {r.workers_how}")
     if scenario_path is not None:
         scenario_path = Path(scenario_path)
         try:

@@ -1,7 +1,9 @@
 """RabbitMQ, read the way its own tools read it: the management HTTP API first.
 
-`GET /api/queues/{vhost}/{queue}` gives ready and unacknowledged messages, consumers, and
-cumulative publish and ack counters (rates follow from them, see `core.monitoring`). Where
+`GET /api/queues/{vhost}/{queue}` gives ready and unacknowledged messages, consumers, the
+cumulative publish and ack counters, and the broker's own publish and ack rates, which are
+used as they are: the plugin refreshes its figures every 5 s, so a rate derived from the
+counters at a faster poll would be 0 four times and then a spike. Where
 the API does not answer (plugin off, port closed), the source falls back to an AMQP passive
 declare - which never creates anything, and gives only ready messages and consumers - and
 `method` says which one is in use; the API is tried again every `RETRY_API` polls.
@@ -83,8 +85,8 @@ class RabbitSource:
     @property
     def derivation(self) -> RateDerivation:
         if self._use_api:
-            return derivation(arrival_reported=False, arrival_counter=True,
-                              completion_reported=False, completion_counter=True)
+            return derivation(arrival_reported=True, arrival_counter=True,
+                              completion_reported=True, completion_counter=True)
         return derivation(arrival_reported=False, arrival_counter=False,
                           completion_reported=False, completion_counter=False)
 
@@ -151,11 +153,17 @@ class RabbitSource:
             raise SourceError(f"{self.url}: the management API has no figures for queue "
                               f"{main!r} yet")
         completed = int(stats.get("ack") or 0) + int(stats.get("deliver_no_ack") or 0)
+
+        def rate(*names: str) -> float:
+            return sum(float((stats.get(f"{n}_details") or {}).get("rate") or 0.0)
+                       for n in names)
+
         return Sample(
             t=t, ready=int(q["messages_ready"]),
             in_flight=int(q.get("messages_unacknowledged") or 0),
             failed=failed, delayed=delayed, consumers=int(q.get("consumers") or 0),
             arrived=float(stats.get("publish") or 0), completed=float(completed),
+            arrival_rate=rate("publish"), completion_rate=rate("ack", "deliver_no_ack"),
         )
 
     async def _get(self, path: str) -> Any:

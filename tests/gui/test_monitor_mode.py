@@ -52,6 +52,8 @@ async def test_monitor_an_rq_queue_in_the_window(window: Any, tmp_path: Path) ->
         await wait_until(lambda: "RQ layout on Redis" in window.message.text(), 20,
                          "the status bar says how it reads")
         assert "watching every 0.5 s" in window.state_label.text()
+        assert window.controls.clock.text().startswith("watching for ")
+        assert not any(a.isEnabled() for a in window.controls.speed_actions.values())
         curve = window.plots.plots["queue"].curves[0].item
         assert curve.opts["connect"] == "finite"  # gaps break the line in monitor mode
         names = [c.series.name for c in window.plots.plots["queue"].curves]
