@@ -69,7 +69,14 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
     from queuelab.core.engine import RunState
-    from queuelab.gui.main_window import TAB_DEAD, TAB_THEORY, TAB_WAITS, TAB_WORKERS, MainWindow
+    from queuelab.gui.main_window import (
+        TAB_COMPARE,
+        TAB_DEAD,
+        TAB_THEORY,
+        TAB_WAITS,
+        TAB_WORKERS,
+        MainWindow,
+    )
     from queuelab.gui.theme import DARK, LIGHT, ThemeController
 
     window = MainWindow(restore=False)
@@ -81,10 +88,32 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
         window.show()
     if not window.open_file(args.scenario):
         raise SystemExit(f"cannot open {args.scenario}: {window.last_error}")
-    tabs = {"workers": TAB_WORKERS, "dead": TAB_DEAD, "waits": TAB_WAITS, "theory": TAB_THEORY}
+    tabs = {"workers": TAB_WORKERS, "dead": TAB_DEAD, "waits": TAB_WAITS, "theory": TAB_THEORY,
+            "compare": TAB_COMPARE}
     window.tabs.setCurrentIndex(tabs[args.tab])
     window.controls.set_window(args.window)
     window.plots.set_window(args.window)
+    if args.slo:
+        window.comparison.pane.objective_editor.limit.setValue(args.slo)
+    window.comparison.pane.seeds.setValue(args.seeds)
+    for pin in args.pin:  # runs pinned before the one shown: KNOB=VALUE[,KNOB=VALUE…]
+        for change in pin.split(","):
+            knob, value = change.split("=", 1)
+            window.form.fields[knob].editor.set_value(float(value))
+            window.form.fields[knob].editor.committed.emit(window.form.fields[knob].editor.value())
+        pinned_engine = window.runner.engine
+        assert pinned_engine is not None
+        window.set_speed(None)
+        window.toggle_run()
+        while pinned_engine.state != RunState.FINISHED:
+            await asyncio.sleep(0.01)
+        made = window.comparison.pin()
+        assert made is not None
+        while made.pending:
+            await asyncio.sleep(0.05)
+        window.reset()
+    if args.pin:
+        window.open_file(args.scenario)  # the current run: the scenario as shipped
     engine = window.runner.engine
     assert engine is not None
 
@@ -135,7 +164,13 @@ def main() -> int:
                     help="rolling window of the plots, seconds")
     ap.add_argument("--also", action="append", default=[], metavar="KNOB=VALUE",
                     help="more changes made later in the run (repeatable)")
-    ap.add_argument("--tab", choices=("workers", "dead", "waits", "theory"), default="workers",
+    ap.add_argument("--pin", action="append", default=[], metavar="KNOB=VALUE[,KNOB=VALUE]",
+                    help="first run the scenario to its end with these knobs and pin it "
+                    "(repeatable)")
+    ap.add_argument("--seeds", type=int, default=1, help="seeds per pinned run")
+    ap.add_argument("--slo", type=float, default=0.0, help="the SLO's limit, seconds")
+    ap.add_argument("--tab", choices=("workers", "dead", "waits", "theory", "compare"),
+                    default="workers",
                     help="the tab shown below the plots")
     ap.add_argument("--maximized", action="store_true", help="a maximized window")
     ap.add_argument("--width", type=int, default=1400)

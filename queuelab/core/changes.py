@@ -8,6 +8,8 @@ engine, and a new knob is routed once. `ChangeLog` is the record of what was cha
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -106,3 +108,28 @@ class ChangeLog:
             entries[-1] = AppliedChange(last.t, path, last.old, last.new - n)
         else:
             entries.append(AppliedChange(t, path, remaining + n, remaining))
+
+
+def in_force(path: str, current: Any, changes: Sequence[AppliedChange]
+             ) -> list[tuple[float, Any]]:
+    """The values `path` held over a run, as (from time, value) steps, oldest first.
+
+    `current` is the value now (the scenario after every change); the change log says when
+    it was changed and from what, so the run's first value is the oldest change's `old`.
+    """
+    mine = [c for c in changes if c.path == path]
+    if not mine:
+        return [(-math.inf, current)]
+    steps = [(-math.inf, mine[0].old)]
+    steps += [(c.t, c.new) for c in mine]
+    return steps
+
+
+def value_at(steps: Sequence[tuple[float, Any]], t: float) -> Any:
+    """The value in force at time `t` (a change at t applies from t on)."""
+    value = steps[0][1]
+    for start, v in steps:
+        if start > t:
+            break
+        value = v
+    return value

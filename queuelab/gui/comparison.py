@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
+from queuelab.core.changes import in_force
 from queuelab.core.engine import RunState
 from queuelab.gui.background import ResultsThread
 from queuelab.gui.compare_pane import ComparePane
@@ -32,6 +34,8 @@ from queuelab.tuning.runner import (
 )
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
     from queuelab.core.engine import Engine
     from queuelab.core.metrics import MetricsFrame
     from queuelab.gui.main_window import MainWindow
@@ -69,6 +73,32 @@ class Comparison(QObject):
         self._timer.start(REFRESH_MS)
         self._show_objective()
         self._show_pins()
+        window.plots.plots["queue"].lines_source = self.thresholds
+
+    def thresholds(self, x: NDArray[np.float64], columns: dict[str, NDArray[np.float64]]
+                   ) -> dict[str, NDArray[np.float64]]:
+        """The autoscaler's thresholds in force at each row (NaN where another autoscaler, or
+        none, ruled): they step where the knobs were changed during the run."""
+        engine = self.window.runner.engine
+        if engine is None or engine.scenario.pool.strategy != "dynamic":
+            return {}
+        pool, changes = engine.scenario.pool, engine.changes
+
+        def at(name: str) -> NDArray[Any]:
+            steps = in_force(f"pool.{name}", getattr(pool, name), changes)
+            starts = np.array([start for start, _ in steps])
+            values = np.array([value for _, value in steps])
+            return values[np.searchsorted(starts, x, side="right") - 1]  # value_at, per row
+
+        kind = at("autoscaler")
+        nan = np.full(x.shape, np.nan)
+        threshold = kind == "threshold"
+        return {
+            "scale_up": np.where(threshold, at("scale_up_threshold").astype(float), nan),
+            "scale_down": np.where(threshold, at("scale_down_threshold").astype(float), nan),
+            "target": np.where(~threshold, at("target_per_worker").astype(float)
+                               * columns["workers"], nan),
+        }
 
     # -- the objective --------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from queuelab.gui.history import FrameHistory
 
 MAX_PINS = 4
-PIN_COLORS = ("#7f7f7f", "#8c6bb1", "#4a9c8c", "#b5835a")
+PIN_COLORS = ("#7f7f7f", "#4a9c8c", "#a3a33a", "#c48f88")
 """Muted hues for the ghost curves, one per pin slot: they recede behind the live ones."""
 
 

@@ -17,6 +17,7 @@ import html
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +135,7 @@ WAIT_PLOT = PlotSpec("waits", "wait in queue (s)", (  # p99 first: p50 is drawn 
 GHOSTS: dict[str, tuple[tuple[str, float, bool], ...]] = {
     "queue": (("depth", 1.0, False),),
     "throughput": (("throughput", 1.0, False),),
-    "errors": (("error_rate", 100.0, False),),
+    "errors": (("dead_letters", 1.0, True),),
     "utilization": (("workers", 1.0, True),),
     "waits": (("wait_p95", 1.0, False),),
 }
@@ -142,6 +143,16 @@ GHOSTS: dict[str, tuple[tuple[str, float, bool], ...]] = {
 plot, so the pins stay readable beside the current run's curves."""
 
 GHOST_COLUMNS = frozenset({"t"} | {c for spec in GHOSTS.values() for c, _, _ in spec})
+
+THRESHOLD_LINES: tuple[Series, ...] = (
+    Series("scale_up", "scale-up above", "#2e7d32", dashed=True, step=True, has_gaps=True),
+    Series("scale_down", "scale-down below", "#00838f", dashed=True, step=True, has_gaps=True),
+    Series("target", "target × workers", "#6d4c41", dashed=True, step=True, has_gaps=True),
+)
+"""The autoscaler's thresholds in force, drawn on the queue plot (see `_Plot.lines_source`)."""
+
+LinesSource = Callable[["NDArray[np.float64]", dict[str, "NDArray[np.float64]"]],
+                       dict[str, "NDArray[np.float64]"]]
 
 SLO_COLOR = "#c2185b"
 OVERALL_COLORS = {"wait_p95": "#ff7f0e", "wait_p99": "#d62728"}
@@ -235,6 +246,10 @@ class _Plot:
             # the SI prefix relabels (setHtml) the axis at every range change: costly, and
             # "(x0.001)" helps nobody reading tasks and seconds
             plot.getAxis(name).enableAutoSIPrefix(False)
+        #: computed lines beside the history's (the thresholds in force): column → y per row
+        self.lines_source: LinesSource | None = None
+        self.lines: dict[str, FastCurve] = {}
+        self._lines_shown: frozenset[str] = frozenset()
         self.slo: tuple[str, float] | None = None  # (frame column, limit) shaded where broken
         self.slo_band: FastCurve | None = None
         self.slo_line: pg.InfiniteLine | None = None
@@ -281,6 +296,8 @@ class _Plot:
         if self.band is not None and self._legend_has_band:
             entries.insert(0, (self.band.series, c.series(self.band.series.color)))
         entries += self.overlays
+        entries += [(sr, c.series(sr.color)) for sr in THRESHOLD_LINES
+                    if sr.column in self._lines_shown]
         entries += [(g.series, g.color) for g in self.ghosts if g.item.isVisible()]
         self.legend.show_entries(entries, c.text)
 
@@ -347,6 +364,9 @@ class _Plot:
                 top = max(top, float(np.fmax.reduce(fy)) if np.isfinite(fy).any() else 0.0)
             if vb is not None:
                 tops[id(vb)] = max(tops.get(id(vb), 0.0), top)
+        if self.lines_source is not None:
+            tops[id(self.plot.getViewBox())] = max(tops[id(self.plot.getViewBox())],
+                                                   self._show_lines(x, columns))
         for g in self.ghosts:
             vb = g.item.getViewBox()
             if vb is not None and g.item.isVisible():
@@ -388,6 +408,32 @@ class _Plot:
         top = self._tops.get(id(self.plot.getViewBox()), 1.0)
         xs, ys = decimate(x, np.where(on, top, 0.0), MAX_DRAWN_POINTS)
         self.band.item.show_data(xs, ys)
+
+    def _show_lines(self, x: NDArray[np.float64],
+                    columns: dict[str, NDArray[np.float64]]) -> float:
+        """Draw the computed lines; returns their top (the y axis makes room for them)."""
+        assert self.lines_source is not None
+        ys = self.lines_source(x, columns) if x.size else {}
+        top = 0.0
+        shown = frozenset(k for k, y in ys.items() if np.isfinite(y).any())
+        for series in THRESHOLD_LINES:
+            item = self.lines.get(series.column)
+            if item is None:
+                item = make_curve(series)
+                item.setZValue(5)
+                self.plot.addItem(item)
+                self.lines[series.column] = item
+            if self.colors is not None:
+                item.setPen(pen_for(series, self.colors.series(series.color)))
+            if series.column not in shown:
+                item.show_data(EMPTY, EMPTY)
+                continue
+            xs, y = steps_only(x, ys[series.column])
+            top = max(top, item.show_data(xs, y))
+        if shown != self._lines_shown:
+            self._lines_shown = shown
+            self._show_legend()
+        return top
 
     def _show_slo(self, x: NDArray[np.float64], columns: dict[str, NDArray[np.float64]]) -> None:
         """Shade the frames whose statistic breaks the SLO, the plot's full height."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from queuelab.core.changes import POOL_ROUTES, ROUTES, ChangeLog, Route, route
 from queuelab.core.scenario import KNOBS, SECTIONS
 
@@ -56,3 +58,16 @@ def test_dead_letter_slices_within_an_interval_make_one_marker() -> None:
         (12.0, "dead_letters.reprocess", 5, 0),
     ]
     assert log.entries[1].label() == "reprocessed 100 dead letters"
+
+
+def test_a_knob_in_force_over_a_run_from_its_change_log() -> None:
+    from queuelab.core.changes import ChangeLog, in_force, value_at
+
+    log = ChangeLog()
+    log.knob(100.0, "pool.scale_up_threshold", 40.0, 60.0)
+    log.knob(150.0, "pool.workers", 2, 3)
+    log.knob(200.0, "pool.scale_up_threshold", 60.0, 20.0)
+    steps = in_force("pool.scale_up_threshold", 20.0, log.entries)
+    assert [value_at(steps, t) for t in (0.0, 99.9, 100.0, 199.0, 200.0, 1e9)] == [
+        40.0, 40.0, 60.0, 60.0, 20.0, 20.0]
+    assert in_force("pool.max_workers", 8, log.entries) == [(-math.inf, 8)]

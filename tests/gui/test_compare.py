@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from queuelab.core.engine import RunState
@@ -120,3 +121,31 @@ async def test_seeds_give_intervals_and_a_real_difference_is_coloured(
     cost = next(r for r, c in enumerate(COMPARED) if c.key == "worker_hours")
     assert "±" in t.item(cost, 0).text()
     assert t.item(cost, 1).font().bold(), "three times the workers: surely dearer"
+
+
+async def test_the_thresholds_in_force_step_on_the_queue_plot(window: MainWindow) -> None:
+    from queuelab.core.validation import ParamChange
+
+    w = window
+    w.set_scenario(scenario(run={"duration": 1200.0, "warmup": 0.0},
+                            pool={"strategy": "dynamic", "min_workers": 1, "max_workers": 8,
+                                  "scale_up_threshold": 30.0, "scale_down_threshold": 5.0}),
+                   None)
+    w.set_speed(100.0)
+    w.toggle_run()
+    engine = w.runner.engine
+    assert engine is not None
+    await wait_until(lambda: engine.now > 300, 30.0, "five minutes of run")
+    assert w._submit_change(ParamChange("pool.scale_up_threshold", 50.0)) is None
+    changed = engine.changes[-1].t
+    await wait_until(lambda: engine.now > changed + 200, 30.0, "more run")
+    w.toggle_run()
+    w.plots.redraw(force=True)
+    queue = w.plots.plots["queue"]
+    x, y = queue.lines["scale_up"].getData()
+    assert set(np.unique(y[np.isfinite(y)])) == {30.0, 50.0}
+    assert y[x < changed].max() == 30.0 and y[x > changed].min() == 50.0
+    _, down = queue.lines["scale_down"].getData()
+    assert set(np.unique(down)) == {5.0}
+    assert {"scale-up above", "scale-down below"} <= set(queue.legend.names)
+    assert "target × workers" not in queue.legend.names
