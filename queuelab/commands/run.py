@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from queuelab.core.engine import Engine, Totals, drive
+from queuelab.core.engine import Engine, FoundTasks, Totals, drive
 from queuelab.core.metrics import MetricsFrame
 from queuelab.core.reference import mmc_reference, why_not_mmc
 from queuelab.core.scenario import Scenario
@@ -210,14 +210,14 @@ async def open_live_engine(command: str, scenario: Scenario, *, quiet: bool = Fa
     return engine
 
 
-def found_message(purged: Any, found: Any) -> str:
+def found_message(purged: FoundTasks | None, found: FoundTasks) -> str:
     """What a live run found in its queue and what it does with it ('' for an empty one)."""
     if purged:
         return f"held {purged.describe()}: deleted (--purge)"
     if not found:
         return ""
-    text = f"holds {found.describe()}: kept, worked off as part of this run (carried over"
-    text += "; --purge deletes them instead)"
+    text = (f"holds {found.describe()}: kept, worked off as part of this run (carried over; "
+            "--purge deletes them instead)")
     if found.in_flight:
         text += (f"; {found.in_flight:,} leased by another process (or one that died): this "
                  "run shares its queue")

@@ -168,7 +168,6 @@ class Ledger:
         """The books of a queue other processes work too: every place is the backend's count,
         `done` this run's own acks, and what the others took is the balance (net of what
         they added) - this run cannot know where another process put a task."""
-        held = counts.ready + counts.delayed + counts.leased + counts.dead
         return Totals(
             created=self.created,
             waiting=counts.ready,
@@ -178,7 +177,7 @@ class Ledger:
             dead_lettered=counts.dead,
             discarded=self.discarded,
             carried_over=self.carried,
-            by_others=self.created + self.carried - held - self.done - self.discarded,
+            by_others=self.created + self.carried - counts.total - self.done - self.discarded,
             shared=True,
         )
 
