@@ -12,6 +12,10 @@
 * `postgresql://user@host/db?queue=Q`: QueueLab's tables or procrastinate's
   `procrastinate_jobs`, detected; `layout=query&sql=SELECT …` runs a query returning a number.
 * `sqlite:///file.db?queue=Q`: QueueLab's tables, or `sql=…`; the file opened read-only.
+* `sqs://Q?region=…&endpoint=…`: an SQS queue's approximate counts; `layout=queuelab` for
+  QueueLab's own queues of `Q`.
+* `nats://host:4222?queue=STREAM`: a JetStream stream and its consumers; `layout=queuelab`
+  for QueueLab's own streams of `Q`.
 
 Each driver is imported only when its URL is used. No source can write: see `base.py`.
 """
@@ -30,6 +34,7 @@ _SCHEMES = {
     "redis": "redis_layouts", "rediss": "redis_layouts",
     "postgresql": "sql", "postgres": "sql", "postgresql+asyncpg": "sql",
     "sqlite": "sql", "sqlite+aiosqlite": "sql",
+    "sqs": "sqs", "nats": "nats",
 }
 
 
@@ -56,7 +61,8 @@ def open_source(url: str) -> Source:
                           f"supported: {known}", lasting=True)
     options = source_options(url)
     by_query = module == "sql" and (options.get("sql") or options.get("layout") == "query")
-    if not options.get("queue") and not by_query:
+    named_by_host = module == "sqs" and url.partition("://")[2][:1] not in ("", "?", "/")
+    if not options.get("queue") and not by_query and not named_by_host:
         raise SourceError(f"{redact_url(url)}: say which queue to watch with ?queue=NAME",
                           lasting=True)
     try:
@@ -66,6 +72,12 @@ def open_source(url: str) -> Source:
         if module == "redis_layouts":
             from queuelab.sources.redis_layouts import RedisSource
             return RedisSource(url, options)
+        if module == "sqs":
+            from queuelab.sources.sqs import SqsSource
+            return SqsSource(url, options)
+        if module == "nats":
+            from queuelab.sources.nats import NatsSource
+            return NatsSource(url, options)
         from queuelab.sources.sql import SqlSource
         return SqlSource(url, options)
     except ModuleNotFoundError as exc:
