@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
 
 import numpy as np
 
@@ -65,6 +65,13 @@ def draws(draw: Draw) -> Iterator[float]:
     if isinstance(owner, chain) and getattr(owner, "__next__", None) == draw:
         return owner
     return iter(draw, _NEVER)
+
+
+def skip(it: Iterator[float], n: int) -> None:
+    """Advance a stream's iterator past `n` draws nobody needs, at C speed (a decision whose
+    draw is unused still takes it: this takes them all at once)."""
+    if n > 0:
+        next(islice(it, n, n), None)
 
 
 def exponential_stream(rng: random.Random, mean: float) -> Draw:

@@ -51,7 +51,7 @@ from queuelab.core.scenario_policies import (
     retry_knobs,
     retry_policy_for,
 )
-from queuelab.core.streams import draws
+from queuelab.core.streams import draws, skip
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outcome
 from queuelab.core.theory import MMcPrediction
 from queuelab.core.validation import ParamChange, validate, with_change
@@ -139,6 +139,9 @@ class SimEngine(Referable):
         self._pace_wall = 0.0
         self._pace_virtual = 0.0
 
+        #: False sends every event through the engine's methods instead of the event loop's
+        #: inlined paths: the reference the inlined loop is held to (same frames, byte for byte)
+        self.fast_path = True
         self._build_policies(s)
 
     # ------------------------------------------------------------------ building blocks
@@ -486,10 +489,13 @@ class SimEngine(Referable):
         """The event loop.
 
         Arrivals stay out of the heap (the next one is a single float compared with the heap's
-        top), and arrivals and successful finishes, nearly every event of a run, are handled
-        inline on local names, their metrics counted in locals and handed to the recorder in
-        bulk at each frame. Everything rarer goes through a method. This is what buys an hour
-        of traffic in a fraction of a second.
+        top), and arrivals and finishes that free a worker, nearly every event of a run, are
+        handled inline on local names, their metrics counted in locals and handed to the
+        recorder in bulk at each frame; the attempt either of them starts is written once, at
+        the bottom of the loop (`_start`, inlined). Everything rarer goes through a method.
+        This is what buys an hour of traffic in a fraction of a second. With `fast_path`
+        off, every event goes through the methods: tests/sim/test_fast_path.py requires the
+        two to write identical frames.
         """
         if self._state is not _RUNNING and max_events < 0:
             return
@@ -510,7 +516,8 @@ class SimEngine(Referable):
         inf = math.inf
         take = next  # compiled code looks a builtin up on every use; a local is looked up once
         # Knobs only `apply` changes, and `apply` never runs inside this loop.
-        simple = self._breaker is None and self._levels == 1 and not self._prefetch
+        simple = (self.fast_path and self._breaker is None and self._levels == 1
+                  and not self._prefetch)
         p_fail, p_poison, timeout = self._models.p_fail, self._models.p_poison, self._timeout
         # every decision draws from its own stream, used or not (common random numbers)
         poisons = draws(self._models.streams.poison)
@@ -520,17 +527,24 @@ class SimEngine(Referable):
         gap = getattr(self._models.arrivals, "gap", None)  # a renewal process: next = now + gap
         gaps = draws(gap) if gap is not None else None
         mix = self._models.mix
+        # A poison fraction of 0 or a single level uses no per-task draw: the loop takes them
+        # all at its end instead (`skip`), one per task as ever; nothing else draws them.
+        any_poison, any_levels = p_poison > 0.0, mix is not None
+        created_before = self._created
         na = self._next_arrival
         # The counters the hot paths touch live in locals; they are written back to the
-        # engine before any method runs (`_sync` below) and read again after it.
+        # engine before any method runs and read again after it. The sums are carried, not
+        # restarted, so that they add up in the order the methods would add them.
         created, busy, waiting, done = self._created, self._busy, self._waiting, self._done
-        service_sum = busy_sum = 0.0
+        service_sum, busy_sum = self._m_service, self._m_busy_started
         handled = 0
         check_at = 1 if max_events > 0 else _CLOCK_EVERY
         now = self.now
         task: SimTask
         w: SimWorker
         subject: Any
+        start = False  # an attempt of `task` by `w` starts at t (below)
+        in_place = False  # … and its finish replaces the heap's top entry
         while True:
             top = heap[0][0] if heap else inf
             if na <= top:
@@ -540,42 +554,28 @@ class SimEngine(Referable):
                 now = t
                 # ---- an arrival
                 created += 1
-                u = take(levels)
-                priority = 0 if mix is None else mix.level(u)
-                poison = take(poisons) < p_poison
+                priority = mix.level(take(levels)) if mix is not None else 0
+                poison = any_poison and take(poisons) < p_poison
                 if gaps is not None:
                     na = t + take(gaps)
                 else:
                     after = next_after(t)
                     na = inf if after is None else after
                 # a task is entities.new_task's list, written out here: the hot path
+                task = [created, priority, t, poison, 0, -1.0, None]
                 if not simple:
-                    task = [created, priority, t, poison, 0, -1.0, None]
                     self.now, self._created, self._busy = t, created, busy
                     self._waiting, self._done = waiting, done
+                    self._m_service, self._m_busy_started = service_sum, busy_sum
                     self._place(task, t)
                     created, busy, waiting, done = (self._created, self._busy, self._waiting,
                                                     self._done)
+                    service_sum, busy_sum = self._m_service, self._m_busy_started
                 elif idle:  # straight to a worker: its first attempt starts now
                     w = idle.pop()
-                    w.task = [created, priority, t, poison, 1, t, None]
-                    wait_append(0.0)
-                    duration = take(service_draws)
-                    outcome = SUCCEEDED
-                    if take(fates) < p_fail or poison:
-                        outcome = FAILED
-                    if timeout and duration > timeout:
-                        duration = timeout
-                        outcome = TIMED_OUT
-                    w.state = BUSY
-                    w.started = t
-                    w.duration = duration
-                    w.outcome = outcome
-                    busy_sum += duration
-                    busy += 1
-                    push(heap, (t + duration, take(seq), FINISH, w))
+                    start = True
+                    in_place = False
                 else:
-                    task = [created, priority, t, poison, 0, -1.0, None]
                     enqueue(task)
                     waiting += 1
             else:
@@ -587,45 +587,25 @@ class SimEngine(Referable):
                 # (w: SimWorker, so compiled code reads its fields directly)
                 if code == FINISH and simple and not (w := subject).draining and (
                         w.outcome is SUCCEEDED or requeue):
-                    # ---- an attempt ends and the worker moves on
+                    # ---- an attempt ends and the worker moves on (`_finish`, inlined)
                     busy -= 1
                     service_sum += w.duration
-                    popped = False
+                    in_place = True
                     if w.outcome is SUCCEEDED:
                         done += 1
                         w.processed += 1
                     else:  # retried later from the queue, or dead-lettered: never a counter here
-                        w.failed += 1
                         self._m_failed += 1
+                        w.failed += 1
                         pop(heap)  # before the retry's own event is pushed
-                        popped = True
+                        in_place = False
                         self._failed_attempt(w, w.task, t)
                     if waiting:  # straight on to the next task, FIFO
                         waiting -= 1
                         task = popleft()
-                        task[N_ATTEMPTS] += 1
-                        if task[N_FIRST_START] < 0.0:
-                            task[N_FIRST_START] = t
-                            wait_append(t - task[N_CREATED])
-                        duration = take(service_draws)
-                        outcome = SUCCEEDED
-                        if take(fates) < p_fail or task[N_POISON]:
-                            outcome = FAILED
-                        if timeout and duration > timeout:
-                            duration = timeout
-                            outcome = TIMED_OUT
-                        w.task = task
-                        w.started = t
-                        w.duration = duration
-                        w.outcome = outcome
-                        busy_sum += duration
-                        busy += 1
-                        if popped:
-                            push(heap, (t + duration, take(seq), FINISH, w))
-                        else:  # one sift instead of a pop's and a push's
-                            replace(heap, (t + duration, take(seq), FINISH, w))
+                        start = True
                     else:
-                        if not popped:
+                        if in_place:
                             pop(heap)
                         w.task = None
                         w.state = IDLE
@@ -635,20 +615,17 @@ class SimEngine(Referable):
                     # ---- anything else: through the engine's methods, counters synced
                     self.now, self._created, self._busy = t, created, busy
                     self._waiting, self._done = waiting, done
+                    self._m_service, self._m_busy_started = service_sum, busy_sum
                     if code == FINISH:
                         if subject.alive:  # (not the finish of an attempt cut short by _kill)
                             self._busy -= 1
                             self._finish(subject)
                     elif code == _RETRY:
                         self._retry_due(subject)
-                    elif code in (_SAMPLE, _WARM):
-                        self._m_service += service_sum
-                        self._m_busy_started += busy_sum
-                        service_sum = busy_sum = 0.0
-                        if code == _SAMPLE:
-                            self._sample(t)
-                        else:
-                            self._tally(t)
+                    elif code == _SAMPLE:
+                        self._sample(t)
+                    elif code == _WARM:
+                        self._tally(t)
                     elif code == _CHECK:
                         if subject == self._check_gen:
                             self._check(t)
@@ -663,6 +640,32 @@ class SimEngine(Referable):
                         self._kill(subject[0], subject[1])
                     created, busy, waiting, done = (self._created, self._busy, self._waiting,
                                                     self._done)
+                    service_sum, busy_sum = self._m_service, self._m_busy_started
+            if start:
+                # ---- worker `w` begins an attempt at `task` (`_start`, inlined: the only copy)
+                start = False
+                task[N_ATTEMPTS] += 1
+                if task[N_FIRST_START] < 0.0:
+                    task[N_FIRST_START] = t
+                    wait_append(t - task[N_CREATED])
+                duration = take(service_draws)
+                outcome = SUCCEEDED
+                if take(fates) < p_fail or task[N_POISON]:
+                    outcome = FAILED
+                if timeout and duration > timeout:
+                    duration = timeout
+                    outcome = TIMED_OUT
+                w.task = task
+                w.state = BUSY
+                w.started = t
+                w.duration = duration
+                w.outcome = outcome
+                busy_sum += duration
+                busy += 1
+                if in_place:  # one sift instead of a pop's and a push's
+                    replace(heap, (t + duration, take(seq), FINISH, w))
+                else:
+                    push(heap, (t + duration, take(seq), FINISH, w))
             handled += 1
             if handled >= check_at:  # one comparison per event covers the step and the clock
                 if handled == max_events:
@@ -673,8 +676,11 @@ class SimEngine(Referable):
         self.now = now
         self._created, self._busy, self._waiting, self._done = created, busy, waiting, done
         self._next_arrival = na
-        self._m_service += service_sum
-        self._m_busy_started += busy_sum
+        self._m_service, self._m_busy_started = service_sum, busy_sum
+        if not any_poison:
+            skip(poisons, created - created_before)
+        if not any_levels:
+            skip(levels, created - created_before)
         self._events += handled
         if handled == max_events or min(na, heap[0][0] if heap else inf) <= t_limit:
             return  # stopped early: a step, or the wall-clock budget ran out
