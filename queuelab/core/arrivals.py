@@ -48,7 +48,7 @@ _MIN_RATE = 1e-300
 
 def _rate(name: str, value: object) -> float:
     """A rate >= 0. One below 1e-300/s counts as 0: its gaps would overflow a float."""
-    x = _number(name, value, low=0.0)
+    x = _number(name, value, minimum=0.0)
     return x if x >= _MIN_RATE else 0.0
 
 
@@ -149,8 +149,8 @@ class BurstyArrivals:
     ) -> None:
         self.rate = _rate("rate", rate)
         self.burst_rate = _rate("burst_rate", burst_rate)
-        self.burst_length = _number("burst_length", burst_length, low=0.0)
-        self.quiet_length = _number("quiet_length", quiet_length, low=0.0)
+        self.burst_length = _number("burst_length", burst_length, minimum=0.0)
+        self.quiet_length = _number("quiet_length", quiet_length, minimum=0.0)
         self._period = self.burst_length + self.quiet_length
         if self._period <= 0.0:
             raise ValueError(
@@ -232,7 +232,7 @@ class SpikeArrivals:
         self.rate = _rate("rate", rate)
         self.at = _number("at", at)
         self.extra = _rate("extra", extra)
-        self.length = _number("length", length, low=0.0)
+        self.length = _number("length", length, minimum=0.0)
         self._random = rng.random
 
     def next_after(self, now: float) -> float | None:
@@ -283,7 +283,7 @@ class RampArrivals:
     def __init__(self, rate: float, to_rate: float, over: float, rng: random.Random) -> None:
         self.rate = _rate("rate", rate)
         self.to_rate = _rate("to_rate", to_rate)
-        self.over = _number("over", over, low=0.0)
+        self.over = _number("over", over, minimum=0.0)
         self._slope = (self.to_rate - self.rate) / self.over if self.over > 0.0 else 0.0
         self._random = rng.random
 
@@ -355,7 +355,7 @@ class SineArrivals:
     def __init__(self, rate: float, amplitude: float, period: float, rng: random.Random) -> None:
         self.rate = _rate("rate", rate)
         self.amplitude = _number("amplitude", amplitude)
-        self.period = _number("period", period, low=0.0, strict=True)
+        self.period = _number("period", period, above=0.0)
         self._omega = _TAU / self.period
         bound = self.rate + abs(self.amplitude)
         self._bound = bound if bound >= _MIN_RATE else 0.0
@@ -460,7 +460,7 @@ class TraceArrivals:
             span = self.times[-1] - self.times[0] if self._n else 0.0
             # about ten arrivals per window on average: smooth enough to plot, still local
             window = span * min(1.0, 10.0 / self._n) if span > 0.0 else 1.0
-        self.window = _number("window", window, low=0.0, strict=True)
+        self.window = _number("window", window, above=0.0)
 
     def next_after(self, now: float) -> float | None:
         times = self.times
@@ -539,7 +539,7 @@ def make_arrivals(
         return PoissonArrivals(rate, rng)
     if process == "trace":
         return TraceArrivals(times, rng)
-    base = _number("rate", rate, low=0.0)
+    base = _number("rate", rate, minimum=0.0)
     if process == "bursty":
         burst = 5.0 * base if burst_rate is None else burst_rate
         return BurstyArrivals(base, burst, burst_length, quiet_length, rng)
@@ -563,5 +563,5 @@ def mean_rate(process: str, *, horizon: float, **knobs: Any) -> float:
 
     For a trace it is the recorded count in [0, horizon] divided by horizon.
     """
-    h = _number("horizon", horizon, low=0.0, strict=True)
+    h = _number("horizon", horizon, above=0.0)
     return make_arrivals(process, _THEORY_RNG, **knobs).cumulative(h) / h

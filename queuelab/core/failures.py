@@ -13,21 +13,15 @@ the difference on the plots is the knob's alone. A knob change only moves a thre
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections.abc import Sequence
 
+from queuelab.core.checks import number
 from queuelab.core.streams import Draw
 
 
 def _probability(name: str, value: object) -> float:
-    try:
-        x = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: must be a number (got {value!r})") from None
-    if not 0.0 <= x <= 1.0:  # also refuses nan
-        raise ValueError(f"{name}: must be between 0 and 1 (got {value!r})")
-    return x
+    return number(name, value, minimum=0.0, maximum=1.0)
 
 
 class FailureModel:
@@ -65,13 +59,7 @@ class PriorityMix:
     def __init__(self, weights: Sequence[float]) -> None:
         values = []
         for i, w in enumerate(weights):
-            try:
-                x = float(w)
-            except (TypeError, ValueError):
-                raise ValueError(f"weights[{i}]: must be a number (got {w!r})") from None
-            if not (math.isfinite(x) and x >= 0.0):
-                raise ValueError(f"weights[{i}]: must be a finite number >= 0 (got {w!r})")
-            values.append(x)
+            values.append(number(f"weights[{i}]", w, minimum=0.0))
         if not values:
             raise ValueError("weights: must not be empty")
         self.weights = tuple(values)

@@ -7,9 +7,10 @@ knob appears everywhere at once.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from queuelab.core.checks import reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,22 +32,14 @@ class Knob:
     def check(self, value: Any, kind: type) -> str | None:
         """Why `value` is not acceptable for this knob, or None when it is."""
         if kind in (int, float) and isinstance(value, (int, float)):
-            if isinstance(value, float) and not math.isfinite(value):
-                return f"must be a finite number (got {value})"
-            if self.minimum is not None:
-                if self.exclusive_minimum and value <= self.minimum:
-                    return f"must be > {_num(self.minimum)} (got {_num(value)})"
-                if value < self.minimum:
-                    return f"must be >= {_num(self.minimum)} (got {_num(value)})"
-            if self.maximum is not None and value > self.maximum:
-                return f"must be <= {_num(self.maximum)} (got {_num(value)})"
+            why = reason(value, maximum=self.maximum,
+                         **({"above": self.minimum} if self.exclusive_minimum
+                            else {"minimum": self.minimum}))
+            if why is not None:
+                return why
         if self.choices and value not in self.choices:
             return f"must be one of {' | '.join(self.choices)} (got {value!r})"
         return None
-
-
-def _num(x: float) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
 
 
 def knob(default: Any, label: str, help: str, **spec: Any) -> Any:

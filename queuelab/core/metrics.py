@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
+from queuelab.core.checks import number
 from queuelab.core.stats import BatchMeans, LogHistogram, sorted_quantile
 
 NAN = float("nan")
@@ -198,10 +199,8 @@ class MetricsRecorder:
     )
 
     def __init__(self, sample_interval: float, warmup: float = 0.0, start: float = 0.0) -> None:
-        if not sample_interval > 0 or math.isinf(sample_interval):
-            raise ValueError(f"sample_interval: must be a finite number > 0 ({sample_interval})")
-        if not warmup >= 0 or math.isinf(warmup):
-            raise ValueError(f"warmup: must be a finite number >= 0 ({warmup})")
+        number("sample_interval", sample_interval, above=0.0)
+        number("warmup", warmup, minimum=0.0)
         self._interval = float(sample_interval)
         start = float(start)
         self._frame_start = start

@@ -50,7 +50,7 @@ class ConstantService:
     __slots__ = ("mean", "scv")
 
     def __init__(self, mean: float, rng: random.Random | None = None) -> None:
-        self.mean = _number("mean", mean, low=0.0, strict=True)
+        self.mean = _number("mean", mean, above=0.0)
         self.scv = 0.0
 
     def draw(self) -> float:
@@ -67,7 +67,7 @@ class ExponentialService:
     __slots__ = ("draw", "mean", "scv")
 
     def __init__(self, mean: float, rng: random.Random) -> None:
-        self.mean = _number("mean", mean, low=0.0, strict=True)
+        self.mean = _number("mean", mean, above=0.0)
         self.scv = 1.0
         self.draw = exponential_stream(rng, self.mean)
 
@@ -78,8 +78,8 @@ class UniformService:
     __slots__ = ("_random", "_width", "high", "low", "mean", "scv")
 
     def __init__(self, low: float, high: float, rng: random.Random) -> None:
-        self.low = _number("low", low, low=0.0)
-        self.high = _number("high", high, low=0.0, strict=True)
+        self.low = _number("low", low, minimum=0.0)
+        self.high = _number("high", high, above=0.0)
         if self.high < self.low:
             raise ValueError(f"high: must be >= low ({high!r} < {low!r})")
         self._width = self.high - self.low
@@ -101,8 +101,8 @@ class LognormalService:
     __slots__ = ("_gauss", "_mu", "mean", "scv", "sigma")
 
     def __init__(self, mean: float, sigma: float, rng: random.Random) -> None:
-        self.mean = _number("mean", mean, low=0.0, strict=True)
-        self.sigma = _number("sigma", sigma, low=0.0)
+        self.mean = _number("mean", mean, above=0.0)
+        self.sigma = _number("sigma", sigma, minimum=0.0)
         self._mu = math.log(self.mean) - 0.5 * self.sigma * self.sigma
         self.scv = math.expm1(self.sigma * self.sigma)
         self._gauss = rng.gauss
@@ -123,7 +123,7 @@ class ParetoService:
     __slots__ = ("_neg_inv_shape", "_random", "mean", "scale", "scv", "shape")
 
     def __init__(self, mean: float, shape: float, rng: random.Random) -> None:
-        self.mean = _number("mean", mean, low=0.0, strict=True)
+        self.mean = _number("mean", mean, above=0.0)
         self.shape = _number("shape", shape)
         if not self.shape > 1.0:
             raise ValueError(f"shape: must be > 1 for a finite mean (got {shape!r})")
@@ -147,7 +147,9 @@ class EmpiricalService:
     __slots__ = ("_n", "_random", "mean", "samples", "scv")
 
     def __init__(self, samples: Sequence[float], rng: random.Random) -> None:
-        self.samples = tuple(_number(f"samples[{i}]", x, low=0.0) for i, x in enumerate(samples))
+        self.samples = tuple(
+            _number(f"samples[{i}]", x, minimum=0.0) for i, x in enumerate(samples)
+        )
         self._n = len(self.samples)
         if not self._n:
             raise ValueError("samples: must not be empty")
@@ -184,8 +186,8 @@ def make_service(
     if distribution == "exponential":
         return ExponentialService(mean, rng)
     if distribution == "uniform":
-        lo = 0.0 if low is None else _number("low", low, low=0.0)
-        hi = 2.0 * _number("mean", mean, low=0.0, strict=True) - lo if high is None else high
+        lo = 0.0 if low is None else _number("low", low, minimum=0.0)
+        hi = 2.0 * _number("mean", mean, above=0.0) - lo if high is None else high
         return UniformService(lo, hi, rng)
     if distribution == "lognormal":
         return LognormalService(mean, sigma, rng)

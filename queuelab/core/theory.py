@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from queuelab.core.checks import integer, number
+
 INF = math.inf
 
 
@@ -48,13 +50,9 @@ def erlang_b(offered_load: float, servers: int) -> float:
 
 def erlang_c(arrival_rate: float, service_rate: float, servers: int) -> MMcPrediction:
     """M/M/c steady state; see MMcPrediction. Raises ValueError on a meaningless input."""
-    if not arrival_rate >= 0 or math.isinf(arrival_rate):
-        raise ValueError(f"arrival_rate: must be a finite number >= 0 ({arrival_rate})")
-    if not service_rate > 0 or math.isinf(service_rate):
-        raise ValueError(f"service_rate: must be a finite number > 0 ({service_rate})")
-    if isinstance(servers, bool) or int(servers) != servers or servers < 1:
-        raise ValueError(f"servers: must be a whole number >= 1 ({servers})")
-    c = int(servers)
+    number("arrival_rate", arrival_rate, minimum=0.0)
+    number("service_rate", service_rate, above=0.0)
+    c = integer("servers", servers, minimum=1)
     a = arrival_rate / service_rate
     rho = a / c
     if rho >= 1.0:

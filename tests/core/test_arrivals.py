@@ -416,8 +416,8 @@ def test_mean_rate_formulas() -> None:
 @pytest.mark.parametrize(
     ("process", "kwargs", "message"),
     [
-        ("poisson", {"rate": -1.0}, "rate: must be >= 0 (got -1.0)"),
-        ("constant", {"rate": math.nan}, "rate: must be finite"),
+        ("poisson", {"rate": -1.0}, "rate: must be >= 0 (got -1)"),
+        ("constant", {"rate": math.nan}, "rate: must be a finite number"),
         ("poisson", {"rate": "fast"}, "rate: must be a number (got 'fast')"),
         ("bursty", {"rate": 1.0, "burst_rate": -2.0}, "burst_rate: must be >= 0"),
         ("bursty", {"rate": 1.0, "burst_length": -1.0}, "burst_length: must be >= 0"),
@@ -426,11 +426,11 @@ def test_mean_rate_formulas() -> None:
         ("ramp", {"rate": 1.0, "to_rate": -1.0}, "to_rate: must be >= 0"),
         ("ramp", {"rate": 1.0, "over": -1.0}, "over: must be >= 0"),
         ("sine", {"rate": 1.0, "period": 0.0}, "period: must be > 0"),
-        ("sine", {"rate": 1.0, "amplitude": math.inf}, "amplitude: must be finite"),
+        ("sine", {"rate": 1.0, "amplitude": math.inf}, "amplitude: must be a finite number"),
         ("spike", {"rate": 1.0, "extra": -1.0}, "extra: must be >= 0"),
         ("spike", {"rate": 1.0, "length": -1.0}, "length: must be >= 0"),
-        ("spike", {"rate": 1.0, "at": math.nan}, "at: must be finite"),
-        ("trace", {"rate": 0.0, "times": [1.0, math.inf]}, "times[1]: must be finite"),
+        ("spike", {"rate": 1.0, "at": math.nan}, "at: must be a finite number"),
+        ("trace", {"rate": 0.0, "times": [1.0, math.inf]}, "times[1]: must be a finite number"),
         ("warp", {"rate": 1.0}, "process: unknown arrival process 'warp' (choose one of"),
     ],
 )

@@ -87,12 +87,12 @@ def test_same_seed_same_delays() -> None:
 @pytest.mark.parametrize(
     ("knobs", "message"),
     [
-        ({"max_attempts": 0, "base_delay": 1.0}, r"^max_attempts: must be >= 1 \(0 < 1\)$"),
-        ({"max_attempts": 2.0, "base_delay": 1.0}, r"^max_attempts: must be an integer"),
-        ({"max_attempts": 2, "base_delay": -1.0}, r"^base_delay: must be >= 0 \(-1 < 0\)$"),
+        ({"max_attempts": 0, "base_delay": 1.0}, r"^max_attempts: must be >= 1 \(got 0\)$"),
+        ({"max_attempts": 2.0, "base_delay": 1.0}, r"^max_attempts: must be a whole number"),
+        ({"max_attempts": 2, "base_delay": -1.0}, r"^base_delay: must be >= 0 \(got -1\)$"),
         (
             {"max_attempts": 2, "base_delay": 1.0, "multiplier": 0.5},
-            r"^multiplier: must be >= 1 \(0.5 < 1\)$",
+            r"^multiplier: must be >= 1 \(got 0.5\)$",
         ),
         (
             {"max_attempts": 2, "base_delay": 5.0, "max_delay": 1.0},

@@ -103,7 +103,7 @@ def test_the_cli_refuses_a_bad_file_with_exit_2_and_no_traceback(
     bad.write_text(_sweep('"pool.max_workers" = [4, 0]\n"retry.jitter" = ["x"]'))
     assert main(["sweep", str(bad), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "axes.pool.max_workers[1]: must be >= 1" in err
+    assert "axes.pool.max_workers[1]: must be >= 1 (got 0)" in err
     assert "axes.retry.jitter[0]: must be one of" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from queuelab.core.policies.concurrency import check_int, check_known, check_number
+from queuelab.core.checks import integer, known, number
 
 AUTOSCALER_KINDS = ("threshold", "target", "keda")
 
@@ -49,7 +49,7 @@ class PoolObservation:
 
     def __post_init__(self) -> None:
         for name in ("backlog", "workers", "busy", "retrying"):
-            check_int(name, getattr(self, name), minimum=0)
+            integer(name, getattr(self, name), minimum=0)
 
 
 @runtime_checkable
@@ -112,8 +112,8 @@ class ThresholdAutoscaler:
 
     def _apply(self, knobs: dict[str, object]) -> None:
         low, high = _check_bounds(knobs)
-        up = check_number("scale_up_threshold", knobs["scale_up_threshold"], minimum=0.0)
-        down = check_number("scale_down_threshold", knobs["scale_down_threshold"], minimum=0.0)
+        up = number("scale_up_threshold", knobs["scale_up_threshold"], minimum=0.0)
+        down = number("scale_down_threshold", knobs["scale_down_threshold"], minimum=0.0)
         if down > up:
             raise ValueError(
                 f"scale_down_threshold: must be <= scale_up_threshold ({down:g} > {up:g})"
@@ -130,7 +130,7 @@ class ThresholdAutoscaler:
         return _clamp(workers, self.min_workers, self.max_workers)
 
     def reconfigure(self, **knobs: object) -> None:
-        check_known("threshold autoscaler", knobs, self._KNOBS)
+        known("threshold autoscaler", knobs, self._KNOBS)
         self._apply({**self.knobs(), **knobs})
 
     def knobs(self) -> dict[str, float]:
@@ -249,13 +249,13 @@ class TargetTrackingAutoscaler:
 
     def _apply(self, knobs: dict[str, object]) -> None:
         low, high = _check_bounds(knobs)
-        target = check_number("target_per_worker", knobs["target_per_worker"], above=0.0)
-        tolerance = check_number("tolerance", knobs["tolerance"], minimum=0.0, maximum=1.0)
-        up = check_number("stabilization_up", knobs["stabilization_up"], minimum=0.0)
-        down = check_number("stabilization_down", knobs["stabilization_down"], minimum=0.0)
-        step = check_int("max_step", knobs["max_step"], minimum=1)
-        cooldown = check_number("cooldown", knobs["cooldown"], minimum=0.0)
-        activation = check_number("activation", knobs["activation"], minimum=0.0)
+        target = number("target_per_worker", knobs["target_per_worker"], above=0.0)
+        tolerance = number("tolerance", knobs["tolerance"], minimum=0.0, maximum=1.0)
+        up = number("stabilization_up", knobs["stabilization_up"], minimum=0.0)
+        down = number("stabilization_down", knobs["stabilization_down"], minimum=0.0)
+        step = integer("max_step", knobs["max_step"], minimum=1)
+        cooldown = number("cooldown", knobs["cooldown"], minimum=0.0)
+        activation = number("activation", knobs["activation"], minimum=0.0)
         self.min_workers, self.max_workers = low, high
         self.target_per_worker, self.tolerance = target, tolerance
         self.stabilization_up, self.stabilization_down = up, down
@@ -338,7 +338,7 @@ class TargetTrackingAutoscaler:
         return up_rec, down_rec
 
     def reconfigure(self, **knobs: object) -> None:
-        check_known("target autoscaler", knobs, self._KNOBS)
+        known("target autoscaler", knobs, self._KNOBS)
         self._apply({**self.knobs(), **knobs})
 
     def knobs(self) -> dict[str, float]:
@@ -362,8 +362,8 @@ class TargetTrackingAutoscaler:
 
 
 def _check_bounds(knobs: dict[str, object]) -> tuple[int, int]:
-    low = check_int("min_workers", knobs["min_workers"], minimum=0)
-    high = check_int("max_workers", knobs["max_workers"], minimum=1)
+    low = integer("min_workers", knobs["min_workers"], minimum=0)
+    high = integer("max_workers", knobs["max_workers"], minimum=1)
     if high < low:
         raise ValueError(f"max_workers: must be >= min_workers ({high} < {low})")
     return low, high
@@ -387,7 +387,7 @@ def make_autoscaler(kind: str, **knobs: object) -> Autoscaler:
         allowed = ", ".join(repr(k) for k in AUTOSCALER_KINDS)
         raise ValueError(f"kind: must be one of {allowed} (got {kind!r})")
     factory = factories[kind]
-    check_known(f"{kind} autoscaler", knobs, factory._KNOBS)
+    known(f"{kind} autoscaler", knobs, factory._KNOBS)
     for name in _REQUIRED[kind]:
         if name not in knobs:
             raise ValueError(f"{name}: required by the {kind} autoscaler")

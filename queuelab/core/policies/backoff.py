@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from queuelab.core.policies.concurrency import check_int, check_known, check_number
+from queuelab.core.checks import integer, known, number
 
 RETRY_MODES = ("requeue", "inline")
 JITTERS = ("none", "full", "equal")
@@ -67,10 +67,10 @@ class RetryPolicy:
         )
 
     def _apply(self, knobs: dict[str, object]) -> None:
-        max_attempts = check_int("max_attempts", knobs["max_attempts"], minimum=1)
-        base_delay = check_number("base_delay", knobs["base_delay"], minimum=0.0)
-        multiplier = check_number("multiplier", knobs["multiplier"], minimum=1.0)
-        max_delay = check_number("max_delay", knobs["max_delay"], minimum=0.0)
+        max_attempts = integer("max_attempts", knobs["max_attempts"], minimum=1)
+        base_delay = number("base_delay", knobs["base_delay"], minimum=0.0)
+        multiplier = number("multiplier", knobs["multiplier"], minimum=1.0)
+        max_delay = number("max_delay", knobs["max_delay"], minimum=0.0)
         if max_delay < base_delay:
             raise ValueError(f"max_delay: must be >= base_delay ({max_delay:g} < {base_delay:g})")
         jitter = knobs["jitter"]
@@ -157,7 +157,7 @@ class RetryPolicy:
 
     def reconfigure(self, **knobs: object) -> None:
         """Change knobs at run time; the new delays apply from the next failure on."""
-        check_known("retry policy", knobs, _KNOBS)
+        known("retry policy", knobs, _KNOBS)
         self._apply({**self.knobs(), **knobs})
 
     def knobs(self) -> dict[str, object]:

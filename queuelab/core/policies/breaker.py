@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from queuelab.core.policies.concurrency import check_int, check_known, check_number
+from queuelab.core.checks import integer, known, number
 
 _KNOBS = ("failure_threshold", "open_for", "half_open_probes")
 
@@ -49,9 +49,9 @@ class CircuitBreaker:
     )
 
     def __init__(self, failure_threshold: int, open_for: float, half_open_probes: int = 1) -> None:
-        self.failure_threshold = check_int("failure_threshold", failure_threshold, minimum=1)
-        self.open_for = check_number("open_for", open_for, minimum=0.0)
-        self.half_open_probes = check_int("half_open_probes", half_open_probes, minimum=1)
+        self.failure_threshold = integer("failure_threshold", failure_threshold, minimum=1)
+        self.open_for = number("open_for", open_for, minimum=0.0)
+        self.half_open_probes = integer("half_open_probes", half_open_probes, minimum=1)
         self._state = BreakerState.CLOSED
         self._failures = 0  # consecutive, while CLOSED
         self._opened_at = 0.0
@@ -152,11 +152,11 @@ class CircuitBreaker:
         opened); a lower `failure_threshold` trips on the next failure; a lower
         `half_open_probes` lets the probes in flight finish but starts no new ones past it.
         """
-        check_known("circuit breaker", knobs, _KNOBS)
+        known("circuit breaker", knobs, _KNOBS)
         merged = {**self.knobs(), **knobs}
-        threshold = check_int("failure_threshold", merged["failure_threshold"], minimum=1)
-        open_for = check_number("open_for", merged["open_for"], minimum=0.0)
-        probes = check_int("half_open_probes", merged["half_open_probes"], minimum=1)
+        threshold = integer("failure_threshold", merged["failure_threshold"], minimum=1)
+        open_for = number("open_for", merged["open_for"], minimum=0.0)
+        probes = integer("half_open_probes", merged["half_open_probes"], minimum=1)
         self.failure_threshold, self.open_for, self.half_open_probes = threshold, open_for, probes
 
     def knobs(self) -> dict[str, float]:

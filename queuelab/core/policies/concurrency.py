@@ -5,56 +5,11 @@ is a plain counter so the simulator and the live runtime share it: the live pool
 its own waiting (an asyncio event), the simulator in its event heap. Prefetch lets a consumer
 claim a few tasks ahead of its free slots, as AMQP's `basic.qos` prefetch does, so a slot that
 frees up finds its next task already local instead of waiting one round trip to the backend.
-
-This module also holds the knob checks every policy uses, so a refused value reads the same
-wherever it comes from: `<knob>: <rule> (<why>)`, e.g. `capacity: must be >= 1 (0 < 1)`.
 """
 
 from __future__ import annotations
 
-import math
-
-
-def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
-    """Return `value` if it is an int (not a bool) >= `minimum`, else raise ValueError."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}: must be an integer (got {value!r})")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name}: must be >= {minimum} ({value} < {minimum})")
-    return value
-
-
-def check_number(
-    name: str,
-    value: object,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    above: float | None = None,
-) -> float:
-    """Return `value` as a float if it is finite and in range, else raise ValueError.
-
-    `minimum` and `maximum` are inclusive bounds, `above` a strict one.
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name}: must be a number (got {value!r})")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name}: must be a finite number (got {value!r})")
-    if minimum is not None and number < minimum:
-        raise ValueError(f"{name}: must be >= {minimum:g} ({number:g} < {minimum:g})")
-    if above is not None and number <= above:
-        raise ValueError(f"{name}: must be > {above:g} ({number:g} <= {above:g})")
-    if maximum is not None and number > maximum:
-        raise ValueError(f"{name}: must be <= {maximum:g} ({number:g} > {maximum:g})")
-    return number
-
-
-def check_known(kind: str, knobs: dict[str, object], known: tuple[str, ...]) -> None:
-    """Refuse knob names a policy does not have, naming the ones it does."""
-    for name in knobs:
-        if name not in known:
-            raise ValueError(f"{name}: not a knob of the {kind} (known: {', '.join(known)})")
+from queuelab.core.checks import integer, known
 
 
 class ConcurrencyLimit:
@@ -68,8 +23,8 @@ class ConcurrencyLimit:
     __slots__ = ("_capacity", "_in_use", "_prefetch")
 
     def __init__(self, capacity: int, prefetch: int = 0) -> None:
-        self._capacity = check_int("capacity", capacity, minimum=1)
-        self._prefetch = check_int("prefetch", prefetch, minimum=0)
+        self._capacity = integer("capacity", capacity, minimum=1)
+        self._prefetch = integer("prefetch", prefetch, minimum=0)
         self._in_use = 0
 
     @property
@@ -113,16 +68,16 @@ class ConcurrencyLimit:
         return budget if budget > 0 else 0
 
     def set_capacity(self, capacity: int) -> None:
-        self._capacity = check_int("capacity", capacity, minimum=1)
+        self._capacity = integer("capacity", capacity, minimum=1)
 
     def set_prefetch(self, prefetch: int) -> None:
-        self._prefetch = check_int("prefetch", prefetch, minimum=0)
+        self._prefetch = integer("prefetch", prefetch, minimum=0)
 
     def reconfigure(self, **knobs: object) -> None:
         """Change `capacity` and/or `prefetch` at run time; all are checked before any applies."""
-        check_known("concurrency limit", knobs, ("capacity", "prefetch"))
-        capacity = check_int("capacity", knobs.get("capacity", self._capacity), minimum=1)
-        prefetch = check_int("prefetch", knobs.get("prefetch", self._prefetch), minimum=0)
+        known("concurrency limit", knobs, ("capacity", "prefetch"))
+        capacity = integer("capacity", knobs.get("capacity", self._capacity), minimum=1)
+        prefetch = integer("prefetch", knobs.get("prefetch", self._prefetch), minimum=0)
         self._capacity, self._prefetch = capacity, prefetch
 
     def knobs(self) -> dict[str, int]:

@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from queuelab.core.checks import integer, known, number
 from queuelab.core.policies.autoscale import PoolObservation
-from queuelab.core.policies.concurrency import check_int, check_known, check_number
 from queuelab.core.policies.hpa import (
     MAX_WINDOW,
     SELECT_POLICIES,
@@ -114,21 +114,21 @@ class KedaAutoscaler:
     # -- knobs ------------------------------------------------------------------------------
 
     def _apply(self, k: dict[str, object]) -> None:
-        low = check_int("min_workers", k["min_workers"], minimum=0)
-        high = check_int("max_workers", k["max_workers"], minimum=1)
+        low = integer("min_workers", k["min_workers"], minimum=0)
+        high = integer("max_workers", k["max_workers"], minimum=1)
         if high < low:
             raise ValueError(f"max_workers: must be >= min_workers ({high} < {low})")
-        idle = check_int("idle_workers", k["idle_workers"], minimum=-1)
+        idle = integer("idle_workers", k["idle_workers"], minimum=-1)
         if idle >= 0 and idle >= max(low, 1):
             raise ValueError(f"idle_workers: must be < min_workers, or -1 for none "
                              f"({idle} >= {max(low, 1)})")
-        target = check_number("target_per_worker", k["target_per_worker"], above=0.0)
-        activation = check_number("activation", k["activation"], minimum=0.0)
-        tolerance = check_number("tolerance", k["tolerance"], minimum=0.0, maximum=1.0)
+        target = number("target_per_worker", k["target_per_worker"], above=0.0)
+        activation = number("activation", k["activation"], minimum=0.0)
+        tolerance = number("tolerance", k["tolerance"], minimum=0.0, maximum=1.0)
         rules = [self._rules(k, "up"), self._rules(k, "down")]
-        polling = check_number("polling_interval", k["polling_interval"], above=0.0)
-        cooldown = check_number("cooldown_period", k["cooldown_period"], minimum=0.0)
-        sync = check_number("sync_period", k["sync_period"], above=0.0)
+        polling = number("polling_interval", k["polling_interval"], above=0.0)
+        cooldown = number("cooldown_period", k["cooldown_period"], minimum=0.0)
+        sync = number("sync_period", k["sync_period"], above=0.0)
         self.min_workers, self.max_workers, self.idle_workers = low, high, idle
         self.target_per_worker, self.activation, self.tolerance = target, activation, tolerance
         self.stabilization_up = float(rules[0].stabilization_window)
@@ -149,7 +149,7 @@ class KedaAutoscaler:
     @staticmethod
     def _rules(k: dict[str, object], side: str) -> ScalingRules:
         window_key = f"stabilization_{side}"
-        window = check_number(window_key, k[window_key], minimum=0.0, maximum=MAX_WINDOW)
+        window = number(window_key, k[window_key], minimum=0.0, maximum=MAX_WINDOW)
         if not window.is_integer():
             raise ValueError(f"{window_key}: must be whole seconds (got {window:g})")
         select = k[f"scale_{side}_select"]
@@ -169,7 +169,7 @@ class KedaAutoscaler:
         return (QueueTrigger(self.target_per_worker, self.activation), *self.extra_triggers)
 
     def reconfigure(self, **knobs: object) -> None:
-        check_known("keda autoscaler", knobs, self._KNOBS)
+        known("keda autoscaler", knobs, self._KNOBS)
         self._apply({**self.knobs(), **knobs})
 
     def knobs(self) -> dict[str, object]:
