@@ -47,7 +47,12 @@ from queuelab.gui.edits import rebuild
 from queuelab.gui.engines import LIVE, MONITOR, SIMULATED, unavailable_reason
 from queuelab.gui.found_dialog import FoundDialog, fresh_queue_name
 from queuelab.gui.history import FrameHistory, Growth
-from queuelab.gui.monitor_view import MONITOR_SPEED_REASON, MonitorWatch
+from queuelab.gui.monitor_view import (
+    MONITOR_SPEED_REASON,
+    MonitorWatch,
+    replay_folder,
+    write_traffic_replay,
+)
 from queuelab.gui.plot_items import format_clock
 from queuelab.gui.plots import PlotPanel
 from queuelab.gui.run_controls import DEFAULT_SPEED, RunControls
@@ -155,6 +160,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.controls)
         self.form = ScenarioForm(self._submit_change)
         self.plots = PlotPanel(self.history)
+        self.monitor = MonitorWatch(self, self.status, self.plots.set_rates_tooltip)
         self.workers = WorkersTable()
         self.dead_letters = _dead_letter_pane()
         self.theory = TheoryPane()
@@ -229,7 +235,6 @@ class MainWindow(QMainWindow):
         self._connect()
         self.controls.set_mode_available(LIVE, unavailable_reason(LIVE))
         self.controls.set_mode_available(MONITOR, unavailable_reason(MONITOR))
-        self.monitor = MonitorWatch(self, self.status, self.plots.set_rates_tooltip)
         self.resize(1400, 900)
 
         self._refresh_timer = QTimer(self)
@@ -294,6 +299,8 @@ class MainWindow(QMainWindow):
             r.addAction(act)
         r.addSeparator()
         self._action(r, "Queue &backend…", self.show_backend_dialog)
+        r.addAction(self.monitor.simulate_action)
+        self.monitor.simulate_action.triggered.connect(self.simulate_traffic)
 
         h = bar.addMenu("&Help")
         self._action(h, "&What am I looking at?", self.show_welcome)
@@ -391,6 +398,26 @@ class MainWindow(QMainWindow):
         self._show_backend()
         self.setWindowModified(False)
         self._update_title()
+        return True
+
+    def simulate_traffic(self) -> bool:
+        """Monitor mode: the traffic recorded in the time range the plots show, as a
+        scenario in the simulator (its service time said to be an estimate)."""
+        from queuelab.io.replay import ReplayError
+
+        engine = self.runner.engine
+        if engine is None or engine.kind != MONITOR:
+            return False
+        lo, hi = self.plots.x_range()
+        try:
+            path, report = write_traffic_replay(engine, (lo, hi), replay_folder())
+        except (ReplayError, OSError) as exc:
+            self.show_error("Cannot simulate this traffic", str(exc))
+            return False
+        self.set_mode(SIMULATED)
+        if not self.open_file(path):
+            return False
+        self.status(" · ".join(line.strip() for line in report.splitlines()[1:3]), 30000)
         return True
 
     def open_file(self, path: str | Path) -> bool:

@@ -10,9 +10,11 @@ Alerts are also markers on the plots: the engine lists them as changes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from queuelab.gui.engines import MONITOR
@@ -42,6 +44,11 @@ class MonitorWatch(QObject):
         self._said = ""
         self._tray: QSystemTrayIcon | None = None
         self.notified: list[str] = []  # every alert raised, for the tests and the log
+        self.simulate_action = QAction("Simulate this &traffic", self)
+        self.simulate_action.setToolTip(
+            "Replay the arrivals recorded in the time range the plots show, in the simulator: "
+            "a scenario with a trace of counts and an estimated service time, ready to tune")
+        self.simulate_action.setEnabled(False)
 
     def attach(self, engine: Engine | None) -> None:
         self._engine = engine if engine is not None and engine.kind == MONITOR else None
@@ -49,6 +56,8 @@ class MonitorWatch(QObject):
         self._said = ""
         self._explained = ""
         self._explain("")
+        self.simulate_action.setEnabled(self._engine is not None
+                                        and self._engine.history is not None)
 
     @property
     def active(self) -> bool:
@@ -81,3 +90,31 @@ class MonitorWatch(QObject):
             self._tray.showMessage("QueueLab", text, QSystemTrayIcon.MessageIcon.Warning)
         else:
             QApplication.alert(self._window)
+
+
+def replay_folder() -> Path:
+    """Where "Simulate this traffic" writes its trace and scenario (the user data folder)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("QueueLab", appauthor=False)) / "replays"
+
+
+def write_traffic_replay(engine: Any, x_range: tuple[float, float], folder: Path) -> tuple[
+        Path, str]:
+    """The trace and scenario of the monitored history over `x_range` (scenario seconds of
+    the watch, as the plots show them); returns the scenario's path and the report.
+    Raises ReplayError when the history there cannot make one."""
+    import time as _time
+
+    from queuelab.io.replay import write_replay
+
+    start = engine.started_at + x_range[0]
+    end = engine.started_at + x_range[1] + 1e-6
+    stamp = _time.strftime("%Y%m%d-%H%M%S")
+    folder.mkdir(parents=True, exist_ok=True)
+    trace, scenario = folder / f"traffic-{stamp}.csv", folder / f"replay-{stamp}.toml"
+    interval = max(10.0, (end - start) / 360.0)
+    engine.history.flush()
+    report = write_replay(engine.history, trace, start, end, interval=interval,
+                          scenario_path=scenario)
+    return scenario, report

@@ -703,6 +703,11 @@ class PlotPanel(QWidget):
         self.span = seconds
         self.set_follow(True)
 
+    def x_range(self) -> tuple[float, float]:
+        """The scenario-time range the plots show now."""
+        lo, hi = self._first.getViewBox().viewRange()[0]
+        return float(lo), float(hi)
+
     def set_gaps(self, gaps: bool) -> None:
         """Break every line where a value is NaN (a monitored source that did not answer),
         instead of only the series that have gaps by nature: a gap, not a line across."""

@@ -8,9 +8,10 @@ this traffic").
   unreachable for throughout has no row: nothing is replayed there (the report says how
   much time that was). The trace format is counts per interval (`io/scenario_files.py`).
 * Service time, an estimate where the source allows one, said so in the scenario's name
-  and the report: by Little's law on the tasks in service, mean service = mean in flight /
-  mean completion rate; where the source shows no in-flight count, the busy periods
-  (ready > 0, so every consumer busy) give consumers / completion rate. Exponential.
+  and the report: while tasks waited every slot was working, so in flight / completion
+  rate then is the mean service time (the median over those samples); without such busy
+  periods, Little's law over the whole range (mean in flight / mean completion rate); with
+  no in-flight count, consumers / completion rate in busy periods. Exponential.
 * Workers (a fixed pool), an estimate too: while tasks waited every slot was busy, so the
   median in flight then; else the median number of consumers; else the default.
 """
@@ -133,14 +134,19 @@ def _workers(d: dict[str, np.ndarray], ok: np.ndarray) -> tuple[int | None, str]
 
 
 def _service(d: dict[str, np.ndarray], ok: np.ndarray) -> tuple[float | None, str]:
-    done = d["completion_rate"][ok]
-    flight = d["in_flight"][ok]
-    both = np.isfinite(done) & np.isfinite(flight)
-    if both.any() and float(done[both].mean()) > 0 and float(flight[both].mean()) > 0:
-        mean = float(flight[both].mean()) / float(done[both].mean())
+    """Mean service time, an estimate: see the module."""
+    done, flight, ready = d["completion_rate"][ok], d["in_flight"][ok], d["ready"][ok]
+    known = np.isfinite(done) & np.isfinite(flight)
+    busy = known & (ready > 0) & (flight > 0) & (done > 0)
+    if busy.sum() >= BUSY_SAMPLES:
+        mean = float(np.median(flight[busy] / done[busy]))
+        return mean, ("estimate from the busy periods (tasks waited, so every slot worked): "
+                      "in flight / completion rate")
+    if known.any() and float(done[known].mean()) > 0 and float(flight[known].mean()) > 0:
+        mean = float(flight[known].mean()) / float(done[known].mean())
         return mean, ("estimate by Little's law: mean in flight / mean completion rate "
-                      f"({float(flight[both].mean()):.3g} / {float(done[both].mean()):.3g}/s)")
-    consumers, ready = d["consumers"][ok], d["ready"][ok]
+                      f"({float(flight[known].mean()):.3g} / {float(done[known].mean()):.3g}/s)")
+    consumers = d["consumers"][ok]
     busy = np.isfinite(done) & np.isfinite(consumers) & (ready > 0) & (done > 0) & (
         consumers > 0)
     if busy.any():

@@ -161,6 +161,11 @@ class MonitorEngine:
         return self._markers
 
     @property
+    def started_at(self) -> float:
+        """The wall-clock second (time.time()) scenario time 0 stands for."""
+        return self._t0
+
+    @property
     def last_sample(self) -> Sample | None:
         return self._last
 

@@ -90,3 +90,28 @@ async def test_alerts_raise_a_notification_and_a_marker(window: Any) -> None:
     assert window.monitor.notified == ["Queue alert: backlog 9 is above 5"]
     assert engine.changes[-1].label() == "alert: backlog 9 is above 5"
     await engine.stop()
+
+
+@pytest.mark.asyncio
+async def test_simulate_this_traffic_opens_a_replay(window: Any) -> None:
+    import time
+
+    from queuelab.core.monitoring import Rates, Sample
+
+    watch(window, "redis://127.0.0.1:1/0?queue=nowhere")
+    engine = window.runner.engine
+    await wait_until(lambda: engine.polls >= 1, 20, "a first poll")
+    assert window.monitor.simulate_action.isEnabled()
+    now = time.time()
+    for k in range(120):  # two minutes recorded: 3 arrivals/s, 2 in flight, 4 done/s
+        s = Sample(t=now + k, ready=5, in_flight=2, consumers=1)
+        engine.history.add(s, Rates(3.0, 4.0))
+    window.plots.set_window(None)
+    window.plots._first.getViewBox().setXRange(0, 125, padding=0)
+    assert window.simulate_traffic()
+    assert window.runner.kind == SIMULATED
+    s = window.scenario
+    assert s.arrivals.process == "trace" and "estimated" in s.name
+    assert s.service.mean == pytest.approx(0.5) and s.pool.workers == 2
+    assert len(s.arrivals.trace_times) == pytest.approx(3 * 119, abs=3)
+    assert "estimate" in window.message.text()
