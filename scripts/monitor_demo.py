@@ -174,6 +174,9 @@ def main() -> int:
         else:
             for k in conn.scan_iter(match=f"rq:*{q}*"):
                 conn.delete(k)
+            for k in conn.scan_iter(match="rq:job:*", count=1000):  # this run's jobs
+                if conn.hget(k, "origin") == q.encode():
+                    conn.delete(k)
             conn.srem("rq:queues", f"rq:queue:{q}")
     return 0
 
