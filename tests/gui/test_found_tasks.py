@@ -66,14 +66,16 @@ async def test_cancel_touches_nothing_and_the_next_start_asks_again(
     w = window
     url = await _setup(w, tmp_path)
     d = await _asked(w)
+    asked = w.runner.engine
     d.cancel_button.click()  # type: ignore[attr-defined]
     await wait_until(lambda: not w.runner.asking, what="the answer")
+    await wait_until(lambda: not asked.opened, what="the let-go engine's queue closed")  # type: ignore[union-attr]
     assert w.runner.engine is not None and w.runner.engine.state == RunState.IDLE
     assert await _counts(url) == (WAITING, DEAD)
     d = await _asked(w)  # asked again, not started behind the person's back
     asked = w.runner.engine
     d.cancel_button.click()  # type: ignore[attr-defined]
-    await wait_until(lambda: not asked._opened, what="the let-go engine's queue closed")  # type: ignore[union-attr]
+    await wait_until(lambda: not asked.opened, what="the let-go engine's queue closed")  # type: ignore[union-attr]
 
 
 async def test_work_them_off_carries_them_over_in_the_books(
@@ -119,3 +121,38 @@ async def test_a_fresh_queue_leaves_the_old_one_as_it_was(window: MainWindow,
         queue_name(url) + "-")
     assert w.runner.engine.totals().carried_over == 0  # type: ignore[union-attr]
     assert await _counts(url) == (WAITING, DEAD)
+
+
+async def test_a_shared_queue_is_said_and_its_theory_hidden(window: MainWindow,
+                                                           tmp_path: Path) -> None:
+    """A worker beside the window's run (its own connection to the SQLite file, as another
+    process would be): the window says the queue is shared and shows no Erlang C."""
+    from queuelab.runtime.engine import LiveEngine
+
+    w = window
+    if unavailable_reason(LIVE) is not None:
+        pytest.skip("this build has no live engine")
+    url = f"sqlite:///{tmp_path / 'jobs.db'}?queue=shared-{uuid.uuid4().hex[:8]}"
+    s = scenario(run={"duration": 60.0, "warmup": 0.0, "time_scale": 0.05},
+                 arrivals={"rate": 3.0}, service={"mean": 1.0}, queue={"backend": url})
+    worker = LiveEngine(s, produce=False, duration=1e9)
+    await worker.open()
+    worker.start()
+    try:
+        w.set_scenario(s, None)
+        w.controls.mode_actions[LIVE].trigger()
+        assert w.plots.reference_shown  # M/M/4: Erlang C's lines, until the queue is shared
+        w.tabs.setCurrentIndex(w.tabs.indexOf(w.theory))
+        w.toggle_run()
+        engine = w.runner.engine
+        assert engine is not None
+        await wait_until(lambda: engine.shared is not None, timeout=30, what="sharing noticed")
+        await wait_until(lambda: not w.plots.reference_shown, what="the theory lines gone")
+        await wait_until(lambda: "Other processes serve this queue" in w.theory.headline.text(),
+                         what="the Theory tab saying why")
+        assert "This queue is shared" in w.message.text()
+        assert engine.totals().shared and "taken by other processes" in w.totals.text()
+        w.toggle_run()  # pause; the window lets it go at the end of the test
+    finally:
+        await worker.stop(drain=False)
+        await worker.aclose()
