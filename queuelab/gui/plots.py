@@ -600,9 +600,10 @@ class _TimedCanvas(pg.GraphicsLayoutWidget):
         self._panel = panel
 
     def paintEvent(self, event: Any) -> None:
-        began = time.perf_counter()
+        clock = self._panel.clock
+        began = clock()
         super().paintEvent(event)
-        self._panel.add_paint_cost(time.perf_counter() - began)
+        self._panel.add_paint_cost(clock() - began)
 
 
 SMOOTHING: tuple[tuple[str, float], ...] = (("off", 0.0), ("10 s", 10.0), ("1 min", 60.0))
@@ -625,9 +626,11 @@ class PlotPanel(QWidget):
 
     follow_changed = Signal(bool)  # False once the user pans or zooms away from "now"
 
-    def __init__(self, history: FrameHistory, parent: QWidget | None = None) -> None:
+    def __init__(self, history: FrameHistory, parent: QWidget | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         super().__init__(parent)
         self.history = history
+        self.clock = clock  # times the drawing (a test hands in its own, to test the pacing)
         self.span: float | None = DEFAULT_WINDOW  # rolling window (scenario s); None = whole run
         self.smoothing = 0.0  # seconds over which rates and percentages are averaged; 0 = off
         self.follow = True
@@ -638,7 +641,7 @@ class PlotPanel(QWidget):
         self._x_end: float | None = None  # right edge of the rolling window last shown
         self.draw_cost = 0.0  # seconds spent drawing since the last redraw (set-up + paint)
         self._cost = 0.0  # smoothed cost of one redraw
-        self._next_redraw = 0.0  # perf_counter time before which no redraw starts
+        self._next_redraw = 0.0  # clock time before which no redraw starts
 
         self._objective: tuple[str | None, float, dict[str, float] | None] | None = None
         self.canvas = _TimedCanvas(self)
@@ -842,19 +845,19 @@ class PlotPanel(QWidget):
         """
         if not (self._dirty or force):
             return False
-        began = time.perf_counter()
+        began = self.clock()
         if not force and began < self._next_redraw:
             return False
         self._dirty = False
         try:
             return self._redraw()
         finally:
-            self.draw_cost += time.perf_counter() - began
+            self.draw_cost += self.clock() - began
             self._schedule_next()
 
     @property
     def next_redraw_at(self) -> float:
-        """perf_counter time before which a redraw waits (see `redraw`)."""
+        """Clock time before which a redraw waits (see `redraw`)."""
         return self._next_redraw
 
     def add_paint_cost(self, seconds: float) -> None:
@@ -864,7 +867,7 @@ class PlotPanel(QWidget):
         """Space redraws so that drawing (set-up and paint) stays within DRAW_SHARE."""
         cost, self.draw_cost = self.draw_cost, 0.0
         self._cost = 0.7 * self._cost + 0.3 * cost if self._cost else cost
-        self._next_redraw = time.perf_counter() + self._cost * (1.0 / DRAW_SHARE - 1.0)
+        self._next_redraw = self.clock() + self._cost * (1.0 / DRAW_SHARE - 1.0)
 
     def _redraw(self) -> bool:
         columns = self._columns()

@@ -189,21 +189,22 @@ def test_panning_back_shows_older_frames(qtbot) -> None:
 
 
 def test_slow_drawing_spaces_redraws_out(qtbot) -> None:
-    import time
-
     from queuelab.gui.history import FrameHistory
     from queuelab.gui.plots import DRAW_SHARE, PlotPanel
 
     from .test_history import frame
 
-    panel = PlotPanel(FrameHistory(capacity=100))
+    now = [100.0]  # the panel's clock: it moves only when told, so drawing costs nothing
+    panel = PlotPanel(FrameHistory(capacity=100), clock=lambda: now[0])
     qtbot.addWidget(panel)
     panel.history.append([frame(1.0)])
     panel.add_paint_cost(0.05)  # as if the last paint took 50 ms
     assert panel.redraw(force=True)
+    spacing = 0.05 * (1 / DRAW_SHARE - 1)
+    assert panel.next_redraw_at == pytest.approx(100.0 + spacing)
     panel.mark_dirty()
     assert not panel.redraw(), "too soon after an expensive redraw"
-    wait = panel.next_redraw_at - time.perf_counter()
-    assert wait > 0.05 * (1 / DRAW_SHARE - 1) - 0.02
-    time.sleep(wait + 0.005)
+    now[0] += spacing * 0.99
+    assert not panel.redraw(), "still too soon"
+    now[0] += spacing * 0.02
     assert panel.redraw()

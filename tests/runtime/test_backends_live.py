@@ -20,6 +20,7 @@ from queuelab.backends import BackendError
 from queuelab.core.task import DeadLetterQuery
 from queuelab.runtime.engine import LiveEngine
 from tests.runtime.helpers import run_to_end, scenario
+from tests.services import needs
 
 
 def _urls(tmp: Path, name: str) -> dict[str, str]:
@@ -34,9 +35,9 @@ def _urls(tmp: Path, name: str) -> dict[str, str]:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("backend", [
     "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.postgres),
-    pytest.param("redis", marks=pytest.mark.redis),
-    pytest.param("amqp", marks=pytest.mark.rabbitmq),
+    pytest.param("postgresql", marks=needs("postgres")),
+    pytest.param("redis", marks=needs("redis")),
+    pytest.param("amqp", marks=needs("rabbitmq")),
 ])
 async def test_a_live_run_keeps_its_books_on_every_backend(backend: str, tmp_path: Path) -> None:
     url = _urls(tmp_path, f"live-{uuid.uuid4().hex[:8]}")[backend]
