@@ -279,6 +279,12 @@ class Comparison(QObject):
         if path:
             self.save_pin(pin, path)
 
+    def refresh_pins(self) -> None:
+        """Show the pins again after a change made from elsewhere (a rename)."""
+        self._show_pins()
+        self._draw_ghosts()
+        self.refresh(force=True)
+
     def _show_pins(self) -> None:
         rows = []
         for i, p in enumerate(self.pins.runs):

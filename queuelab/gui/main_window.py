@@ -60,6 +60,7 @@ from queuelab.gui.runner import CANCEL, FRESH, EngineRunner
 from queuelab.gui.scenario_form import ScenarioForm
 from queuelab.gui.status import TotalsLabel
 from queuelab.gui.theory_pane import TheoryPane
+from queuelab.gui.tune_view import TuneView
 from queuelab.gui.welcome import WelcomePanel
 from queuelab.gui.workers_table import WorkersTable
 from queuelab.io.scenario_files import load_scenario, resolve_data, save_scenario
@@ -75,11 +76,11 @@ THEORY_EVERY = 0.5
 DEAD_LETTERS_EVERY = 1.0
 RATE_EVERY = 1.0
 ACTIVE = (RunState.RUNNING, RunState.PAUSED, RunState.STOPPING)
-TAB_SHARES = {1: 0.5, 2: 0.42, 3: 0.4, 4: 0.45}  # dead letters, waits, theory, compare
+TAB_SHARES = {1: 0.5, 2: 0.42, 3: 0.4, 4: 0.45, 5: 0.6}  # dead letters … compare, tune
 FORM_MIN_WIDTH = 300
 LIVE_TARGET = 180.0  # seconds a live run should take at the time scale proposed for it
 CONTINUE_FOR = 600.0  # scenario seconds a finished run is continued by to work off reprocessed
-TAB_WORKERS, TAB_DEAD, TAB_WAITS, TAB_THEORY, TAB_COMPARE = range(5)
+TAB_WORKERS, TAB_DEAD, TAB_WAITS, TAB_THEORY, TAB_COMPARE, TAB_TUNE = range(6)
 
 
 def _dead_letter_pane() -> QWidget:
@@ -173,6 +174,9 @@ class MainWindow(QMainWindow):
         self.comparison = Comparison(self)
         self.tabs.addTab(self.comparison.pane, "Compare")
         self.controls.addAction(self.comparison.pin_action)
+        self.tune = TuneView(self)
+        self.tabs.addTab(self.tune, "Tune")
+        self.form.sweep_requested.connect(self.tune.sweep_knob)
 
         # the first-run panel sits right under the plots it explains, above the tabs: the
         # plots keep their height, the table gives way while it is shown
@@ -979,6 +983,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._refresh_timer.stop()
         self.comparison.stop()
+        self.tune.stop()
         self.runner.halt()
         self.save_settings()
         super().closeEvent(event)

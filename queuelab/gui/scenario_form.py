@@ -14,10 +14,11 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
+    QMenu,
     QScrollArea,
     QSizePolicy,
     QToolButton,
@@ -151,8 +152,18 @@ class _Section(QWidget):
         self.body.setVisible(open_)
 
 
+def sweepable(info: KnobInfo) -> bool:
+    """A numeric or choice knob a sweep may vary (`tuning.axes` says which may not)."""
+    from queuelab.tuning.axes import FIXED
+
+    return (info.knob.in_file and info.path not in FIXED
+            and (info.kind in (int, float) or bool(info.knob.choices)))
+
+
 class ScenarioForm(QWidget):
     """Every knob of the scenario, grouped by section, editable idle or running."""
+
+    sweep_requested = Signal(str)  # a knob's path: "Sweep this…" from its context menu
 
     def __init__(self, submit: Submit, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -161,6 +172,7 @@ class ScenarioForm(QWidget):
         self._pending: dict[str, Any] = {}  # refused values still shown at their fields
         self._retrying = False
         self.fields: dict[str, KnobField] = {}
+        self.last_menu: QMenu | None = None
         self.sections: dict[str, _Section] = {}
 
         self._title = QLabel()
@@ -213,6 +225,19 @@ class ScenarioForm(QWidget):
         self.fields[info.path] = field
         editor.committed.connect(lambda value, p=info.path: self._commit(p, value))
         editor.unparsable.connect(lambda reason, p=info.path: self._unparsable(p, reason))
+        if sweepable(info):
+            for w in (label, row):
+                w.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+                w.customContextMenuRequested.connect(
+                    lambda pos, w=w, p=info.path: self._knob_menu(w, pos, p))
+
+    def _knob_menu(self, widget: QWidget, pos: QPoint, path: str) -> None:
+        """Right-click on a numeric or choice knob: "Sweep this…"."""
+        menu = QMenu(widget)
+        act = menu.addAction("Sweep this…")
+        act.triggered.connect(lambda: self.sweep_requested.emit(path))
+        menu.popup(widget.mapToGlobal(pos))
+        self.last_menu = menu
 
     # -- what the window calls ------------------------------------------------------------------
 
