@@ -148,3 +148,52 @@ def test_401_404_and_passive_404_create_nothing(management: None) -> None:
                               1))
     assert "wrong-sekrit" not in str(err.value)
     assert queue_names(q) == []  # neither path created the queue it looked for
+
+
+def queuelab_state(q: str) -> dict[str, object]:
+    """Every broker queue of QueueLab's AMQP queue `q`, by name: messages and counters."""
+    names = queue_names(f"queuelab.{q}")
+    return {n: queue_state(n) for n in names}
+
+
+def test_queuelab_amqp_layout_and_its_read_only_proof(management: None) -> None:
+    from queuelab.backends import open_queue
+    from queuelab.core.task import Task
+
+    q = unique("ql")
+
+    async def fill() -> None:
+        async with open_queue(AMQP, queue=q) as queue:
+            await queue.enqueue_many([Task(id=f"t{i}", created_at=0.0) for i in range(5)])
+            held = await queue.claim(300.0, max_tasks=2, timeout=10.0)
+            assert len(held) == 2
+            await queue.nack(held[0], delay=3600.0)  # into the delay ladder
+            await queue.dead_letter(held[1], "test", "on purpose", 0.0)
+
+    async def remove() -> None:
+        queue = open_queue(AMQP, queue=q)
+        await queue.destroy()
+
+    asyncio.run(fill())
+    try:
+        url = f"{AMQP}?queue={q}&layout=queuelab"
+        source = open_source(url)
+
+        async def settled() -> None:
+            await source.open()
+            try:
+                s = await read_until(source, lambda s: (s.ready, s.delayed, s.failed)
+                                     == (3, 1, 1), 40)
+                assert (s.ready, s.in_flight, s.delayed, s.failed) == (3, 0, 1, 1), s
+            finally:
+                await source.close()
+
+        asyncio.run(settled())
+        time.sleep(STATS_INTERVAL)
+        before = queuelab_state(q)
+        asyncio.run(read_many(url, PROOF_POLLS))
+        asyncio.run(read_many(url + "&via=amqp", PROOF_POLLS))
+        time.sleep(STATS_INTERVAL)
+        assert queuelab_state(q) == before and len(before) >= 3
+    finally:
+        asyncio.run(remove())
