@@ -305,6 +305,10 @@ class MainWindow(QMainWindow):
         self._action(r, "Queue &backend…", self.show_backend_dialog)
         r.addAction(self.monitor.simulate_action)
         self.monitor.simulate_action.triggered.connect(self.simulate_traffic)
+        history_menu = r.addMenu("Monitor &history")
+        for act in self.monitor.range_actions:
+            history_menu.addAction(act)
+        self.monitor.on_history = self._show_monitor_history
 
         h = bar.addMenu("&Help")
         self._action(h, "&What am I looking at?", self.show_welcome)
@@ -403,6 +407,18 @@ class MainWindow(QMainWindow):
         self.setWindowModified(False)
         self._update_title()
         return True
+
+    def _show_monitor_history(self, frames: list[MetricsFrame]) -> None:
+        """The plots hold this stretch of a monitored queue's history, the whole of it shown."""
+        engine = self.runner.engine
+        if engine is not None:
+            frames += [f for f in engine.take_frames() if not frames or f.t > frames[-1].t]
+        self.history.clear()
+        self.plots.clear()
+        self._on_frames(frames)
+        self.plots.set_window(None)
+        self.controls.set_window(None)
+        self.status(f"Showing {len(frames):,} points of this queue's history", 10000)
 
     def simulate_traffic(self) -> bool:
         """Monitor mode: the traffic recorded in the time range the plots show, as a

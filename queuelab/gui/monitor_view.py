@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from queuelab.core.engine import Engine
 
 ALERT_MS = 30_000  # how long an alert stays in the status bar
+HISTORY_RANGES = (("Last &hour", 3600.0), ("Last &day", 86400.0), ("Last &week", 7 * 86400.0),
+                  ("Last &30 days", 30 * 86400.0))
 MONITOR_SPEED_REASON = ("A monitored queue goes at its own pace, on the wall clock: speed "
                         "is the simulator's")
 
@@ -49,6 +51,14 @@ class MonitorWatch(QObject):
             "Replay the arrivals recorded in the time range the plots show, in the simulator: "
             "a scenario with a trace of counts and an estimated service time, ready to tune")
         self.simulate_action.setEnabled(False)
+        #: Run > Monitor history: how much of the source's history the plots hold
+        self.range_actions: list[QAction] = []
+        for text, seconds in HISTORY_RANGES:
+            act = QAction(text, self)
+            act.setEnabled(False)
+            act.triggered.connect(lambda _=False, s=seconds: self.show_history(s))
+            self.range_actions.append(act)
+        self.on_history: Callable[[list[Any]], None] = lambda frames: None
 
     def attach(self, engine: Engine | None) -> None:
         self._engine = engine if engine is not None and engine.kind == MONITOR else None
@@ -56,8 +66,24 @@ class MonitorWatch(QObject):
         self._said = ""
         self._explained = ""
         self._explain("")
-        self.simulate_action.setEnabled(self._engine is not None
-                                        and self._engine.history is not None)
+        has_history = self._engine is not None and self._engine.history is not None
+        self.simulate_action.setEnabled(has_history)
+        for act in self.range_actions:
+            act.setEnabled(has_history)
+
+    def show_history(self, seconds: float) -> int:
+        """Put the last `seconds` of the source's history (folded to ~2,000 points) in the
+        plots, then the polls go on after it; returns the frames shown."""
+        import time as _time
+
+        e = self._engine
+        if e is None or e.history is None:
+            return 0
+        e.history.flush()
+        now = _time.time()
+        frames = e.past_frames(now - seconds, now + 1.0)
+        self.on_history(frames)
+        return len(frames)
 
     @property
     def active(self) -> bool:

@@ -334,9 +334,16 @@ class MonitorEngine:
     def _replay_history(self) -> None:
         """The past `backfill` seconds from the history as frames before time 0: reopening
         a source shows its past at once (folded to at most `BACKFILL_POINTS` frames)."""
-        if self.history is None or self.backfill <= 0:
-            return
-        d = self.history.load(self._t0 - self.backfill, self._t0, max_points=BACKFILL_POINTS)
+        if self.history is not None and self.backfill > 0:
+            self._frames.extend(self.past_frames(self._t0 - self.backfill, self._t0))
+
+    def past_frames(self, start: float, end: float) -> list[MetricsFrame]:
+        """Frames of the history between two wall-clock seconds, at most `BACKFILL_POINTS`
+        (folded), timed like the watch's own (seconds from its start, negative before)."""
+        if self.history is None:
+            return []
+        out: list[MetricsFrame] = []
+        d = self.history.load(start, end, max_points=BACKFILL_POINTS)
         for i in range(len(d["t"])):
             def v(c: str, i: int = i) -> float | None:
                 x = float(d[c][i])
@@ -344,14 +351,14 @@ class MonitorEngine:
 
             t = float(d["t"][i])
             if d["reachable"][i] != 1:
-                self._frames.append(frame_of(gap(t, "unreachable"), Rates(NAN, NAN),
-                                             t - self._t0))
+                out.append(frame_of(gap(t, "unreachable"), Rates(NAN, NAN), t - self._t0))
                 continue
             s = Sample(t=t, ready=_i(v("ready")), in_flight=_i(v("in_flight")),
                        failed=_i(v("failed")), delayed=_i(v("delayed")),
                        consumers=_i(v("consumers")), completed=v("completed"))
             r = Rates(float(d["arrival_rate"][i]), float(d["completion_rate"][i]))
-            self._frames.append(frame_of(s, r, t - self._t0))
+            out.append(frame_of(s, r, t - self._t0))
+        return out
 
     async def poll(self) -> Sample:
         """Read the source once, now: record the sample, its frame, history and alerts."""

@@ -115,3 +115,23 @@ async def test_simulate_this_traffic_opens_a_replay(window: Any) -> None:
     assert s.service.mean == pytest.approx(0.5) and s.pool.workers == 2
     assert len(s.arrivals.trace_times) == pytest.approx(3 * 119, abs=3)
     assert "estimate" in window.message.text()
+
+
+@pytest.mark.asyncio
+async def test_history_range_picker_shows_the_past(window: Any) -> None:
+    import time
+
+    watch(window, "redis://127.0.0.1:1/0?queue=nowhere")
+    engine = window.runner.engine
+    await wait_until(lambda: engine.polls >= 1, 20, "a first poll")
+    now = time.time()
+    rows = [(now - 86400 + 60.0 * k, 0.0, 7.0, 1.0, 0.0, 0.0, 2.0, 1.0, 1.0, None, None, 1)
+            for k in range(1440)]  # the past day, a sample a minute, depth 7
+    engine.history.add_rows(rows)
+    hour, day = window.monitor.range_actions[0], window.monitor.range_actions[1]
+    assert day.isEnabled()
+    day.trigger()
+    depth = window.history.last("depth", 5000)
+    assert 1400 <= depth.size <= 2100 and 7.0 in depth
+    hour.trigger()
+    assert window.history.last("depth", 5000).size <= 80
