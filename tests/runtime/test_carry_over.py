@@ -8,6 +8,8 @@ letters. The run must keep them, work them off and count them in its books.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from queuelab.backends import open_queue
 from queuelab.backends.base import TaskQueue
 from queuelab.cli import main
+from queuelab.commands.worker import serve
 from queuelab.core.payload import synthetic_payload, task_id
 from queuelab.core.task import DeadLetterQuery, Task
 from queuelab.runtime.engine import LiveEngine
@@ -113,3 +116,26 @@ def test_the_cli_keeps_the_queue_unless_purge_is_given(
 
 def _all() -> DeadLetterQuery:
     return DeadLetterQuery(limit=1000)
+
+
+@pytest.mark.asyncio
+async def test_a_worker_purges_only_with_purge_and_says_what_it_deleted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = _url(tmp_path)
+    async with open_queue(url) as q:
+        await _fill(q)
+    s = scenario(run={"time_scale": 0.01}, queue={"backend": url}, pool={"workers": 1})
+    served = asyncio.create_task(serve(s, purge=True))
+    err = ""
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        captured = capsys.readouterr()
+        err += captured.err
+        if "Ctrl-C to stop" in captured.out:
+            break
+    os.kill(os.getpid(), signal.SIGINT)  # the worker's own handler: a graceful stop
+    assert await asyncio.wait_for(served, 10.0) == 0
+    err += capsys.readouterr().err
+    assert f"held {WAITING} waiting and {DEAD} dead letters: deleted (--purge)" in err
+    async with open_queue(url) as q:
+        assert (await q.counts()).total == 0
