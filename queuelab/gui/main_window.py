@@ -50,6 +50,7 @@ from queuelab.gui.history import FrameHistory, Growth
 from queuelab.gui.monitor_view import (
     MONITOR_SPEED_REASON,
     MonitorWatch,
+    export_history_csv,
     replay_folder,
     write_traffic_replay,
 )
@@ -283,6 +284,8 @@ class MainWindow(QMainWindow):
         self._action(m, "Save &as…", self._save_as_dialog, QKeySequence.StandardKey.SaveAs)
         m.addSeparator()
         self._action(m, "Export frames as &CSV…", self._export_csv_dialog)
+        m.addAction(self.monitor.export_action)
+        self.monitor.export_action.triggered.connect(self._export_history_dialog)
         self._action(m, "Export plots as &PNG…", self._export_png_dialog)
         export_menu = m.addMenu("E&xport")
         self._action(export_menu, "&KEDA ScaledObject…",
@@ -938,6 +941,25 @@ class MainWindow(QMainWindow):
                                               "frames.csv"), "CSV files (*.csv)")
         if path:
             self.export_csv(path)
+
+    def _export_history_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export monitor history", str(
+            Path.home() / "queue-history.csv"), "CSV files (*.csv)")
+        if path:
+            self.export_history(path)
+
+    def export_history(self, path: str | Path) -> bool:
+        """Monitor mode: the history samples of the time range the plots show, as CSV."""
+        engine = self.runner.engine
+        if engine is None or engine.kind != MONITOR:
+            return False
+        try:
+            n = export_history_csv(engine, self.plots.x_range(), Path(path))
+        except OSError as exc:
+            self.show_error("Cannot export the history", _os_reason(exc, path))
+            return False
+        self.status(f"Exported {n:,} samples to {path}")
+        return True
 
     def _export_png_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export plots", str(Path.home() /

@@ -51,6 +51,10 @@ class MonitorWatch(QObject):
             "Replay the arrivals recorded in the time range the plots show, in the simulator: "
             "a scenario with a trace of counts and an estimated service time, ready to tune")
         self.simulate_action.setEnabled(False)
+        self.export_action = QAction("Export monitor &history as CSV…", self)
+        self.export_action.setToolTip("Every sample of the time range the plots show, from "
+                                      "the source's history file (no credentials in it)")
+        self.export_action.setEnabled(False)
         #: Run > Monitor history: how much of the source's history the plots hold
         self.range_actions: list[QAction] = []
         for text, seconds in HISTORY_RANGES:
@@ -68,6 +72,7 @@ class MonitorWatch(QObject):
         self._explain("")
         has_history = self._engine is not None and self._engine.history is not None
         self.simulate_action.setEnabled(has_history)
+        self.export_action.setEnabled(has_history)
         for act in self.range_actions:
             act.setEnabled(has_history)
 
@@ -144,3 +149,11 @@ def write_traffic_replay(engine: Any, x_range: tuple[float, float], folder: Path
     report = write_replay(engine.history, trace, start, end, interval=interval,
                           scenario_path=scenario)
     return scenario, report
+
+
+def export_history_csv(engine: Any, x_range: tuple[float, float], path: Path) -> int:
+    """Write the monitored history over `x_range` (scenario seconds of the watch) as CSV;
+    returns the rows written."""
+    engine.history.flush()
+    start = engine.started_at + x_range[0]
+    return int(engine.history.export_csv(path, start, engine.started_at + x_range[1] + 1e-6))

@@ -135,3 +135,26 @@ async def test_history_range_picker_shows_the_past(window: Any) -> None:
     assert 1400 <= depth.size <= 2100 and 7.0 in depth
     hour.trigger()
     assert window.history.last("depth", 5000).size <= 80
+
+
+@pytest.mark.asyncio
+async def test_export_the_history_shown(window: Any, tmp_path: Path) -> None:
+    import csv
+    import time
+
+    from queuelab.core.monitoring import Rates, Sample
+
+    watch(window, "redis://:pw-in-url@127.0.0.1:1/0?queue=nowhere")
+    engine = window.runner.engine
+    await wait_until(lambda: engine.polls >= 1, 20, "a first poll")
+    assert window.monitor.export_action.isEnabled()
+    now = time.time()
+    for k in range(30):
+        engine.history.add(Sample(t=now + k, ready=k, in_flight=1), Rates(1.0, 1.0))
+    window.plots.set_window(None)
+    window.plots._first.getViewBox().setXRange(10, 20, padding=0)
+    out = tmp_path / "h.csv"
+    assert window.export_history(out)
+    rows = [r for r in csv.DictReader(out.open()) if r["reachable"] == "1"]
+    assert [r["ready"] for r in rows][:3] == ["10", "11", "12"] and len(rows) <= 11
+    assert "pw-in-url" not in out.read_text()
