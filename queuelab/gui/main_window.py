@@ -308,6 +308,8 @@ class MainWindow(QMainWindow):
         self._action(r, "Queue &backend…", self.show_backend_dialog)
         r.addAction(self.monitor.simulate_action)
         self.monitor.simulate_action.triggered.connect(self.simulate_traffic)
+        r.addAction(self.monitor.pick_action)
+        self.monitor.on_pick = self.watch_queue
         history_menu = r.addMenu("Monitor &history")
         for act in self.monitor.range_actions:
             history_menu.addAction(act)
@@ -422,6 +424,26 @@ class MainWindow(QMainWindow):
         self.plots.set_window(None)
         self.controls.set_window(None)
         self.status(f"Showing {len(frames):,} points of this queue's history", 10000)
+
+    def watch_queue(self, name: str) -> bool:
+        """Monitor mode: watch queue `name` of the same server instead (a fresh watch)."""
+        from urllib.parse import parse_qsl, urlencode
+
+        full = self.secrets.full(self.scenario.queue.backend)
+        head, _, query = full.partition("?")
+        options = dict(parse_qsl(query, keep_blank_values=True))
+        options["queue"] = name
+        try:  # the watch going on lets go first: a backend is fixed while a run goes
+            self.runner.build(self.scenario, MONITOR)
+        except Exception as exc:
+            self.show_error("Cannot watch that queue", f"{exc}")
+            return False
+        reason = self.choose_backend(f"{head}?{urlencode(options)}")  # rebuilds, idle
+        if reason is not None:
+            self.show_error("Cannot watch that queue", reason)
+            return False
+        self.status(f"Watching {name}: press Run to start")
+        return True
 
     def simulate_traffic(self) -> bool:
         """Monitor mode: the traffic recorded in the time range the plots show, as a

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QApplication, QInputDialog, QSystemTrayIcon, QWidget
 
 from queuelab.gui.engines import MONITOR
 
@@ -55,6 +55,13 @@ class MonitorWatch(QObject):
         self.export_action.setToolTip("Every sample of the time range the plots show, from "
                                       "the source's history file (no credentials in it)")
         self.export_action.setEnabled(False)
+        self.pick_action = QAction("Pick a RabbitMQ &queue…", self)
+        self.pick_action.setToolTip("The queues of the vhost, from the management API: "
+                                    "watch another one")
+        self.pick_action.setEnabled(False)
+        self.pick_action.triggered.connect(self.pick_queue)
+        self.on_pick: Callable[[str], object] = lambda name: None
+        self.picker: QInputDialog | None = None
         #: Run > Monitor history: how much of the source's history the plots hold
         self.range_actions: list[QAction] = []
         for text, seconds in HISTORY_RANGES:
@@ -73,8 +80,42 @@ class MonitorWatch(QObject):
         has_history = self._engine is not None and self._engine.history is not None
         self.simulate_action.setEnabled(has_history)
         self.export_action.setEnabled(has_history)
+        lister = getattr(getattr(self._engine, "source", None), "list_queues", None)
+        self.pick_action.setEnabled(lister is not None)
         for act in self.range_actions:
             act.setEnabled(has_history)
+
+    def pick_queue(self) -> None:
+        """List the vhost's queues (in the background), then offer them to pick from."""
+        from queuelab.gui.runner import spawn
+
+        e = self._engine
+        lister = getattr(getattr(e, "source", None), "list_queues", None)
+        if lister is not None:
+            spawn(self._offer(lister, e.source.queue), "listing the broker's queues")
+
+    async def _offer(self, lister: Callable[[], Any], current: str) -> None:
+        try:
+            rows = await lister()
+        except Exception as exc:  # a source error or a driver's: said, the window goes on
+            self._say(f"Cannot list the queues: {exc}", 15_000)
+            return
+        names = [f"{name}  ({messages:,} messages, {consumers:,} consumers)"
+                 for name, messages, consumers in rows]
+        if not names:
+            self._say("The broker has no queue in this vhost", 15_000)
+            return
+        dialog = QInputDialog(self._window)
+        dialog.setObjectName("queue_picker")
+        dialog.setWindowTitle("Watch which queue?")
+        dialog.setLabelText("Queues of the vhost (read from the management API):")
+        dialog.setComboBoxItems(names)
+        here = next((i for i, (n, _, _) in enumerate(rows) if n == current), 0)
+        dialog.setTextValue(names[here])
+        dialog.textValueSelected.connect(
+            lambda text: self.on_pick(rows[names.index(text)][0]) if text in names else None)
+        self.picker = dialog
+        dialog.open()
 
     def show_history(self, seconds: float) -> int:
         """Put the last `seconds` of the source's history (folded to ~2,000 points) in the

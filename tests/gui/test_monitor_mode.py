@@ -158,3 +158,31 @@ async def test_export_the_history_shown(window: Any, tmp_path: Path) -> None:
     rows = [r for r in csv.DictReader(out.open()) if r["reachable"] == "1"]
     assert [r["ready"] for r in rows][:3] == ["10", "11", "12"] and len(rows) <= 11
     assert "pw-in-url" not in out.read_text()
+
+
+@on_server("rabbitmq")
+@pytest.mark.asyncio
+async def test_pick_a_rabbitmq_queue_from_the_list(window: Any) -> None:
+    import aio_pika
+
+    names = [unique("pick-a"), unique("pick-b")]
+    conn = await aio_pika.connect("amqp://guest:guest@127.0.0.1/")
+    ch = await conn.channel()
+    for n in names:
+        await ch.declare_queue(n, auto_delete=False)
+    try:
+        watch(window, f"amqp://guest:guest@127.0.0.1:5672/%2F?queue={names[0]}")
+        await wait_until(lambda: window.monitor.pick_action.isEnabled(), 20, "the action")
+        window.monitor.pick_action.trigger()
+        await wait_until(lambda: window.monitor.picker is not None, 30, "the list")
+        picker = window.monitor.picker
+        items = picker.comboBoxItems()
+        choice = next(i for i in items if i.startswith(names[1] + " "))
+        picker.textValueSelected.emit(choice)
+        assert window.runner.engine.source.queue == names[1]
+        assert window.runner.engine.kind == MONITOR
+        assert names[1] in window.scenario.queue.backend
+    finally:
+        for n in names:
+            await ch.queue_delete(n)
+        await conn.close()
