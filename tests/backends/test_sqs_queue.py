@@ -151,8 +151,10 @@ async def test_a_live_run_keeps_its_books_while_its_server_stops_and_starts() ->
     async def outage() -> None:
         await asyncio.sleep(2.0)
         server.__exit__(None, None, None)
+        during = asyncio.create_task(queue.counts())  # certain to meet the outage
         await asyncio.sleep(2.0)
         again.__enter__()
+        await during  # ridden through: answered once the server was back
 
     cut = asyncio.create_task(outage())
     try:

@@ -195,7 +195,8 @@ class NatsQueue(TaskQueue):
             now = time.time()
             for key, (delivery, receipt) in list(self._leases.items()):
                 if not receipt.held or delivery.lease_until <= now:
-                    del self._leases[key]
+                    del self._leases[key]  # settled, or its lease ran out: no longer held
+                    self._shared.held.discard(receipt.seq)
                 elif delivery.lease_until > now + self.options.ack_wait - every * 1.5:
                     await self._send(receipt.reply, b"+WPI")
 
