@@ -73,6 +73,7 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
         TAB_COMPARE,
         TAB_DEAD,
         TAB_THEORY,
+        TAB_TUNE,
         TAB_WAITS,
         TAB_WORKERS,
         MainWindow,
@@ -89,7 +90,7 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
     if not window.open_file(args.scenario):
         raise SystemExit(f"cannot open {args.scenario}: {window.last_error}")
     tabs = {"workers": TAB_WORKERS, "dead": TAB_DEAD, "waits": TAB_WAITS, "theory": TAB_THEORY,
-            "compare": TAB_COMPARE}
+            "compare": TAB_COMPARE, "tune": TAB_TUNE}
     window.tabs.setCurrentIndex(tabs[args.tab])
     window.controls.set_window(args.window)
     window.plots.set_window(args.window)
@@ -135,6 +136,21 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
             field.editor.set_value(value)  # shown as a person would type it …
             field.editor.committed.emit(field.editor.value())  # … and committed
     await run_to(args.until)
+    if args.sweep:  # a sweep over these axes, shown in the Tune tab
+        from queuelab.tuning.axes import axis_from
+
+        for spec in args.sweep:
+            path, rest = spec.split("=", 1)
+            kind, numbers = rest.split(":", 1)
+            start, stop, count = (float(v) for v in numbers.split(","))
+            window.tune.add_axis(axis_from(path, {kind: [start, stop, count]}, path))
+        window.tune.seeds.setValue(args.seeds)
+        window.tune.confirm_long = lambda sweep, seconds: sweep
+        window.tune.start()
+        while window.tune.sweep_thread is not None:
+            await asyncio.sleep(0.05)
+        window.tabs.setCurrentIndex(TAB_TUNE)
+        window.tune.view_box.setCurrentIndex(1 if args.heat else 0)
     window.set_speed(10.0)  # resume at a speed a person would watch at: the run is live
     window.toggle_run()
     await asyncio.sleep(1.2)  # a second of running: the pace shows, 12 s of scenario pass
@@ -167,9 +183,13 @@ def main() -> int:
     ap.add_argument("--pin", action="append", default=[], metavar="KNOB=VALUE[,KNOB=VALUE]",
                     help="first run the scenario to its end with these knobs and pin it "
                     "(repeatable)")
-    ap.add_argument("--seeds", type=int, default=1, help="seeds per pinned run")
+    ap.add_argument("--seeds", type=int, default=1, help="seeds per pinned run or sweep point")
+    ap.add_argument("--sweep", action="append", default=[],
+                    metavar="KNOB=linspace|logspace:START,STOP,COUNT",
+                    help="an axis of a sweep run and shown in the Tune tab (repeatable)")
+    ap.add_argument("--heat", action="store_true", help="show the sweep's heat map")
     ap.add_argument("--slo", type=float, default=0.0, help="the SLO's limit, seconds")
-    ap.add_argument("--tab", choices=("workers", "dead", "waits", "theory", "compare"),
+    ap.add_argument("--tab", choices=("workers", "dead", "waits", "theory", "compare", "tune"),
                     default="workers",
                     help="the tab shown below the plots")
     ap.add_argument("--maximized", action="store_true", help="a maximized window")

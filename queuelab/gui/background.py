@@ -17,6 +17,9 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 log = logging.getLogger(__name__)
 
+WORKER_NICE = 10
+"""The window's runs take every core, at a lower priority: the window itself stays live."""
+
 
 class ResultsThread(QThread):
     """Emits `result` for every item `make()`'s iterator yields, then `done(error)`."""

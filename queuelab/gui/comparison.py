@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from queuelab.core.changes import in_force
 from queuelab.core.engine import RunState
-from queuelab.gui.background import ResultsThread
+from queuelab.gui.background import WORKER_NICE, ResultsThread
 from queuelab.gui.compare_pane import ComparePane
 from queuelab.gui.pins import MAX_PINS, PinnedRun, Pins, snapshot
 from queuelab.io.scenario_files import save_scenario
@@ -212,7 +212,7 @@ class Comparison(QObject):
         pin.pending = extra
 
         def results() -> Iterator[Any]:
-            with LocalPool(min(extra, LocalPool().slots)) as pool:
+            with LocalPool(min(extra, LocalPool().slots), nice=WORKER_NICE) as pool:
                 yield from pool.run(iter(tasks), run_point)
 
         thread = ResultsThread(results, self)

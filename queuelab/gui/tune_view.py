@@ -39,11 +39,11 @@ from PySide6.QtWidgets import (
 from queuelab.core.engine import RunState
 from queuelab.core.scenario import KNOBS
 from queuelab.core.validation import ScenarioError
-from queuelab.gui.background import ResultsThread
+from queuelab.gui.background import WORKER_NICE, ResultsThread
 from queuelab.gui.compare_pane import OBJECTIVE_NAMES
 from queuelab.gui.plot_style import PlotColors
 from queuelab.gui.sweep_dialog import SweepAxisDialog
-from queuelab.tuning import Sweep, frontier, load_sweep, run_sweep
+from queuelab.tuning import LocalPool, Sweep, frontier, load_sweep, run_sweep
 from queuelab.tuning.axes import Axis
 from queuelab.tuning.estimate import (
     LONG,
@@ -59,7 +59,7 @@ from queuelab.tuning.runner import FIGURES
 from queuelab.tuning.stats import PointStats, meets, point_stats
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from queuelab.gui.main_window import MainWindow
     from queuelab.tuning.sweep import RunRecord
@@ -74,6 +74,10 @@ HEAT_FIGURES = {"wait_p95": "p95 wait (s)", "cost": "cost"}
 
 def _value(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _tick(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def _label(path: str) -> str:
@@ -178,6 +182,7 @@ class TuneView(QWidget):
         heat_plot.addItem(self.image)
         self.contour = pg.IsocurveItem(pen=pg.mkPen("w", width=3))
         self.contour.setParentItem(self.image)
+        self.contour.setPos(0.5, 0.5)  # its samples are the cells' centres
         self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False,
                                         width=12)
         self.colorbar.setImageItem(self.image, insert_in=heat_plot)
@@ -205,6 +210,7 @@ class TuneView(QWidget):
         self._redraw_timer.timeout.connect(self.redraw)
         window.runner.state_changed.connect(self._run_state)
         self.colors = PlotColors.from_palette(self.palette())
+        self._legend_key: tuple[bool, bool] | None = None
         self._show_axes()
         self._view_changed()
         self.restyle()
@@ -296,7 +302,12 @@ class TuneView(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat(f"%v of %m runs ({describe(seconds)} on {slots} cores)")
         chosen = sweep
-        self.sweep_thread = ResultsThread(lambda: run_sweep(chosen), self)
+
+        def records() -> Iterator[RunRecord]:
+            with LocalPool(nice=WORKER_NICE) as pool:
+                yield from run_sweep(chosen, pool)
+
+        self.sweep_thread = ResultsThread(records, self)
         self.sweep_thread.result.connect(self._record)
         self.sweep_thread.done.connect(self._done)
         self.sweep_thread.start()
@@ -424,17 +435,20 @@ class TuneView(QWidget):
         self.band.setToolTip(f"The SLO: {OBJECTIVE_NAMES.get(metric, metric)} ≤ {limit:g} s")
         ok = [p for p in self.points.values() if p.runs > 0 and p.get("cost").n
               and p.get(metric).n]
-        bad = [p for p in self.points.values() if p not in ok or p.status != "ok"]
+        measured = {p.number for p in ok}
+        bad = [p for p in self.points.values() if p.number not in measured or p.status != "ok"]
         self.front = frontier(ok, metric)
         if ok:
             x = np.array([p.get("cost").mean for p in ok])
             y = np.array([p.get(metric).mean for p in ok])
-            brushes, pens = [], []
-            for p in ok:
-                m = meets(p, metric, limit)
-                color = c.series({"yes": MEETS, "mean": MEETS_MEAN}.get(m, MISSES))
-                brushes.append(pg.mkBrush(color))
-                pens.append(pg.mkPen(c.text if m == "yes" else color, width=1))
+            # one brush and pen object per kind: pyqtgraph renders a symbol once per object
+            style = {}
+            for m, color in (("yes", MEETS), ("mean", MEETS_MEAN), ("no", MISSES)):
+                qc = c.series(color)
+                style[m] = (pg.mkBrush(qc), pg.mkPen(c.text if m == "yes" else qc, width=1))
+            kinds = [meets(p, metric, limit) for p in ok]
+            brushes = [style[m][0] for m in kinds]
+            pens = [style[m][1] for m in kinds]
             self.scatter.setData(x=x, y=y, data=[p.number for p in ok], brush=brushes, pen=pens)
             xe = np.nan_to_num(np.array([p.get("cost").half_width for p in ok]))
             ye = np.nan_to_num(np.array([p.get(metric).half_width for p in ok]))
@@ -459,14 +473,17 @@ class TuneView(QWidget):
                                 brush=pg.mkBrush(c.series(FAILED)))
         else:
             self.failed.setData(x=[], y=[])
-        self.legend.clear()
-        self.legend.setLabelTextColor(c.text)
-        self.legend.addItem(self._legend_sample(MEETS), "meets the SLO (95 %)")
-        self.legend.addItem(self._legend_sample(MEETS_MEAN), "meets it on the mean")
-        self.legend.addItem(self._legend_sample(MISSES), "misses it")
-        self.legend.addItem(self.frontier_line, "Pareto frontier")
-        if bad:
-            self.legend.addItem(self.failed, "failed")
+        legend_key = (c.dark, bool(bad))
+        if legend_key != self._legend_key:  # rebuilt only when what it lists changes
+            self._legend_key = legend_key
+            self.legend.clear()
+            self.legend.setLabelTextColor(c.text)
+            self.legend.addItem(self._legend_sample(MEETS), "meets the SLO (95 %)")
+            self.legend.addItem(self._legend_sample(MEETS_MEAN), "meets it on the mean")
+            self.legend.addItem(self._legend_sample(MISSES), "misses it")
+            self.legend.addItem(self.frontier_line, "Pareto frontier")
+            if bad:
+                self.legend.addItem(self.failed, "failed")
         if self.view_box.currentData() == "heat":
             self._draw_heat(metric, limit)
 
@@ -510,8 +527,8 @@ class TuneView(QWidget):
             self.contour.setData(np.nan_to_num(objective, nan=np.nanmax(objective) * 10))
             self.contour.setLevel(limit)
             self.contour.setPen(pg.mkPen("#ffffff", width=3))
-        plot.getAxis("bottom").setTicks([[(i + 0.5, _value(v)) for i, v in enumerate(a.values)]])
-        plot.getAxis("left").setTicks([[(j + 0.5, _value(v)) for j, v in enumerate(b.values)]])
+        plot.getAxis("bottom").setTicks([[(i + 0.5, _tick(v)) for i, v in enumerate(a.values)]])
+        plot.getAxis("left").setTicks([[(j + 0.5, _tick(v)) for j, v in enumerate(b.values)]])
         plot.setLabel("bottom", _label(a.path))
         plot.setLabel("left", _label(b.path))
         plot.setTitle(f"colour: {HEAT_FIGURES[figure]}; line: the SLO "
@@ -521,7 +538,9 @@ class TuneView(QWidget):
             for i in range(z.shape[0]):
                 for j in range(z.shape[1]):
                     if math.isfinite(z[i, j]):
-                        t = pg.TextItem(f"{z[i, j]:.3g}", anchor=(0.5, 0.5), color="#ffffff")
+                        light = hi > lo and (z[i, j] - lo) / (hi - lo) > 0.6  # viridis' yellow
+                        t = pg.TextItem(f"{z[i, j]:.3g}", anchor=(0.5, 0.5),
+                                        color="#202020" if light else "#ffffff")
                         t.setPos(i + 0.5, j + 0.5)
                         plot.addItem(t)
                         self.cell_texts.append(t)

@@ -57,9 +57,12 @@ class Executor(Protocol):
     def run(self, tasks: Iterator[RunTask], runner: Runner) -> Iterator[Outcome]: ...
 
 
-def _ignore_interrupt() -> None:
-    """Workers leave Ctrl-C to the parent, which stops the sweep and keeps what finished."""
+def _ignore_interrupt(nice: int = 0) -> None:
+    """Workers leave Ctrl-C to the parent, which stops the sweep and keeps what finished;
+    with `nice`, they also yield the CPU to the parent's process (a window to keep live)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
 
 
 def _describe(exc: BaseException) -> str:
@@ -76,8 +79,9 @@ class LocalPool:
 
     name = "local"
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, *, nice: int = 0) -> None:
         self._workers = workers or os.cpu_count() or 1
+        self._nice = nice  # > 0: the workers run at a lower priority (POSIX nice)
         self._pool: ProcessPoolExecutor | None = None
 
     @property
@@ -95,7 +99,7 @@ class LocalPool:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_ignore_interrupt)
+                                   initializer=_ignore_interrupt, initargs=(self._nice,))
 
     def run(self, tasks: Iterator[RunTask], runner: Runner) -> Iterator[Outcome]:
         if self._pool is None:

@@ -14,6 +14,7 @@ from queuelab.gui.main_window import MainWindow
 from queuelab.gui.scenario_form import sweepable
 from queuelab.gui.sweep_dialog import SweepAxisDialog
 from queuelab.tuning.axes import Axis
+from queuelab.tuning.estimate import fewer_points, fewer_seeds
 
 from .helpers import scenario, wait_until
 
@@ -69,6 +70,7 @@ async def test_a_third_axis_from_the_form_is_refused(window: MainWindow) -> None
 
 async def test_a_long_sweep_says_how_long_and_can_be_made_smaller(
         window: MainWindow) -> None:
+    window.set_scenario(scenario(run={"duration": 86400.0}), None)  # a day a run
     t = window.tune
     t.add_axis(Axis("pool.max_workers", tuple(range(1, 101))))
     t.seeds.setValue(50)
@@ -81,6 +83,10 @@ async def test_a_long_sweep_says_how_long_and_can_be_made_smaller(
     t.confirm_long = refuse  # type: ignore[assignment]
     assert not t.start() and t.sweep_thread is None
     assert asked and asked[0] > 180
+    t.confirm_long = lambda sweep, seconds: fewer_seeds(fewer_points(sweep))  # type: ignore
+    assert t.start() and t.sweep is not None
+    assert len(t.sweep.axes[0].values) == 51 and t.sweep.replications == 25
+    t.stop()
 
 
 async def test_the_chart_fills_then_a_click_runs_the_point_pinned(
