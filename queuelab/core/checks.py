@@ -22,8 +22,12 @@ def shown(x: object) -> str:
 
 
 def reason(value: float, *, minimum: float | None = None, above: float | None = None,
-           maximum: float | None = None) -> str | None:
-    """Why the number `value` is out of range, or None when it is in."""
+           maximum: float | None = None, tick: float | None = None) -> str | None:
+    """Why the number `value` is out of range, or None when it is in.
+
+    `tick` is the smallest nonzero magnitude (`core.limits.TICK` for times): 5e-324 s is
+    a typo, and as a delay or an interval it makes a run that never advances.
+    """
     if not math.isfinite(value):
         return f"must be a finite number (got {shown(value)})"
     if above is not None and not value > above:
@@ -32,11 +36,14 @@ def reason(value: float, *, minimum: float | None = None, above: float | None = 
         return f"must be >= {shown(minimum)} (got {shown(value)})"
     if maximum is not None and not value <= maximum:
         return f"must be <= {shown(maximum)} (got {shown(value)})"
+    if tick is not None and value != 0 and abs(value) < tick:
+        return f"must be 0 or >= {shown(tick)} (got {shown(value)})"
     return None
 
 
 def number(name: str, value: object, *, minimum: float | None = None,
-           above: float | None = None, maximum: float | None = None) -> float:
+           above: float | None = None, maximum: float | None = None,
+           tick: float | None = None) -> float:
     """`value` as a float when it is a finite number in range, else ValueError naming it.
 
     `minimum` and `maximum` are inclusive bounds, `above` a strict one.
@@ -44,19 +51,22 @@ def number(name: str, value: object, *, minimum: float | None = None,
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ValueError(f"{name}: must be a number (got {value!r})")
     x = float(value)
-    why = reason(x, minimum=minimum, above=above, maximum=maximum)
+    why = reason(x, minimum=minimum, above=above, maximum=maximum, tick=tick)
     if why is not None:
         raise ValueError(f"{name}: {why}")
     return x
 
 
-def integer(name: str, value: object, *, minimum: int | None = None) -> int:
-    """`value` when it is a whole number (not a bool) at least `minimum`, else ValueError."""
+def integer(name: str, value: object, *, minimum: int | None = None,
+            maximum: int | None = None) -> int:
+    """`value` when it is a whole number (not a bool) in [minimum, maximum], else ValueError."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise ValueError(f"{name}: must be a whole number (got {value!r})")
     n = int(value)
     if minimum is not None and n < minimum:
         raise ValueError(f"{name}: must be >= {minimum} (got {n})")
+    if maximum is not None and n > maximum:
+        raise ValueError(f"{name}: must be <= {maximum} (got {n})")
     return n
 
 

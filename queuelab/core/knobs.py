@@ -28,15 +28,17 @@ class Knob:
     shown_when: tuple[str, tuple[str, ...]] | None = None  # (sibling knob, values) it matters for
     in_file: bool = True  # False: derived data (a loaded trace), never written to TOML
     step: float | None = None  # a sensible increment for a spin box
+    tick: float | None = None  # smallest nonzero magnitude (core.limits.TICK for times)
+    why: str = ""  # why the bounds are where they are, said with a refusal
 
     def check(self, value: Any, kind: type) -> str | None:
         """Why `value` is not acceptable for this knob, or None when it is."""
         if kind in (int, float) and isinstance(value, (int, float)):
-            why = reason(value, maximum=self.maximum,
+            why = reason(value, maximum=self.maximum, tick=self.tick,
                          **({"above": self.minimum} if self.exclusive_minimum
                             else {"minimum": self.minimum}))
             if why is not None:
-                return why
+                return f"{why}: {self.why}" if self.why else why
         if self.choices and value not in self.choices:
             return f"must be one of {' | '.join(self.choices)} (got {value!r})"
         return None

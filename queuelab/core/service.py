@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from queuelab.core.checks import number as _number
+from queuelab.core.limits import MAX_PARETO_SHAPE, MAX_SIGMA
 from queuelab.core.streams import exponential_stream
 
 _log = math.log
@@ -102,7 +103,7 @@ class LognormalService:
 
     def __init__(self, mean: float, sigma: float, rng: random.Random) -> None:
         self.mean = _number("mean", mean, above=0.0)
-        self.sigma = _number("sigma", sigma, minimum=0.0)
+        self.sigma = _number("sigma", sigma, minimum=0.0, maximum=MAX_SIGMA)
         self._mu = math.log(self.mean) - 0.5 * self.sigma * self.sigma
         self.scv = math.expm1(self.sigma * self.sigma)
         self._gauss = rng.gauss
@@ -124,7 +125,7 @@ class ParetoService:
 
     def __init__(self, mean: float, shape: float, rng: random.Random) -> None:
         self.mean = _number("mean", mean, above=0.0)
-        self.shape = _number("shape", shape)
+        self.shape = _number("shape", shape, maximum=MAX_PARETO_SHAPE)
         if not self.shape > 1.0:
             raise ValueError(f"shape: must be > 1 for a finite mean (got {shape!r})")
         self.scale = self.mean * (self.shape - 1.0) / self.shape

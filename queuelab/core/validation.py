@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+from queuelab.core import limits
+from queuelab.core.budget import over_budget
 from queuelab.core.scenario import KNOBS, SECTIONS, KnobInfo, Scenario, split_path
 
 
@@ -93,6 +95,8 @@ def field_errors(scenario: Scenario, *, require_data: bool = True) -> list[Field
         if reason:
             errors.append(FieldError(path, reason))
     errors.extend(_cross_errors(scenario, require_data))
+    if not errors:  # a budget is only worth estimating from values that are in range
+        errors.extend(FieldError(path, why) for path, why in over_budget(scenario))
     return errors
 
 
@@ -116,6 +120,8 @@ def _cross_errors(s: Scenario, require_data: bool) -> list[FieldError]:
     weights = s.priorities.weights
     need(len(weights) > 0 and math.fsum(weights) > 0, "priorities.weights",
          "must hold at least one weight and sum to a positive number")
+    need(len(weights) <= limits.MAX_PRIORITY_LEVELS, "priorities.weights",
+         f"at most {limits.MAX_PRIORITY_LEVELS} levels (got {len(weights):,})")
     need(retry.max_delay >= retry.base_delay, "retry.max_delay",
          f"must be >= retry.base_delay ({retry.max_delay:g} < {retry.base_delay:g})")
     if svc.distribution == "uniform":

@@ -117,7 +117,7 @@ class IntEditor(Editor):
         box.setLocale(_C_LOCALE)
         knob = info.knob
         box.setRange(int(-2**31 + 1 if knob.minimum is None else knob.minimum),
-                     int(2**31 - 1 if knob.maximum is None else knob.maximum))
+                     int(2**31 - 1 if knob.maximum is None else min(knob.maximum, 2**31 - 1)))
         box.setSingleStep(int(knob.step or 1))
         box.setSuffix(_suffix(knob.unit))
         box.setKeyboardTracking(False)

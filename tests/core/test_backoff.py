@@ -8,9 +8,10 @@ import random
 import statistics
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from queuelab.core.limits import TICK
 from queuelab.core.policies import JITTERS, RETRY_MODES, RetryPolicy
 
 
@@ -144,9 +145,14 @@ def test_describe() -> None:
     jitter=st.sampled_from(JITTERS),
     seed=st.integers(0, 2**32),
 )
+@example(max_attempts=60, base=5e-324, multiplier=10.0, extra=0.0, jitter="none", seed=0)
 def test_delays_bounded_and_nominal_monotone(
     max_attempts: int, base: float, multiplier: float, extra: float, jitter: str, seed: int
 ) -> None:
+    if 0 < base < TICK or 0 < base + extra < TICK:  # a denormal delay: refused, with the rule
+        with pytest.raises(ValueError, match=r"_delay: must be 0 or >= 0.001 \(got "):
+            RetryPolicy(max_attempts, base, multiplier, base + extra, jitter)
+        return
     policy = RetryPolicy(max_attempts, base, multiplier, base + extra, jitter)
     rng = random.Random(seed)
     nominal = [policy.nominal_delay(a) for a in range(1, 80)]

@@ -8,6 +8,7 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from queuelab.core.limits import TICK
 from queuelab.core.scenario import ARRIVAL_PROCESSES, Scenario
 from queuelab.core.task import DeadLetterQuery
 from queuelab.core.validation import ParamChange
@@ -44,7 +45,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
                      startup_delay=draw(st.sampled_from([0.0, 2.0])),
                      concurrency=draw(st.integers(1, 6)), prefetch=draw(st.integers(0, 4))),
         retry=replace(s.retry, max_attempts=draw(st.integers(1, 4)),
-                      base_delay=draw(st.floats(0, 3)), max_delay=10.0,
+                      base_delay=draw(st.just(0.0) | st.floats(TICK, 3)), max_delay=10.0,
                       jitter=draw(st.sampled_from(["none", "full", "equal"])),
                       mode=draw(st.sampled_from(["requeue", "inline"]))),
         timeouts=replace(s.timeouts, task=draw(st.sampled_from([0.0, 0.5, 3.0]))),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 from queuelab.core.checks import integer, known, number
+from queuelab.core.limits import MAX_MULTIPLIER, MAX_SECONDS, TICK
 
 RETRY_MODES = ("requeue", "inline")
 JITTERS = ("none", "full", "equal")
@@ -68,9 +69,12 @@ class RetryPolicy:
 
     def _apply(self, knobs: dict[str, object]) -> None:
         max_attempts = integer("max_attempts", knobs["max_attempts"], minimum=1)
-        base_delay = number("base_delay", knobs["base_delay"], minimum=0.0)
-        multiplier = number("multiplier", knobs["multiplier"], minimum=1.0)
-        max_delay = number("max_delay", knobs["max_delay"], minimum=0.0)
+        base_delay = number("base_delay", knobs["base_delay"], minimum=0.0,
+                            maximum=MAX_SECONDS, tick=TICK)
+        multiplier = number("multiplier", knobs["multiplier"], minimum=1.0,
+                            maximum=MAX_MULTIPLIER)
+        max_delay = number("max_delay", knobs["max_delay"], minimum=0.0,
+                           maximum=MAX_SECONDS, tick=TICK)
         if max_delay < base_delay:
             raise ValueError(f"max_delay: must be >= base_delay ({max_delay:g} < {base_delay:g})")
         jitter = knobs["jitter"]
