@@ -21,11 +21,22 @@ def loads(text: str, *, require_data: bool = True) -> Scenario:
 
     `require_data=False` lets a trace that is named but not yet loaded pass.
     """
+    return from_dict(parse(text), require_data=require_data)
+
+
+def parse(text: str) -> dict[str, Any]:
+    """TOML text as a dict, or ScenarioError with the line: a byte-order mark is dropped,
+    and nesting deeper than Python can recurse is refused in words, not a traceback."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(FieldError("file", f"not valid TOML: {exc}")) from None
-    return from_dict(data, require_data=require_data)
+    except RecursionError:
+        lines = text.splitlines() or [""]
+        opens = [ln.count("[") + ln.count("{") for ln in lines]
+        line = opens.index(max(opens)) + 1  # the line that opens the most
+        raise ScenarioError(FieldError("file", f"not valid TOML: line {line}: values "
+                                       "nested too deeply")) from None
 
 
 def _value(v: Any) -> str:

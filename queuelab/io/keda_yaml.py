@@ -41,6 +41,7 @@ from queuelab.core.policies.hpa import (
 from queuelab.core.scenario import Scenario
 from queuelab.core.scenario_keda import keda_form
 from queuelab.core.validation import ScenarioError, validate
+from queuelab.io.bounded import FileRefused, read_text
 
 MAX_BYTES = 256 * 1024
 MAX_NODES = 20_000
@@ -208,16 +209,9 @@ def export_scaled_object(scenario: Scenario, summary: dict[str, Any] | None = No
 def read_yaml_file(path: Path) -> str:
     """The text of a YAML file, refused (KedaFileError) when too large or not UTF-8."""
     try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise KedaFileError(f"file: cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise KedaFileError(f"file: larger than {MAX_BYTES // 1024} KiB; not a ScaledObject")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise KedaFileError("file: not UTF-8 text") from None
+        return read_text(path, MAX_BYTES)
+    except FileRefused as exc:
+        raise KedaFileError(f"file: {exc}") from None
 
 
 def _parse(text: str) -> list[Any]:
@@ -231,6 +225,8 @@ def _parse(text: str) -> list[Any]:
             if nodes > MAX_NODES:
                 raise KedaFileError(f"file: more than {MAX_NODES:,} YAML parse events")
         return [d for d in yaml.safe_load_all(text) if d is not None]
+    except RecursionError:
+        raise KedaFileError("file: not valid YAML: values nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

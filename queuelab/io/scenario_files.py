@@ -14,43 +14,73 @@ so that an unreadable trace is refused like any other bad value, with its path.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
+import math
 import random
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from queuelab.core import scenario_toml
+from queuelab.core import limits, scenario_toml
 from queuelab.core.arrivals import spread_counts
 from queuelab.core.scenario import Scenario
 from queuelab.core.validation import FieldError, ScenarioError, validate
+from queuelab.io.bounded import FileRefused, read_text
 
-MAX_TRACE_ROWS = 5_000_000
+MAX_TRACE_ROWS = limits.MAX_DATA_ROWS
+
+
+def _rows(path: Path, knob: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of a data CSV, comments and blank rows skipped; every way the
+    file or its content can be bad becomes ScenarioError naming the file and line."""
+    try:
+        text = read_text(path, limits.MAX_DATA_BYTES)
+    except FileRefused as exc:
+        raise ScenarioError(FieldError(knob, str(exc))) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field over the csv module's limit, a NUL byte ...
+            raise ScenarioError(FieldError(knob, f"{path}: line {reader.line_num}: not a "
+                                           f"CSV row ({exc})")) from None
+        if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
+            continue
+        yield reader.line_num, row
+
+
+def _time(path: Path, knob: str, lineno: int, text: str, what: str) -> float:
+    """A finite time >= 0 from one field, or ScenarioError saying what is wrong with it."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise ScenarioError(FieldError(knob, f"{path}: line {lineno}: not a number: "
+                                       f"{text[:40]!r}")) from None
+    if not math.isfinite(x) or x < 0 or x > limits.MAX_SECONDS:
+        raise ScenarioError(FieldError(knob, f"{path}: line {lineno}: {what} must be a "
+                                       f"number of seconds from 0 to {limits.MAX_SECONDS:g} "
+                                       f"(got {text[:40]})"))
+    return x
 
 
 def read_times_csv(path: Path, knob: str) -> tuple[float, ...]:
-    """Numbers from the first column of a CSV (a header row is skipped), or ScenarioError."""
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = csv.reader(fh)
-            values: list[float] = []
-            for lineno, row in enumerate(rows, 1):
-                if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
-                    continue
-                try:
-                    values.append(float(row[0]))
-                except ValueError:
-                    if lineno == 1:
-                        continue  # a header
-                    raise ScenarioError(FieldError(
-                        knob, f"{path}: line {lineno}: not a number: {row[0]!r}")) from None
-                if len(values) > MAX_TRACE_ROWS:
-                    raise ScenarioError(FieldError(knob, f"{path}: more than "
-                                                   f"{MAX_TRACE_ROWS:,} rows"))
-    except OSError as exc:
-        raise ScenarioError(FieldError(knob, f"cannot read {str(path)!r}: "
-                                       f"{exc.strerror or exc}")) from None
-    except UnicodeDecodeError:
-        raise ScenarioError(FieldError(knob, f"{path}: not a text CSV file")) from None
+    """Numbers from the first column of a CSV (a header row is skipped), or ScenarioError:
+    times are seconds >= 0, so a negative one is an error in the file, never dropped."""
+    values: list[float] = []
+    what = "an arrival time" if knob == "arrivals.trace" else "a service time"
+    for n, (lineno, row) in enumerate(_rows(path, knob)):
+        if n == 0:
+            try:
+                float(row[0])
+            except ValueError:
+                continue  # a header
+        values.append(_time(path, knob, lineno, row[0], what))
+        if len(values) > MAX_TRACE_ROWS:
+            raise ScenarioError(FieldError(knob, f"{path}: more than "
+                                           f"{MAX_TRACE_ROWS:,} rows"))
     return tuple(values)
 
 
@@ -59,12 +89,8 @@ COUNT_COLUMNS = ("start", "end", "count")
 
 def read_trace_csv(path: Path, knob: str, seed: int) -> tuple[float, ...]:
     """Arrival times from a trace file of either kind (see the module), or ScenarioError."""
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            head = next((r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")),
-                        [])
-    except (OSError, UnicodeDecodeError):
-        return read_times_csv(path, knob)  # which says what is wrong with the file
+    rows_in = _rows(path, knob)
+    head = next(rows_in, (0, []))[1]
     names = [h.strip().lower() for h in head]
     if "count" not in names:
         return read_times_csv(path, knob)
@@ -75,23 +101,25 @@ def read_trace_csv(path: Path, knob: str, seed: int) -> tuple[float, ...]:
     where = [names.index(c) for c in COUNT_COLUMNS]
     rows: list[tuple[float, float, int]] = []
     total = 0
-    with path.open(newline="", encoding="utf-8") as fh:
-        for lineno, row in enumerate(csv.reader(fh), 1):
-            if not row or row[0].lstrip().startswith("#") or lineno == 1 or row == head:
-                continue
-            try:
-                start, end, n = (float(row[i]) for i in where)
-            except (ValueError, IndexError):
-                raise ScenarioError(FieldError(knob, f"{path}: line {lineno}: want numbers "
-                                               f"for start, end, count: {row!r}")) from None
-            if not (end > start and n >= 0 and n == int(n)):
-                raise ScenarioError(FieldError(knob, f"{path}: line {lineno}: an interval "
-                                               "needs end > start and a whole count >= 0"))
-            total += int(n)
-            if total > MAX_TRACE_ROWS:
-                raise ScenarioError(FieldError(knob, f"{path}: more than "
-                                               f"{MAX_TRACE_ROWS:,} arrivals"))
-            rows.append((start, end, int(n)))
+    for lineno, row in rows_in:
+        if row == head:
+            continue
+        try:
+            fields = [row[i] for i in where]
+            n = float(fields[2])
+        except (ValueError, IndexError):
+            raise ScenarioError(FieldError(knob, f"{path}: line {lineno}: want numbers "
+                                           f"for start, end, count: {row[:3]!r}")) from None
+        start = _time(path, knob, lineno, fields[0], "start")
+        end = _time(path, knob, lineno, fields[1], "end")
+        if not (end > start and n >= 0 and n == int(n)):
+            raise ScenarioError(FieldError(knob, f"{path}: line {lineno}: an interval "
+                                           "needs end > start and a whole count >= 0"))
+        total += int(n)
+        if total > MAX_TRACE_ROWS:
+            raise ScenarioError(FieldError(knob, f"{path}: more than "
+                                           f"{MAX_TRACE_ROWS:,} arrivals"))
+        rows.append((start, end, int(n)))
     return spread_counts(rows, random.Random(seed))
 
 
@@ -128,12 +156,9 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read, validate and complete a scenario file; ScenarioError names every problem."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(FieldError("file", f"cannot read {str(p)!r}: "
-                                       f"{exc.strerror or exc}")) from None
-    except UnicodeDecodeError:
-        raise ScenarioError(FieldError("file", f"{p}: not a UTF-8 text file")) from None
+        text = read_text(p, limits.MAX_SCENARIO_BYTES)
+    except FileRefused as exc:
+        raise ScenarioError(FieldError("file", str(exc))) from None
     return resolve_data(scenario_toml.loads(text, require_data=False), p.parent)
 
 

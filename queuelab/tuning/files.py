@@ -7,22 +7,23 @@ names is read by `io.scenario_files`, relative to the sweep file.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
-from queuelab.core.validation import FieldError
+from queuelab.core import limits, scenario_toml
+from queuelab.core.validation import FieldError, ScenarioError
+from queuelab.io.bounded import FileRefused, read_text
 from queuelab.io.scenario_files import load_scenario
 from queuelab.tuning.spec import Sweep, SweepError, sweep_from_dict
 
-MAX_BYTES = 1_000_000  # a sweep file is a page of text; anything bigger is not one
+MAX_BYTES = limits.MAX_SCENARIO_BYTES  # a sweep file is a page of text
 
 
 def loads_sweep(text: str, base: Path | None = None) -> Sweep:
     """A Sweep from TOML text; a scenario path in it is read relative to `base`."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(FieldError("file", f"not valid TOML: {exc}")) from None
+        data = scenario_toml.parse(text)
+    except ScenarioError as exc:
+        raise SweepError(exc.errors) from None
 
     def scenario_at(name: str) -> object:
         p = Path(name).expanduser()
@@ -37,14 +38,9 @@ def read_sweep_text(path: str | Path) -> str:
     """The text of a sweep file, or SweepError saying why it cannot be read."""
     p = Path(path)
     try:
-        if p.stat().st_size > MAX_BYTES:
-            raise SweepError(FieldError("file", f"{p} is larger than {MAX_BYTES:,} bytes"))
-        return p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SweepError(FieldError("file", f"cannot read {str(p)!r}: "
-                                    f"{exc.strerror or exc}")) from None
-    except UnicodeDecodeError:
-        raise SweepError(FieldError("file", f"{p}: not a UTF-8 text file")) from None
+        return read_text(p, MAX_BYTES)
+    except FileRefused as exc:
+        raise SweepError(FieldError("file", str(exc))) from None
 
 
 def load_sweep(path: str | Path) -> Sweep:
