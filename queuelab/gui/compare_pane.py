@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from queuelab.gui.plot_style import is_dark, readable
 from queuelab.tuning.compare import (
     COMPARED,
     difference,
@@ -209,7 +210,7 @@ class ComparePane(QWidget):
                         item.setText(f"{text}  ({diff})")
                     if d.real:
                         color = REAL if d.better is None else (BETTER if d.better else WORSE)
-                        item.setForeground(QColor(color))
+                        item.setForeground(readable(color, is_dark(self.palette())))
                         f = item.font()
                         f.setBold(True)
                         item.setFont(f)

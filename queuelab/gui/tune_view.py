@@ -182,7 +182,6 @@ class TuneView(QWidget):
         heat_plot.addItem(self.image)
         self.contour = pg.IsocurveItem(pen=pg.mkPen("w", width=3))
         self.contour.setParentItem(self.image)
-        self.contour.setPos(0.5, 0.5)  # its samples are the cells' centres
         self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False,
                                         width=12)
         self.colorbar.setImageItem(self.image, insert_in=heat_plot)
@@ -397,6 +396,8 @@ class TuneView(QWidget):
     def restyle(self) -> None:
         c = PlotColors.from_palette(self.palette())
         self.colors = c
+        self.colorbar.axis.setPen(c.axis)
+        self.colorbar.axis.setTextPen(c.text)
         for w in (self.chart, self.heat):
             w.setBackground(c.background)
             for name in ("left", "bottom"):
@@ -444,8 +445,7 @@ class TuneView(QWidget):
             # one brush and pen object per kind: pyqtgraph renders a symbol once per object
             style = {}
             for m, color in (("yes", MEETS), ("mean", MEETS_MEAN), ("no", MISSES)):
-                qc = c.series(color)
-                style[m] = (pg.mkBrush(qc), pg.mkPen(c.text if m == "yes" else qc, width=1))
+                style[m] = self._marker(color, hollow=m == "mean")
             kinds = [meets(p, metric, limit) for p in ok]
             brushes = [style[m][0] for m in kinds]
             pens = [style[m][1] for m in kinds]
@@ -479,7 +479,8 @@ class TuneView(QWidget):
             self.legend.clear()
             self.legend.setLabelTextColor(c.text)
             self.legend.addItem(self._legend_sample(MEETS), "meets the SLO (95 %)")
-            self.legend.addItem(self._legend_sample(MEETS_MEAN), "meets it on the mean")
+            self.legend.addItem(self._legend_sample(MEETS_MEAN, hollow=True),
+                                "meets it on the mean only")
             self.legend.addItem(self._legend_sample(MISSES), "misses it")
             self.legend.addItem(self.frontier_line, "Pareto frontier")
             if bad:
@@ -487,9 +488,16 @@ class TuneView(QWidget):
         if self.view_box.currentData() == "heat":
             self._draw_heat(metric, limit)
 
-    def _legend_sample(self, color: str) -> pg.ScatterPlotItem:
-        return pg.ScatterPlotItem(brush=pg.mkBrush(self.colors.series(color)),
-                                  pen=pg.mkPen(self.colors.series(color)), size=10)
+    def _marker(self, color: str, hollow: bool = False) -> tuple[Any, Any]:
+        """(brush, pen) of a point: filled, or a ring where the SLO is met only on the mean."""
+        qc = self.colors.series(color)
+        if hollow:
+            return pg.mkBrush(None), pg.mkPen(qc, width=2)
+        return pg.mkBrush(qc), pg.mkPen(qc, width=1)
+
+    def _legend_sample(self, color: str, hollow: bool = False) -> pg.ScatterPlotItem:
+        brush, pen = self._marker(color, hollow)
+        return pg.ScatterPlotItem(brush=brush, pen=pen, size=10)
 
     def heat_grid(self, figure: str) -> NDArray[np.float64] | None:
         """The two axes' grid of a figure's means (NaN where a point has none)."""
