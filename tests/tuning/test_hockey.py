@@ -1,0 +1,51 @@
+"""Measured hockey-stick points: a sweep of the arrival rate lands on Erlang C."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from queuelab.core.hockey import pooled_wait
+from queuelab.core.scenario import Scenario
+from queuelab.tuning import LocalPool, points_of, run_sweep
+from queuelab.tuning.hockey import RATE_PATH, hockey_sweep, measured_points
+
+RHOS = (0.3, 0.5, 0.7, 0.8)
+
+
+def mm2(duration: float = 6000.0) -> Scenario:
+    s = Scenario()
+    return replace(
+        s,
+        run=replace(s.run, duration=duration, warmup=200.0, seed=7, sample_interval=10.0),
+        arrivals=replace(s.arrivals, process="poisson", rate=1.0),
+        service=replace(s.service, distribution="exponential", mean=1.0),
+        pool=replace(s.pool, strategy="fixed", workers=2),
+    )
+
+
+def test_sweep_sets_the_rates_and_common_seeds() -> None:
+    sweep = hockey_sweep(mm2(), RHOS, replications=4)
+    assert sweep.paths == (RATE_PATH,)
+    assert sweep.axes[0].values == pytest.approx((0.6, 1.0, 1.4, 1.6))
+    assert sweep.seeds == (7, 8, 9, 10)  # every point runs these: common random numbers
+    with pytest.raises(ValueError, match="dynamic pool"):
+        hockey_sweep(replace(mm2(), pool=replace(mm2().pool, strategy="dynamic")))
+
+
+def test_measured_points_land_on_erlang_c() -> None:
+    sweep = hockey_sweep(mm2(), RHOS, replications=5)
+    with LocalPool(2) as pool:
+        stats = points_of(sweep, run_sweep(sweep, pool))
+    points = measured_points(sweep, stats)
+    assert [p.rho for p in points] == pytest.approx(RHOS)
+    inside = 0
+    for p in points:
+        theory = pooled_wait(p.rho, 2, 1.0)
+        e = p.mean_wait
+        assert p.status == "ok" and e.n == 5 and e.half_width > 0
+        assert abs(e.mean - theory) <= 2 * e.half_width, (p.rho, e, theory)
+        inside += e.low <= theory <= e.high
+        assert p.utilization.mean == pytest.approx(p.rho, abs=0.03)
+    assert inside >= len(RHOS) - 1, f"only {inside} of {len(RHOS)} intervals hold the theory"
