@@ -8,6 +8,7 @@ lives here, so the window's own code only wires it in.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from queuelab.core.changes import in_force
 from queuelab.core.engine import RunState
 from queuelab.gui.background import WORKER_NICE, ResultsThread
 from queuelab.gui.compare_pane import ComparePane
-from queuelab.gui.pins import MAX_PINS, PinnedRun, Pins, snapshot
+from queuelab.gui.pins import MAX_PINS, PinnedRun, Pins, frame_statistics, snapshot
 from queuelab.io.scenario_files import save_scenario
 from queuelab.tuning.executors import LocalPool
 from queuelab.tuning.points import with_seed
@@ -52,6 +53,7 @@ class Comparison(QObject):
         self.pane = ComparePane()
         self.pane.setObjectName("compare_pane")
         self.counter = ViolationCounter(self.objective, 0.0)
+        self._share_known = True  # False once the SLO changed and older frames are gone
         self.current: dict[str, Any] | None = None  # the current run's figures
         self._threads: list[ResultsThread] = []
         self.pin_action = QAction("Pin run", window)
@@ -111,19 +113,37 @@ class Comparison(QObject):
         return self.pane.objective_editor.cost
 
     def _objective_changed(self) -> None:
+        """A new SLO or cost model: every figure that depends on it is counted again.
+
+        The current run's and each pinned run's own share of frames over the SLO are
+        counted again from their frames (unknown, NaN, when the window no longer holds all
+        of them); a pin's background replications ran under the old SLO, so theirs become
+        unknown rather than wrong. Costs are recomputed from worker-hours and starts.
+        """
         engine = self.window.runner.engine
-        # the violation share is counted again from the frames the window still holds
         self.counter = ViolationCounter(self.objective,
                                         engine.scenario.run.warmup if engine else 0.0)
         h = self.window.history
-        if self.counter.statistic is not None and len(h):
-            for t, v in zip(h.last("t", len(h)), h.last(self.counter.statistic, len(h)),
-                            strict=True):
-                self.counter.add(float(t), float(v))
-        for pin in self.pins.runs:  # the cost model and the share are the pin's own run's
-            pin.runs = [self._refigure(r) for r in pin.runs]
+        self._share_known = h.complete
+        if self.counter.statistic is not None and len(h) and h.complete:
+            self.counter.add_columns(h.last("t", len(h)), h.last(self.counter.statistic, len(h)))
+        for pin in self.pins.runs:
+            runs = [self._refigure(r) for r in pin.runs]
+            for i, r in enumerate(runs):
+                r["slo_violation_share"] = self._pin_share(pin) if i == 0 else math.nan
+            pin.runs = runs
         self._show_objective()
         self.refresh(force=True)
+
+    def _pin_share(self, pin: PinnedRun) -> float:
+        """A pinned run's share of frames over the current SLO, from its kept frames."""
+        if pin.frames is None:
+            return math.nan
+        counter = ViolationCounter(self.objective, pin.scenario.run.warmup)
+        if counter.statistic is None:
+            return math.nan
+        counter.add_columns(pin.frames["t"], pin.frames[counter.statistic])
+        return counter.share
 
     def _refigure(self, figures: dict[str, Any]) -> dict[str, Any]:
         out = dict(figures)
@@ -141,6 +161,7 @@ class Comparison(QObject):
 
     def _on_engine(self, engine: Engine) -> None:
         self.counter = ViolationCounter(self.objective, engine.scenario.run.warmup)
+        self._share_known = True
         self.current = None
         self._show_objective()
         self.refresh(force=True)
@@ -161,7 +182,8 @@ class Comparison(QObject):
             summary = engine.summary()
         except Exception:  # an engine that cannot sum up yet (nothing measured)
             return None
-        return summary_figures(summary, self.cost, self.counter.share)
+        share = self.counter.share if self._share_known else math.nan
+        return summary_figures(summary, self.cost, share)
 
     def refresh(self, force: bool = False) -> None:
         engine = self.window.runner.engine
@@ -195,6 +217,7 @@ class Comparison(QObject):
             return None
         scenario = engine.scenario
         pin = self.pins.add(scenario, snapshot(w.history), figures, scenario.run.seed)
+        pin.frames = frame_statistics(w.history)
         extra = self.pane.seeds.value() - 1
         if extra > 0 and engine.kind == "simulated":
             self._replicate(pin, extra)

@@ -37,6 +37,20 @@ class PinnedRun:
     seeds: list[int] = field(default_factory=list)
     visible: bool = True
     pending: int = 0  # replications still running
+    #: every frame's time and wait percentiles (for the SLO share under another SLO);
+    #: None when the window no longer held every frame of the run
+    frames: dict[str, NDArray[np.float64]] | None = None
+
+
+FRAME_STATISTICS = ("t", "wait_p95", "wait_p99")
+
+
+def frame_statistics(history: FrameHistory) -> dict[str, NDArray[np.float64]] | None:
+    """The run's exact per-frame wait percentiles, or None when older frames are folded."""
+    if not history.complete:
+        return None
+    n = len(history)
+    return {c: history.last(c, n).copy() for c in FRAME_STATISTICS}
 
 
 def snapshot(history: FrameHistory) -> dict[str, NDArray[np.float64]]:

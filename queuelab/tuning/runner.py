@@ -65,6 +65,11 @@ class ViolationCounter:
         if value > self.limit:
             self.violations += 1
 
+    def add_columns(self, t: Any, values: Any) -> None:
+        """Frames given as two columns: their times and their per-frame statistic."""
+        for ti, v in zip(t, values, strict=True):
+            self.add(float(ti), float(v))
+
     def add_frames(self, frames: Any) -> None:
         """MetricsFrames (anything with `t` and the statistic's attribute)."""
         if self.statistic is None:

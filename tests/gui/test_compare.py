@@ -149,3 +149,26 @@ async def test_the_thresholds_in_force_step_on_the_queue_plot(window: MainWindow
     assert set(np.unique(down)) == {5.0}
     assert {"scale-up above", "scale-down below"} <= set(queue.legend.names)
     assert "target × workers" not in queue.legend.names
+
+
+async def test_a_new_slo_counts_the_pinned_run_s_frames_again(window: MainWindow) -> None:
+    from queuelab.tuning.runner import ViolationCounter
+    from queuelab.tuning.spec import Objective
+
+    w = window
+    editor = w.comparison.pane.objective_editor
+    editor.limit.setValue(100.0)
+    w.set_scenario(scenario(run=SHORT, pool={"workers": 3}), None)
+    await _run_to_end(w)
+    pin = w.comparison.pin()
+    assert pin is not None and pin.runs[0]["slo_violation_share"] == 0.0
+    h = w.history
+    expected = ViolationCounter(Objective("wait_p95", 0.5), SHORT["warmup"])
+    expected.add_columns(h.last("t", len(h)), h.last("wait_p95", len(h)))
+    assert expected.share > 0
+    pin.runs.append(dict(pin.runs[0]))  # as a replication run under the old SLO would be
+    editor.limit.setValue(0.5)
+    assert pin.runs[0]["slo_violation_share"] == expected.share
+    assert math.isnan(pin.runs[1]["slo_violation_share"]), "ran under the old SLO: unknown"
+    current = w.comparison.current
+    assert current is not None and current["slo_violation_share"] == expected.share
