@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from queuelab.core.engine import Engine, FoundTasks, Totals, drive
+from queuelab.core.handler_trust import TRUSTED_ENV, is_trusted, refusal, trusted_modules
 from queuelab.core.metrics import MetricsFrame
 from queuelab.core.reference import mmc_reference, why_not_mmc
 from queuelab.core.scenario import Scenario
@@ -58,7 +60,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", help="Live: queue URL, overriding queue.backend "
                    "(memory://, sqlite:///file.db, postgresql://…, redis://…, amqp://…).")
     add_purge_argument(p)
+    add_allow_handler_argument(p)
     p.set_defaults(func=_run)
+
+
+def add_allow_handler_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-handler", action="store_true", dest="allow_handler",
+                   help="Live: import the scenario's service.handler module (its code runs); "
+                        f"without it only modules named in {TRUSTED_ENV} are imported.")
+
+
+def handler_refused(scenario: Scenario, ns: argparse.Namespace) -> str | None:
+    """Why a live run may not import the scenario's handler, or None when it may."""
+    name = scenario.service.handler
+    if getattr(ns, "allow_handler", False) or is_trusted(
+            name, trusted_modules(os.environ.get(TRUSTED_ENV, ""))):
+        return None
+    return refusal(name)
 
 
 def add_purge_argument(p: argparse.ArgumentParser) -> None:
@@ -100,6 +118,10 @@ def _run(ns: argparse.Namespace) -> int:
         print(f"queuelab run: {ns.scenario or 'scenario'} is not valid:", file=sys.stderr)
         for err in exc.errors:
             print(f"  {err}", file=sys.stderr)
+        return EXIT_INVALID
+    refused = handler_refused(scenario, ns) if ns.engine == "live" else None
+    if refused:
+        print(f"queuelab run: {refused}", file=sys.stderr)
         return EXIT_INVALID
     try:
         ns.out.mkdir(parents=True, exist_ok=True)

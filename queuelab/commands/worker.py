@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from queuelab.commands.run import add_purge_argument
+from queuelab.commands.run import add_allow_handler_argument, add_purge_argument, handler_refused
 from queuelab.core.engine import drive
 from queuelab.core.metrics import MetricsFrame
 from queuelab.core.scenario import Scenario
@@ -47,6 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Wall seconds per scenario second (default: run.time_scale).")
     p.add_argument("--quiet", action="store_true", help="Print nothing but errors.")
     add_purge_argument(p)
+    add_allow_handler_argument(p)
     p.set_defaults(func=_run)
 
 
@@ -67,6 +68,10 @@ def _run(ns: argparse.Namespace) -> int:
         print("queuelab worker: the settings are not valid:", file=sys.stderr)
         for err in exc.errors:
             print(f"  {err}", file=sys.stderr)
+        return EXIT_INVALID
+    refused = handler_refused(scenario, ns)
+    if refused:
+        print(f"queuelab worker: {refused}", file=sys.stderr)
         return EXIT_INVALID
     if ns.backend.partition("://")[0].lower() == "memory":
         print("queuelab worker: memory:// lives inside one process; a worker process needs "

@@ -36,6 +36,7 @@ from queuelab.core.outcome import (
 )
 from queuelab.core.task import Attempt, Outcome, Task
 from queuelab.runtime.context import RunContext
+from queuelab.runtime.handlers import error_of
 
 _BUSY, _IDLE, _STARTING = WorkerState.BUSY, WorkerState.IDLE, WorkerState.STARTING
 _BLOCKED, _BACKING_OFF = WorkerState.BLOCKED, WorkerState.BACKING_OFF
@@ -92,8 +93,17 @@ async def execute(ctx: RunContext, task: Task) -> tuple[Outcome, str, str]:
                 raise
         else:
             await ctx.handler(task)
-    except Exception as exc:  # the handler's failure is the attempt's result, not ours
-        return _FAILED, type(exc).__name__, str(exc) or repr(exc)
+    except asyncio.CancelledError as exc:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():  # a stop or a kill: not the handler's
+            raise
+        kind, message = error_of(exc)  # the handler raised it itself
+        return _FAILED, kind, message
+    except GeneratorExit:  # this coroutine is being closed: not a result
+        raise
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt ... from the
+        kind, message = error_of(exc)  # handler are its failure, never the run's end
+        return _FAILED, kind, message
     return _SUCCEEDED, "", ""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 
@@ -61,3 +62,68 @@ async def slow_first_attempt(task: Task) -> None:
     """Task number 1's first attempt outlasts a short lease; everything else is quick."""
     await asyncio.sleep(SLOW_FIRST if task.payload["n"] == 1 and task.attempts == 1
                         else 0.001)
+
+
+# -- handlers that misbehave on every fourth task: the run must go on ---------------------
+
+MISBEHAVES_EVERY = 4
+HUGE = 50_000_000  # characters in `huge_message`'s error
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("not either")
+
+
+def _misbehaves(task: Task) -> bool:
+    return bool(task.payload["n"] % MISBEHAVES_EVERY == 0)
+
+
+def exits(task: Task) -> None:
+    """Calls exit(), as a script would."""
+    if _misbehaves(task):
+        sys.exit(3)
+
+
+async def exits_async(task: Task) -> None:
+    await asyncio.sleep(0.001)
+    if _misbehaves(task):
+        raise SystemExit("bye")
+
+
+def interrupts(task: Task) -> None:
+    if _misbehaves(task):
+        raise KeyboardInterrupt
+
+
+async def interrupts_async(task: Task) -> None:
+    if _misbehaves(task):
+        raise KeyboardInterrupt
+
+
+async def cancels_itself(task: Task) -> None:
+    await asyncio.sleep(0.001)
+    if _misbehaves(task):
+        raise asyncio.CancelledError
+
+
+def unprintable(task: Task) -> None:
+    if _misbehaves(task):
+        raise Unprintable
+
+
+def huge_message(task: Task) -> None:
+    if _misbehaves(task):
+        raise ValueError("x" * HUGE)
+
+
+_forever = threading.Event()  # never set: the call blocks its thread for good
+
+
+def blocks_forever(task: Task) -> None:
+    """A sync handler that never returns for every fourth task (no timeout can stop it)."""
+    if _misbehaves(task):
+        _forever.wait()

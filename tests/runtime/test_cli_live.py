@@ -69,7 +69,8 @@ def test_bad_live_settings_exit_2_naming_the_flag(tmp_path: Path,
     assert "--time-scale: must be > 0" in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
     bad.write_text('format = 1\n[service]\nhandler = "nowhere.at_all:handle"\n')
-    assert main(["run", str(bad), "--engine", "live", "--out", str(tmp_path)]) == 2
+    assert main(["run", str(bad), "--engine", "live", "--out", str(tmp_path),
+                 "--allow-handler"]) == 2
     err = capsys.readouterr().err
     assert "service.handler: cannot import 'nowhere.at_all'" in err
 
