@@ -27,15 +27,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import aiormq
 from aio_pika.abc import AbstractRobustChannel
 from aiormq import spec
-from aiormq.abc import DeliveredMessage
+from aiormq.abc import ChannelFrame, DeliveredMessage
 from aiormq.exceptions import ChannelNotFoundEntity
+from pamqp.base import Frame as PamqpFrame
+from pamqp.body import ContentBody
+from pamqp.header import ContentHeader
 
 from queuelab.backends.base import BackendError
 from queuelab.core.dead_letter_query import page_of
@@ -46,6 +50,7 @@ from .topology import Names
 from .wire import decode_dead, new_message_id, task_properties
 
 Channel = aiormq.abc.AbstractChannel
+Frame = PamqpFrame | ContentHeader | ContentBody
 T = TypeVar("T")
 
 #: s a listing waits for the dead-letter queue to stream in (see DeadLetterStore.sync): in
@@ -72,6 +77,7 @@ class DeadLetterStore:
         self._on: Channel | None = None
         self._index: dict[str, list[_Entry]] = {}
         self._lock = asyncio.Lock()
+        self._content_size = 131_000  # body bytes per frame, the channel's once known
 
     @property
     def size(self) -> int:
@@ -172,42 +178,60 @@ class DeadLetterStore:
     async def reprocess(self, task_ids: Sequence[str], reset_attempts: bool) -> int:
         names = self._names
 
-        async def move(ch: Channel, entries: list[_Entry]) -> None:
-            task = Task.from_dict(entries[0].dead.task.to_dict())  # the index keeps its own
+        def move(entries: list[_Entry]) -> list[Frame]:
+            task = entries[0].dead.task
+            data = task.to_dict()  # a fresh dict: the index keeps its own task
             if reset_attempts:
-                task.attempts = 0
+                data["attempts"] = 0
+            body = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
             props = task_properties(new_message_id(), self._priority_of(task))
-            await ch.basic_publish(
-                task.to_json().encode(), exchange="", routing_key=names.main, properties=props
-            )
+            return publish_frames(names.main, body, props, self._content_size)
 
         return await self._transact(task_ids, move, "reprocess")
 
     async def discard(self, task_ids: Sequence[str]) -> int:
-        async def nothing(ch: Channel, entries: list[_Entry]) -> None:
-            return None
+        def nothing(entries: list[_Entry]) -> list[Frame]:
+            return []
 
         return await self._transact(task_ids, nothing, "discard")
 
     async def _transact(
         self,
         task_ids: Sequence[str],
-        action: Callable[[Channel, list[_Entry]], Awaitable[None]],
+        action: Callable[[list[_Entry]], list[Frame]],
         verb: str,
     ) -> int:
-        """Per task: `action`, then ack its DLQ message(s); one commit for the batch."""
+        """Per task: `action`'s publish frames, then ack its DLQ message(s); one commit.
+
+        Fast and still all-or-nothing: the publishes go out in pipelined chunks of
+        `_CHUNK` messages, each chunk one write (not a socket send per frame), the acks
+        at the end (`acks`: one `multiple` ack where the acked tags are contiguous), and
+        the commit is the one round trip. Nothing is applied before the commit, so a
+        drop anywhere leaves every task a dead letter.
+        """
         async with self._lock:
             ch = await self._retrying(self.sync)
-            done = []
+            self._content_size = int(getattr(ch, "max_content_size", 0) or 0) or 131_000
+            done: list[str] = []
+            tags: list[int] = []
             try:
+                frames: list[Frame] = []
+                moved = 0
                 for task_id in dict.fromkeys(task_ids):
                     entries = self._index.get(task_id)
                     if not entries:
                         continue
-                    await action(ch, entries)
-                    for entry in entries:
-                        await ch.basic_ack(entry.tag)
+                    frames += action(entries)
+                    tags += [entry.tag for entry in entries]
                     done.append(task_id)
+                    moved += 1
+                    if moved % _CHUNK == 0:
+                        await _write(ch, frames)
+                        frames = []
+                held = [e.tag for group in self._index.values() for e in group]
+                frames += acks(held, tags)
+                if frames:
+                    await _write(ch, frames)
                 if done:
                     # the main queue must still exist, or the moved tasks would be dropped
                     # unroutable: a failed check closes the channel, which discards the
@@ -232,10 +256,9 @@ class DeadLetterStore:
         """Ack every held dead letter (purge); the caller then purges the DLQ itself."""
         async with self._lock:
             ch = await self._retrying(self.sync)
-            entries = [e for group in self._index.values() for e in group]
-            for entry in entries:
-                await ch.basic_ack(entry.tag)
-            if entries:
+            held = [e.tag for group in self._index.values() for e in group]
+            if held:
+                await _write(ch, acks(held, held))
                 await ch.tx_commit()
             self._index.clear()
 
@@ -254,3 +277,55 @@ class DeadLetterStore:
     def _forget(self) -> None:
         self._index.clear()
         self._on = None
+
+
+#: messages per write in a reprocess (one socket send each, instead of one per frame)
+_CHUNK = 2000
+
+
+def acks(held: Iterable[int], tags: Iterable[int]) -> list[Frame]:
+    """Ack frames for delivery `tags` out of all `held` (unacked) on the channel.
+
+    `multiple=True` acks every held tag up to its own, so it covers the longest run of the
+    smallest held tags that are all to be acked (reprocess-all: one frame); the tags after a
+    gap are acked one by one.
+    """
+    wanted = set(tags)
+    ordered = sorted(held)
+    run = 0
+    while run < len(ordered) and ordered[run] in wanted:
+        run += 1
+    frames: list[Frame] = []
+    if run:
+        frames.append(spec.Basic.Ack(delivery_tag=ordered[run - 1], multiple=run > 1))
+    covered = set(ordered[:run])
+    frames += [spec.Basic.Ack(delivery_tag=t) for t in sorted(wanted - covered)]
+    return frames
+
+
+def publish_frames(
+    routing_key: str, body: bytes, props: spec.Basic.Properties, content_size: int
+) -> list[Frame]:
+    """The frames of one basic.publish to the default exchange (method, header, body)."""
+    frames: list[Frame] = [
+        spec.Basic.Publish(exchange="", routing_key=routing_key),
+        ContentHeader(properties=props, body_size=len(body)),
+    ]
+    frames += [ContentBody(body[i:i + content_size]) for i in range(0, len(body), content_size)]
+    return frames
+
+
+async def _write(ch: Channel, frames: list[Frame]) -> None:
+    """Queue `frames` on `ch` as one write, and wait until it reached the socket.
+
+    One `ChannelFrame` is written whole, so nothing else on the channel comes between its
+    frames; the transaction (tx.select) makes the publishes and acks take effect at the
+    commit only. Publisher confirms are off on this channel, so no sequence is skipped.
+    """
+    if ch.is_closed:
+        raise aiormq.exceptions.ChannelInvalidStateError(f"{ch!r} closed")
+    drained = ch.create_future()  # type: ignore[attr-defined]  # rejected if ch closes
+    await ch.write_queue.put(  # type: ignore[attr-defined]
+        ChannelFrame.marshall(ch.number, frames, drain_future=drained)  # type: ignore[attr-defined]
+    )
+    await drained
