@@ -42,6 +42,8 @@ def why_not_mmc(scenario: Scenario) -> str | None:
         return "the dynamic pool changes the number of servers"
     if s.pool.strategy == "semaphore" and s.pool.prefetch > 0:
         return "prefetch holds tasks outside the queue"
+    if s.timeline:
+        return "the timeline changes knobs while the run goes on: no single steady state"
     return None
 
 

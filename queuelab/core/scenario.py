@@ -13,6 +13,7 @@ from typing import Any
 
 from queuelab.core import limits as L
 from queuelab.core.knobs import Knob, knob
+from queuelab.core.timeline import TimelineEntry
 
 FORMAT = 1
 
@@ -350,7 +351,8 @@ SECTIONS: dict[str, type] = {
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """One experiment: load, queue, pool, retry, dead letter, timeouts, breaker and run."""
+    """One experiment: load, queue, pool, retry, dead letter, timeouts, breaker and run, and
+    the changes scripted to happen while it runs."""
 
     name: str = "Untitled"
     description: str = ""
@@ -365,6 +367,7 @@ class Scenario:
     retry: RetryConfig = RetryConfig()
     timeouts: TimeoutsConfig = TimeoutsConfig()
     breaker: BreakerConfig = BreakerConfig()
+    timeline: tuple[TimelineEntry, ...] = ()  # scripted changes (`[[timeline]]`), in file order
 
     def get(self, path: str) -> Any:
         """The value at a knob path such as `pool.max_workers`."""

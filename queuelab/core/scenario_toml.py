@@ -92,4 +92,15 @@ def dumps(scenario: Scenario, *, comments: bool = True, all_knobs: bool = True) 
             lines.append("")
             lines.append(f"[{section}]")
             lines.extend(body)
+    for entry in scenario.timeline:
+        lines += ["", "[[timeline]]"]
+        if comments and entry is scenario.timeline[0]:
+            lines.insert(-1, "# Scripted changes: at (s) set a live knob to value; with for (s), "
+                         "put the old value back after that long")
+        lines += [f"at = {_value(entry.at)}", f"set = {_value(entry.path)}",
+                  f"value = {_value(entry.value)}"]
+        if entry.duration:
+            lines.append(f"for = {_value(entry.duration)}")
+        if entry.label:
+            lines.append(f"label = {_value(entry.label)}")
     return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from typing import Any
 from queuelab.core import limits
 from queuelab.core.budget import over_budget
 from queuelab.core.scenario import KNOBS, SECTIONS, KnobInfo, Scenario, split_path
+from queuelab.core.timeline import MAX_ENTRIES, TimelineEntry, TimelinePlayer
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +77,13 @@ def coerce(info: KnobInfo, value: Any) -> Any:
     raise TypeError(f"{info.path}: unsupported knob type {kind}")  # a declaration bug
 
 
-def field_errors(scenario: Scenario, *, require_data: bool = True) -> list[FieldError]:
+def field_errors(scenario: Scenario, *, require_data: bool = True,
+                 since: float = -math.inf) -> list[FieldError]:
     """Every problem in a scenario: per-knob ranges, then rules that tie knobs together.
 
     `require_data=False` skips the checks that need trace/sample files already loaded
-    (the file reader checks those once it has read them).
+    (the file reader checks those once it has read them). `since`: a run is at that time,
+    and the timeline's entries before it have been played.
     """
     errors: list[FieldError] = []
     for path, info in KNOBS.items():
@@ -95,6 +98,8 @@ def field_errors(scenario: Scenario, *, require_data: bool = True) -> list[Field
         if reason:
             errors.append(FieldError(path, reason))
     errors.extend(_cross_errors(scenario, require_data))
+    if not errors and scenario.timeline:  # a timeline is played over values that are in range
+        errors.extend(timeline_errors(scenario, since))
     if not errors:  # a budget is only worth estimating from values that are in range
         errors.extend(FieldError(path, why) for path, why in over_budget(scenario))
     return errors
@@ -162,9 +167,60 @@ def _keda_errors(s: Scenario) -> list[FieldError]:
     return []
 
 
-def validate(scenario: Scenario) -> Scenario:
-    """Return the scenario unchanged, or raise ScenarioError listing every problem."""
-    errors = field_errors(scenario)
+def timeline_errors(s: Scenario, since: float = -math.inf) -> list[FieldError]:
+    """What is wrong with a scenario's timeline, each named `timeline[i].<field>`.
+
+    Each entry must set a live knob inside the run (its restore too); then the timeline is
+    played over the scenario in time order, every change checked as a change made by hand
+    at that moment would be, so a value that is out of range, or that clashes with another
+    knob at the time it is set, is refused before the run starts. Mid-run (`since`: the
+    run's time) the entries already played are history and are not checked again.
+    """
+    errs: list[FieldError] = []
+    end = s.run.duration
+    if len(s.timeline) > MAX_ENTRIES:
+        return [FieldError("timeline", f"at most {MAX_ENTRIES} entries "
+                           f"(got {len(s.timeline):,})")]
+    for i, e in enumerate(s.timeline):
+        if e.at < since:
+            continue
+        where = f"timeline[{i}]"
+        info = KNOBS.get(e.path)
+        if info is None or not info.knob.in_file:
+            errs.append(FieldError(f"{where}.set", f"no knob is called {e.path!r} "
+                                   "(give a path such as arrivals.rate)"))
+        elif not info.knob.live:
+            errs.append(FieldError(f"{where}.set", f"{e.path} cannot change while a run "
+                                   "goes on"))
+        if not (math.isfinite(e.at) and 0.0 <= e.at < end):
+            errs.append(FieldError(f"{where}.at", f"must be within the run, 0 <= at < "
+                                   f"run.duration (got {e.at:g}; the run ends at {end:g})"))
+        elif not (math.isfinite(e.duration) and e.duration >= 0.0):
+            errs.append(FieldError(f"{where}.for", f"must be >= 0 s (got {e.duration:g})"))
+        elif e.at + e.duration > end:
+            errs.append(FieldError(f"{where}.for", f"the value would be restored at "
+                                   f"{e.at + e.duration:g} s, after the run ends at {end:g} s"))
+    if errs:
+        return errs
+    current = replace(s, timeline=())
+    player = TimelinePlayer(s.timeline)
+    while (c := player.pop(math.inf, current.get)) is not None:
+        if c.at < since and not c.restore:
+            continue  # played already (its restore then puts back the value it found)
+        try:
+            current = with_change(current, ParamChange(c.path, c.value), running=True,
+                                  now=c.at)
+        except ScenarioError as exc:
+            field = "for" if c.restore else "value"
+            errs.extend(FieldError(f"timeline[{c.index}].{field}", str(e))
+                        for e in exc.errors)
+    return errs
+
+
+def validate(scenario: Scenario, *, since: float = -math.inf) -> Scenario:
+    """Return the scenario unchanged, or raise ScenarioError listing every problem (mid-run,
+    `since` is the run's time: see `field_errors`)."""
+    errors = field_errors(scenario, since=since)
     if errors:
         raise ScenarioError(errors)
     return scenario
@@ -192,7 +248,8 @@ def with_change(scenario: Scenario, change: ParamChange, *, running: bool = Fals
         raise ScenarioError(FieldError(change.path, f"the run is already at {now:,.0f} s: "
                                        f"a duration of {value:g} s would end it in the past"))
     new_section = replace(getattr(scenario, section), **{name: value})
-    return validate(replace(scenario, **{section: new_section}))
+    return validate(replace(scenario, **{section: new_section}),
+                    since=now if running else -math.inf)
 
 
 def from_dict(data: dict[str, Any], *, require_data: bool = True) -> Scenario:
@@ -209,6 +266,8 @@ def from_dict(data: dict[str, Any], *, require_data: bool = True) -> Scenario:
                 top[key] = value
             else:
                 errors.append(FieldError(key, f"must be a string (got {value!r})"))
+        elif key == "timeline":
+            top[key] = _timeline_from_list(value, errors)
         elif key in SECTIONS:
             if not isinstance(value, dict):
                 errors.append(FieldError(key, "must be a table ([section])"))
@@ -216,7 +275,7 @@ def from_dict(data: dict[str, Any], *, require_data: bool = True) -> Scenario:
             top[key] = _section_from_dict(key, value, errors)
         else:
             errors.append(FieldError(key, f"unknown section or key (known: format, name, "
-                                     f"description, {', '.join(SECTIONS)})"))
+                                     f"description, {', '.join(SECTIONS)}, timeline)"))
     scenario = Scenario(**top)
     # report range problems beside unknown keys, all in one go
     errors.extend(field_errors(scenario, require_data=require_data))
@@ -242,3 +301,52 @@ def _section_from_dict(section: str, values: dict[str, Any], errors: list[FieldE
     if section == "breaker" and "enabled" not in kwargs:
         kwargs["enabled"] = True  # a [breaker] section in a file turns the breaker on
     return SECTIONS[section](**kwargs)
+
+
+_ENTRY_KEYS = ("at", "set", "value", "for", "label")
+
+
+def _timeline_from_list(value: Any, errors: list[FieldError]) -> tuple[TimelineEntry, ...]:
+    """`[[timeline]]` tables as entries; each problem named `timeline[i].<key>`."""
+    if not isinstance(value, list):
+        errors.append(FieldError("timeline", "must be a list of tables ([[timeline]])"))
+        return ()
+    if len(value) > MAX_ENTRIES:
+        errors.append(FieldError("timeline", f"at most {MAX_ENTRIES} entries "
+                                 f"(got {len(value):,})"))
+        return ()
+    entries: list[TimelineEntry] = []
+    for i, table in enumerate(value):
+        where = f"timeline[{i}]"
+        if not isinstance(table, dict):
+            errors.append(FieldError(where, "must be a table ([[timeline]])"))
+            continue
+        bad = len(errors)
+        for key in table:
+            if key not in _ENTRY_KEYS:
+                errors.append(FieldError(f"{where}.{key}", f"unknown key (known: "
+                                         f"{', '.join(_ENTRY_KEYS)})"))
+        for key in ("at", "set", "value"):
+            if key not in table:
+                errors.append(FieldError(f"{where}.{key}", "missing"))
+        at, dur, path, label = (table.get("at", 0.0), table.get("for", 0.0),
+                                table.get("set", ""), table.get("label", ""))
+        for key, number in (("at", at), ("for", dur)):
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                errors.append(FieldError(f"{where}.{key}", f"must be a number of seconds "
+                                         f"(got {number!r})"))
+        for key, text in (("set", path), ("label", label)):
+            if not isinstance(text, str):
+                errors.append(FieldError(f"{where}.{key}", f"must be a string (got {text!r})"))
+        if len(errors) > bad:
+            continue
+        info = KNOBS.get(path)
+        v = table.get("value")
+        if info is not None and info.knob.in_file:
+            try:
+                v = coerce(info, v)
+            except ScenarioError as exc:
+                errors.extend(FieldError(f"{where}.value", e.reason) for e in exc.errors)
+                continue
+        entries.append(TimelineEntry(float(at), path, v, float(dur), label))
+    return tuple(entries)

@@ -55,6 +55,7 @@ from queuelab.core.scenario import Scenario
 from queuelab.core.scenario_policies import autoscaler_for, autoscaler_knobs
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery
 from queuelab.core.theory import MMcPrediction
+from queuelab.core.timeline import TimelinePlayer, play_due
 from queuelab.core.validation import ParamChange, validate, with_change
 from queuelab.runtime.clock import Pulse, ScenarioClock
 from queuelab.runtime.context import NullRecorder, RunContext, watch
@@ -501,9 +502,24 @@ class LiveEngine:
             self._scaling = Autoscaling(ctx, pool, autoscaler_for(s),
                                         s.pool.check_interval)
             helpers.append(loop.create_task(self._scaling.run()))
+        if s.timeline:
+            helpers.append(loop.create_task(self._play_timeline(TimelinePlayer(s.timeline))))
         for task in helpers:
             watch(ctx, task)
         self._helpers = helpers
+
+    async def _play_timeline(self, player: TimelinePlayer) -> None:
+        """Apply the scenario's scripted changes at their scenario times, through `apply`
+        as a change by hand is (the simulator plays the same player from its event heap)."""
+        clock = self.clock
+        while (at := player.next_at()) < math.inf:
+            await clock.sleep_until(at, self._timeline_pulse)
+            if self._state not in (_RUNNING, _PAUSED) or self._stop_drain is not None:
+                return
+            if clock.now() < at:
+                continue  # woken by the pulse (a new duration, a failure): look again
+            self.notices += play_due(player, at, self._scenario.get,
+                                     lambda path, value: self.apply(ParamChange(path, value)))
 
     async def _timeline(self) -> None:
         """Close a frame every sample interval until the end, a stop or a failure."""
@@ -639,6 +655,7 @@ class LiveEngine:
         for helper in (self._driver, self._keeper, self._scaling):
             if helper is not None:
                 helper.stop()
+        self._timeline_pulse.fire()  # the timeline's player sees the stop
         helpers = {*self._helpers, *([self._audit_task] if self._audit_task else [])}
         if helpers:
             _, stuck = await asyncio.wait(helpers, timeout=SETTLE_LIMIT)

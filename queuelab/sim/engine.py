@@ -54,6 +54,7 @@ from queuelab.core.scenario_policies import (
 from queuelab.core.streams import draws, skip
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outcome
 from queuelab.core.theory import MMcPrediction
+from queuelab.core.timeline import TimelinePlayer, play_due
 from queuelab.core.validation import ParamChange, validate, with_change
 from queuelab.sim.dead_letters import DeadLetterStore
 from queuelab.sim.entities import (
@@ -69,7 +70,7 @@ from queuelab.sim.entities import (
 from queuelab.sim.referable import Referable
 
 # Event codes, most frequent first (the loop tests them in this order).
-_FINISH, _RETRY, _SAMPLE, _WARM, _CHECK, _READY, _INLINE, _WAKE, _KILL = range(9)
+_FINISH, _RETRY, _SAMPLE, _WARM, _CHECK, _READY, _INLINE, _WAKE, _KILL, _TIMELINE = range(10)
 
 # Enum members looked up once: attribute access on an Enum class costs ~0.15 µs on 3.11,
 # several times per task.
@@ -143,6 +144,11 @@ class SimEngine(Referable):
         #: inlined paths: the reference the inlined loop is held to (same frames, byte for byte)
         self.fast_path = True
         self._build_policies(s)
+        # the scripted changes, played through `apply` from the heap (`_TIMELINE` events);
+        # one played mid-loop ends the loop's pass, whose locals knobs are cached in
+        self._player = TimelinePlayer(s.timeline)
+        self._replan = False
+        self._notices: list[str] = []
 
     # ------------------------------------------------------------------ building blocks
 
@@ -197,7 +203,7 @@ class SimEngine(Referable):
 
     @property
     def notices(self) -> Sequence[str]:
-        return ()
+        return self._notices  # timeline changes the scenario refused when they fell due
 
     @property
     def found(self) -> FoundTasks:
@@ -231,6 +237,8 @@ class SimEngine(Referable):
         if self._autoscaler is not None:
             self._push(self._autoscaler.next_check(0.0, p.check_interval), _CHECK,
                        self._check_gen)
+        if self._player.next_at() < math.inf:
+            self._push(self._player.next_at(), _TIMELINE, None)
         self._state = _RUNNING
         self._rebase()
 
@@ -320,6 +328,8 @@ class SimEngine(Referable):
         began = time.perf_counter()
         try:
             self._loop(t_limit, deadline, max_events)
+            while self._replan and max_events < 0 and self._state is _RUNNING:
+                self._loop(min(t_limit, self._end), deadline, max_events)
         finally:
             self._wall += time.perf_counter() - began
             if collecting:
@@ -467,6 +477,15 @@ class SimEngine(Referable):
                 current = self._alive - self._draining_count()
                 self._resize(min(max(current, p.min_workers), p.max_workers))
 
+    def _play_timeline(self, t: float) -> None:
+        """Apply the timeline's changes due at `t` as changes by hand; wake it again."""
+        player = self._player
+        self._notices += play_due(player, t, self._scenario.get,
+                                  lambda path, value: self.apply(ParamChange(path, value)))
+        if player.next_at() < math.inf:
+            self._push(player.next_at(), _TIMELINE, None)
+        self._replan = True
+
     def _grow_levels(self, s: Scenario) -> None:
         """More priority levels than before: the priority queue gets a FIFO for each."""
         weights = s.priorities.weights
@@ -497,6 +516,7 @@ class SimEngine(Referable):
         off, every event goes through the methods: tests/sim/test_fast_path.py requires the
         two to write identical frames.
         """
+        self._replan = False
         if self._state is not _RUNNING and max_events < 0:
             return
         heap = self._heap
@@ -638,6 +658,11 @@ class SimEngine(Referable):
                         self._dispatch()
                     elif code == _KILL:
                         self._kill(subject[0], subject[1])
+                    elif code == _TIMELINE:  # the knobs cached above may change: end the pass
+                        self._next_arrival = na
+                        self._play_timeline(t)
+                        na = self._next_arrival
+                        check_at = 0
                     created, busy, waiting, done = (self._created, self._busy, self._waiting,
                                                     self._done)
                     service_sum, busy_sum = self._m_service, self._m_busy_started
@@ -667,8 +692,8 @@ class SimEngine(Referable):
                 else:
                     push(heap, (t + duration, take(seq), FINISH, w))
             handled += 1
-            if handled >= check_at:  # one comparison per event covers the step and the clock
-                if handled == max_events:
+            if handled >= check_at:  # one comparison per event covers the step, the clock and
+                if handled == max_events or self._replan:  # a timeline change
                     break
                 check_at = handled + _CLOCK_EVERY
                 if clock() > deadline:
@@ -683,7 +708,7 @@ class SimEngine(Referable):
             skip(levels, created - created_before)
         self._events += handled
         if handled == max_events or min(na, heap[0][0] if heap else inf) <= t_limit:
-            return  # stopped early: a step, or the wall-clock budget ran out
+            return  # stopped early: a step, a timeline change, or the wall-clock budget ran out
         if t_limit >= self._end:
             self.now = self._end
             self._state = _FINISHED
