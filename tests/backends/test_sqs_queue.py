@@ -170,3 +170,23 @@ async def test_a_live_run_keeps_its_books_while_its_server_stops_and_starts() ->
         cut.cancel()
         await engine.aclose()
         again.__exit__(None, None, None)
+
+
+@pytest.mark.asyncio
+async def test_a_second_copy_of_a_held_message_is_not_handed_out_twice(
+    queue: SqsQueue,
+) -> None:
+    """SQS may deliver a message again while it is held (moto does under concurrent
+    receives). Played here by making the held message visible again: the next claim does
+    not hand it out, and the holder's ack (with the newer receipt) removes it for good."""
+    await queue.enqueue(task(1))
+    [held] = await queue.claim(60.0)
+    client = queue._link.client if queue._link else None
+    assert client is not None
+    await client.change_message_visibility(
+        QueueUrl=queue._sources[0], ReceiptHandle=held.receipt.handle, VisibilityTimeout=0
+    )
+    assert await queue.claim(60.0) == []
+    assert queue.duplicates == 1
+    await queue.ack(held)
+    await expect_counts(queue)

@@ -58,6 +58,7 @@ class Link:
         self._stack: AsyncExitStack | None = None
         self.client: Any = None
         self.outages = 0  # calls tried again because the server could not be reached
+        self.retried = 0  # tries botocore made again inside calls that then succeeded
 
     async def open(self) -> None:
         config = AioConfig(
@@ -107,6 +108,7 @@ class Link:
                 continue
             except (BotoCoreError, ClientError) as exc:
                 raise self.error(verb, exc) from None
+            self.retried += int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
             return response
 
     def error(self, verb: str, exc: BaseException) -> SqsError:

@@ -16,6 +16,11 @@ process remembers its own peeks and subtracts them.
 Receipts. SQS accepts a delete with a stale receipt and may even delete the message another
 worker holds now; so a receipt is judged here first: void once settled through it, once its
 lease has run out by this machine's clock, and once the queue was purged (`LeaseLost`).
+A standard queue may hand a message out twice (at-least-once; moto does under concurrent
+receives): a second copy of a message this process holds is not handed out again, its
+holder keeps its receipt too, and settling deletes through each (only the latest one SQS
+gave out deletes; the order of the answers does not tell which). Across processes a
+duplicate is handled twice.
 """
 
 from __future__ import annotations
@@ -71,7 +76,13 @@ class SqsReceipt:
     handle: str
     message_id: str
     generation: int
+    until: float  # wall-clock second the lease ends (the delivery's lease_until at claim)
     held: bool = True
+    others: list[str] = field(default_factory=list)  # handles of second copies (see above)
+
+    @property
+    def handles(self) -> list[str]:
+        return [self.handle, *self.others]
 
 
 @dataclass(eq=False)
@@ -82,6 +93,9 @@ class _Shared:
     peeks: OrderedDict[str, int] = field(default_factory=OrderedDict)
     dead: DeadIndex = field(default_factory=DeadIndex)
     empty_at: dict[str, float] = field(default_factory=dict)  # source -> when found empty
+    # message id -> the receipt of this process that holds it: SQS (and moto) may hand a
+    # message out again while it is held; the holder then takes the newer receipt
+    holding: OrderedDict[str, SqsReceipt] = field(default_factory=OrderedDict)
 
 
 _SHARED: dict[tuple[str, str, str], _Shared] = {}
@@ -103,6 +117,7 @@ class SqsQueue(TaskQueue):
         self._dead_url = ""
         self._hot = 0  # index of the source a long poll waits on (where work was last seen)
         self._delay_looked = 0.0
+        self.duplicates = 0  # second copies of held messages that SQS handed out, recognised
 
     # --- life cycle ---------------------------------------------------------------------
     async def open(self) -> None:
@@ -316,10 +331,20 @@ class SqsQueue(TaskQueue):
             task = await self._decode(link, url, m)
             if task is None:
                 continue
+            holder = shared.holding.get(m["MessageId"])
+            if holder is not None and holder.held and holder.until > now:
+                holder.others.append(m["ReceiptHandle"])  # a second copy: not handed out
+                self.duplicates += 1
+                continue
             received = int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
             peeked = shared.peeks.pop(m["MessageId"], 0)
             task.attempts += max(1, received - peeked)
-            receipt = SqsReceipt(url, m["ReceiptHandle"], m["MessageId"], shared.generation)
+            receipt = SqsReceipt(
+                url, m["ReceiptHandle"], m["MessageId"], shared.generation, now + visibility
+            )
+            shared.holding[m["MessageId"]] = receipt
+            if len(shared.holding) > _PEEKS_KEPT:
+                shared.holding.popitem(last=False)
             out.append(Delivery(task, receipt, now + visibility))
         return out
 
@@ -350,13 +375,25 @@ class SqsQueue(TaskQueue):
                 return None
         return task
 
-    async def _delete(self, link: Link, url: str, handle: str, verb: str) -> None:
+    async def _delete(self, link: Link, url: str, handle: str | list[str], verb: str) -> None:
+        """DeleteMessage; with several receipts of one message (second copies), through each."""
+        handles = [handle] if isinstance(handle, str) else handle
         try:
-            await link.call(verb, "delete_message", QueueUrl=url, ReceiptHandle=handle)
+            if len(handles) == 1:
+                await link.call(verb, "delete_message", QueueUrl=url, ReceiptHandle=handles[0])
+            else:
+                await link.call(verb, "delete_message_batch", QueueUrl=url, Entries=[
+                    {"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(handles[:_BATCH])
+                ])  # fmt: skip
         except SqsError as exc:
             if exc.code in VOID_RECEIPT:
                 raise LeaseLost(f"{self.url}: the receipt is void ({verb})") from None
             raise
+
+    def _settle(self, r: SqsReceipt) -> None:
+        r.held = False
+        if self._shared.holding.get(r.message_id) is r:
+            del self._shared.holding[r.message_id]
 
     def _held(self, delivery: Delivery, verb: str) -> SqsReceipt:
         """The delivery's receipt if it still holds the task, else `LeaseLost`."""
@@ -371,8 +408,8 @@ class SqsQueue(TaskQueue):
 
     async def ack(self, delivery: Delivery) -> None:
         r = self._held(delivery, "ack")
-        r.held = False
-        await self._delete(await self._ready(), r.queue_url, r.handle, "ack")
+        self._settle(r)
+        await self._delete(await self._ready(), r.queue_url, r.handles, "ack")
 
     async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
         """DeleteMessageBatch, 10 receipts a call per source queue."""
@@ -385,7 +422,7 @@ class SqsQueue(TaskQueue):
             except LeaseLost:
                 void += 1
                 continue
-            r.held = False
+            self._settle(r)
             by_queue.setdefault(r.queue_url, []).append(r)
         for url, receipts in by_queue.items():
             for start in range(0, len(receipts), _BATCH):
@@ -398,6 +435,9 @@ class SqsQueue(TaskQueue):
                         {"Id": str(n), "ReceiptHandle": r.handle} for n, r in enumerate(chunk)
                     ],
                 )
+                for r in chunk:  # second copies' receipts (rare): deleted through each
+                    if r.others:
+                        await self._delete(link, url, r.others, "ack")
                 failed = got.get("Failed", [])
                 void += sum(1 for f in failed if f.get("Code") in VOID_RECEIPT)
                 other = [f for f in failed if f.get("Code") not in VOID_RECEIPT]
@@ -416,8 +456,8 @@ class SqsQueue(TaskQueue):
         url, entry = self._entry(delivery.task, delay)
         self._sent(url)
         await link.call("nack", "send_message", QueueUrl=url, **entry)
-        r.held = False
-        await self._delete(link, r.queue_url, r.handle, "nack")
+        self._settle(r)
+        await self._delete(link, r.queue_url, r.handles, "nack")
 
     async def dead_letter(
         self, delivery: Delivery, error_kind: str, error: str, at: float
@@ -428,27 +468,29 @@ class SqsQueue(TaskQueue):
         await link.call(
             "dead-letter", "send_message", QueueUrl=self._dead_url, MessageBody=encode_dead(dead)
         )
-        r.held = False
-        await self._delete(link, r.queue_url, r.handle, "dead-letter")
+        self._settle(r)
+        await self._delete(link, r.queue_url, r.handles, "dead-letter")
 
     async def extend(self, delivery: Delivery, lease: float) -> None:
         """ChangeMessageVisibility: the lease runs `lease` seconds from now (at most 12 h)."""
         r = self._held(delivery, "extend")
         visibility = min(MAX_VISIBILITY, max(1, math.ceil(lease - 1e-9)))
-        try:
-            await (await self._ready()).call(
-                "extend a lease",
-                "change_message_visibility",
-                QueueUrl=r.queue_url,
-                ReceiptHandle=r.handle,
-                VisibilityTimeout=visibility,
-            )
-        except SqsError as exc:
-            if exc.code in VOID_RECEIPT:
-                r.held = False
-                raise LeaseLost(f"{self.url}: the lease was lost before extend") from None
-            raise
-        delivery.lease_until = time.time() + visibility
+        link = await self._ready()
+        changed = False
+        for handle in r.handles:  # one of them is the latest receipt (second copies)
+            try:
+                await link.call(
+                    "extend a lease", "change_message_visibility", QueueUrl=r.queue_url,
+                    ReceiptHandle=handle, VisibilityTimeout=visibility,
+                )  # fmt: skip
+                changed = True
+            except SqsError as exc:
+                if exc.code not in VOID_RECEIPT:
+                    raise
+        if not changed:
+            self._settle(r)
+            raise LeaseLost(f"{self.url}: the lease was lost before extend")
+        delivery.lease_until = r.until = time.time() + visibility
 
     # --- looking ------------------------------------------------------------------------
     def _all_urls(self) -> list[str]:
@@ -557,6 +599,7 @@ class SqsQueue(TaskQueue):
         shared = self._shared
         shared.generation += 1
         shared.peeks.clear()
+        shared.holding.clear()
         shared.dead.clear()
         left = 0
         for url in self._all_urls():
