@@ -59,8 +59,9 @@ MAX_FIELD_CHARS = 131_072
 # -- what a run keeps -------------------------------------------------------------------
 MAX_ERROR_CHARS = 2_000
 """characters of a handler's error message kept with a failed attempt."""
-DEAD_LETTERS_KEPT = 10_000
-"""dead letters a simulated run keeps in memory (the newest); the rest are counted."""
+DEAD_LETTERS_KEPT = 200_000
+"""dead letters a simulated run keeps in memory (the newest, about 160 MB at most); the
+rest are counted."""
 
 
 def count(n: float) -> str:

@@ -285,3 +285,4 @@ class DeadLetterPage:
     total_matching: int
     total: int
     error_kinds: tuple[str, ...] = ()
+    forgotten: int = 0  # the oldest dead letters a bounded store counts but no longer holds

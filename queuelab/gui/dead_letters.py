@@ -128,6 +128,7 @@ class DeadLetterPane(QWidget):
         self._descending = False
         self._page = 0
         self._matching = 0
+        self._forgotten = 0  # dead letters a bounded store only counts
         self._total = -1
         self._kinds: tuple[str, ...] = ()
         self._selected: dict[str, None] = {}  # task ids, in the order they were selected
@@ -311,6 +312,7 @@ class DeadLetterPane(QWidget):
         self._engine = engine
         self._page = 0
         self._matching = 0
+        self._forgotten = 0  # dead letters a bounded store only counts
         self._clear_selection()
         self._sync(lambda: self.model.update([]))
         self.detail.clear()
@@ -456,6 +458,7 @@ class DeadLetterPane(QWidget):
 
     def _show_page(self, page: DeadLetterPage) -> None:
         self._matching = page.total_matching
+        self._forgotten = page.forgotten
         if not page.items and self._page > 0 and page.total_matching:
             self._page = self._last_page()  # the page emptied (tasks left): show the last one
             self._again = True
@@ -531,6 +534,14 @@ class DeadLetterPane(QWidget):
     def _update_counts(self) -> None:
         self.counts.setText(f"total {self.total:,} · shown {self._matching:,} · "
                             f"selected {len(self._selected):,}")
+        self.counts.setToolTip(
+            f"Memory stays bounded: the newest {self.total - self._forgotten:,} are kept; "
+            f"the {self._forgotten:,} older dead letters are counted only (in the books and "
+            "the error kinds) and can no longer be shown, reprocessed or deleted."
+            if self._forgotten else "")
+        if self._forgotten:
+            self.counts.setText(self.counts.text() + f" · {self._forgotten:,} oldest "
+                                "counted only")
         first = self._page * PAGE_SIZE
         rows = self.model.rowCount()
         if rows:

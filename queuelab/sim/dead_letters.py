@@ -7,6 +7,11 @@ come and go. A page is the rule of
 `core.dead_letter_query`, the same as every backend's, read off these records: the payload
 a search looks in is the synthetic one the pane would show, made only while searching,
 and full `DeadLetter` records (payload, history) are made only for the rows a pane shows.
+
+Memory stays bounded for any run length: only the newest `core.limits.DEAD_LETTERS_KEPT`
+records are held; older ones are forgotten as newer ones arrive, and counted (with their
+error kinds), so the books still balance and the pane says how many it no longer holds.
+A week of poison traffic would otherwise hold millions of them (about 800 bytes each).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 from queuelab.core.dead_letter_query import Reader, fold, select
+from queuelab.core.limits import DEAD_LETTERS_KEPT
 from queuelab.core.outcome import TERMINATED
 from queuelab.core.payload import synthetic_payload_search
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outcome
@@ -71,11 +77,13 @@ def _reader(payload_size: int) -> Reader[_Record]:
 
 
 class DeadLetterStore:
-    """Dead tasks by id, in the order they died."""
+    """Dead tasks by id, in the order they died: the newest `keep` of them, the rest counted."""
 
-    __slots__ = ("_in_order", "_items", "_kinds", "_last")
+    __slots__ = ("_forgotten", "_in_order", "_items", "_keep", "_kinds", "_last")
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = DEAD_LETTERS_KEPT) -> None:
+        self._keep = max(1, keep)
+        self._forgotten = 0
         self._items: dict[str, _Record] = {}
         self._kinds: Counter[str] = Counter()
         # whether the records are in the query's default order, (time, id): virtual time
@@ -84,7 +92,18 @@ class DeadLetterStore:
         self._last = (-math.inf, "")
 
     def __len__(self) -> int:
-        return len(self._items)
+        """Every dead letter, the forgotten ones included (the books count them all)."""
+        return len(self._items) + self._forgotten
+
+    @property
+    def keep(self) -> int:
+        """The most records held."""
+        return self._keep
+
+    @property
+    def forgotten(self) -> int:
+        """The oldest dead letters no longer held, only counted."""
+        return self._forgotten
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
@@ -95,8 +114,12 @@ class DeadLetterStore:
             key = (at, tid)
             self._in_order = key > self._last
             self._last = key
-        self._items[tid] = (tid, task, at, kind, message, (fold(tid), fold(kind), fold(message)))
+        items = self._items
+        items[tid] = (tid, task, at, kind, message, (fold(tid), fold(kind), fold(message)))
         self._kinds[kind] += 1
+        if len(items) > self._keep:  # forget the oldest: its kind stays counted
+            del items[next(iter(items))]
+            self._forgotten += 1
 
     def pop(self, task_id: str) -> SimTask | None:
         record = self._items.pop(task_id, None)
@@ -126,6 +149,7 @@ class DeadLetterStore:
         return DeadLetterPage(
             tuple(self._dead_letter(r, size, error_for) for r in window),
             total_matching=matching,
-            total=len(self._items),
+            total=len(self),
             error_kinds=tuple(sorted(self._kinds)),
+            forgotten=self._forgotten,
         )

@@ -617,3 +617,18 @@ async def test_hundred_thousand_filter_and_cancelled_reprocess_all(
     # Timings are printed, not asserted: a loaded machine (or a garbage-collector pass over
     # 100k tasks) stretches them, and speed is the benchmarks' job (bench/), not the tests'.
     # What the test holds is that the work ran in slices while the loop kept turning.
+
+
+async def test_the_pane_says_when_the_oldest_dead_letters_are_only_counted(
+        pane: DeadLetterPane) -> None:
+    from queuelab.sim.dead_letters import DeadLetterStore
+
+    e = SimEngine(poison_pills())
+    e.dead = DeadLetterStore(50)  # the simulator's bounded store, with a small bound
+    e.run_until(1800.0)
+    assert len(e.dead) > 100 and e.totals().check()
+    await shown(pane, e)
+    forgotten = len(e.dead) - 50
+    assert pane.total == len(e.dead) and pane.matching == 50
+    assert f"{forgotten:,} oldest counted only" in pane.counts.text()
+    assert "Memory stays bounded: the newest 50 are kept" in pane.counts.toolTip()
