@@ -16,7 +16,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task
 
@@ -67,10 +67,22 @@ class QueueCounts:
     delayed: int  # waiting for a retry delay to pass
     leased: int  # claimed and not yet acked (in flight)
     dead: int  # dead-lettered
+    #: some figure is still loading or comes from a source that lags (RabbitMQ's management
+    #: statistics for the leases other processes hold): say so rather than trust it. Not
+    #: part of equality: the figures are what they are.
+    approximate: bool = field(default=False, compare=False)
 
     @property
     def total(self) -> int:
         return self.ready + self.delayed + self.leased + self.dead
+
+    @property
+    def caveat(self) -> str:
+        """' (approximate: …)' to append where the counts are shown, or ''."""
+        if not self.approximate:
+            return ""
+        return (" (approximate: leases held by other processes come from the broker's "
+                "statistics, which lag a few seconds)")
 
 
 class TaskQueue(ABC):

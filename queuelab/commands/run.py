@@ -243,6 +243,9 @@ def found_message(purged: FoundTasks | None, found: FoundTasks) -> str:
     if found.in_flight:
         text += (f"; {found.in_flight:,} leased by another process (or one that died): this "
                  "run shares its queue")
+    if found.approximate:
+        text += ("; approximate: the broker reports other processes' leases from statistics "
+                 "that lag a few seconds")
     return text
 
 

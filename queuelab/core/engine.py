@@ -11,7 +11,7 @@ engine can do. `drive` is the one loop that runs an engine to its end outside th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -120,6 +120,8 @@ class FoundTasks:
     retrying: int = 0  # waiting out a retry delay
     in_flight: int = 0  # leased by another process (or by one that died)
     dead: int = 0  # dead letters
+    #: the backend said its counts lag (see QueueCounts); not part of equality
+    approximate: bool = field(default=False, compare=False)
 
     @property
     def tasks(self) -> int:

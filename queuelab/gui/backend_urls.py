@@ -213,7 +213,7 @@ async def probe_queue(url: str, timeout: float = TEST_TIMEOUT,
     ms = (time.perf_counter() - began) * 1000
     return Probe(True, f"Connected to {shown} in {ms:,.0f} ms: {counts.ready:,} ready, "
                        f"{counts.delayed:,} delayed, {counts.leased:,} in flight, "
-                       f"{counts.dead:,} dead letters")
+                       f"{counts.dead:,} dead letters{counts.caveat}")
 
 
 def queue_name(url: str) -> str:

@@ -55,6 +55,9 @@ class FoundDialog(QMessageBox):
             lines += ["", f"{found.in_flight:,} task(s) are leased by another process (or by "
                       "one that died): the run will share this queue, its books will come "
                       "from the backend, and Erlang C will not be shown."]
+        if found.approximate:
+            lines += ["", "These counts are approximate: the broker reports the leases other "
+                      "processes hold from statistics that lag a few seconds."]
         self.setInformativeText("\n".join(lines))
         self.keep_button = self._button("Work them off", QMessageBox.ButtonRole.AcceptRole,
                                         KEEP)

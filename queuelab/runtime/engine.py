@@ -586,6 +586,8 @@ class LiveEngine:
         if self.shared is not None:
             self._shared_totals = ctx.ledger.shared_totals(counts)
             return
+        if counts.approximate:  # a lagging figure proves nothing either way: the next audit
+            return
         # leases this run does not hold, seen twice in a row (a broker's count of unacked
         # deliveries may lag an ack for a moment): other workers serve this queue
         foreign = ctx.ledger.foreign_leases(counts, slack)

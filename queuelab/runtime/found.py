@@ -20,4 +20,4 @@ __all__ = ["FoundTasks", "inspect"]
 async def inspect(queue: TaskQueue) -> FoundTasks:
     """What an opened queue holds now (it is not changed)."""
     c = await queue.counts()
-    return FoundTasks(c.ready, c.delayed, c.leased, c.dead)
+    return FoundTasks(c.ready, c.delayed, c.leased, c.dead, c.approximate)

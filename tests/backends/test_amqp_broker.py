@@ -314,6 +314,12 @@ async def test_counts_see_the_leases_another_process_holds(opener: Opener) -> No
         while (counts := await q.counts()).leased != 3 and loop.time() < end:
             await asyncio.sleep(0.5)
         assert counts == QueueCounts(ready=7, delayed=0, leased=3, dead=0)
+        # from the lagging statistics: said so, at the first call as at the last
+        assert counts.approximate and "lag" in counts.caveat
+        [d] = await q.claim(30.0)  # now this process consumes: its counts are its own
+        mine = await q.counts()
+        assert not mine.approximate and mine.caveat == ""
+        await q.ack(d)
     finally:
         holder.kill()
         await holder.wait()

@@ -9,7 +9,8 @@ Counts. Ready is the main queue's `message_count` (queue.declare, passive) plus 
 process's handles have buffered; delayed sums the delay ladder; dead is the dead-letter
 queue plus what this process holds of it; leased is what this process's handles hold. The
 broker counts messages held by other processes as unacked and AMQP does not expose that
-number, so with workers in other processes their held tasks are missing from these counts.
+number, so a handle that does not consume takes other processes' leases from the
+management API, whose figures lag a few seconds: those counts say `approximate`.
 Handles of one queue in one process (an engine and a tool, or the contract suite's two
 handles) share that bookkeeping, and one dead-letter reader.
 """
@@ -348,13 +349,15 @@ class AmqpQueue(TaskQueue):
                     buffered += c.buffered
                     leased += len(c.leased)
                     consuming |= c.active
-            if not consuming:  # leases only other processes hold: the broker's count
+            if not consuming:  # leases only other processes hold: the broker's count,
+                # sampled every few seconds (or unknown): approximate, and said so
                 others = await management.unacknowledged(
                     self._connection_url, self.names.main, self.options.management_port,
                     self.options.connect_timeout,
                 )
                 leased += others or 0
-            return QueueCounts(ready + buffered, delayed, leased, dead)
+            return QueueCounts(ready + buffered, delayed, leased, dead,
+                               approximate=not consuming)
 
         return await self._retrying(look, "count")
 
