@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from queuelab.core.engine import Engine
     from queuelab.core.metrics import MetricsFrame
     from queuelab.gui.main_window import MainWindow
+    from queuelab.tuning.spec import CostModel, Objective
 
 REFRESH_MS = 1000  # the current run's figures: once a second while a run goes on
 PIN_SHORTCUT = "Ctrl+B"
@@ -111,6 +112,11 @@ class Comparison(QObject):
     @property
     def cost(self) -> Any:
         return self.pane.objective_editor.cost
+
+    def set_objective(self, objective: Objective, cost: CostModel) -> None:
+        """Take another SLO and cost model (a sweep file's), as if edited."""
+        self.pane.objective_editor.set_values(objective, cost)
+        self._objective_changed()
 
     def _objective_changed(self) -> None:
         """A new SLO or cost model: every figure that depends on it is counted again.
@@ -254,6 +260,7 @@ class Comparison(QObject):
             if error:
                 self.window.status(f"Replications of {pin.name!r} failed: {error}")
             self._threads.remove(thread)
+            thread.wait(10000)  # done was its last word: it returns at once
             self._show_pins()
 
         thread.result.connect(got)

@@ -359,8 +359,9 @@ class TuneView(QWidget):
 
     def _record(self, record: RunRecord) -> None:
         sweep = self.sweep
-        if sweep is None:
-            return
+        thread = self.sweep_thread
+        if sweep is None or (thread is not None and thread.stopping):
+            return  # cancelled: what was already on its way is not drawn
         self.records += 1
         self.progress.setValue(self.records)
         if self._group and self._group[0].point != record.point:
@@ -379,7 +380,9 @@ class TuneView(QWidget):
     def _done(self, error: str) -> None:
         if self._group:
             self._close_point()
-        self.sweep_thread = None
+        thread, self.sweep_thread = self.sweep_thread, None
+        if thread is not None:
+            thread.wait(10000)  # it has said all it had to: let it return before it goes
         self.run_button.setText("Run sweep")
         self.file_button.setEnabled(True)
         self._show_axes()
@@ -459,7 +462,8 @@ class TuneView(QWidget):
             self.frontier_line.setData(fx, fy, pen=pg.mkPen(c.series(FRONTIER), width=2))
         else:
             self.scatter.setData(x=[], y=[])
-            self.bars.setData(x=np.empty(0), y=np.empty(0))
+            e = np.empty(0)  # every array given: ErrorBarItem keeps the ones not given
+            self.bars.setData(x=e, y=e, left=e, right=e, top=e, bottom=e)
             self.frontier_line.setData([], [])
         if bad:
             # a point with some runs measured sits at their means; one with none at the left
@@ -648,6 +652,7 @@ class TuneView(QWidget):
             return False
         self.axes = list(sweep.axes)
         self.seeds.setValue(sweep.replications)
+        self.main.comparison.set_objective(sweep.objective, sweep.cost)
         self._show_axes()
         return self.start(sweep)
 

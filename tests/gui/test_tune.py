@@ -141,3 +141,77 @@ async def _run_to_end(w: MainWindow) -> None:
     engine = w.runner.engine
     assert engine is not None
     await wait_until(lambda: engine.state == RunState.FINISHED, 30.0, "the run's end")
+
+
+async def test_a_sweep_file_runs_with_its_own_axes_and_slo(
+        window: MainWindow, tmp_path: Path) -> None:
+    t = window.tune
+    path = tmp_path / "s.toml"
+    path.write_text("""format = 1
+replications = 1
+[slo]
+wait_p99 = 3.0
+[scenario.run]
+duration = 300.0
+warmup = 30.0
+[axes]
+"pool.workers" = [2, 3, 4]
+"retry.max_attempts" = [1, 2]
+"failures.probability" = [0.0, 0.1]
+""")
+    assert t.open_sweep(path) and len(t.axes) == 3, "a file may have more than two axes"
+    assert window.comparison.objective.metric == "wait_p99", "the file's SLO is the window's"
+    assert window.comparison.objective.limit == 3.0
+    await wait_until(lambda: t.sweep_thread is None, 120.0, "the file's sweep")
+    assert len(t.points) == 12 and t.progress.value() == 12
+
+
+async def test_a_sweep_can_be_cancelled(window: MainWindow) -> None:
+    t = window.tune
+    window.set_scenario(scenario(run={"duration": 3600.0, "warmup": 60.0}), None)
+    t.add_axis(Axis("pool.workers", tuple(range(1, 41))))
+    t.seeds.setValue(1)
+    assert t.start()
+    await wait_until(lambda: len(t.points) >= 1, 60.0, "a first point")
+    t.cancel()
+    assert t.run_button.text() == "Cancelling…"
+    await wait_until(lambda: t.sweep_thread is None, 60.0, "the cancel")
+    assert len(t.points) < 40 and "cancelled" in t.progress.format()
+    assert t.run_button.text() == "Run sweep" and t.run_button.isEnabled()
+
+
+async def test_the_slo_is_drawn_on_the_wait_plot_with_the_run_s_percentiles(
+        window: MainWindow) -> None:
+    w = window
+    w.comparison.pane.objective_editor.limit.setValue(1.0)
+    w.set_scenario(scenario(run=SHORT, pool={"workers": 3}), None)
+    await _run_to_end(w)
+    from queuelab.gui.main_window import TAB_WAITS
+
+    w.tabs.setCurrentIndex(TAB_WAITS)
+    w.comparison.refresh(force=True)
+    w.plots.redraw(force=True)
+    waits = w.plots.wait_plot
+    s = w.runner.engine.summary()  # type: ignore[union-attr]
+    assert waits.slo_line is not None and waits.slo_line.value() == 1.0
+    assert waits.overall_lines["wait_p95"].value() == s.wait_p95
+    assert waits.overall_lines["wait_p99"].value() == s.wait_p99
+    names = waits.legend.names
+    assert "SLO 1 s" in names and any(n.startswith("run p95") for n in names)
+    assert waits.slo_band is not None
+    _, y = waits.slo_band.getData()
+    p95 = w.history.last("wait_p95", len(w.history))
+    assert (y > 0).any() == bool((np.nan_to_num(p95) > 1.0).any())
+
+
+async def test_sweeps_run_again_in_the_same_window(window: MainWindow) -> None:
+    """The chart's error bars once kept the previous sweep's widths when emptied for the
+    next sweep, and Qt crashed drawing them."""
+    t = window.tune
+    window.set_scenario(scenario(run={"duration": 300.0, "warmup": 30.0}), None)
+    t.add_axis(Axis("pool.workers", (2, 3, 4)))
+    t.seeds.setValue(1)
+    for _ in range(3):
+        assert t.start()
+        await wait_until(lambda: t.sweep_thread is None, 60.0, "the sweep's end")
+        assert len(t.points) == 3
