@@ -1,16 +1,25 @@
-"""Which scenarios queueing theory can predict exactly, and what it predicts for them.
+"""Which scenarios queueing theory can predict, and what it predicts for them.
 
 A scenario is M/M/c when arrivals are Poisson at a constant rate, service times are
 exponential, every attempt succeeds, nothing times out or trips a breaker and c servers
 work without cold starts. Then Erlang C gives the mean wait the simulator must match; the
 priority discipline does not change the overall mean wait (work conservation), so it is
-allowed.
+allowed. The formulas beyond Erlang C (`core.theory`) each have a `why_not_*` here in the
+same style: None when its assumptions hold, else the first one the scenario breaks.
 """
 
 from __future__ import annotations
 
+import math
+import random
+
 from queuelab.core.scenario import Scenario
+from queuelab.core.service import make_service
 from queuelab.core.theory import MMcPrediction, erlang_c
+
+ARRIVAL_SCV = {"poisson": 1.0, "constant": 0.0}
+"""Interarrival SCV (variance / mean²) of the renewal arrival processes; the others
+(bursts, ramps, waves, spikes, traces) are not renewal processes at one rate."""
 
 
 def servers_of(scenario: Scenario) -> int | None:
@@ -32,8 +41,14 @@ def why_not_mmc(scenario: Scenario) -> str | None:
         return f"arrivals are {s.arrivals.process}, not Poisson at a constant rate"
     if s.service.distribution != "exponential":
         return f"service times are {s.service.distribution}, not exponential"
+    return _disturbed(s)
+
+
+def _disturbed(s: Scenario) -> str | None:
+    """What, beyond the arrival and service laws, takes a scenario out of every formula here:
+    retried failures, cut service, a breaker, a changing pool, prefetch, a timeline."""
     if s.failures.probability > 0 or s.failures.poison_fraction > 0:
-        return "attempts fail, so retries add load that Erlang C does not model"
+        return "attempts fail, so retries add load that the formulas do not model"
     if s.timeouts.task > 0:
         return "a task timeout cuts service times short"
     if s.breaker.enabled:
@@ -54,3 +69,75 @@ def mmc_reference(scenario: Scenario) -> MMcPrediction | None:
     c = servers_of(scenario)
     assert c is not None
     return erlang_c(scenario.arrivals.rate, 1.0 / scenario.service.mean, c)
+
+
+def service_moments(scenario: Scenario) -> tuple[float, float]:
+    """The service time's mean and SCV as the engines draw it (a uniform's mean is
+    (low + high) / 2, an empirical one's its samples'); the SCV is inf for a Pareto tail of
+    shape <= 2."""
+    v = scenario.service
+    model = make_service(v.distribution, random.Random(0), mean=v.mean, low=v.low,
+                         high=v.high, sigma=v.sigma, shape=v.shape, samples=v.samples)
+    return model.mean, model.scv
+
+
+def _renewal(s: Scenario) -> str | None:
+    if s.arrivals.process not in ARRIVAL_SCV:
+        return (f"arrivals are {s.arrivals.process}: not a renewal process at one rate "
+                f"(poisson or constant)")
+    return None
+
+
+def _finite_variance(s: Scenario) -> str | None:
+    if not math.isfinite(service_moments(s)[1]):
+        return "the Pareto service time has infinite variance (shape <= 2)"
+    return None
+
+
+def why_not_mg1(scenario: Scenario) -> str | None:
+    """Pollaczek-Khinchine (M/G/1): Poisson arrivals, one server, any service law with a
+    finite variance, a non-preemptive order blind to job sizes."""
+    s = scenario
+    if s.arrivals.process != "poisson":
+        return f"arrivals are {s.arrivals.process}, not Poisson at a constant rate"
+    if servers_of(s) != 1:
+        return "more than one server (M/G/1 has one)"
+    return _finite_variance(s) or _disturbed(s)
+
+
+def why_not_kingman(scenario: Scenario) -> str | None:
+    """Kingman (G/G/1, an approximation): renewal arrivals, one server, finite variance."""
+    s = scenario
+    if servers_of(s) != 1:
+        return "more than one server (Kingman's formula is for one)"
+    return _renewal(s) or _finite_variance(s) or _disturbed(s)
+
+
+def why_not_ggc(scenario: Scenario) -> str | None:
+    """Allen-Cunneen (G/G/c, an approximation): renewal arrivals, a fixed number of servers,
+    finite variance."""
+    s = scenario
+    return _renewal(s) or _finite_variance(s) or _disturbed(s)
+
+
+def why_not_priority(scenario: Scenario) -> str | None:
+    """Cobham's non-preemptive priority per class (M/M/c, one service rate): an M/M/c
+    scenario whose queue serves priority levels."""
+    s = scenario
+    if s.queue.discipline != "priority":
+        return "the queue is FIFO (discipline = priority gives per-class waits)"
+    if sum(1 for w in s.priorities.weights if w > 0) < 2:
+        return "fewer than two priority levels carry tasks"
+    return why_not_mmc(s)
+
+
+def why_not_relaxation(scenario: Scenario) -> str | None:
+    """The relaxation time (warm-up): M/M/c at a load below capacity. (Square-root staffing
+    needs M/M/c only: the number of servers is what it answers.)"""
+    reason = why_not_mmc(scenario)
+    if reason is not None:
+        return reason
+    pred = mmc_reference(scenario)
+    if pred is not None and not pred.stable:
+        return "the load is at or above capacity: the queue never settles"
+    return None

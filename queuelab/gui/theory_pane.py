@@ -1,8 +1,10 @@
-"""The Theory tab: Erlang C's M/M/c prediction beside what the run measured.
+"""The Theory tab: Erlang C's M/M/c prediction beside what the run measured, and below it
+the formulas beyond Erlang C (`core.theory_table`).
 
 Seeing the simulator land on the formula is what makes a person trust the other, non-M/M/c
 runs; and when the scenario is not M/M/c, saying which assumption it breaks is more useful
-than an empty table.
+than an empty table. Each further formula is shown where its assumptions hold, and otherwise
+with the one the scenario breaks.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from queuelab.core.reference import why_not_mmc
+from queuelab.core.theory_table import TheoryLine, theory_lines
 
 if TYPE_CHECKING:
     from queuelab.core.engine import Engine
+    from queuelab.core.scenario import Scenario
     from queuelab.core.theory import MMcPrediction
     from queuelab.gui.history import FrameHistory
 
@@ -74,6 +78,11 @@ class TheoryPane(QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.headline)
         lay.addWidget(self.table, 1)
+        self.beyond = QLabel()  # the formulas beyond Erlang C
+        self.beyond.setWordWrap(True)
+        self.beyond.setTextFormat(Qt.TextFormat.RichText)
+        lay.addWidget(self.beyond)
+        self._beyond_for: Scenario | None = None
 
     def refresh(self, engine: Engine | None, history: FrameHistory) -> None:
         if engine is None:
@@ -107,6 +116,18 @@ class TheoryPane(QWidget):
                 f"{pred.servers} workers are busy.")
         self._show_prediction(pred)
         self._show_measured(engine, history)
+        self._show_beyond(scenario, shared)
+
+    def _show_beyond(self, scenario: Scenario, shared: str | None) -> None:
+        if scenario is self._beyond_for:
+            return  # (the lines change only with the scenario)
+        self._beyond_for = scenario
+        if shared:
+            self.beyond.setText("")
+            return
+        self.beyond.setText("<b>Beyond Erlang C</b><br>" + "<br>".join(
+            _line_html(line) for line in theory_lines(scenario)))
+
 
     def _show_prediction(self, pred: MMcPrediction | None) -> None:
         values = [math.nan] * len(ROWS) if pred is None else [
@@ -140,3 +161,12 @@ class TheoryPane(QWidget):
                  _fmt(l_)]
         for r, text in enumerate(texts):
             self._cells[r][1].setText(text)
+
+
+def _line_html(line: TheoryLine) -> str:
+    name = escape(line.name) + (" <i>(an approximation)</i>" if line.approximate else "")
+    if line.why_not is not None:
+        return f"<span style='color:#757575'>{name}: not shown, {escape(line.why_not)}</span>"
+    figures = ", ".join(f"{escape(what)} {_fmt(v, f' {u}' if u else '')}"
+                        for what, v, u in line.figures)
+    return f"{name}: {figures}"

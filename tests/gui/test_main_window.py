@@ -294,11 +294,17 @@ async def test_theory_tab(window: MainWindow) -> None:
     assert w.theory.table.item(0, 0).text() == "75 %"  # rho = 3 / 4
     assert w.theory.table.item(0, 1).text().endswith("%")
     assert w.plots.reference_shown
+    beyond = w.theory.beyond.text()  # the formulas beyond Erlang C, or why not
+    assert "Square-root staffing (P(wait) ≤ 20%): workers needed 6" in beyond
+    assert "Allen–Cunneen (G/G/c) <i>(an approximation)</i>: Wq ≈" in beyond
+    assert "Pollaczek–Khinchine (M/G/1): not shown, more than one server" in beyond
 
     w.set_scenario(scenario(arrivals={"process": "bursty"}), None)
     w.refresh()
     assert "not one" in w.theory.headline.text() and "bursty" in w.theory.headline.text()
     assert not w.plots.reference_shown
+    assert "Allen–Cunneen (G/G/c) <i>(an approximation)</i>: not shown, arrivals are bursty" in (
+        w.theory.beyond.text())
 
 
 async def test_layout_and_scenario_are_remembered(qtbot) -> None:
