@@ -8,6 +8,7 @@ that names them, so tests can point every instance at a temporary folder with
 from __future__ import annotations
 
 import csv
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,3 +80,23 @@ def export_frames_csv(path: str | Path, history: FrameHistory) -> int:
             writer.writerow([format_cell(v) for v in row])
             n += 1
     return n
+
+
+def handler_consent_key(path: Path | None) -> str | None:
+    """The settings key remembering which handler module a scenario file may import."""
+    if path is None:
+        return None  # an unsaved scenario: asked again each time
+    digest = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:32]
+    return f"handler_consent/{digest}"
+
+
+def handler_consented(path: Path | None, module: str) -> bool:
+    """Whether the user allowed this scenario file's live runs to import `module`."""
+    key = handler_consent_key(path)
+    return key is not None and settings().value(key) == module
+
+
+def remember_handler_consent(path: Path | None, module: str) -> None:
+    key = handler_consent_key(path)
+    if key is not None:
+        settings().setValue(key, module)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from queuelab.core import scenario_toml
 from queuelab.core.engine import RunState
+from queuelab.core.handler_trust import TRUSTED_ENV, handler_module, is_trusted, trusted_modules
 from queuelab.core.queue_names import queue_name, with_queue_name
 from queuelab.core.scenario import Scenario
 from queuelab.core.urls import redact_url
@@ -141,6 +143,7 @@ class MainWindow(QMainWindow):
         self.secrets = BackendSecrets()
         self.runner = EngineRunner(self)
         self.runner.full_url = self.secrets.full
+        self.runner.may_import = self.may_import_handler
         self.backend_dialog: BackendDialog | None = None
         self.found_dialog: FoundDialog | None = None
         self._shared: str | None = None  # why the live run's queue is shared, once known
@@ -681,6 +684,28 @@ class MainWindow(QMainWindow):
             self.runner.step()
         else:
             self.runner.toggle()
+
+    def may_import_handler(self, scenario: Scenario) -> bool:
+        """Ask before a live run imports the module a scenario's handler names (its code
+        runs); the answer is remembered per scenario file in the settings."""
+        name = scenario.service.handler
+        module = handler_module(name)
+        if not module or is_trusted(name, trusted_modules(os.environ.get(TRUSTED_ENV, ""))):
+            return True
+        if files.handler_consented(self.scenario_path, module):
+            return True
+        where = self.scenario_path.name if self.scenario_path else "this scenario"
+        answer = QMessageBox.question(
+            self, "Import the handler's module?",
+            f"Live runs of {where} call its handler {name!r}: QueueLab will import the "
+            f"Python module {module!r}, which runs that module's code on this computer.\n\n"
+            "Import it only if you trust where the scenario came from. Simulated runs never "
+            "import it.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        files.remember_handler_consent(self.scenario_path, module)
+        return True
 
     # -- run control ----------------------------------------------------------------------------
 

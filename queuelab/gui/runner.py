@@ -23,8 +23,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from queuelab.backends.base import BackendError
 from queuelab.core.engine import RunState
+from queuelab.core.handler_trust import handler_module
 from queuelab.core.urls import describe_failure, redact_url
-from queuelab.gui.engines import SIMULATED, build_engine, close_handed_queue
+from queuelab.gui.engines import LIVE, SIMULATED, build_engine, close_handed_queue
 
 if TYPE_CHECKING:
     from queuelab.core.engine import AppliedChange, Engine
@@ -105,6 +106,8 @@ class EngineRunner(QObject):
         self._asking: tuple[Engine, Callable[[], object]] | None = None  # waits for a choice
         #: the scenario URL with its password put back (the window's BackendSecrets.full)
         self.full_url: Callable[[str], str] = lambda url: url
+        #: whether a live engine may import the scenario's handler module (the window asks)
+        self.may_import: Callable[[Scenario], bool] = lambda scenario: True
         self.open_timeout = OPEN_TIMEOUT
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -112,6 +115,9 @@ class EngineRunner(QObject):
     def build(self, scenario: Scenario, kind: str | None = None) -> Engine:
         """Replace the engine by a new idle one for `scenario` (the old one is stopped)."""
         kind = kind or self.kind
+        if kind == LIVE and scenario.service.handler.strip() and not self.may_import(scenario):
+            raise PermissionError(f"the module {handler_module(scenario.service.handler)!r} "
+                                  "that service.handler names was not allowed to be imported")
         # may raise: the caller shows why
         engine = build_engine(kind, scenario, self.full_url(scenario.queue.backend))
         self._drop()
