@@ -40,7 +40,7 @@ from queuelab.core.queue_names import queue_name, with_queue_name
 from queuelab.core.scenario import Scenario
 from queuelab.core.urls import redact_url
 from queuelab.core.validation import ParamChange, ScenarioError
-from queuelab.gui import files, help_links, keda_files, welcome
+from queuelab.gui import files, help_links, hockey_view, keda_files, welcome
 from queuelab.gui.about import AboutDialog
 from queuelab.gui.backend_dialog import BackendDialog
 from queuelab.gui.backend_urls import BackendSecrets
@@ -317,6 +317,9 @@ class MainWindow(QMainWindow):
         for act in self.monitor.range_actions:
             history_menu.addAction(act)
         self.monitor.on_history = self._show_monitor_history
+        r.addSeparator()
+        self._action(r, "Wait against &utilization (hockey stick)…",
+                     lambda _=False: hockey_view.show_hockey(self))
 
         h = bar.addMenu("&Help")
         self._action(h, "&What am I looking at?", self.show_welcome)
@@ -1069,6 +1072,7 @@ class MainWindow(QMainWindow):
         self._refresh_timer.stop()
         self.comparison.stop()
         self.tune.stop()
+        hockey_view.stop_hockey(self)
         self.runner.halt()
         self.save_settings()
         super().closeEvent(event)
