@@ -106,9 +106,9 @@ class HockeyDialog(QDialog):
         plot.setLabel("left", "mean wait in queue Wq (s)")
         self.pooled_line = pg.PlotCurveItem()
         self.separate_line = pg.PlotCurveItem()
-        self.bars = pg.ErrorBarItem(x=np.empty(0), y=np.empty(0), beam=0.012)
+        self.bars = pg.ErrorBarItem(beam=0.012)
         self.points = pg.ScatterPlotItem(size=9)
-        self.now_bar = pg.ErrorBarItem(x=np.empty(0), y=np.empty(0), beam=0.02)
+        self.now_bar = pg.ErrorBarItem(beam=0.02)
         self.now_marker = pg.ScatterPlotItem(size=18, symbol="star")
         self.now_line = pg.InfiniteLine(angle=90, movable=False)
         self.now_text = ""  # the operating point's legend entry: where it is, and measured how
@@ -202,9 +202,9 @@ class HockeyDialog(QDialog):
             for curve in (self.pooled_line, self.separate_line):
                 curve.setData([], [])
             self.points.setData([])
-            self.bars.setData(x=np.empty(0), y=np.empty(0))
+            _clear(self.bars)
             self.now_marker.setData([])
-            self.now_bar.setData(x=np.empty(0), y=np.empty(0))
+            _clear(self.now_bar)
             self.now_line.hide()
             self.now_text = ""
             self.cap_label.setText("")
@@ -240,7 +240,7 @@ class HockeyDialog(QDialog):
         ok = [p for p in self.measured if p.status == "ok" and p.mean_wait.n > 0]
         if not ok:
             self.points.setData([])
-            self.bars.setData(x=np.empty(0), y=np.empty(0))
+            _clear(self.bars)
             return
         x = np.array([p.rho for p in ok])
         y = np.array([p.mean_wait.mean for p in ok])
@@ -271,7 +271,7 @@ class HockeyDialog(QDialog):
             self.now_bar.setData(x=np.array([x]), y=np.array([y]), top=np.array([hw]),
                                  bottom=np.array([min(hw, y)]), pen=pg.mkPen(color, width=2))
         else:
-            self.now_bar.setData(x=np.empty(0), y=np.empty(0))
+            _clear(self.now_bar)
         self.now_line.setPen(pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine))
         self.now_line.setPos(x)
         self.now_line.show()
@@ -354,14 +354,17 @@ class HockeyDialog(QDialog):
             thread.wait(60000)
 
     def _point(self, stats: PointStats) -> None:
-        if self.sweep is None:
-            return
+        thread = self.sweep_thread
+        if self.sweep is None or (thread is not None and thread.stopping):
+            return  # cancelled: what was already on its way is not drawn
         self.measured.extend(measured_points(self.sweep, [stats]))
         self.progress.setValue(len(self.measured))
         self.redraw()
 
     def _done(self, error: str) -> None:
-        self.sweep_thread = None
+        thread, self.sweep_thread = self.sweep_thread, None
+        if thread is not None:
+            thread.wait(10000)  # it has said all it had to: let it return before it goes
         self.measure_button.setText("Measure")
         self.measure_button.setEnabled(self.stick is not None)
         if error:
@@ -394,6 +397,13 @@ class HockeyDialog(QDialog):
     def closeEvent(self, event: Any) -> None:
         self.stop()
         super().closeEvent(event)
+
+
+def _clear(bars: pg.ErrorBarItem) -> None:
+    """No bars. Every width is reset: ErrorBarItem keeps those left out, and old widths
+    drawn over other points crash Qt (only vertical bars are ever drawn here)."""
+    e = np.empty(0)
+    bars.setData(x=e, y=e, top=None, bottom=None, left=None, right=None)
 
 
 def _rate_aside(scenario: Scenario) -> Scenario:

@@ -80,6 +80,14 @@ async def test_a_quick_sweep_fills_the_measured_points_with_intervals(
     assert list(py) == pytest.approx([p.mean_wait.mean for p in d.measured])
     assert all(p.mean_wait.n == 3 and p.mean_wait.half_width > 0 for p in d.measured)
     assert "2 measured points, 3 seeds" in d.note.text()
+    # again, with one point fewer: the old points and bars go, nothing is drawn twice
+    assert d.start(hockey_sweep(window.scenario, (0.5,), replications=2))
+    assert d.measured == [] and d.points.getData()[0].size == 0
+    d.chart.grab()  # paints the emptied bars
+    await wait_until(lambda: not d.running, 60.0, "the second sweep's end")
+    assert [p.rho for p in d.measured] == pytest.approx([0.5])
+    assert d.points.getData()[0].tolist() == pytest.approx([0.5])
+    d.chart.grab()
     d.close()
 
 
