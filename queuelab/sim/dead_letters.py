@@ -17,7 +17,7 @@ A week of poison traffic would otherwise hold millions of them (about 800 bytes 
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 
 from queuelab.core.dead_letter_query import Reader, fold, select
@@ -84,7 +84,9 @@ class DeadLetterStore:
     def __init__(self, keep: int = DEAD_LETTERS_KEPT) -> None:
         self._keep = max(1, keep)
         self._forgotten = 0
-        self._items: dict[str, _Record] = {}
+        # ordered by death; an OrderedDict forgets its oldest in O(1) (a dict's first key
+        # is found past every slot deleted before it: quadratic over a long run)
+        self._items: OrderedDict[str, _Record] = OrderedDict()
         self._kinds: Counter[str] = Counter()
         # whether the records are in the query's default order, (time, id): virtual time
         # only moves on, so only two tasks dying at one instant out of id order undo it
@@ -118,7 +120,7 @@ class DeadLetterStore:
         items[tid] = (tid, task, at, kind, message, (fold(tid), fold(kind), fold(message)))
         self._kinds[kind] += 1
         if len(items) > self._keep:  # forget the oldest: its kind stays counted
-            del items[next(iter(items))]
+            items.popitem(last=False)
             self._forgotten += 1
 
     def pop(self, task_id: str) -> SimTask | None:
