@@ -95,16 +95,6 @@ async def measure(seconds: float, rounds: int) -> dict[str, float]:
 
     timer_lags: list[float] = []
     loop_lags: list[float] = []
-    last = [0.0]
-
-    def on_timer() -> None:
-        now = time.perf_counter()
-        timer_lags.append(max(0.0, now - last[0] - PROBE_S))
-        last[0] = now
-
-    timer = QTimer()
-    timer.setTimerType(Qt.TimerType.PreciseTimer)
-    timer.timeout.connect(on_timer)
     window.set_speed(None)
     app_wall = 0.0
     redraws = 0
@@ -113,13 +103,9 @@ async def measure(seconds: float, rounds: int) -> dict[str, float]:
         began = time.perf_counter()
         window.toggle_run()  # start or resume
         assert engine.state == RunState.RUNNING
-        last[0] = time.perf_counter()
-        timer.start(int(PROBE_S * 1000))
-        while time.perf_counter() - began < seconds:
-            t0 = time.perf_counter()
-            await asyncio.sleep(PROBE_S)
-            loop_lags.append(max(0.0, time.perf_counter() - t0 - PROBE_S))
-        timer.stop()
+        loop, timer = await probe(seconds)
+        loop_lags += loop
+        timer_lags += timer
         window.toggle_run()  # pause
         app_wall += time.perf_counter() - began
         redraws += window.plots.redraws - redraws0

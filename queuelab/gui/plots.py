@@ -416,6 +416,8 @@ class _Plot:
         ys = self.lines_source(x, columns) if x.size else {}
         top = 0.0
         shown = frozenset(k for k, y in ys.items() if np.isfinite(y).any())
+        if not shown and not self._lines_shown:
+            return top  # nothing drawn, nothing to clear: no curve touched (a fixed pool)
         for series in THRESHOLD_LINES:
             item = self.lines.get(series.column)
             if item is None:
@@ -426,7 +428,8 @@ class _Plot:
             if self.colors is not None:
                 item.setPen(pen_for(series, self.colors.series(series.color)))
             if series.column not in shown:
-                item.show_data(EMPTY, EMPTY)
+                if series.column in self._lines_shown:
+                    item.show_data(EMPTY, EMPTY)
                 continue
             xs, y = steps_only(x, ys[series.column])
             top = max(top, item.show_data(xs, y))

@@ -26,3 +26,14 @@ async def wait_until(pred: Callable[[], bool], timeout: float = 10.0, what: str 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or pred}")
         await asyncio.sleep(0.01)
+
+
+async def run_to_end(w: Any, timeout: float = 30.0) -> None:
+    """Run the window's scenario at max speed to its end."""
+    from queuelab.core.engine import RunState
+
+    w.set_speed(None)
+    w.toggle_run()
+    engine = w.runner.engine
+    assert engine is not None
+    await wait_until(lambda: engine.state == RunState.FINISHED, timeout, "the run's end")

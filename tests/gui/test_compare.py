@@ -9,26 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from queuelab.core.engine import RunState
 from queuelab.gui.main_window import TAB_COMPARE, MainWindow
 from queuelab.gui.pins import MAX_PINS
 from queuelab.io.scenario_files import load_scenario
 from queuelab.tuning.compare import COMPARED, format_estimate
 from queuelab.tuning.stats import estimate
 
-from .helpers import scenario, wait_until
+from .helpers import run_to_end, scenario, wait_until
 
 pytestmark = pytest.mark.asyncio
 
 SHORT = {"duration": 600.0, "warmup": 60.0}
 
 
-async def _run_to_end(w: MainWindow) -> None:
-    w.set_speed(None)
-    w.toggle_run()
-    engine = w.runner.engine
-    assert engine is not None
-    await wait_until(lambda: engine.state == RunState.FINISHED, 30.0, "the run's end")
 
 
 def _ghost_names(w: MainWindow) -> list[str]:
@@ -40,7 +33,7 @@ async def test_pin_draws_a_ghost_with_a_legend_entry_and_unpin_removes_it(
     w = window
     w.set_scenario(scenario(run=SHORT), None)
     assert w.comparison.pin() is None, "nothing to pin before a run"
-    await _run_to_end(w)
+    await run_to_end(w)
     w.comparison.pin_action.trigger()
     assert len(w.comparison.pins) == 1
     for key, plot in w.plots.plots.items():
@@ -64,7 +57,7 @@ async def test_at_most_four_pins_and_the_ghost_stays_across_a_new_run(
         window: MainWindow, tmp_path: Path) -> None:
     w = window
     w.set_scenario(scenario(run=SHORT), None)
-    await _run_to_end(w)
+    await run_to_end(w)
     for _ in range(MAX_PINS):
         assert w.comparison.pin() is not None
     assert w.comparison.pin() is None and not w.comparison.pin_action.isEnabled()
@@ -79,11 +72,11 @@ async def test_the_compare_table_shows_the_engine_summaries(window: MainWindow) 
     w.tabs.setCurrentIndex(TAB_COMPARE)
     w.comparison.pane.objective_editor.price.setValue(2.5)
     w.set_scenario(scenario(run=SHORT, pool={"workers": 2}), None)
-    await _run_to_end(w)
+    await run_to_end(w)
     first = w.runner.engine.summary()  # type: ignore[union-attr]
     w.comparison.pin()
     w.set_scenario(scenario(run=SHORT, pool={"workers": 6}), None)
-    await _run_to_end(w)
+    await run_to_end(w)
     second = w.runner.engine.summary()  # type: ignore[union-attr]
     t = w.comparison.pane.table
     assert [t.horizontalHeaderItem(c).text() for c in range(2)] == ["baseline", "current"]
@@ -111,7 +104,7 @@ async def test_seeds_give_intervals_and_a_real_difference_is_coloured(
     pane.seeds.setValue(3)
     for workers in (2, 6):
         w.set_scenario(scenario(run=SHORT, pool={"workers": workers}), None)
-        await _run_to_end(w)
+        await run_to_end(w)
         pin = w.comparison.pin()
         assert pin is not None
         await wait_until(lambda p=pin: len(p.runs) == 3 and not p.pending, 90.0,
@@ -159,7 +152,7 @@ async def test_a_new_slo_counts_the_pinned_run_s_frames_again(window: MainWindow
     editor = w.comparison.pane.objective_editor
     editor.limit.setValue(100.0)
     w.set_scenario(scenario(run=SHORT, pool={"workers": 3}), None)
-    await _run_to_end(w)
+    await run_to_end(w)
     pin = w.comparison.pin()
     assert pin is not None and pin.runs[0]["slo_violation_share"] == 0.0
     h = w.history

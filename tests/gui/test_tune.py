@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 
-from queuelab.core.engine import RunState
 from queuelab.gui.main_window import MainWindow
 from queuelab.gui.scenario_form import sweepable
 from queuelab.gui.sweep_dialog import SweepAxisDialog
 from queuelab.tuning.axes import Axis
 from queuelab.tuning.estimate import fewer_points, fewer_seeds
 
-from .helpers import scenario, wait_until
+from .helpers import run_to_end, scenario, wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -93,7 +92,7 @@ async def test_the_chart_fills_then_a_click_runs_the_point_pinned(
         window: MainWindow, tmp_path: Path) -> None:
     w = window
     w.set_scenario(scenario(run=SHORT, pool=DYNAMIC), None)
-    await _run_to_end(w)  # the run that becomes the baseline
+    await run_to_end(w)  # the run that becomes the baseline
     t = w.tune
     t.add_axis(Axis("pool.max_workers", (2, 6)))
     t.add_axis(Axis("pool.min_workers", (1, 4)))  # min 4 > max 2: an invalid point
@@ -135,12 +134,6 @@ async def test_the_chart_fills_then_a_click_runs_the_point_pinned(
     assert pinned.runs[0]["wait_p95"] == engine.summary().wait_p95
 
 
-async def _run_to_end(w: MainWindow) -> None:
-    w.set_speed(None)
-    w.toggle_run()
-    engine = w.runner.engine
-    assert engine is not None
-    await wait_until(lambda: engine.state == RunState.FINISHED, 30.0, "the run's end")
 
 
 async def test_a_sweep_file_runs_with_its_own_axes_and_slo(
@@ -185,7 +178,7 @@ async def test_the_slo_is_drawn_on_the_wait_plot_with_the_run_s_percentiles(
     w = window
     w.comparison.pane.objective_editor.limit.setValue(1.0)
     w.set_scenario(scenario(run=SHORT, pool={"workers": 3}), None)
-    await _run_to_end(w)
+    await run_to_end(w)
     from queuelab.gui.main_window import TAB_WAITS
 
     w.tabs.setCurrentIndex(TAB_WAITS)
