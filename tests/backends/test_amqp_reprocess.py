@@ -90,7 +90,10 @@ async def drain(q: TaskQueue, expect: int) -> list[str]:
 
 @pytest.mark.asyncio
 @rabbitmq
-async def test_a_bulk_reprocess_with_gaps_moves_each_task_once(name: str) -> None:
+async def test_a_bulk_reprocess_with_gaps_moves_each_task_once(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dead_module, "_CHUNK_BYTES", 20_000)  # many writes, by size
     q = open_queue(AMQP_URL, queue=name)
     try:
         ids = await bury(q, 5000)

@@ -216,18 +216,20 @@ class DeadLetterStore:
             tags: list[int] = []
             try:
                 frames: list[Frame] = []
-                moved = 0
+                moved = size = 0
                 for task_id in dict.fromkeys(task_ids):
                     entries = self._index.get(task_id)
                     if not entries:
                         continue
-                    frames += action(entries)
+                    more = action(entries)
+                    frames += more
                     tags += [entry.tag for entry in entries]
                     done.append(task_id)
                     moved += 1
-                    if moved % _CHUNK == 0:
+                    size += sum(len(f.value) for f in more if isinstance(f, ContentBody))
+                    if moved >= _CHUNK or size >= _CHUNK_BYTES:
                         await _write(ch, frames)
-                        frames = []
+                        frames, moved, size = [], 0, 0
                 held = [e.tag for group in self._index.values() for e in group]
                 frames += acks(held, tags)
                 if frames:
@@ -279,8 +281,10 @@ class DeadLetterStore:
         self._on = None
 
 
-#: messages per write in a reprocess (one socket send each, instead of one per frame)
+#: messages (or body bytes) per write in a reprocess: one socket send each, not one per
+#: frame, and a bounded buffer however large the tasks
 _CHUNK = 2000
+_CHUNK_BYTES = 4 << 20
 
 
 def acks(held: Iterable[int], tags: Iterable[int]) -> list[Frame]:
