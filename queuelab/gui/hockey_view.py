@@ -37,7 +37,7 @@ from queuelab.gui.background import WORKER_NICE, ResultsThread
 from queuelab.gui.engines import MONITOR
 from queuelab.gui.plot_style import PlotColors
 from queuelab.tuning import LocalPool, iter_points, run_sweep
-from queuelab.tuning.estimate import describe, runs_of, seconds_per_run, sweep_seconds
+from queuelab.tuning.estimate import LONG, describe, runs_of, seconds_per_run, sweep_seconds
 from queuelab.tuning.hockey import REPLICATIONS, MeasuredPoint, hockey_sweep, measured_points
 
 if TYPE_CHECKING:
@@ -311,10 +311,16 @@ class HockeyDialog(QDialog):
             return False
         if sweep is None:
             sweep = hockey_sweep(self.scenario, replications=self.seeds.value())
-        self.sweep = sweep
-        self.measured = []
         slots = os.cpu_count() or 1
         seconds = sweep_seconds(sweep, seconds_per_run(sweep.scenario), slots)
+        if seconds > LONG:  # the runs are as long as the scenario's: say so, as Tune does
+            chosen_sweep = self.main.tune.confirm_long(sweep, seconds)
+            if chosen_sweep is None:
+                return False
+            seconds *= runs_of(chosen_sweep) / runs_of(sweep)
+            sweep = chosen_sweep
+        self.sweep = sweep
+        self.measured = []
         self.progress.setRange(0, runs_of(sweep) // sweep.replications)
         self.progress.setValue(0)
         self.progress.setFormat(f"%v of %m points × {sweep.replications} seeds (about "

@@ -95,6 +95,17 @@ async def test_a_sweep_can_be_cancelled(window: MainWindow) -> None:
     window.set_scenario(scenario(**{**MM2, "run": {"duration": 200_000.0, "warmup": 100.0,
                                                    "sample_interval": 100.0}}), None)
     d = show_hockey(window)
+    asked: list[float] = []
+
+    def refuse(sweep: object, seconds: float) -> None:
+        asked.append(seconds)
+
+    window.tune.confirm_long = refuse  # a long sweep says how long first, as in Tune
+    days = scenario(**{**MM2, "run": {"duration": 2e7, "warmup": 100.0,
+                                      "sample_interval": 1000.0}})
+    assert not d.start(hockey_sweep(days, replications=5))
+    assert asked and asked[0] > 180 and not d.running
+    window.tune.confirm_long = lambda sweep, seconds: sweep
     assert d.start(hockey_sweep(window.scenario, replications=2))
     d.measure_button.click()
     assert d.measure_button.text() == "Cancelling…"
