@@ -18,10 +18,12 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -137,9 +139,13 @@ class ComparePane(QWidget):
         pin_row.addWidget(self.seeds)
         left_lay.addLayout(pin_row)
         left_lay.addWidget(self.pin_list, 1)
+        export = QPushButton("CSV…")
+        export.setToolTip("Export the table as CSV")
+        export.clicked.connect(self._export_dialog)
         buttons = QHBoxLayout()
         buttons.addWidget(remove)
         buttons.addWidget(save)
+        buttons.addWidget(export)
         left_lay.addLayout(buttons)
 
         self.table = QTableWidget(len(COMPARED), 1)
@@ -220,6 +226,16 @@ class ComparePane(QWidget):
                                         "only one seed")
                 t.setItem(r, col, item)
         t.resizeColumnsToContents()
+
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the comparison", str(
+            Path.home() / "compare.csv"), "CSV files (*.csv)")
+        if path:
+            try:
+                self.export_csv(path)
+            except OSError as exc:
+                QMessageBox.warning(self, "Cannot export the comparison",
+                                    f"Cannot write {path}: {exc.strerror or exc}")
 
     def export_csv(self, path: str | Path) -> None:
         """The table as shown, one row per figure."""

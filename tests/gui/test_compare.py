@@ -67,7 +67,8 @@ async def test_at_most_four_pins_and_the_ghost_stays_across_a_new_run(
     assert load_scenario(tmp_path / "pin.toml").run.duration == SHORT["duration"]
 
 
-async def test_the_compare_table_shows_the_engine_summaries(window: MainWindow) -> None:
+async def test_the_compare_table_shows_the_engine_summaries(window: MainWindow,
+                                                          tmp_path: Path) -> None:
     w = window
     w.tabs.setCurrentIndex(TAB_COMPARE)
     w.comparison.pane.objective_editor.price.setValue(2.5)
@@ -90,6 +91,10 @@ async def test_the_compare_table_shows_the_engine_summaries(window: MainWindow) 
             c = COMPARED[rows[key]]
             shown = t.item(rows[key], col).text()
             assert shown.startswith(format_estimate(estimate([value]), c)), (key, shown)
+    w.comparison.pane.export_csv(tmp_path / "compare.csv")
+    lines = (tmp_path / "compare.csv").read_text().splitlines()
+    assert lines[0] == "figure,baseline,current" and len(lines) == 1 + len(COMPARED)
+    assert lines[5].startswith("wait p95 (whole run),")
     # one seed against one seed: shown with its difference, never coloured as real
     cell = t.item(rows["worker_hours"], 1)
     assert "%" in cell.text() and not cell.font().bold()
