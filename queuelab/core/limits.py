@@ -43,6 +43,8 @@ MAX_EVENTS = 2_000_000_000
 """simulated events one run may take (arrivals, attempts, retries, samples, checks)."""
 MAX_FRAMES = 10_000_000
 """metric frames one run may write (duration / sample_interval)."""
+MAX_SWEEP_RUNS = 1_000_000
+"""runs one sweep may make (points x replications), each within the budget above."""
 FRAME_BYTES = 200
 """bytes of frames.csv per frame, about: the file size a frame count means."""
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from queuelab.core import limits
 from queuelab.core.scenario import KNOBS, Scenario
 from queuelab.core.validation import FieldError, ScenarioError, from_dict
 from queuelab.tuning.axes import Axis, axis_from
@@ -136,6 +137,13 @@ def sweep_from_dict(data: dict[str, Any],
         if search.method == "random" and search.budget > size:
             refuse("search.budget", f"must be <= the grid's {size:,} points "
                    f"(got {search.budget:,}); use method = \"grid\" to run them all")
+        points = size if search.method == "grid" else search.budget
+        runs = points * replications
+        if size <= MAX_POINTS and runs > limits.MAX_SWEEP_RUNS:
+            refuse("replications", f"this sweep would make {limits.count(runs)} runs "
+                   f"({points:,} points x {replications:,} replications; at most "
+                   f"{limits.count(limits.MAX_SWEEP_RUNS)}): fewer axis values, a random "
+                   "search with a budget, or fewer replications")
     if errors or scenario is None:
         raise SweepError(errors)
     return Sweep(scenario=scenario, axes=tuple(axes), name=name, replications=replications,

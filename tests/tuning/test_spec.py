@@ -135,3 +135,15 @@ def test_shipped_sweeps_check() -> None:
 def test_small_helper_sweep_is_what_the_other_tests_think() -> None:
     s = loads_sweep(small_text())
     assert s.grid_size == 8 and s.seeds == (11, 12, 13)
+
+
+def test_a_sweep_over_its_run_budget_is_refused_with_the_figure() -> None:
+    text = _sweep('"pool.max_workers" = { range = [1, 1000, 1] }\n'
+                  '"pool.check_interval" = { linspace = [1, 60, 1000] }').replace(
+        "replications = 2", "replications = 5")
+    with pytest.raises(SweepError) as caught:
+        loads_sweep(text, ROOT)
+    found = {e.path: e.reason for e in caught.value.errors}
+    assert found["replications"].startswith(
+        "this sweep would make 5,000,000 runs (1,000,000 points x 5 replications; at most "
+        "1,000,000)")
