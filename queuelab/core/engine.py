@@ -80,12 +80,13 @@ class Totals:
     carried_over: int = 0
     by_others: int = 0
     shared: bool = False
+    rejected: int = 0  # arrivals turned away by `[queue] max_length` (load shedding)
 
     @property
     def balanced(self) -> bool:
         return self.created + self.carried_over == (
             self.waiting + self.in_flight + self.retrying + self.done + self.dead_lettered
-            + self.discarded + self.by_others
+            + self.discarded + self.by_others + self.rejected
         )
 
     def describe(self) -> str:
@@ -98,6 +99,8 @@ class Totals:
         )
         if self.discarded:
             text += f" + discarded {self.discarded:,}"
+        if self.rejected:
+            text += f" + rejected {self.rejected:,}"
         if self.shared and self.by_others >= 0:
             text += f" + taken by other processes {self.by_others:,}"
         elif self.shared:  # the others added more than they took

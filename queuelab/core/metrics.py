@@ -69,6 +69,7 @@ class MetricsFrame(NamedTuple):
     breaker_open: int  # 1 while the circuit breaker is open, else 0
     carried_over: int  # tasks found in the queue when a live run began and kept, at t
     by_others: int  # a shared queue: taken off it by other processes, net of their adds
+    rejected: int  # arrivals turned away by `[queue] max_length` so far, at t
 
     def as_row(self) -> tuple[float | int, ...]:
         """The values in FRAME_COLUMNS order (one frames.csv row)."""
@@ -390,6 +391,7 @@ class MetricsRecorder:
         breaker_open: bool = False,
         carried_over: int = 0,
         by_others: int = 0,
+        rejected: int = 0,
     ) -> MetricsFrame:
         """The frame for [frame_start, t]; then start the next interval at t."""
         if t >= self._warm_at:
@@ -437,6 +439,7 @@ class MetricsRecorder:
             1 if breaker_open else 0,  # breaker_open
             carried_over,
             by_others,
+            rejected,
         ))
         self._r_arrived += self._i_arrived
         self._r_ok += self._i_ok

@@ -15,7 +15,7 @@ import random
 
 from queuelab.core.scenario import Scenario
 from queuelab.core.service import make_service
-from queuelab.core.theory import MMcPrediction, erlang_c
+from queuelab.core.theory import MMcKPrediction, MMcPrediction, erlang_c, mmck
 
 ARRIVAL_SCV = {"poisson": 1.0, "constant": 0.0}
 """Interarrival SCV (variance / mean²) of the renewal arrival processes; the others
@@ -44,9 +44,13 @@ def why_not_mmc(scenario: Scenario) -> str | None:
     return _disturbed(s)
 
 
-def _disturbed(s: Scenario) -> str | None:
+def _disturbed(s: Scenario, *, bounded: bool = False) -> str | None:
     """What, beyond the arrival and service laws, takes a scenario out of every formula here:
-    retried failures, cut service, a breaker, a changing pool, prefetch, a timeline."""
+    retried failures, cut service, a breaker, a changing pool, prefetch, a timeline, and
+    (unless the formula is for a `bounded` queue) load shedding."""
+    if s.queue.max_length and not bounded:
+        return ("the queue is bounded (max_length): arrivals are turned away, so it is "
+                "M/M/c/K's, not an unbounded queue's")
     if s.failures.probability > 0 or s.failures.poison_fraction > 0:
         return "attempts fail, so retries add load that the formulas do not model"
     if s.timeouts.task > 0:
@@ -129,6 +133,28 @@ def why_not_priority(scenario: Scenario) -> str | None:
     if sum(1 for w in s.priorities.weights if w > 0) < 2:
         return "fewer than two priority levels carry tasks"
     return why_not_mmc(s)
+
+
+def why_not_mmck(scenario: Scenario) -> str | None:
+    """M/M/c/K (blocking): M/M/c with `[queue] max_length` waiting places, K = c + max_length."""
+    s = scenario
+    if not s.queue.max_length:
+        return "the queue is unbounded (set [queue] max_length for load shedding)"
+    if s.arrivals.process != "poisson":
+        return f"arrivals are {s.arrivals.process}, not Poisson at a constant rate"
+    if s.service.distribution != "exponential":
+        return f"service times are {s.service.distribution}, not exponential"
+    return _disturbed(s, bounded=True)
+
+
+def mmck_reference(scenario: Scenario) -> MMcKPrediction | None:
+    """M/M/c/K's prediction for a bounded M/M/c scenario, or None when it is not one."""
+    if why_not_mmck(scenario) is not None:
+        return None
+    c = servers_of(scenario)
+    assert c is not None
+    return mmck(scenario.arrivals.rate, 1.0 / scenario.service.mean, c,
+                c + scenario.queue.max_length)
 
 
 def why_not_relaxation(scenario: Scenario) -> str | None:

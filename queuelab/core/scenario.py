@@ -175,6 +175,10 @@ class QueueConfig:
                         unit="s", minimum=1.0, **TIME)
     batch: int = knob(1, "Claim batch", "Tasks a worker claims per round trip (live runs).",
                       minimum=1, maximum=1000)
+    max_length: int = knob(0, "Max length", "Load shedding: an arrival that finds this many "
+                           "tasks waiting is rejected (counted as rejected, not lost); retries "
+                           "always re-enter. 0 = unbounded.", unit="tasks", minimum=0,
+                           maximum=int(L.MAX_BACKLOG), live=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 from queuelab.core.reference import (
     ARRIVAL_SCV,
+    mmck_reference,
     servers_of,
     service_moments,
     why_not_ggc,
     why_not_kingman,
     why_not_mg1,
     why_not_mmc,
+    why_not_mmck,
     why_not_priority,
     why_not_relaxation,
 )
@@ -77,6 +79,11 @@ def theory_lines(s: Scenario) -> list[TheoryLine]:
             if weights[i] > 0))
     else:
         line("Cobham (non-preemptive priority, M/M/c)", why, ())
+    why = why_not_mmck(s)
+    bounded = mmck_reference(s)
+    line("M/M/c/K (load shedding)", why, () if bounded is None else (
+        ("P(rejected)", bounded.p_block, ""), ("admitted λ", bounded.admitted_rate, "/s"),
+        ("Wq", bounded.wq, "s"), ("L", bounded.l, "")))
     why = why_not_mmc(s)
     line(f"Square-root staffing (P(wait) ≤ {P_WAIT_TARGET:.0%})", why, () if why else (
         ("workers needed", float(servers_for(lam, mu, P_WAIT_TARGET)), ""),

@@ -547,7 +547,7 @@ class LiveEngine:
             now, depth=b.waiting, in_flight=b.in_flight, retrying=b.retrying,
             dead_letters=b.dead_lettered, created=b.created, done=b.done,
             breaker_open=ctx.breaker_open(now), carried_over=b.carried_over,
-            by_others=b.by_others))
+            by_others=b.by_others, rejected=b.rejected))
 
     def _start_audit(self, now: float) -> None:
         """Audit in the background: a backend slow to count must not delay the next frame.

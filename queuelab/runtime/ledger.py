@@ -41,6 +41,7 @@ class Ledger:
         "handed_back",
         "in_flight",
         "inline",
+        "rejected",
         "reprocessed",
         "waiting",
     )
@@ -54,6 +55,7 @@ class Ledger:
         self.done = 0
         self.dead = 0
         self.discarded = 0
+        self.rejected = 0  # arrivals turned away by a full queue (`[queue] max_length`)
         self.abandoned = 0  # attempts whose lease was lost (the backend took the task back)
         self.acks_lost = 0  # … of which successes whose ack found the lease void: redelivered
         self.handed_back = 0  # tasks given back unfinished at a stop or a worker's removal
@@ -81,6 +83,11 @@ class Ledger:
     def enqueued(self, n: int) -> None:
         self.created += n
         self.waiting += n
+
+    def rejected_n(self, n: int) -> None:
+        """`n` arrivals created and turned away at once: in the books, never in the queue."""
+        self.created += n
+        self.rejected += n
 
     def claimed(self, task_id: str) -> None:
         """Claimed from the queue: a due retry the backend released, or a waiting task."""
@@ -162,6 +169,7 @@ class Ledger:
             dead_lettered=self.dead,
             discarded=self.discarded,
             carried_over=self.carried,
+            rejected=self.rejected,
         )
 
     def shared_totals(self, counts: QueueCounts) -> Totals:
@@ -177,8 +185,10 @@ class Ledger:
             dead_lettered=counts.dead,
             discarded=self.discarded,
             carried_over=self.carried,
-            by_others=self.created + self.carried - counts.total - self.done - self.discarded,
+            by_others=(self.created + self.carried - counts.total - self.done - self.discarded
+                       - self.rejected),
             shared=True,
+            rejected=self.rejected,
         )
 
     def unexplained(self, counts: QueueCounts, slack: tuple[int, int, int] = (0, 0, 0)) -> int:

@@ -79,9 +79,30 @@ class LoadDriver:
             while nxt is not None and nxt <= now and nxt <= self.end and len(batch) < MAX_BATCH:
                 batch.append(self._make(now))
                 nxt = self._process.next_after(nxt)  # the model's times stay exact
-            await self._enqueue(batch)
+            await self._enqueue(self._shed(batch))
+
+    def _shed(self, batch: list[Task]) -> list[Task]:
+        """Load shedding (`[queue] max_length`): the arrivals that find the queue full are
+        turned away, created and counted as rejected; the rest go on to the queue. (Their
+        priority and poison were drawn all the same, as the simulator draws them.)"""
+        ctx = self.ctx
+        cap = ctx.scenario.queue.max_length
+        if not cap or not batch:
+            return batch
+        room = max(0, cap - ctx.ledger.waiting)
+        if len(batch) <= room:
+            return batch
+        turned_away = len(batch) - room
+        ctx.ledger.rejected_n(turned_away)
+        ctx.events += turned_away
+        t = batch[0].created_at
+        for _ in range(turned_away):
+            ctx.recorder.arrived(t)
+        return batch[:room]
 
     async def _enqueue(self, batch: list[Task]) -> None:
+        if not batch:
+            return
         ctx = self.ctx
         # counted first: a worker may claim a task before the enqueue call returns
         ctx.ledger.enqueued(len(batch))

@@ -22,6 +22,7 @@ import asyncio
 import gc
 import itertools
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -123,6 +124,8 @@ class SimEngine(Referable):
         self._busy = 0
         self.dead = DeadLetterStore()
         self._discarded = 0
+        self._rejected = 0  # arrivals turned away by a full queue (`[queue] max_length`)
+        self._max_waiting = s.queue.max_length or sys.maxsize
 
         # The pool.
         self._workers: dict[int, SimWorker] = {}
@@ -352,6 +355,7 @@ class SimEngine(Referable):
             done=self._done,
             dead_lettered=len(self.dead),
             discarded=self._discarded,
+            rejected=self._rejected,
         )
 
     def summary(self) -> RunSummary:
@@ -525,6 +529,7 @@ class SimEngine(Referable):
         service_draws = draws(self._models.service.draw)
         idle = self._idle
         queue0 = self._queues[0]
+        max_waiting = self._max_waiting
         wait_append = self._m_waits.append
         seq = self._seq_counter
         popleft, enqueue = queue0.popleft, queue0.append
@@ -595,9 +600,11 @@ class SimEngine(Referable):
                     w = idle.pop()
                     start = True
                     in_place = False
-                else:
+                elif waiting < max_waiting:
                     enqueue(task)
                     waiting += 1
+                else:  # load shedding: the queue is full
+                    self._rejected += 1
             else:
                 t = top
                 if t > t_limit:
@@ -722,6 +729,9 @@ class SimEngine(Referable):
         idle = self._idle
         if idle and not self._prefetched and (self._breaker is None or self._breaker.allow(t)):
             self._start(idle.pop(), task, t)
+            return
+        if self._waiting >= self._max_waiting:  # load shedding: the queue is full
+            self._rejected += 1
             return
         self._queues[task[PRIORITY] if self._levels > 1 else 0].append(task)
         self._waiting += 1
@@ -882,6 +892,7 @@ class SimEngine(Referable):
             dead_letters=len(self.dead),
             created=self._created,
             done=self._done,
+            rejected=self._rejected,
             breaker_open=breaker is not None and breaker.state(t) != "closed",
         )
         self._frames.append(frame)

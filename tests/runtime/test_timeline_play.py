@@ -82,3 +82,18 @@ async def test_the_live_engine_plays_the_same_timeline_at_the_same_times() -> No
     assert workers[9] == 2 and workers[14] == 5
     assert max(f.error_rate for f in frames if 21 <= f.t <= 30) > 0
     assert engine.scenario.get("failures.probability") == 0.0
+
+
+@pytest.mark.asyncio
+async def test_the_live_engine_sheds_load_beyond_max_length() -> None:
+    """Arrivals that find max_length tasks waiting are rejected and in the books (every
+    frame balanced with them, `run_to_end`), and the frames count them."""
+    s = scenario(run={"duration": 30.0, "warmup": 0.0, "time_scale": 0.02},
+                 arrivals={"rate": 8.0}, service={"mean": 1.0}, pool={"workers": 2},
+                 queue={"max_length": 3})
+    engine = live(s)
+    frames = await run_to_end(engine)
+    totals = engine.totals().check()
+    assert totals.rejected > 50, totals
+    assert frames[-1].rejected == totals.rejected
+    assert max(f.depth for f in frames) <= 3

@@ -36,7 +36,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         failures=replace(s.failures, probability=draw(st.floats(0, 0.6)),
                          poison_fraction=draw(st.floats(0, 0.2))),
         priorities=replace(s.priorities, weights=tuple([1.0] * levels)),
-        queue=replace(s.queue, discipline=draw(st.sampled_from(["fifo", "priority"]))),
+        queue=replace(s.queue, discipline=draw(st.sampled_from(["fifo", "priority"])),
+                      max_length=draw(st.sampled_from([0, 0, 2, 20]))),  # load shedding
         pool=replace(s.pool, strategy=strategy, workers=draw(st.integers(1, 6)),
                      min_workers=draw(st.integers(0, 1)), max_workers=8,
                      check_interval=draw(st.floats(0.5, 10)),
