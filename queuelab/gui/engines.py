@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from queuelab.backends.base import TaskQueue
     from queuelab.core.engine import Engine
+    from queuelab.core.monitoring import AlertRules
     from queuelab.core.scenario import Scenario
 
 SIMULATED = "simulated"
@@ -55,7 +56,10 @@ def build_engine(kind: str, scenario: Scenario, url: str | None = None) -> Engin
     does not carry; a live engine then runs on a queue opened from it.
     """
     if kind == MONITOR:
-        return build_monitor(url or scenario.queue.backend, scenario.run.sample_interval)
+        from queuelab.gui.monitor_view import saved_alert_rules
+
+        return build_monitor(url or scenario.queue.backend, scenario.run.sample_interval,
+                             saved_alert_rules())
     module, name = _MODULES[kind]
     cls = getattr(importlib.import_module(module), name)
     if kind != LIVE or not url or url == scenario.queue.backend:
@@ -71,7 +75,7 @@ def build_engine(kind: str, scenario: Scenario, url: str | None = None) -> Engin
     return engine  # type: ignore[no-any-return]
 
 
-def build_monitor(url: str, interval: float) -> Engine:
+def build_monitor(url: str, interval: float, rules: AlertRules | None = None) -> Engine:
     """A monitor engine watching the queue at `url` (password included, to connect with),
     polling every `interval` seconds, its samples kept in the source's history file.
     Raises SourceError (with what is wrong) for a URL no source can read."""
@@ -81,7 +85,7 @@ def build_monitor(url: str, interval: float) -> Engine:
 
     source = open_source(url)
     return MonitorEngine(source, interval=max(MIN_POLL, interval),
-                         history=HistoryStore.for_source(url))
+                         history=HistoryStore.for_source(url), rules=rules)
 
 
 async def close_handed_queue(engine: Engine) -> None:

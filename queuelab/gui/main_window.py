@@ -316,6 +316,8 @@ class MainWindow(QMainWindow):
         history_menu = r.addMenu("Monitor &history")
         for act in self.monitor.range_actions:
             history_menu.addAction(act)
+        history_menu.addAction(self.monitor.custom_action)
+        r.addAction(self.monitor.alerts_action)
         self.monitor.on_history = self._show_monitor_history
         r.addSeparator()
         self._action(r, "Wait against &utilization (hockey stick)…",

@@ -13,10 +13,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QDateTime, QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QInputDialog, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QInputDialog,
+    QLabel,
+    QSpinBox,
+    QSystemTrayIcon,
+    QWidget,
+)
 
+from queuelab.core.monitoring import AlertRules
 from queuelab.gui.engines import MONITOR
 
 if TYPE_CHECKING:
@@ -69,6 +82,17 @@ class MonitorWatch(QObject):
             act.setEnabled(False)
             act.triggered.connect(lambda _=False, s=seconds: self.show_history(s))
             self.range_actions.append(act)
+        self.custom_action = QAction("&Custom range…", self)
+        self.custom_action.setToolTip("Any stretch of the source's history, from and to a "
+                                      "date and time")
+        self.custom_action.setEnabled(False)
+        self.custom_action.triggered.connect(self.ask_range)
+        self.range_dialog: QDialog | None = None
+        self.alerts_action = QAction("&Alert rules…", self)
+        self.alerts_action.setToolTip("When the monitor raises an alert: a backlog above a "
+                                      "threshold, or a backlog growing for some minutes")
+        self.alerts_action.triggered.connect(self.ask_alert_rules)
+        self.alerts_dialog: QDialog | None = None
         self.on_history: Callable[[list[Any]], None] = lambda frames: None
 
     def attach(self, engine: Engine | None) -> None:
@@ -84,6 +108,7 @@ class MonitorWatch(QObject):
         self.pick_action.setEnabled(lister is not None)
         for act in self.range_actions:
             act.setEnabled(has_history)
+        self.custom_action.setEnabled(has_history)
 
     def pick_queue(self) -> None:
         """List the vhost's queues (in the background), then offer them to pick from."""
@@ -130,6 +155,97 @@ class MonitorWatch(QObject):
         frames = e.past_frames(now - seconds, now + 1.0)
         self.on_history(frames)
         return len(frames)
+
+    def show_range(self, start: float, end: float) -> int:
+        """Put the history from `start` to `end` (Unix seconds) in the plots; returns the
+        frames shown (0, and a word in the status bar, when there are none)."""
+        e = self._engine
+        if e is None or e.history is None:
+            return 0
+        if not end > start:
+            self._say("The range must end after it starts", 15_000)
+            return 0
+        e.history.flush()
+        frames = e.past_frames(start, end)
+        if not frames:
+            self._say("The history holds no sample in that range", 15_000)
+            return 0
+        self.on_history(frames)
+        return len(frames)
+
+    def ask_range(self) -> QDialog:
+        """From and to, as dates and times (the last two hours proposed)."""
+        dialog = QDialog(self._window)
+        dialog.setObjectName("history_range")
+        dialog.setWindowTitle("Monitor history: custom range")
+        now = QDateTime.currentDateTime()
+        start, end = QDateTimeEdit(now.addSecs(-7200)), QDateTimeEdit(now)
+        for edit in (start, end):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
+        form = QFormLayout(dialog)
+        form.addRow("From", start)
+        form.addRow("To", end)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        form.addRow(buttons)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        dialog.accepted.connect(lambda: self.show_range(
+            start.dateTime().toSecsSinceEpoch(), end.dateTime().toSecsSinceEpoch()))
+        dialog.start_edit, dialog.end_edit = start, end  # type: ignore[attr-defined]
+        self.range_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def ask_alert_rules(self) -> QDialog:
+        """The backlog threshold and the growing rule, remembered for the next watches."""
+        rules = saved_alert_rules()
+        dialog = QDialog(self._window)
+        dialog.setObjectName("alert_rules")
+        dialog.setWindowTitle("Monitor alert rules")
+        backlog = QSpinBox()
+        backlog.setRange(0, 100_000_000)
+        backlog.setSuffix(" tasks")
+        backlog.setSpecialValueText("off")
+        backlog.setValue(rules.backlog)
+        growing = QDoubleSpinBox()
+        growing.setRange(0.0, 7 * 24 * 60.0)
+        growing.setDecimals(1)
+        growing.setSuffix(" min")
+        growing.setSpecialValueText("off")
+        growing.setValue(rules.growing_minutes)
+        form = QFormLayout(dialog)
+        form.addRow(QLabel("An alert is a marker on the plots and a desktop notification, "
+                           "once per episode."))
+        form.addRow("Backlog above", backlog)
+        form.addRow("Backlog growing for", growing)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        form.addRow(buttons)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        dialog.accepted.connect(lambda: self.set_alert_rules(
+            AlertRules(backlog.value(), growing.value())))
+        dialog.backlog_edit, dialog.growing_edit = backlog, growing  # type: ignore[attr-defined]
+        self.alerts_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def set_alert_rules(self, rules: AlertRules) -> None:
+        """Use `rules` now (a watch in progress) and for the next watches."""
+        from queuelab.gui import files
+
+        s = files.settings()
+        s.setValue("monitor/backlog", rules.backlog)
+        s.setValue("monitor/growing_minutes", rules.growing_minutes)
+        s.sync()
+        if self._engine is not None:
+            self._engine.set_alert_rules(rules)
+        parts = [f"backlog above {rules.backlog:,}" if rules.backlog else "",
+                 f"growing for {rules.growing_minutes:g} min" if rules.growing_minutes else ""]
+        said = " or ".join(p for p in parts if p) or "none"
+        self._say(f"Monitor alerts: {said}", 15_000)
 
     @property
     def active(self) -> bool:
@@ -198,3 +314,16 @@ def export_history_csv(engine: Any, x_range: tuple[float, float], path: Path) ->
     engine.history.flush()
     start = engine.started_at + x_range[0]
     return int(engine.history.export_csv(path, start, engine.started_at + x_range[1] + 1e-6))
+
+
+def saved_alert_rules() -> AlertRules:
+    """The alert rules chosen in Alert rules… (none until then)."""
+    from queuelab.gui import files
+
+    s = files.settings()
+    try:
+        backlog = max(0, int(s.value("monitor/backlog", 0)))  # type: ignore[call-overload]
+        growing = max(0.0, float(s.value("monitor/growing_minutes", 0.0)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return AlertRules()
+    return AlertRules(backlog, growing)

@@ -138,6 +138,12 @@ class MonitorEngine:
         self._error_reported = False
         self.status = f"{source.url}: not started"
 
+    def set_alert_rules(self, rules: AlertRules) -> None:
+        """New alert rules from the next poll on (the window's Alert rules…); an alert in
+        progress under the old rules is forgotten, so a still-true condition fires anew."""
+        self.rules = rules
+        self._alerts = AlertWatch(rules)
+
     # ------------------------------------------------------------------ the Engine protocol
 
     @property

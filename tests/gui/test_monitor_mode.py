@@ -186,3 +186,47 @@ async def test_pick_a_rabbitmq_queue_from_the_list(window: Any) -> None:
         for n in names:
             await ch.queue_delete(n)
         await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_a_custom_history_range_from_and_to(window: Any) -> None:
+    import time
+
+    watch(window, "redis://127.0.0.1:1/0?queue=nowhere")
+    engine = window.runner.engine
+    await wait_until(lambda: engine.polls >= 1, 20, "a first poll")
+    now = time.time()
+    rows = [(now - 86400 + 60.0 * k, 0.0, 7.0, 1.0, 0.0, 0.0, 2.0, 1.0, 1.0, None, None, 1)
+            for k in range(1440)]  # the past day, a sample a minute
+    engine.history.add_rows(rows)
+    assert window.monitor.custom_action.isEnabled()
+    dialog = window.monitor.ask_range()
+    dialog.start_edit.setDateTime(dialog.start_edit.dateTime().fromSecsSinceEpoch(
+        int(now - 6 * 3600)))
+    dialog.end_edit.setDateTime(dialog.end_edit.dateTime().fromSecsSinceEpoch(
+        int(now - 3 * 3600)))
+    dialog.accept()
+    depth = window.history.last("depth", 5000)
+    assert 170 <= depth.size <= 190, "three hours of one-minute samples"
+    assert window.monitor.show_range(now, now - 60) == 0  # backwards: said, nothing drawn
+    assert "must end after it starts" in window.message.text()
+    await engine.stop()
+
+
+@pytest.mark.asyncio
+async def test_alert_rules_are_set_in_the_window_and_kept(window: Any) -> None:
+    from queuelab.core.monitoring import Sample
+    from queuelab.gui.monitor_view import saved_alert_rules
+
+    watch(window, "redis://127.0.0.1:1/0?queue=nowhere")
+    engine = window.runner.engine
+    dialog = window.monitor.ask_alert_rules()
+    dialog.backlog_edit.setValue(5)
+    dialog.growing_edit.setValue(2.5)
+    dialog.accept()
+    assert engine.rules.backlog == 5 and engine.rules.growing_minutes == 2.5
+    assert saved_alert_rules().backlog == 5  # the next watch starts with them
+    engine._record(Sample(t=1.0, ready=9), 1.0)
+    window.refresh()
+    assert window.monitor.notified == ["Queue alert: backlog 9 is above 5"]
+    await engine.stop()
