@@ -69,3 +69,16 @@ def over_budget(s: Scenario) -> list[tuple[str, str]]:
                     f"{L.count(L.MAX_EVENTS)}): shorten run.duration, or lower "
                     "retry.max_attempts or the rates"))
     return out
+
+
+def large_run(s: Scenario) -> str | None:
+    """What makes a run within budget still large enough to ask about before it starts
+    (the app asks; the CLI, which shows progress and can be stopped, just runs it)."""
+    parts = []
+    n = events(s)
+    if n > L.ASK_EVENTS:
+        parts.append(f"up to {L.count(n)} simulated events (minutes of CPU)")
+    n = frames(s)
+    if n > L.ASK_FRAMES:
+        parts.append(f"{L.count(n)} frames (about {L.size(n * L.FRAME_BYTES)} if saved)")
+    return f"This run will take {' and '.join(parts)}." if parts else None

@@ -43,6 +43,10 @@ MAX_EVENTS = 2_000_000_000
 """simulated events one run may take (arrivals, attempts, retries, samples, checks)."""
 MAX_FRAMES = 10_000_000
 """metric frames one run may write (duration / sample_interval)."""
+ASK_EVENTS = 200_000_000
+"""simulated events above which the app asks before starting (minutes of CPU)."""
+ASK_FRAMES = 1_000_000
+"""frames above which the app asks before starting (the plots' history folds them)."""
 MAX_SWEEP_RUNS = 1_000_000
 """runs one sweep may make (points x replications), each within the budget above."""
 FRAME_BYTES = 200

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from queuelab.core import scenario_toml
+from queuelab.core.budget import large_run
 from queuelab.core.engine import RunState
 from queuelab.core.handler_trust import TRUSTED_ENV, handler_module, is_trusted, trusted_modules
 from queuelab.core.queue_names import queue_name, with_queue_name
@@ -718,7 +719,22 @@ class MainWindow(QMainWindow):
         engine = self.runner.engine
         if engine is not None and engine.state == RunState.FINISHED:
             self.reset()
+            engine = self.runner.engine
+        if engine is not None and engine.state == RunState.IDLE and not self._large_run_ok():
+            return
         self.runner.toggle()
+
+    def _large_run_ok(self) -> bool:
+        """A run within budget but large (core.budget.large_run): ask before starting it."""
+        why = large_run(self.scenario) if self.runner.kind == SIMULATED else None
+        if why is None:
+            return True
+        answer = QMessageBox.question(
+            self, "Start a large run?", f"{why} Start it anyway? (A shorter duration or a "
+            "longer sample interval makes it smaller.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def reset(self) -> None:
         """Discard the run; a new idle engine from the scenario as it is now."""

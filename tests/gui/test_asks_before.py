@@ -1,6 +1,7 @@
-"""Opening someone else's scenario never runs its code silently: before a live engine
-imports the module a scenario's handler names, the window asks, naming the module, and
-remembers a yes per scenario file (gui.main_window.may_import_handler, gui.files)."""
+"""The window asks first: before a live engine imports the module a scenario's handler
+names (naming the module; a yes remembered per scenario file: gui.main_window.
+may_import_handler, gui.files), and before a run within budget but large starts
+(core.budget.large_run)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,29 @@ def test_a_trusted_module_is_not_asked_about(
     assert window.open_file(scenario)
     window.set_mode("live")
     assert asked == [] and window.runner.kind == "live" and marker.exists()
+
+
+def test_a_large_run_is_asked_about_before_it_starts(
+        window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from queuelab.core.engine import RunState
+    from queuelab.core.scenario import RunConfig, Scenario
+
+    asked: list[str] = []
+    answering(monkeypatch, QMessageBox.StandardButton.No, asked)
+    big = replace(Scenario(), run=RunConfig(duration=3e6, warmup=0.0, sample_interval=1.0))
+    assert window.set_scenario(big, None)
+    window.toggle_run()
+    assert asked == ["This run will take 3,000,000 frames (about 600 MB if saved). Start it "
+                     "anyway? (A shorter duration or a longer sample interval makes it "
+                     "smaller.)"]
+    assert window.runner.engine is not None and window.runner.engine.state == RunState.IDLE
+    answering(monkeypatch, QMessageBox.StandardButton.Yes, asked)
+    window.toggle_run()
+    assert window.runner.engine.state != RunState.IDLE
+    window.runner.toggle()  # pause it
+    asked.clear()
+    assert window.set_scenario(Scenario(), None)
+    window.toggle_run()  # an ordinary run: nothing asked
+    assert asked == []
