@@ -15,8 +15,8 @@ user's handler reports its own exception's class name and message instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from queuelab.core.policies.backoff import RetryPolicy
 from queuelab.core.task import Outcome
@@ -84,13 +84,21 @@ class Action(StrEnum):
     RETRY = "retry"  # an inline backoff ended and the breaker lets the attempt start
 
 
-@dataclass(frozen=True, slots=True)
-class Settlement:
+class Settlement(NamedTuple):
+    """An action, and the backoff for REQUEUE and HOLD. Immutable; a tuple because the
+    simulator settles every failed attempt (a frozen dataclass costs ~1 µs to build)."""
+
     action: Action
     backoff: float | None = None  # seconds, for REQUEUE and HOLD
 
 
 DONE = Settlement(Action.ACK)
+DEAD = Settlement(Action.DEAD_LETTER)
+
+# Enum members looked up once: an Enum class attribute costs ~0.25 µs on 3.11.
+_SUCCEEDED = Outcome.SUCCEEDED
+_HOLD, _REQUEUE = Action.HOLD, Action.REQUEUE
+_RETRY, _HAND_BACK = Action.RETRY, Action.HAND_BACK
 
 
 def settle(outcome: Outcome, attempts: int, retry: RetryPolicy, jitter: float, *,
@@ -100,15 +108,14 @@ def settle(outcome: Outcome, attempts: int, retry: RetryPolicy, jitter: float, *
     `jitter` is the backoff stream's draw; the caller takes it for every failed attempt,
     retried or not.
     """
-    if outcome is Outcome.SUCCEEDED:
+    if outcome is _SUCCEEDED:
         return DONE
     if not retry.should_retry(attempts):
-        return Settlement(Action.DEAD_LETTER)
-    backoff = retry.delay(attempts, jitter)
-    return Settlement(Action.HOLD if inline else Action.REQUEUE, backoff)
+        return DEAD
+    return Settlement(_HOLD if inline else _REQUEUE, retry.delay(attempts, jitter))
 
 
 def after_backoff(admitted: bool) -> Action:
     """An inline backoff is over: try again if the breaker admits the attempt, else hand
     the task back to the queue (it keeps its place at the head where the queue allows)."""
-    return Action.RETRY if admitted else Action.HAND_BACK
+    return _RETRY if admitted else _HAND_BACK

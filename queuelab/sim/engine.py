@@ -79,6 +79,7 @@ _BUSY, _IDLE, _STARTING = WorkerState.BUSY, WorkerState.IDLE, WorkerState.STARTI
 _BLOCKED, _BACKING_OFF = WorkerState.BLOCKED, WorkerState.BACKING_OFF
 _SUCCEEDED, _FAILED, _TIMED_OUT = Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TIMED_OUT
 _RUNNING, _FINISHED = RunState.RUNNING, RunState.FINISHED
+_HOLD, _TRY_AGAIN = Action.HOLD, Action.RETRY
 
 FRAME_BUFFER = 100_000  # frames kept for a reader that has not drained them
 _CLOCK_EVERY = 512  # events between two looks at the wall clock
@@ -800,7 +801,7 @@ class SimEngine(Referable):
             return False
         self._retrying += 1
         self.recorder.retried(t)
-        if then.action is Action.HOLD:
+        if then.action is _HOLD:
             w.task = task
             w.state = _BACKING_OFF
             self._push(t + backoff, _INLINE, w)
@@ -840,7 +841,7 @@ class SimEngine(Referable):
         self._retrying -= 1
         w.task = None
         admitted = self._breaker is None or self._breaker.allow(self.now)
-        if after_backoff(admitted) is Action.RETRY:
+        if after_backoff(admitted) is _TRY_AGAIN:
             self._start(w, task, self.now)
             return
         self._queues[task[PRIORITY] if self._levels > 1 else 0].appendleft(task)
