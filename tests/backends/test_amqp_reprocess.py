@@ -13,8 +13,7 @@ import asyncio
 import contextlib
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -27,11 +26,9 @@ from queuelab.backends.amqp.dead import acks
 from queuelab.backends.base import TaskQueue
 from queuelab.core.task import DeadLetterQuery, Task
 
-from ..services import needs
 from .conftest import AMQP_URL, RUN
 from .relay import TcpRelay
-
-F = TypeVar("F", bound=Callable[..., Any])
+from .test_amqp_faults import rabbitmq
 
 
 @given(st.sets(st.integers(1, 60), max_size=40), st.data())
@@ -45,19 +42,12 @@ def test_acks_settle_exactly_the_wanted_tags(held: set[int], data: st.DataObject
     assert settled == wanted
 
 
-def rabbitmq(test: F) -> F:
-    """The marks of a test that needs the broker (skipped without it, unless required)."""
-    for mark in needs("rabbitmq"):
-        test = mark(test)
-    return test
-
-
 @pytest_asyncio.fixture
-async def name() -> AsyncIterator[str]:
-    """A queue of this test's own, deleted afterwards."""
-    queue = f"reprocess-{RUN}-{secrets.token_hex(3)}"
-    yield queue
-    await open_queue(AMQP_URL, queue=queue).destroy()  # type: ignore[attr-defined]
+async def queue() -> AsyncIterator[str]:
+    """A queue name of this test's own; its broker objects are deleted afterwards."""
+    made = f"reprocess-{RUN}-{secrets.token_hex(3)}"
+    yield made
+    await open_queue(AMQP_URL, queue=made).destroy()  # type: ignore[attr-defined]
 
 
 async def bury(q: TaskQueue, n: int) -> list[str]:
@@ -91,10 +81,10 @@ async def drain(q: TaskQueue, expect: int) -> list[str]:
 @pytest.mark.asyncio
 @rabbitmq
 async def test_a_bulk_reprocess_with_gaps_moves_each_task_once(
-    name: str, monkeypatch: pytest.MonkeyPatch
+    queue: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dead_module, "_CHUNK_BYTES", 20_000)  # many writes, by size
-    q = open_queue(AMQP_URL, queue=name)
+    q = open_queue(AMQP_URL, queue=queue)
     try:
         ids = await bury(q, 5000)
         chosen = [i for k, i in enumerate(ids) if k % 7 != 3]  # gaps: single acks too
@@ -115,14 +105,14 @@ async def test_a_bulk_reprocess_with_gaps_moves_each_task_once(
 @pytest.mark.asyncio
 @rabbitmq
 async def test_a_reprocess_cut_between_chunks_leaves_every_task_once(
-    name: str, monkeypatch: pytest.MonkeyPatch
+    queue: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     relay = TcpRelay(5672)
     await relay.start()
-    via = (f"amqp://guest:guest@127.0.0.1:{relay.port}/?queue={name}"
+    via = (f"amqp://guest:guest@127.0.0.1:{relay.port}/?queue={queue}"
            "&publish_timeout=2&reconnect_interval=0.2")
     q = open_queue(via)
-    direct = open_queue(AMQP_URL, queue=name)
+    direct = open_queue(AMQP_URL, queue=queue)
     real_write = dead_module._write
     writes = 0
 
