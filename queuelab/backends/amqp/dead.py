@@ -295,7 +295,10 @@ def acks(held: Iterable[int], tags: Iterable[int]) -> list[Frame]:
     gap are acked one by one.
     """
     wanted = set(tags)
-    ordered = sorted(held)
+    if not wanted:
+        return []
+    top = max(wanted)  # a multiple ack never reaches past it: sort only the held below
+    ordered = sorted(t for t in held if t <= top)
     run = 0
     while run < len(ordered) and ordered[run] in wanted:
         run += 1
