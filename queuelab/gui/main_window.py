@@ -178,7 +178,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.theory, "Theory")
         self.comparison = Comparison(self)
         self.tabs.addTab(self.comparison.pane, "Compare")
-        self.controls.addAction(self.comparison.pin_action)
+        self.controls.view_bar.addAction(self.comparison.pin_action)  # with the plots it pins
         self.tune = TuneView(self)
         self.tabs.addTab(self.tune, "Tune")
         self.form.sweep_requested.connect(self.tune.sweep_knob)

@@ -112,7 +112,7 @@ class RunControls(QToolBar):
         self.time_scale = QDoubleSpinBox()
         self.time_scale.setObjectName("time_scale")
         self.time_scale.setDecimals(4)
-        self.time_scale.setMaximumWidth(82)
+        self.time_scale.setMaximumWidth(74)
         self.time_scale.setRange(0.0001, 100.0)
         self.time_scale.setSingleStep(0.01)
         self.time_scale.setKeyboardTracking(False)
@@ -132,7 +132,7 @@ class RunControls(QToolBar):
         self.clock = QLabel()
         mono = QFont("DejaVu Sans Mono")
         mono.setStyleHint(QFont.StyleHint.Monospace)
-        mono.setPointSizeF(mono.pointSizeF() * 1.05)
+        mono.setPointSizeF(mono.pointSizeF())
         self.clock.setFont(mono)
         # a fixed width: a label that changes size 30 times a second relayouts the toolbar;
         # it is set for the run's duration (see set_clock), wide enough for any time in it

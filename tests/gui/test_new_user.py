@@ -3,6 +3,7 @@ read, and a layout that holds at 1024×700. Each test is one thing that once got
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -338,3 +339,19 @@ async def test_the_dead_letter_tab_gets_room_and_each_tab_keeps_its_split(
     assert abs(w.right.sizes()[1] - workers_bottom) <= 2
     w.tabs.setCurrentIndex(TAB_DEAD)  # … and finds it where they left it
     assert abs(w.right.sizes()[1] - 300) <= 2
+
+
+async def test_the_run_toolbar_fits_1024_pixels_in_every_mode(window: MainWindow) -> None:
+    w = window
+    w.resize(1024, 700)
+    await wait_until(lambda: w.width() == 1024, what="the resize")
+    for kind in ("simulated", "live", "simulated"):
+        w.set_mode(kind)
+        await wait_until(lambda: w.runner.kind == kind, what=kind)
+        for _ in range(5):
+            await asyncio.sleep(0.02)
+        hidden = [a.text() or type(w.controls.widgetForAction(a)).__name__
+                  for a in w.controls.actions()
+                  if a.isVisible() and w.controls.widgetForAction(a) is not None
+                  and not w.controls.widgetForAction(a).isVisible()]
+        assert not hidden, f"in {kind} mode these went to the overflow menu: {hidden}"
