@@ -347,7 +347,7 @@ async def test_the_run_toolbar_fits_1024_pixels_in_every_mode(window: MainWindow
     await wait_until(lambda: w.width() == 1024, what="the resize")
     for kind in ("simulated", "live", "simulated"):
         w.set_mode(kind)
-        await wait_until(lambda: w.runner.kind == kind, what=kind)
+        await wait_until(lambda k=kind: w.runner.kind == k, what=kind)
         for _ in range(5):
             await asyncio.sleep(0.02)
         hidden = [a.text() or type(w.controls.widgetForAction(a)).__name__
