@@ -2,7 +2,8 @@
 
 Export writes a `keda.sh/v1alpha1` ScaledObject: the trigger that reads the scenario's
 backend (rabbitmq QueueLength over AMQP, redis listName, postgresql counting QueueLab's
-ready rows; a commented template for memory:// and SQLite), its HPA `behavior` under
+ready rows; aws-sqs-queue and nats-jetstream from `keda_streams`; a commented template for
+memory:// and SQLite), its HPA `behavior` under
 `advanced.horizontalPodAutoscalerConfig`, and comments naming the scenario and the figures
 its simulated run achieved. Import reads a ScaledObject, an HPA, or a bare `behavior`
 block and maps every field it can to pool knobs, listing the ones it ignores.
@@ -42,6 +43,7 @@ from queuelab.core.scenario import Scenario
 from queuelab.core.scenario_keda import keda_form
 from queuelab.core.validation import ScenarioError, validate
 from queuelab.io.bounded import FileRefused, read_text
+from queuelab.io.keda_streams import nats_trigger, sqs_trigger
 
 MAX_BYTES = 256 * 1024
 MAX_NODES = 20_000
@@ -111,6 +113,10 @@ def _trigger(s: Scenario) -> tuple[dict[str, Any] | None, list[str]]:
             "connectionFromEnv": "PG_CONNECTION", "query": query,
             "targetQueryValue": target, "activationTargetQueryValue": activation,
         }}, ["the query counts the tasks ready to be claimed in QueueLab's table."]
+    if scheme == "sqs":
+        return sqs_trigger(url, target, activation)
+    if scheme == "nats":
+        return nats_trigger(url, target, activation)
     return None, [
         f"{scheme}:// has no KEDA scaler: fill in the trigger of the queue your workers",
         "read, with this target and activation, for example:",
@@ -273,7 +279,10 @@ _TRIGGER_KEYS = {  # type -> (target key, activation key, what must hold)
     "rabbitmq": ("value", "activationValue"),
     "redis": ("listLength", "activationListLength"),
     "postgresql": ("targetQueryValue", "activationTargetQueryValue"),
+    "aws-sqs-queue": ("queueLength", "activationQueueLength"),
+    "nats-jetstream": ("lagThreshold", "activationLagThreshold"),
 }
+_DEFAULT_TARGET = {"aws-sqs-queue": "5"}  # KEDA's default where the scaler has one
 
 
 def _triggers(triggers: Any, warnings: list[str]) -> list[tuple[float, float]]:
@@ -288,7 +297,8 @@ def _triggers(triggers: Any, warnings: list[str]) -> list[tuple[float, float]]:
         meta = _mapping(_get(t, path, "metadata"), f"{path}.metadata")
         if kind not in _TRIGGER_KEYS:
             warnings.append(f"{path}: ignored a {kind!r} trigger (QueueLab scales on its queue's "
-                            "backlog: rabbitmq, redis and postgresql triggers only)")
+                            "backlog: rabbitmq, redis, postgresql, aws-sqs-queue and "
+                            "nats-jetstream triggers only)")
             continue
         if kind == "rabbitmq":
             mode = meta.get("mode", "QueueLength")
@@ -302,12 +312,17 @@ def _triggers(triggers: Any, warnings: list[str]) -> list[tuple[float, float]]:
                     True, "true"):
                 warnings.append(f"{path}.metadata.protocol: over http KEDA also counts "
                                 "unacknowledged messages; QueueLab's backlog is ready ones only")
+        if kind == "aws-sqs-queue" and meta.get("scaleOnInFlight") not in (False, "false"):
+            warnings.append(f"{path}.metadata.scaleOnInFlight: KEDA also counts in-flight "
+                            "messages (its default); QueueLab's backlog is ready ones only")
         metric_type = _get(t, path, "metricType")
         if metric_type not in (None, "AverageValue"):
             warnings.append(f"{path}.metricType: ignored a {metric_type!r} trigger (QueueLab "
                             "models AverageValue, KEDA's default)")
             continue
         target_key, activation_key = _TRIGGER_KEYS[kind]
+        if kind in _DEFAULT_TARGET:
+            meta = {target_key: _DEFAULT_TARGET[kind], **meta}
         if target_key not in meta:
             raise KedaFileError(f"{path}.metadata.{target_key}: required by a {kind} trigger")
         target = _number(meta[target_key], f"{path}.metadata.{target_key}")

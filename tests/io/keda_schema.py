@@ -108,6 +108,47 @@ SCALED_OBJECT = {
     },
 }
 
+#: per scaler (KEDA's scaler pages, aws-sqs-queue and nats-jetstream): required and known keys
+SCALER_METADATA: dict[str, tuple[set[str], set[str]]] = {
+    "aws-sqs-queue": (
+        {"awsRegion"},
+        {"queueURL", "queueURLFromEnv", "queueLength", "activationQueueLength", "awsRegion",
+         "awsEndpoint", "identityOwner", "scaleOnInFlight", "scaleOnDelayed"},
+    ),
+    "nats-jetstream": (
+        {"natsServerMonitoringEndpoint", "account", "stream", "consumer", "lagThreshold"},
+        {"natsServerMonitoringEndpoint", "account", "stream", "consumer", "lagThreshold",
+         "activationLagThreshold", "useHttps"},
+    ),
+}
+_BOOLEAN_TEXT = {"scaleOnInFlight", "scaleOnDelayed", "useHttps"}
+_NUMBER_TEXT = {"queueLength", "activationQueueLength", "lagThreshold", "activationLagThreshold"}
+
+
+def scaler_violations(doc: dict[str, Any]) -> list[str]:
+    """Per-scaler metadata checks the CRD cannot express (its metadata is a string map)."""
+    import re
+
+    out: list[str] = []
+    for i, trigger in enumerate(doc["spec"]["triggers"]):
+        known = SCALER_METADATA.get(trigger["type"])
+        if known is None:
+            continue
+        required, allowed = known
+        meta, path = trigger["metadata"], f".spec.triggers[{i}].metadata"
+        out += [f"{path}.{k}: required" for k in sorted(required - set(meta))]
+        out += [f"{path}.{k}: unknown field" for k in sorted(set(meta) - allowed)]
+        if trigger["type"] == "aws-sqs-queue" and not {"queueURL", "queueURLFromEnv"} & set(meta):
+            out.append(f"{path}.queueURL: required (or queueURLFromEnv)")
+        for k, v in meta.items():
+            if k in _BOOLEAN_TEXT and v not in ("true", "false"):
+                out.append(f"{path}.{k}: not \"true\" or \"false\" ({v!r})")
+            if k in _NUMBER_TEXT and not (isinstance(v, str)
+                                          and re.fullmatch(r"[0-9]+(\.[0-9]+)?", v)):
+                out.append(f"{path}.{k}: not a number as text ({v!r})")
+    return out
+
+
 _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool}
 
 

@@ -10,8 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from queuelab.backends import open_queue
 from queuelab.backends.amqp.topology import Names
+from queuelab.backends.nats_queue import NatsQueue
 from queuelab.backends.redis_queue.keys import QueueKeys
+from queuelab.backends.sqs import SqsQueue
+from queuelab.backends.sqs.options import SqsOptions
 from queuelab.cli import main
 from queuelab.core.scenario import PoolConfig, QueueConfig, Scenario
 from queuelab.core.scenario_keda import NoScaledObject, keda_form
@@ -21,7 +25,7 @@ from queuelab.io.keda_yaml import (
     export_scaled_object,
     import_scaled_object,
 )
-from tests.io.keda_schema import SCALED_OBJECT, violations
+from tests.io.keda_schema import SCALED_OBJECT, scaler_violations, violations
 from tests.services import needs
 
 
@@ -266,3 +270,99 @@ async def test_the_postgresql_query_counts_ready_tasks(service: str) -> None:
     finally:
         await queue.purge()
         await queue.close()
+
+
+STREAM_BACKENDS = ["sqs://jobs?region=eu-west-1&endpoint=http://127.0.0.1:5000",
+                   "sqs://jobs?region=eu-west-1&discipline=priority&levels=4",
+                   "nats://127.0.0.1:4222?queue=jobs",
+                   "nats://127.0.0.1:4222?queue=jobs&discipline=priority"]
+
+
+def _trigger_of(backend: str, **pool: object) -> tuple[str, dict]:
+    text, _ = export_scaled_object(keda_scenario(backend, **pool), None)
+    doc = yaml.safe_load(text)
+    assert violations(doc, SCALED_OBJECT) == []
+    assert scaler_violations(doc) == []
+    (trigger,) = doc["spec"]["triggers"]
+    return text, trigger
+
+
+def test_the_scaler_schema_catches_wrong_metadata() -> None:
+    _, sqs = _trigger_of(STREAM_BACKENDS[0])
+    _, nats = _trigger_of(STREAM_BACKENDS[2])
+    del sqs["metadata"]["queueURL"]
+    sqs["metadata"]["scaleOnInFlight"] = "no"
+    nats["metadata"]["lagTreshold"] = nats["metadata"].pop("lagThreshold")
+    found = scaler_violations({"spec": {"triggers": [sqs, nats]}})
+    assert len(found) == 4, found
+
+
+def _sqs_options(url: str) -> SqsOptions:
+    queue = open_queue(url)  # not opened: the options as the backend reads the URL
+    assert isinstance(queue, SqsQueue)
+    return queue.options
+
+
+def test_sqs_trigger_names_the_queue_the_backend_creates() -> None:
+    text, fifo = _trigger_of(STREAM_BACKENDS[0])
+    opts = _sqs_options(STREAM_BACKENDS[0])
+    assert fifo["type"] == "aws-sqs-queue"
+    assert fifo["metadata"] == {
+        "queueURL": opts.work_queues()[0], "awsRegion": "eu-west-1", "queueLength": "5",
+        "activationQueueLength": "2", "scaleOnInFlight": "false"}  # fmt: skip
+    assert "# The scenario's SQS endpoint was http://127.0.0.1:5000" in text
+    assert "#   name: YOUR-TRIGGER-AUTHENTICATION" in text
+    text, prio = _trigger_of(STREAM_BACKENDS[1])
+    names = _sqs_options(STREAM_BACKENDS[1]).work_queues()
+    assert prio["metadata"]["queueURL"] == names[-1] == "jobs-p0"  # level 0, polled last
+    assert "(jobs-p0 .. jobs-p3)" in text and "watches level 0" in text
+
+
+def test_nats_trigger_names_the_stream_and_consumer_the_backend_declares() -> None:
+    for backend in STREAM_BACKENDS[2:]:
+        text, trigger = _trigger_of(backend)
+        queue = open_queue(backend)
+        assert isinstance(queue, NatsQueue)
+        meta = trigger["metadata"]
+        assert trigger["type"] == "nats-jetstream"
+        assert meta["stream"] == queue.stream
+        assert meta["consumer"] == queue._consumer(queue.subjects[-1])  # level 0 or the one
+        assert (meta["lagThreshold"], meta["activationLagThreshold"]) == ("5", "2")
+        assert (meta["natsServerMonitoringEndpoint"], meta["account"]) == (
+            "127.0.0.1:8222", "$G")
+        assert ("watches level 0" in text) == (len(queue.subjects) > 1)
+
+
+def test_stream_triggers_never_carry_credentials() -> None:
+    text, _ = _trigger_of("nats://alice:s3cret@127.0.0.1:4222?queue=jobs")
+    assert "s3cret" not in text and "alice" not in text
+    text, _ = _trigger_of("sqs://jobs?endpoint=http://bob:s3cret@127.0.0.1:5000&region=eu-west-1")
+    assert "s3cret" not in text and "bob" not in text
+
+
+@pytest.mark.parametrize("backend", STREAM_BACKENDS)
+def test_stream_triggers_round_trip_byte_stable(backend: str) -> None:
+    scenario = keda_scenario(backend, target_per_worker=7.5, activation=3.0)
+    first, _ = export_scaled_object(scenario, None)
+    imported = import_scaled_object(first, replace(
+        scenario, pool=replace(scenario.pool, target_per_worker=1.0, activation=0.0)))
+    assert imported.warnings == []
+    assert (imported.scenario.pool.target_per_worker, imported.scenario.pool.activation) == (
+        7.5, 3.0)
+    assert export_scaled_object(imported.scenario, None)[0] == first
+
+
+def test_import_reads_stream_triggers_and_keda_defaults() -> None:
+    head = "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nspec:\n  triggers:\n"
+    sqs = import_scaled_object(
+        head + "  - type: aws-sqs-queue\n    metadata: {queueURL: q, awsRegion: eu-west-1}\n",
+        Scenario())
+    assert (sqs.scenario.pool.target_per_worker, sqs.scenario.pool.activation) == (5.0, 0.0)
+    assert any("scaleOnInFlight" in w for w in sqs.warnings)  # KEDA counts in-flight by default
+    nats = import_scaled_object(
+        head + "  - type: nats-jetstream\n    metadata: {stream: s, consumer: c, "
+        "lagThreshold: '12', activationLagThreshold: '4'}\n", Scenario())
+    assert (nats.scenario.pool.target_per_worker, nats.scenario.pool.activation) == (12.0, 4.0)
+    with pytest.raises(KedaFileError, match=r"metadata\.lagThreshold: required"):
+        import_scaled_object(head + "  - type: nats-jetstream\n    metadata: {stream: s}\n",
+                             Scenario())

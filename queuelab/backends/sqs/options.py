@@ -47,6 +47,13 @@ class SqsOptions:
     def priority(self) -> bool:
         return self.discipline == "priority"
 
+    def work_queues(self) -> list[str]:
+        """The SQS queues holding tasks: `Q-p{level}` highest first, or `Q.fifo`, `Q-delay`."""
+        q = self.queue
+        if self.priority:
+            return [f"{q}-p{level}" for level in reversed(range(self.levels))]
+        return [f"{q}.fifo", f"{q}-delay"]
+
 
 def parse(url: str, options: dict[str, Any]) -> SqsOptions:
     """The validated options of `url` merged with `options` (the caller's merge)."""

@@ -140,12 +140,8 @@ class SqsQueue(TaskQueue):
     async def _create_queues(self, link: Link) -> None:
         q = self.options.queue
         keep = {"MessageRetentionPeriod": "1209600"}  # 14 days, SQS's longest
-        if self.options.priority:
-            names = [f"{q}-p{level}" for level in reversed(range(self.options.levels))]
-            wanted = [(n, keep) for n in names]
-        else:
-            fifo = {**keep, "FifoQueue": "true"}
-            wanted = [(f"{q}.fifo", fifo), (f"{q}-delay", keep)]
+        fifo = {**keep, "FifoQueue": "true"}
+        wanted = [(n, fifo if n.endswith(".fifo") else keep) for n in self.options.work_queues()]
         wanted.append((f"{q}-dead", keep))
         urls = await asyncio.gather(*(self._create(link, n, a) for n, a in wanted))
         self._dead_url = urls[-1]
