@@ -65,6 +65,11 @@ class TimelinePlayer:
         """When the next change is due (inf: none is left)."""
         return self._pending[0][0] if self._pending else math.inf
 
+    def due(self, now: float) -> list[TimedChange]:
+        """The changes due at or before `now`, in the order `pop` plays them, unplayed."""
+        return [TimedChange(at, self._entries[index].path, value, index, restore)
+                for at, _, index, restore, value in sorted(self._pending) if at <= now]
+
     def pop(self, now: float, current: Callable[[str], Any]) -> TimedChange | None:
         """The next change due at or before `now`, or None; `current(path)` reads the value
         in force, for the restore of an entry with a duration."""

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPlainTextEdit,
     QSizePolicy,
     QSplitter,
     QTabWidget,
@@ -143,6 +144,7 @@ class MainWindow(QMainWindow):
         self.history = FrameHistory()
         self.secrets = BackendSecrets()
         self.runner = EngineRunner(self)
+        self._event_log_box: QPlainTextEdit | None = None
         self.runner.full_url = self.secrets.full
         self.runner.may_import = self.may_import_handler
         self.backend_dialog: BackendDialog | None = None
@@ -304,6 +306,7 @@ class MainWindow(QMainWindow):
         r.addAction(self.controls.run_action)
         r.addAction(self.controls.step_action)
         r.addAction(self.controls.reset_action)
+        self._action(r, "&Event log…", self.show_event_log)
         r.addAction(self.comparison.pin_action)
         r.addSeparator()
         for act in self.controls.speed_actions.values():
@@ -367,6 +370,7 @@ class MainWindow(QMainWindow):
         r.failed.connect(lambda text: self.show_error("The engine stopped with an error", text))
         r.open_failed.connect(lambda text: self.show_error("Cannot open the queue", text))
         r.notice.connect(lambda text: self.status(f"Warning: {redact_url(text)}"))
+        r.stepped.connect(lambda text: self.status(f"Step: {text}"))
         r.opening.connect(self._on_opening)
         r.found_tasks.connect(self._ask_about_found)
         self.tabs.currentChanged.connect(self._tab_changed)
@@ -921,6 +925,21 @@ class MainWindow(QMainWindow):
         self.rate_label.setText(f"pace {rate:,.0f} tasks/s")
 
     # -- messages -------------------------------------------------------------------------------
+
+    def show_event_log(self) -> None:
+        """What each step of the simulated run did, in a window beside this one."""
+        box = self._event_log_box
+        if box is None:
+            box = self._event_log_box = QPlainTextEdit()
+            box.setReadOnly(True)
+            box.setWindowTitle("Event log: one line per step")
+            box.resize(640, 400)
+        lines = self.runner.event_log
+        box.setPlainText("\n".join(lines) if lines else
+                         "No steps yet: Step (Ctrl+.) on an idle or paused simulated run "
+                         "advances one event and says which here.")
+        box.show()
+        box.raise_()
 
     def status(self, text: str, ms: int = 8000) -> None:
         self.message.setText(text)

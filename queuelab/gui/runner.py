@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ BUDGET = 0.008  # wall seconds per slice at most: well under a 30 Hz frame
 MIN_BUDGET = 0.003  # … and at least, so the run still moves while the window is busy
 TARGET_TURN = 0.010  # a slice plus whatever else the loop did since the last one
 PACED_INTERVAL_MS = 10
+EVENT_LOG = 10_000  # steps kept in the event log
 OPEN_TIMEOUT = 10.0  # wall seconds to open a live run's backend (as `queuelab run`)
 KEEP, FRESH, PURGE, CANCEL = "keep", "fresh", "purge", "cancel"  # what to do with found tasks
 
@@ -89,6 +91,7 @@ class EngineRunner(QObject):
     #: the live queue just opened already holds tasks or dead letters (a FoundTasks): the
     #: run waits until `resolve_found` says what to do with them
     found_tasks = Signal(object)
+    stepped = Signal(str)  # a step of the simulator, in words (also in `event_log`)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -109,6 +112,8 @@ class EngineRunner(QObject):
         #: whether a live engine may import the scenario's handler module (the window asks)
         self.may_import: Callable[[Scenario], bool] = lambda scenario: True
         self.open_timeout = OPEN_TIMEOUT
+        #: what each step of the current simulated run did, oldest first (Run > Event log)
+        self.event_log: deque[str] = deque(maxlen=EVENT_LOG)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -123,6 +128,7 @@ class EngineRunner(QObject):
         self._drop()
         self.kind = kind
         self.engine = engine
+        self.event_log.clear()
         self._apply_speed()
         self._state = None
         self.engine_replaced.emit(engine)
@@ -183,12 +189,23 @@ class EngineRunner(QObject):
         if e.state == RunState.IDLE and self._needs_open(e):
             self._begin_open(e, self.step)
             return
+        describe: Callable[[], str] | None = getattr(e, "next_event", None)
+        lines: list[str] = []
         try:
+            if describe is not None and e.state == RunState.IDLE:
+                lines.append(describe())
+                e.start()  # a step from idle starts the run paused: it never sets it going
+                e.pause()
+            if describe is not None:
+                lines.append(describe())
             e.step()
             frames = e.take_frames()
         except Exception as exc:
             self.fail(exc)
             return
+        for line in lines:
+            self.event_log.append(line)
+            self.stepped.emit(line)
         if frames:
             self.frames_ready.emit(frames)
         self._check_state()

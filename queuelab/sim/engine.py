@@ -322,6 +322,49 @@ class SimEngine(Referable):
         self._timed_loop(self._end, math.inf, 1)
         return self._state is not _FINISHED
 
+    def next_event(self) -> str:
+        """What `step()` processes next, in words: the line a stepped run's event log shows."""
+        if self._state is RunState.IDLE:
+            return "the run starts: the pool is created and the first arrival drawn"
+        top = self._heap[0] if self._heap else None
+        na = self._next_arrival
+        if (top is None and na == math.inf) or self._state is _FINISHED:
+            return "nothing: the run is over"
+        if top is None or na <= top[0]:
+            return f"{na:,.3f} s: arrival of task {self._created + 1}"
+        t, _, code, subject = top
+        at = f"{t:,.3f} s: "
+        if code == _FINISH:
+            w: SimWorker = subject
+            if not w.alive or w.task is None:
+                return at + f"worker {w.name}'s attempt was cut short earlier: nothing happens"
+            return at + (f"worker {w.name} ends its attempt at task {w.task[0]}: "
+                         f"{w.outcome.value}")
+        if code == _RETRY:
+            return at + f"task {subject[0]}'s backoff ends: it joins the queue again"
+        if code == _INLINE:
+            return at + f"worker {subject.name}'s inline backoff ends: it tries its task again"
+        if code == _SAMPLE:
+            return at + "a metrics frame closes"
+        if code == _WARM:
+            return at + "the warm-up ends: the summary counts from here"
+        if code == _CHECK:
+            return at + ("the autoscaler checks the backlog" if subject == self._check_gen
+                         else "a superseded autoscaler check: nothing happens")
+        if code == _READY:
+            return at + f"worker {subject.name}'s cold start ends: it takes work"
+        if code == _WAKE:
+            return at + "the circuit breaker's wait ends: held workers may take work"
+        if code == _KILL:
+            return at + (f"worker {subject[0].name}'s termination grace ends: killed if still "
+                         "busy, its task back to the queue")
+        due = self._player.due(t)
+        if not due:
+            return at + "a timeline wake-up with nothing left to play"
+        return at + "; ".join(
+            f"timeline[{d.index}] {'restores' if d.restore else 'sets'} {d.path} = {d.value!r}"
+            for d in due)
+
     def _timed_loop(self, t_limit: float, deadline: float, max_events: int) -> None:
         """Run the loop with the cyclic garbage collector paused.
 

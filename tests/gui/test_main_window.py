@@ -411,3 +411,30 @@ async def test_an_engine_failing_at_every_read_is_reported_once(
     w.reset()
     w.refresh()
     assert w.totals.text().startswith("created 0 = ")
+
+
+async def test_step_from_idle_advances_one_event_and_says_which(window: MainWindow) -> None:
+    """Step on an idle run starts it paused and processes exactly one event (it used to set
+    the whole run going); each step's event is in the event log the Run menu opens."""
+    w = window
+    w.set_scenario(scenario(run={"duration": 600.0}), None)
+    engine = _engine(w)
+    w.controls.step_action.trigger()
+    assert engine.state == RunState.PAUSED
+    assert engine.events == 1
+    await asyncio.sleep(0.1)
+    assert engine.events == 1 and engine.state == RunState.PAUSED, "one step is one event"
+    log = list(w.runner.event_log)
+    assert log[0] == "the run starts: the pool is created and the first arrival drawn"
+    assert log[1].endswith(": arrival of task 1")
+    for _ in range(20):
+        w.controls.step_action.trigger()
+    assert engine.events == 21 and len(w.runner.event_log) == 22
+    assert any(": worker w" in line and "ends its attempt at task" in line
+               for line in w.runner.event_log)
+    assert w.message.text().startswith("Step: ")
+    w.show_event_log()
+    box = w._event_log_box
+    assert box is not None and box.isVisible()
+    assert box.toPlainText().splitlines() == list(w.runner.event_log)
+    box.close()

@@ -4,6 +4,7 @@ pool really resized on both sides."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -56,6 +57,24 @@ def test_stepping_meets_a_timeline_change_as_one_event() -> None:
     while not sim.changes:
         assert sim.step()
     assert sim.now == 10.0 and _log(sim) == EXPECTED[:1]
+
+
+def test_a_step_says_which_event_it_processes() -> None:
+    sim = SimEngine(_scenario())
+    sim.start()
+    sim.pause()
+    said = []
+    while sim.now < 26.0:
+        said.append(sim.next_event())
+        assert sim.step()
+    timeline = [line for line in said if "timeline" in line]
+    assert timeline == ["10.000 s: timeline[0] sets pool.workers = 5",
+                        "20.000 s: timeline[1] sets arrivals.rate = 6.0; "
+                        "timeline[2] sets failures.probability = 0.5",  # one event
+                        "25.000 s: timeline[0] restores pool.workers = 2"]
+    assert sum("a metrics frame closes" in line for line in said) == math.floor(sim.now)
+    assert sum(": arrival of task" in line for line in said) == sim.totals().created
+    assert any("backoff ends: it joins the queue again" in line for line in said)
 
 
 def test_the_fast_path_and_the_methods_play_it_alike() -> None:
