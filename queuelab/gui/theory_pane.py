@@ -155,6 +155,9 @@ class TheoryPane(QWidget):
         p_wait = s.extras.get("p_wait")  # an engine that measures it says so in its summary
         p_wait_text = _fmt(float(p_wait) * 100, " %") if isinstance(p_wait, float) else "—"
         rate = s.arrived / s.duration if s.duration > 0 else math.nan
+        books = engine.totals()
+        if books.rejected and books.created:  # Little's law needs the admitted rate
+            rate *= 1.0 - books.rejected / books.created
         little = rate * wq if s.waits else math.nan
         texts = [_fmt(s.utilization * 100, " %") if s.duration > 0 else "—", p_wait_text,
                  _fmt(lq), _fmt(little), wq_text if s.waits else "—", _fmt(w, " s"),

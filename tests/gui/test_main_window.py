@@ -438,3 +438,22 @@ async def test_step_from_idle_advances_one_event_and_says_which(window: MainWind
     assert box is not None and box.isVisible()
     assert box.toPlainText().splitlines() == list(w.runner.event_log)
     box.close()
+
+
+async def test_theory_tab_on_a_bounded_queue(window: MainWindow) -> None:
+    """M/M/c/K replaces Erlang C, and Little's law uses the admitted rate (the rejected
+    arrivals never wait): λ_admitted × Wq lands on the measured Lq."""
+    w = window
+    w.set_scenario(scenario(run={"duration": 20_000.0, "warmup": 200.0},
+                            arrivals={"rate": 1.5}, pool={"workers": 2},
+                            queue={"max_length": 3}), None)
+    w.tabs.setCurrentIndex(TAB_THEORY)
+    w.set_speed(None)
+    w.toggle_run()
+    await wait_until(lambda: _engine(w).state == RunState.FINISHED)
+    w.refresh()
+    assert "M/M/c/K (load shedding): P(rejected) 0.08511" in w.theory.beyond.text()
+    assert "bounded (max_length)" in w.theory.headline.text()
+    lq = float(w.theory.table.item(2, 1).text())
+    little = float(w.theory.table.item(3, 1).text())
+    assert little == pytest.approx(lq, rel=0.03)
