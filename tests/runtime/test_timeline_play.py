@@ -116,3 +116,23 @@ async def test_the_live_engine_sheds_load_beyond_max_length() -> None:
     assert totals.rejected > 50, totals
     assert frames[-1].rejected == totals.rejected
     assert max(f.depth for f in frames) <= 3
+
+
+def test_the_shipped_retry_storm_plays_its_outage_unattended() -> None:
+    """resources/scenarios/retry-storm.toml: the outage is its timeline's, and the retries
+    keep the pool saturated well after the downstream is healthy again."""
+    from pathlib import Path
+
+    from queuelab.io.scenario_files import load_scenario
+
+    root = Path(__file__).resolve().parents[2]
+    sim = SimEngine(load_scenario(root / "resources/scenarios/retry-storm.toml"))
+    sim.run()
+    assert _log(sim) == [(600.0, "failures.probability", 0.0, 1.0),
+                         (720.0, "failures.probability", 1.0, 0.0)]
+    frames = sim.take_frames()
+    before = [f.utilization for f in frames if 300 < f.t <= 600]
+    after = [f.utilization for f in frames if 720 < f.t <= 840]
+    assert max(f.error_rate for f in frames if f.t <= 600) == 0.0
+    assert sum(before) / len(before) < 0.8  # comfortable before the outage
+    assert min(after) > 0.99  # saturated for two minutes after it ended
