@@ -224,7 +224,9 @@ async def test_workers_ride_out_a_postgres_restart(caplog: pytest.LogCaptureFixt
 
             async def slow_worker() -> None:
                 while got := await q.claim(2.0, timeout=0.0):
-                    await asyncio.sleep(0.005)  # ~1,600 tasks/s: the run outlasts the restart
+                    # ~400 tasks/s: 7.5 s of work, longer than a restart takes (a quiet
+                    # machine restarts PostgreSQL in ~2 s, as long as 1,600/s took for all)
+                    await asyncio.sleep(0.02)
                     try:
                         await q.ack(got[0])
                     except LeaseLost:

@@ -162,7 +162,10 @@ async def test_a_live_run_keeps_its_books_while_its_server_stops_and_starts() ->
         await cut
         totals = engine.totals()
         assert totals.done > 0.4 * totals.created
-        assert queue._link is not None and queue._link.outages > 0  # it did ride one out
+        link = queue._link
+        # it did ride one out: tried again by the link, or by botocore inside a call that
+        # then succeeded (which of the two depends on when the calls met the stopped server)
+        assert link is not None and link.outages + link.retried > 0
         counts = await queue.counts()
         assert counts.leased == 0 and counts.dead == totals.dead_lettered
         assert counts.ready + counts.delayed == totals.waiting + totals.retrying
