@@ -94,6 +94,10 @@ class TaskQueue(ABC):
 
     #: the URL the queue was opened with, password masked; safe to log or show
     url: str = ""
+    #: seconds by which `counts()` may trail this process's own acks (0: never). A server
+    #: that applies acks asynchronously (JetStream) declares it; readers that compare counts
+    #: with what they just did (the contract suite, audits) allow for it.
+    counts_lag: float = 0.0
 
     # --- life cycle ---------------------------------------------------------------
     async def open(self) -> None:  # noqa: B027 - optional hook

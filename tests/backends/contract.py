@@ -94,7 +94,15 @@ def ids(items: list[Delivery] | list[Task]) -> list[str]:
 async def expect_counts(
     queue: TaskQueue, ready: int = 0, delayed: int = 0, leased: int = 0, dead: int = 0
 ) -> None:
-    assert await queue.counts() == QueueCounts(ready, delayed, leased, dead)
+    """The counts are these - at once, or within the lag the backend declares
+    (`TaskQueue.counts_lag`: JetStream applies acks asynchronously)."""
+    want = QueueCounts(ready, delayed, leased, dead)
+    deadline = time.monotonic() + queue.counts_lag
+    got = await queue.counts()
+    while got != want and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        got = await queue.counts()
+    assert got == want
 
 
 class QueueContract:

@@ -73,6 +73,10 @@ _SHARED: dict[tuple[str, str], _Shared] = {}
 class NatsQueue(TaskQueue):
     """A QueueLab queue on JetStream; see the module and package docstrings."""
 
+    #: JetStream applies acks asynchronously, and they are sent without waiting for the
+    #: server's answer (to keep the claim-ack rate): counts may trail them for a moment
+    counts_lag = 2.0
+
     def __init__(self, server: str, shown_url: str, options: NatsOptions) -> None:
         self.url = shown_url
         self.options = options
