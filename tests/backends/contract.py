@@ -97,7 +97,8 @@ async def expect_counts(
     """The counts are these - at once, or within the lag the backend declares
     (`TaskQueue.counts_lag`: JetStream applies acks asynchronously)."""
     want = QueueCounts(ready, delayed, leased, dead)
-    deadline = time.monotonic() + queue.counts_lag
+    # (the simulator's queue, run under this contract too, is no TaskQueue: no lag)
+    deadline = time.monotonic() + getattr(queue, "counts_lag", 0.0)
     got = await queue.counts()
     while got != want and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
