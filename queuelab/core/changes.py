@@ -33,6 +33,7 @@ class Route(StrEnum):
     POOL_BOUNDS = "pool bounds"  # reconfigured, and the pool brought within the new bounds
     DURATION = "duration"  # the run ends at the new time
     CLAIMS = "claims"  # lease, batch, payload size: read at the next claim or enqueue
+    CLIENTS = "clients"  # the callers' timeout, retries, budget: from the next send or timeout
 
 
 POOL_ROUTES = frozenset({Route.WORKERS, Route.CONCURRENCY, Route.PREFETCH,
@@ -66,6 +67,7 @@ ROUTES: dict[str, tuple[Route, frozenset[str] | None]] = {
     "queue.lease": (Route.CLAIMS, _ALL),
     "queue.batch": (Route.CLAIMS, _ALL),
     "payload.size": (Route.CLAIMS, _ALL),
+    "clients": (Route.CLIENTS, _ALL),
 }
 """A knob path (or a whole section) and the route it takes, under the pool strategies named
 (None: all of them); tests/core/test_changes.py checks that every live knob has one."""

@@ -81,12 +81,13 @@ class Totals:
     by_others: int = 0
     shared: bool = False
     rejected: int = 0  # arrivals turned away by `[queue] max_length` (load shedding)
+    abandoned: int = 0  # tasks whose caller gave up, dropped unserved (`[clients]`)
 
     @property
     def balanced(self) -> bool:
         return self.created + self.carried_over == (
             self.waiting + self.in_flight + self.retrying + self.done + self.dead_lettered
-            + self.discarded + self.by_others + self.rejected
+            + self.discarded + self.by_others + self.rejected + self.abandoned
         )
 
     def describe(self) -> str:
@@ -101,6 +102,8 @@ class Totals:
             text += f" + discarded {self.discarded:,}"
         if self.rejected:
             text += f" + rejected {self.rejected:,}"
+        if self.abandoned:
+            text += f" + abandoned {self.abandoned:,}"
         if self.shared and self.by_others >= 0:
             text += f" + taken by other processes {self.by_others:,}"
         elif self.shared:  # the others added more than they took

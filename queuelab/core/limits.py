@@ -33,6 +33,9 @@ MAX_SIGMA = 8.0
 draws overflow long before; 8 already means a variance 6e27 times the squared mean."""
 MAX_PARETO_SHAPE = 1_000.0
 """the largest Pareto shape (beyond it the tail is a constant in all but name)."""
+MAX_RETRY_BUDGET = 1.0
+"""the largest client retry budget: retries as a share of fresh arrivals (1 = one retry per
+fresh request; more is no budget at all, which 0 says)."""
 MAX_PRIORITY_LEVELS = 100
 """the most priority levels (weights)."""
 

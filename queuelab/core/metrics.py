@@ -70,6 +70,12 @@ class MetricsFrame(NamedTuple):
     carried_over: int  # tasks found in the queue when a live run began and kept, at t
     by_others: int  # a shared queue: taken off it by other processes, net of their adds
     rejected: int  # arrivals turned away by `[queue] max_length` so far, at t
+    abandoned: int  # tasks whose caller gave up, dropped unserved at pick-up, at t
+    goodput: float  # completions per second of tasks whose caller still waited
+    client_timeouts: int  # tasks abandoned by their caller (still waiting at its timeout), at t
+    client_retries: int  # retries the callers sent (each a new task, in `created`), at t
+    gave_up: int  # callers that timed out with no retry left or no budget token, at t
+    wasted_work: float  # worker-seconds spent on tasks whose caller had gone, at t
 
     def as_row(self) -> tuple[float | int, ...]:
         """The values in FRAME_COLUMNS order (one frames.csv row)."""
@@ -162,6 +168,7 @@ class MetricsRecorder:
         "_busy_acc",
         "_busy_t",
         "_frame_start",
+        "_good",
         "_hist",
         "_i_arrived",
         "_i_dead",
@@ -232,6 +239,7 @@ class MetricsRecorder:
         self._waits_flushed = 0  # waits[:flushed] are already in the whole-run summaries
         self._pending: list[float] = []  # post-warm-up waits not yet in hist/batch means
         self._warm_skip = 0  # waits[:skip] started during the warm-up
+        self._good = 0  # completions for a waiting caller, at the last frame (goodput's base)
         # Run totals of closed intervals.
         self._r_arrived = 0
         self._r_ok = 0
@@ -392,8 +400,17 @@ class MetricsRecorder:
         carried_over: int = 0,
         by_others: int = 0,
         rejected: int = 0,
+        abandoned: int = 0,
+        good: int | None = None,
+        client_timeouts: int = 0,
+        client_retries: int = 0,
+        gave_up: int = 0,
+        wasted_work: float = 0.0,
     ) -> MetricsFrame:
-        """The frame for [frame_start, t]; then start the next interval at t."""
+        """The frame for [frame_start, t]; then start the next interval at t.
+
+        `good` is the completions so far of tasks whose caller still waited (None: all of
+        `done`, as without `[clients]`); the goodput is its growth over the interval."""
         if t >= self._warm_at:
             self._end_warmup()
         self._integrate_to(t)
@@ -407,6 +424,7 @@ class MetricsRecorder:
         per_s = 1.0 / dt if dt > 0 else 0.0
         finished = self._i_ok + self._i_failed
         waits = self._waits
+        good_now = done if good is None else good
         self._flush_waits()
         if waits:
             waits.sort()
@@ -440,7 +458,14 @@ class MetricsRecorder:
             carried_over,
             by_others,
             rejected,
+            abandoned,
+            (good_now - self._good) * per_s,  # goodput
+            client_timeouts,
+            client_retries,
+            gave_up,
+            wasted_work,
         ))
+        self._good = good_now
         self._r_arrived += self._i_arrived
         self._r_ok += self._i_ok
         self._r_failed += self._i_failed

@@ -73,3 +73,7 @@ class LoadModels:
     def jitter(self) -> float:
         """The backoff jitter's uniform, drawn once per failed attempt, retried or not."""
         return self.streams.backoff()
+
+    def client_jitter(self) -> float:
+        """The client retry backoff's uniform, drawn once per abandoned task, retried or not."""
+        return self.streams.clients()

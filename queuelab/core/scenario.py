@@ -327,6 +327,26 @@ class BreakerConfig:
                                  maximum=L.MAX_FAILURE_THRESHOLD)
 
 
+@dataclass(frozen=True, slots=True)
+class ClientsConfig:
+    """The callers behind the tasks: how long they wait and whether they retry
+    (`core.clients`; a timeout of 0 = they wait forever and nothing here applies)."""
+
+    timeout: float = knob(0.0, "Client timeout", "A task still waiting (not started) this "
+                          "long is abandoned by its caller (0 = callers wait forever).",
+                          unit="s", minimum=0.0, **TIME)
+    retries: int = knob(0, "Client retries", "Times a caller sends its request again after "
+                        "a timeout: a new task after the [retry] backoff.", minimum=0,
+                        maximum=L.MAX_ATTEMPTS)
+    retry_budget: float = knob(0.0, "Retry budget", "Token bucket: each fresh arrival adds "
+                               "this many tokens (at most 10 held), a client retry costs one, "
+                               "a retry without a token is not sent (0 = no budget).",
+                               minimum=0.0, maximum=L.MAX_RETRY_BUDGET, step=0.05)
+    drop_expired: bool = knob(False, "Drop expired", "Workers drop a task whose caller has "
+                              "gone at pick-up (counted abandoned) instead of serving it "
+                              "(wasted work).")
+
+
 def initial_workers(pool: PoolConfig) -> int:
     """How many workers a run starts with: a dynamic pool's start is kept within its bounds."""
     if pool.strategy == "single":
@@ -350,13 +370,14 @@ SECTIONS: dict[str, type] = {
     "retry": RetryConfig,
     "timeouts": TimeoutsConfig,
     "breaker": BreakerConfig,
+    "clients": ClientsConfig,
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """One experiment: load, queue, pool, retry, dead letter, timeouts, breaker and run, and
-    the changes scripted to happen while it runs."""
+    """One experiment: load, queue, pool, retry, dead letter, timeouts, breaker, the callers
+    and run, and the changes scripted to happen while it runs."""
 
     name: str = "Untitled"
     description: str = ""
@@ -371,6 +392,7 @@ class Scenario:
     retry: RetryConfig = RetryConfig()
     timeouts: TimeoutsConfig = TimeoutsConfig()
     breaker: BreakerConfig = BreakerConfig()
+    clients: ClientsConfig = ClientsConfig()
     timeline: tuple[TimelineEntry, ...] = ()  # scripted changes (`[[timeline]]`), in file order
 
     def get(self, path: str) -> Any:

@@ -7,6 +7,7 @@ a knob means the same thing simulated and live.
 
 from __future__ import annotations
 
+from queuelab.core.clients import Callers
 from queuelab.core.policies import Autoscaler, CircuitBreaker, RetryPolicy, make_autoscaler
 from queuelab.core.scenario import Scenario
 
@@ -66,6 +67,17 @@ def breaker_for(s: Scenario, current: CircuitBreaker | None = None) -> CircuitBr
     return current
 
 
+def clients_knobs(s: Scenario) -> dict[str, object]:
+    c = s.clients
+    return {"timeout": c.timeout, "retries": c.retries, "retry_budget": c.retry_budget,
+            "drop_expired": c.drop_expired}
+
+
+def callers_for(s: Scenario) -> Callers:
+    c = s.clients
+    return Callers(c.timeout, c.retries, c.retry_budget, c.drop_expired)
+
+
 def describe_policies(s: Scenario) -> list[str]:
     """One line per policy the scenario builds (`queuelab scenario check` prints them)."""
     lines = [retry_policy_for(s).describe()]
@@ -74,4 +86,6 @@ def describe_policies(s: Scenario) -> list[str]:
     breaker = breaker_for(s)
     if breaker is not None:
         lines.append(breaker.describe())
+    if s.clients.timeout > 0:
+        lines.append(callers_for(s).describe())
     return lines

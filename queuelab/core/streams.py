@@ -37,6 +37,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "attempt": ("failures.probability",),
     "priority": ("priorities.",),
     "backoff": ("retry.",),
+    "clients": ("clients.",),
 }
 """Each stream and the knobs (a path, or a section ending in '.') that own its draws; the
 seed (`run.seed`) owns them all."""
@@ -152,7 +153,7 @@ class Streams:
     change moves a threshold and never the stream.
     """
 
-    __slots__ = ("arrivals", "attempt", "backoff", "poison", "priority", "service")
+    __slots__ = ("arrivals", "attempt", "backoff", "clients", "poison", "priority", "service")
 
     def __init__(self, seed: int) -> None:
         self.arrivals = random.Random(f"{seed}:arrivals")
@@ -161,3 +162,5 @@ class Streams:
         self.attempt: Draw = uniform_stream(random.Random(f"{seed}:attempt"))
         self.priority: Draw = uniform_stream(random.Random(f"{seed}:priorities"))
         self.backoff: Draw = uniform_stream(random.Random(f"{seed}:backoff"))
+        # the client retry backoff's jitter: one draw per task its caller abandons
+        self.clients: Draw = uniform_stream(random.Random(f"{seed}:clients"))

@@ -29,6 +29,7 @@ from heapq import heappop, heappush, heapreplace
 from typing import Any
 
 from queuelab.core.changes import ChangeLog, Route, route
+from queuelab.core.clients import GiveUp
 from queuelab.core.engine import (
     AppliedChange,
     FoundTasks,
@@ -48,6 +49,8 @@ from queuelab.core.scenario_policies import (
     autoscaler_for,
     autoscaler_knobs,
     breaker_for,
+    callers_for,
+    clients_knobs,
     retry_knobs,
     retry_policy_for,
 )
@@ -62,15 +65,18 @@ from queuelab.sim.entities import (
     CREATED,
     FIRST_START,
     HISTORY,
+    NUMBER,
     POISON,
     PRIORITY,
+    TRIES,
     SimTask,
     SimWorker,
 )
 from queuelab.sim.referable import Referable
 
 # Event codes, most frequent first (the loop tests them in this order).
-_FINISH, _RETRY, _SAMPLE, _WARM, _CHECK, _READY, _INLINE, _WAKE, _KILL, _TIMELINE = range(10)
+(_FINISH, _RETRY, _SAMPLE, _WARM, _CHECK, _READY, _INLINE, _WAKE, _KILL, _TIMELINE, _EXPIRE,
+ _RESEND) = range(12)
 
 # Enum members looked up once: attribute access on an Enum class costs ~0.15 µs on 3.11,
 # several times per task.
@@ -130,6 +136,15 @@ class SimEngine(Referable):
         self._discarded = 0
         self._rejected = 0  # arrivals turned away by a full queue (`[queue] max_length`)
         self._max_waiting = s.queue.max_length or _UNBOUNDED
+        # The callers (`[clients]`, core.clients): kept off the hot loop, which leaves every
+        # event to the methods once callers have ever timed out in this run (`_clients`).
+        self._callers = callers_for(s)
+        self._clients = self._callers.active
+        self._abandoned = 0  # books: tasks whose caller gave up, dropped unserved
+        self._gone: set[int] = set()  # numbers of tasks in the run whose caller gave up
+        self._client_timeouts = self._client_retries = self._gave_up = self._denied = 0
+        self._wasted_done = 0  # successes of tasks whose caller had gone (not goodput)
+        self._wasted_work = 0.0  # worker-seconds of attempts at such tasks
 
         # The pool.
         self._workers: dict[int, SimWorker] = {}
@@ -403,6 +418,7 @@ class SimEngine(Referable):
             dead_lettered=len(self.dead),
             discarded=self._discarded,
             rejected=self._rejected,
+            abandoned=self._abandoned,
         )
 
     def summary(self) -> RunSummary:
@@ -415,7 +431,17 @@ class SimEngine(Referable):
         return self.recorder.summary(self.now).with_extras(
             waiting=t.waiting, in_flight=t.in_flight, retrying=t.retrying, p_wait=p_wait,
             final_workers=self._alive, events=self._events, wall_seconds=round(self._wall, 6),
+            **self._client_figures(),
         )
+
+    def _client_figures(self) -> dict[str, float | int]:
+        """The callers' whole-run counts for the summary (`[clients]`; nothing without it)."""
+        if not self._clients:
+            return {}
+        return {"client_timeouts": self._client_timeouts, "client_retries": self._client_retries,
+                "gave_up": self._gave_up, "budget_denied": self._denied,
+                "abandoned": self._abandoned, "wasted_done": self._wasted_done,
+                "wasted_work": round(self._wasted_work, 6)}
 
     def reference(self) -> MMcPrediction | None:
         """Erlang C's prediction when the scenario is M/M/c, else None."""
@@ -502,6 +528,9 @@ class SimEngine(Referable):
         elif r is Route.PREFETCH:
             self._prefetch = p.prefetch
             self._refill_prefetch()
+        elif r is Route.CLIENTS:
+            self._callers.reconfigure(self._fresh(), **clients_knobs(s))
+            self._clients = self._clients or self._callers.active
         elif r is Route.DURATION:
             self._end = s.run.duration
             if self._state is _FINISHED and self.now < self._end:
@@ -589,7 +618,7 @@ class SimEngine(Referable):
         take = next  # compiled code looks a builtin up on every use; a local is looked up once
         # Knobs only `apply` changes, and `apply` never runs inside this loop.
         simple = (self.fast_path and self._breaker is None and self._levels == 1
-                  and not self._prefetch)
+                  and not self._prefetch and not self._clients)
         p_fail, p_poison, timeout = self._models.p_fail, self._models.p_poison, self._timeout
         # every decision draws from its own stream, used or not (common random numbers)
         poisons = draws(self._models.streams.poison)
@@ -602,7 +631,7 @@ class SimEngine(Referable):
         # A poison fraction of 0 or a single level uses no per-task draw: the loop takes them
         # all at its end instead (`skip`), one per task as ever; nothing else draws them.
         any_poison, any_levels = p_poison > 0.0, mix is not None
-        created_before = self._created
+        created_before = self._created - self._client_retries  # fresh arrivals draw, retries not
         na = self._next_arrival
         # The counters the hot paths touch live in locals; they are written back to the
         # engine before any method runs and read again after it. The sums are carried, not
@@ -712,6 +741,10 @@ class SimEngine(Referable):
                         self._dispatch()
                     elif code == _KILL:
                         self._kill(subject[0], subject[1])
+                    elif code == _EXPIRE:
+                        self._expire(subject)
+                    elif code == _RESEND:
+                        self._resend(subject)
                     elif code == _TIMELINE:  # the knobs cached above may change: end the pass
                         self._next_arrival = na
                         self._play_timeline(t)
@@ -756,10 +789,11 @@ class SimEngine(Referable):
         self._created, self._busy, self._waiting, self._done = created, busy, waiting, done
         self._next_arrival = na
         self._m_service, self._m_busy_started = service_sum, busy_sum
+        fresh = created - self._client_retries - created_before
         if not any_poison:
-            skip(poisons, created - created_before)
+            skip(poisons, fresh)
         if not any_levels:
-            skip(levels, created - created_before)
+            skip(levels, fresh)
         self._events += handled
         if handled == max_events or min(na, heap[0][0] if heap else inf) <= t_limit:
             return  # stopped early: a step, a timeline change, or the wall-clock budget ran out
@@ -782,6 +816,8 @@ class SimEngine(Referable):
             return
         self._queues[task[PRIORITY] if self._levels > 1 else 0].append(task)
         self._waiting += 1
+        if self._callers.timeout:  # its caller waits this long for it to start
+            self._push(t + self._callers.timeout, _EXPIRE, task)
         if idle:
             self._dispatch()
         elif self._prefetch:
@@ -817,6 +853,11 @@ class SimEngine(Referable):
         self._m_service += w.duration
         if not ok:
             self._m_failed += 1
+        if self._gone and task[NUMBER] in self._gone:  # its caller had gone: wasted work
+            self._wasted_work += w.duration
+            if ok:
+                self._wasted_done += 1
+                self._gone.discard(task[NUMBER])
         breaker = self._breaker
         w.task = None
         if ok:
@@ -842,6 +883,7 @@ class SimEngine(Referable):
             task[HISTORY] = []
         task[HISTORY].append((w.started, t, w.outcome, backoff, w.number))
         if backoff is None:  # Action.DEAD_LETTER
+            self._gone.discard(task[NUMBER])
             self.dead.add(task, t, *self._error_for(w.outcome, task[POISON]))
             self.recorder.dead_lettered(t)
             return False
@@ -880,6 +922,35 @@ class SimEngine(Referable):
         self._queues[task[PRIORITY] if self._levels > 1 else 0].append(task)
         self._waiting += 1
         self._dispatch()
+
+    def _fresh(self) -> int:
+        """Arrivals from the arrival process so far (client retries are the rest)."""
+        return self._created - self._client_retries
+
+    def _expire(self, task: SimTask) -> None:
+        """A caller's timeout: if its task has not started, the caller abandons it and
+        retries or gives up (`core.clients`); the task stays where it is."""
+        if task[FIRST_START] >= 0.0:
+            return  # it started in time
+        self._gone.add(task[NUMBER])
+        self._client_timeouts += 1
+        u = self._models.client_jitter()  # drawn for every abandoned task, retried or not
+        tries = task[TRIES] if len(task) > TRIES else 0
+        verdict = self._callers.abandon(tries, self._fresh(), u, self._retry)
+        if verdict.backoff is None:
+            self._gave_up += 1
+            if verdict.why is GiveUp.NO_TOKEN:
+                self._denied += 1
+            return
+        self._push(self.now + verdict.backoff, _RESEND, (tries + 1, task[PRIORITY], task[POISON]))
+
+    def _resend(self, request: tuple[int, int, bool]) -> None:
+        """A caller's retry arrives: a new task of the same request, placed as any arrival."""
+        tries, priority, poison = request
+        self._created += 1
+        self._client_retries += 1
+        # a retry's record carries its request's retry count as an eighth field
+        self._place([self._created, priority, self.now, poison, 0, -1.0, None, tries], self.now)
 
     def _inline_due(self, w: SimWorker) -> None:
         task = w.task
@@ -940,6 +1011,12 @@ class SimEngine(Referable):
             created=self._created,
             done=self._done,
             rejected=self._rejected,
+            abandoned=self._abandoned,
+            good=self._done - self._wasted_done,
+            client_timeouts=self._client_timeouts,
+            client_retries=self._client_retries,
+            gave_up=self._gave_up,
+            wasted_work=self._wasted_work,
             breaker_open=breaker is not None and breaker.state(t) != "closed",
         )
         self._frames.append(frame)
@@ -959,6 +1036,16 @@ class SimEngine(Referable):
     # ------------------------------------------------------------------ queue and pool
 
     def _next_task(self) -> SimTask | None:
+        """The next task a worker picks up; tasks whose caller has gone are dropped on the
+        way when the callers say so (`drop_expired`)."""
+        task = self._pick()
+        while self._gone and task is not None and self._callers.drops(task[NUMBER] in self._gone):
+            self._gone.discard(task[NUMBER])
+            self._abandoned += 1
+            task = self._pick()
+        return task
+
+    def _pick(self) -> SimTask | None:
         if self._prefetched:
             return self._prefetched.popleft()
         if not self._waiting:
@@ -987,7 +1074,7 @@ class SimEngine(Referable):
     def _next_task_from_queue(self) -> SimTask:
         held, self._prefetched = self._prefetched, deque()
         try:
-            task = self._next_task()
+            task = self._pick()
         finally:
             self._prefetched = held
         assert task is not None
@@ -1005,7 +1092,8 @@ class SimEngine(Referable):
                 self._blocked = True
                 return
             task = self._next_task()
-            assert task is not None
+            if task is None:  # the rest were dropped: their callers had gone
+                break
             self._start(idle.pop(), task, t)
         if self._blocked and (self._breaker is None or self._breaker.state(t) == "closed"):
             self._blocked = False

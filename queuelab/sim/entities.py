@@ -15,9 +15,10 @@ from queuelab.core.payload import synthetic_payload, task_id
 from queuelab.core.task import Attempt, Outcome, Task
 
 SimTask = list[Any]
-"""[number, priority, created, poison, attempts, first_start, history]."""
+"""[number, priority, created, poison, attempts, first_start, history] and, for a client's
+retry only (`[clients]`), an eighth field: which retry of its request it is (1, 2, …)."""
 
-NUMBER, PRIORITY, CREATED, POISON, ATTEMPTS, FIRST_START, HISTORY = range(7)
+NUMBER, PRIORITY, CREATED, POISON, ATTEMPTS, FIRST_START, HISTORY, TRIES = range(8)
 # first_start is < 0 until the first attempt starts. history holds failed attempts only,
 # as (start, end, outcome, backoff or None, worker number): a task that succeeds at once
 # never allocates it.

@@ -26,7 +26,8 @@ def test_frame_columns_follow_the_documented_order() -> None:
         "t", "depth", "in_flight", "workers", "busy", "utilization", "arrival_rate",
         "throughput", "error_rate", "retry_rate", "dead_letters", "wait_p50", "wait_p95",
         "wait_p99", "retrying", "mean_service", "created", "done", "breaker_open",
-        "carried_over", "by_others", "rejected",
+        "carried_over", "by_others", "rejected", "abandoned", "goodput", "client_timeouts",
+        "client_retries", "gave_up", "wasted_work",
     )  # fmt: skip
 
 

@@ -39,6 +39,7 @@ BASE = replace(
     priorities=replace(BASE.priorities, weights=(1.0, 1.0)),
     pool=replace(BASE.pool, strategy="fixed", workers=2),
     retry=replace(BASE.retry, max_attempts=3, base_delay=0.5, jitter="full"),
+    clients=replace(BASE.clients, timeout=3.0, retries=1),  # callers that time out and retry
 )
 
 # (knob, values it may take): each example changes one of them between two values
@@ -54,6 +55,10 @@ KNOBS: list[tuple[str, list[Any]]] = [
     ("arrivals.rate", [2.0, 4.0, 4.5]),
     ("pool.workers", [1, 2, 4]),
     ("timeouts.task", [0.0, 0.3, 1.0]),
+    ("clients.timeout", [0.0, 0.5, 2.0]),
+    ("clients.retries", [0, 1, 3]),
+    ("clients.retry_budget", [0.0, 0.1, 0.5]),
+    ("clients.drop_expired", [False, True]),
 ]
 
 
@@ -105,7 +110,7 @@ def tap(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], Logs]]:
 
     def streams(seed: int) -> Streams:
         s = Streams(seed)
-        for name in ("poison", "attempt", "priority", "backoff"):
+        for name in ("poison", "attempt", "priority", "backoff", "clients"):
             setattr(s, name, Tap(getattr(s, name), current[-1][name]))
         return s
 
@@ -188,10 +193,13 @@ def test_a_knob_moves_only_its_own_streams(tap: Callable[[], Logs], knob: tuple[
         assume(False)
         raise
     for logs, engine in ((logs_a, a), (logs_b, b)):
-        created = engine.totals().created
-        # one draw per task and one per attempt, used or not: the k-th decision of a kind
-        # gets the k-th draw of its stream
-        assert len(logs["poison"]) == len(logs["priority"]) == created
+        extras = engine.summary().extras
+        fresh = engine.totals().created - extras.get("client_retries", 0)
+        # one draw per fresh arrival (a client's retry is the same request: no draw), one per
+        # attempt, one per abandoned task, used or not: the k-th decision of a kind gets the
+        # k-th draw of its stream
+        assert len(logs["poison"]) == len(logs["priority"]) == fresh
+        assert len(logs["clients"]) == extras.get("client_timeouts", 0)
         assert len(logs["attempt"]) == len(logs["service"]) > 0
     for stream in OWNERS:
         if owned(stream, path):

@@ -51,6 +51,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
                       mode=draw(st.sampled_from(["requeue", "inline"]))),
         timeouts=replace(s.timeouts, task=draw(st.sampled_from([0.0, 0.5, 3.0]))),
         breaker=replace(s.breaker, enabled=breaker, failure_threshold=3, open_for=5.0),
+        # callers that give up and retry (`[clients]`): abandoned, wasted or dropped work
+        clients=replace(s.clients, timeout=draw(st.sampled_from([0.0, 0.0, 0.5, 2.0])),
+                        retries=draw(st.integers(0, 3)),
+                        retry_budget=draw(st.sampled_from([0.0, 0.1, 0.5])),
+                        drop_expired=draw(st.booleans())),
     )
 
 
@@ -71,6 +76,11 @@ CHANGES = [
     ParamChange("breaker.enabled", False),
     ParamChange("timeouts.task", 0.2),
     ParamChange("service.mean", 0.5),
+    ParamChange("clients.timeout", 0.3),
+    ParamChange("clients.timeout", 0.0),
+    ParamChange("clients.retries", 2),
+    ParamChange("clients.retry_budget", 0.05),
+    ParamChange("clients.drop_expired", True),
 ]
 
 
@@ -109,3 +119,8 @@ def test_totals_balance_at_every_event(scenario: Scenario, changes: list[ParamCh
         assert 0.0 <= frame.utilization <= 1.0
         assert 0.0 <= frame.error_rate <= 1.0
     assert final.dead_lettered == len(engine.dead)
+    extras = engine.summary().extras
+    if "client_timeouts" in extras:  # every caller that timed out retried or gave up, once
+        resent = extras["client_retries"]
+        assert extras["client_timeouts"] >= resent + extras["gave_up"] >= resent
+        assert final.abandoned <= extras["client_timeouts"]
