@@ -18,6 +18,11 @@ Conventions
   (and flattering) value; CSV writers write NaN as an empty cell, plots leave a gap.
 * `workers` counts every live worker — starting, idle, busy or draining — because each one
   holds a slot the pool pays for; `busy` counts those running a task.
+* Window totals: the last eight columns of a frame are running totals since the start (first
+  starts, waits, busy and worker time, time in system, departures), so a window's mean wait,
+  utilization, L and W are differences of two frames (`core.segments`): exact for any window,
+  which is what a Little's-law check needs. The time in system is kept by engines that
+  report it (`add_tally`'s `system_area` and `sojourn`); elsewhere it is NaN.
 * Warm-up: the summary covers only [start + warmup, end]. Counts are of events at or after
   the warm-up end; waits of tasks whose first attempt starts before it are excluded; time
   integrals (utilization, worker-seconds) start exactly there. Frames always cover
@@ -27,6 +32,7 @@ Conventions
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -76,6 +82,16 @@ class MetricsFrame(NamedTuple):
     client_retries: int  # retries the callers sent (each a new task, in `created`), at t
     gave_up: int  # callers that timed out with no retry left or no budget token, at t
     wasted_work: float  # worker-seconds spent on tasks whose caller had gone, at t
+    # Running totals since the run began, so that any window's figure is the difference of
+    # two frames (exact whatever the window, and whatever folding the plots' history does):
+    first_starts: int  # tasks whose first attempt has started
+    waited: int  # … of them, those that waited at all (wait > 0)
+    wait_sum: float  # … their waits added up, seconds
+    busy_area: float  # busy worker-seconds
+    worker_area: float  # live worker-seconds
+    system_area: float  # ∫ (waiting + in flight + retrying) dt, task-seconds; NaN if not kept
+    departed: int  # tasks that left the system: completed or dead-lettered
+    sojourn_sum: float  # … their times in system (arrival to leaving) added up; NaN if not kept
 
     def as_row(self) -> tuple[float | int, ...]:
         """The values in FRAME_COLUMNS order (one frames.csv row)."""
@@ -187,13 +203,20 @@ class MetricsRecorder:
         "_r_busy",
         "_r_dead",
         "_r_failed",
+        "_r_first",
+        "_r_left",
         "_r_ok",
         "_r_reprocessed",
         "_r_retried",
         "_r_service",
+        "_r_sojourn",
+        "_r_system",
+        "_r_wait_sum",
+        "_r_waited",
         "_r_workers",
         "_scale_events",
         "_scaled_at",
+        "_system_kept",
         "_w0",
         "_waits",
         "_waits_flushed",
@@ -250,6 +273,11 @@ class MetricsRecorder:
         self._r_reprocessed = 0
         self._r_busy = 0.0
         self._r_workers = 0.0
+        self._r_first = self._r_waited = 0  # first starts, and those that waited, so far
+        self._r_wait_sum = 0.0
+        self._r_system = self._r_sojourn = 0.0  # time in system: what add_tally reports
+        self._r_left = 0  # … and the tasks that left it neither done nor dead-lettered
+        self._system_kept = False  # … once an engine reports it at all
         self._w0: tuple[float, ...] = ()  # cumulative totals at the end of the warm-up
         # Pool changes after the warm-up: starts, distinct instants of change, the peak.
         self._worker_starts = 0
@@ -362,6 +390,9 @@ class MetricsRecorder:
         waits: list[float] | None = None,
         busy_area: float = 0.0,
         busy: int | None = None,
+        system_area: float | None = None,
+        sojourn: float = 0.0,
+        left: int = 0,
     ) -> None:
         """The bulk form of arrived/started/finished/busy_changed, for an engine that counts inline.
 
@@ -369,7 +400,11 @@ class MetricsRecorder:
         at each frame boundary and at the warm-up end, which is what lets it run hundreds of
         thousands of tasks a second. Everything tallied must have happened at or before `t`
         (and, around the warm-up, on the same side of it as `t`): `busy_area` is the busy
-        worker-seconds since the previous tally, `busy` the busy count at `t`.
+        worker-seconds since the previous tally, `busy` the busy count at `t`; `system_area`
+        the task-seconds spent in the system (waiting, in flight or retrying) since the
+        previous tally and `sojourn` the times in system of the tasks that left since then;
+        `left` counts those that left neither done nor dead-lettered (dropped unserved) - an
+        engine that never passes them leaves the frames' time-in-system columns NaN.
         """
         self._i_arrived += arrived
         self._i_ok += ok
@@ -381,6 +416,11 @@ class MetricsRecorder:
             self._busy_acc += busy_area
             self._busy = busy
             self._busy_t = t
+        if system_area is not None:
+            self._r_system += system_area
+            self._r_sojourn += sojourn
+            self._r_left += left
+            self._system_kept = True
         if t >= self._warm_at:
             self._end_warmup()
 
@@ -431,8 +471,12 @@ class MetricsRecorder:
             p50 = sorted_quantile(waits, 0.50)
             p95 = sorted_quantile(waits, 0.95)
             p99 = sorted_quantile(waits, 0.99)
+            self._r_first += len(waits)
+            self._r_waited += len(waits) - bisect_right(waits, 0.0)
+            self._r_wait_sum += sum(waits)
         else:
             p50 = p95 = p99 = NAN
+        kept = self._system_kept
         # positional, in field order: a keyword call builds a dict per frame (a tenth of a
         # simulated frame's cost); tests/core/test_metrics.py checks every field by name
         frame = _new_frame(MetricsFrame, (
@@ -464,6 +508,14 @@ class MetricsRecorder:
             client_retries,
             gave_up,
             wasted_work,
+            self._r_first,
+            self._r_waited,
+            self._r_wait_sum,
+            self._r_busy + self._busy_acc,  # busy_area
+            self._r_workers + self._workers_acc,  # worker_area
+            self._r_system if kept else NAN,  # system_area
+            self._r_ok + self._i_ok + self._r_dead + self._i_dead + self._r_left,  # departed
+            self._r_sojourn if kept else NAN,  # sojourn_sum
         ))
         self._good = good_now
         self._r_arrived += self._i_arrived

@@ -124,6 +124,7 @@ class MMcKPrediction:
     lq: float  # mean waiting
     w: float  # mean time in system of an admitted task
     wq: float  # mean wait of an admitted task
+    p_wait: float = math.nan  # the share of admitted tasks that wait, P(c <= n < K) / (1 - p_K)
 
 
 def mmck(arrival_rate: float, service_rate: float, servers: int, capacity: int
@@ -146,8 +147,10 @@ def mmck(arrival_rate: float, service_rate: float, servers: int, capacity: int
     admitted = arrival_rate * (1.0 - p_block)
     l_ = math.fsum(n * pn for n, pn in enumerate(p))
     lq = math.fsum((n - c) * p[n] for n in range(c + 1, k + 1))
+    p_wait = math.fsum(p[c:k]) / (1.0 - p_block)  # arrivals see time averages (PASTA)
     return MMcKPrediction(arrival_rate, service_rate, c, k, p_block, admitted,
-                          admitted / (c * service_rate), l_, lq, l_ / admitted, lq / admitted)
+                          admitted / (c * service_rate), l_, lq, l_ / admitted, lq / admitted,
+                          p_wait)
 
 
 def pollaczek_khinchine(arrival_rate: float, mean_service: float, scv_service: float) -> float:

@@ -32,7 +32,10 @@ COLUMNS: tuple[str, ...] = FRAME_COLUMNS + REFERENCE_COLUMNS
 # and the time keep the later row, rates and ratios the mean.
 _MAX = frozenset({"depth", "in_flight", "workers", "busy", "dead_letters", "retrying",
                   "wait_p50", "wait_p95", "wait_p99", "breaker_open"})
-_LAST = frozenset({"t", "created", "done", "carried_over", "by_others", *REFERENCE_COLUMNS})
+_LAST = frozenset({"t", "created", "done", "carried_over", "by_others", "rejected",
+                   "first_starts", "waited", "wait_sum", "busy_area", "worker_area",
+                   "system_area", "departed", "sojourn_sum", "abandoned", "client_timeouts",
+                   "client_retries", "gave_up", "wasted_work", *REFERENCE_COLUMNS})
 
 
 def _fold_kinds() -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:

@@ -120,6 +120,16 @@ class SimEngine(Referable):
         self._tallied_created = self._tallied_done = self._m_failed = 0
         self._m_service = self._m_busy_started = self._busy_carry = 0.0
         self._m_waits: list[float] = []
+        # Time in system, for Little's law (`_tally`): the entry times less the leaving
+        # times since the last tally (admitted arrivals in, completions out; dead letters on
+        # their own sums, since the loop may call `_failed_attempt` with its locals unsynced,
+        # and so do tasks dropped unserved because their caller had gone),
+        # and the times in system of the tasks that left; the count in system and the time
+        # at the last tally.
+        self._m_in_out = self._m_sojourn = self._m_dead_out = self._m_dead_sojourn = 0.0
+        self._system_at = 0.0
+        self._system_was = 0
+        self._m_dropped = 0  # tasks dropped unserved since the last tally (their caller gone)
 
         # The queue: one FIFO per priority level (a single one under fifo discipline).
         self._levels = len(s.priorities.weights) if s.queue.discipline == "priority" else 1
@@ -468,6 +478,7 @@ class SimEngine(Referable):
             self._waiting += 1
             moved += 1
         if moved:
+            self._m_in_out += self.now * moved  # back in the system (their clock not reset)
             self.recorder.reprocessed(self.now, moved)
             self._record_dead_letter_action("dead_letters.reprocess", moved)
             self._dispatch()
@@ -638,6 +649,7 @@ class SimEngine(Referable):
         # restarted, so that they add up in the order the methods would add them.
         created, busy, waiting, done = self._created, self._busy, self._waiting, self._done
         service_sum, busy_sum = self._m_service, self._m_busy_started
+        in_out, sojourn = self._m_in_out, self._m_sojourn
         handled = 0
         check_at = 1 if max_events > 0 else _CLOCK_EVERY
         now = self.now
@@ -668,17 +680,21 @@ class SimEngine(Referable):
                     self.now, self._created, self._busy = t, created, busy
                     self._waiting, self._done = waiting, done
                     self._m_service, self._m_busy_started = service_sum, busy_sum
+                    self._m_in_out, self._m_sojourn = in_out, sojourn
                     self._place(task, t)
                     created, busy, waiting, done = (self._created, self._busy, self._waiting,
                                                     self._done)
                     service_sum, busy_sum = self._m_service, self._m_busy_started
+                    in_out, sojourn = self._m_in_out, self._m_sojourn
                 elif idle:  # straight to a worker: its first attempt starts now
                     w = idle.pop()
                     start = True
                     in_place = False
+                    in_out += t
                 elif waiting < max_waiting:
                     enqueue(task)
                     waiting += 1
+                    in_out += t
                 else:  # load shedding: the queue is full
                     self._rejected += 1
             else:
@@ -697,6 +713,8 @@ class SimEngine(Referable):
                     if w.outcome is SUCCEEDED:
                         done += 1
                         w.processed += 1
+                        in_out -= t
+                        sojourn += t - w.task[N_CREATED]
                     else:  # retried later from the queue, or dead-lettered: never a counter here
                         self._m_failed += 1
                         w.failed += 1
@@ -719,6 +737,7 @@ class SimEngine(Referable):
                     self.now, self._created, self._busy = t, created, busy
                     self._waiting, self._done = waiting, done
                     self._m_service, self._m_busy_started = service_sum, busy_sum
+                    self._m_in_out, self._m_sojourn = in_out, sojourn
                     if code == FINISH:
                         if subject.alive:  # (not the finish of an attempt cut short by _kill)
                             self._busy -= 1
@@ -753,6 +772,7 @@ class SimEngine(Referable):
                     created, busy, waiting, done = (self._created, self._busy, self._waiting,
                                                     self._done)
                     service_sum, busy_sum = self._m_service, self._m_busy_started
+                    in_out, sojourn = self._m_in_out, self._m_sojourn
             if start:
                 # ---- worker `w` begins an attempt at `task` (`_start`, inlined: the only copy)
                 start = False
@@ -790,6 +810,7 @@ class SimEngine(Referable):
         self._next_arrival = na
         self._m_service, self._m_busy_started = service_sum, busy_sum
         fresh = created - self._client_retries - created_before
+        self._m_in_out, self._m_sojourn = in_out, sojourn
         if not any_poison:
             skip(poisons, fresh)
         if not any_levels:
@@ -809,11 +830,13 @@ class SimEngine(Referable):
         """A new task meets the pool: an idle worker takes it at once, or it joins the queue."""
         idle = self._idle
         if idle and not self._prefetched and (self._breaker is None or self._breaker.allow(t)):
+            self._m_in_out += t
             self._start(idle.pop(), task, t)
             return
         if self._waiting >= self._max_waiting:  # load shedding: the queue is full
             self._rejected += 1
             return
+        self._m_in_out += t
         self._queues[task[PRIORITY] if self._levels > 1 else 0].append(task)
         self._waiting += 1
         if self._callers.timeout:  # its caller waits this long for it to start
@@ -863,6 +886,8 @@ class SimEngine(Referable):
         if ok:
             self._done += 1
             w.processed += 1
+            self._m_in_out -= t
+            self._m_sojourn += t - task[CREATED]
             if breaker is not None:
                 breaker.record_success(t, w.epoch)
         else:
@@ -886,6 +911,8 @@ class SimEngine(Referable):
             self._gone.discard(task[NUMBER])
             self.dead.add(task, t, *self._error_for(w.outcome, task[POISON]))
             self.recorder.dead_lettered(t)
+            self._m_dead_out += t
+            self._m_dead_sojourn += t - task[CREATED]
             return False
         self._retrying += 1
         self.recorder.retried(t)
@@ -991,9 +1018,19 @@ class SimEngine(Referable):
         arrived = self._created - self._tallied_created
         ok = self._done - self._tallied_done
         self._tallied_created, self._tallied_done = self._created, self._done
+        # time in system since the last tally: n(t)·t - n(last)·last - Σ entries + Σ leavings
+        # (each entry at s adds t - s, each leaving at s takes t - s away)
+        in_system = self._waiting + self._busy + len(self._prefetched) + self._retrying
+        system_area = (in_system * t - self._system_was * self._system_at
+                       - self._m_in_out + self._m_dead_out)
+        self._system_at, self._system_was = t, in_system
         self.recorder.add_tally(t, arrived=arrived, ok=ok, failed=self._m_failed,
                                 service=self._m_service, waits=self._m_waits, busy_area=area,
-                                busy=self._busy)
+                                busy=self._busy, system_area=max(0.0, system_area),
+                                sojourn=self._m_sojourn + self._m_dead_sojourn,
+                                left=self._m_dropped)
+        self._m_in_out = self._m_sojourn = self._m_dead_out = self._m_dead_sojourn = 0.0
+        self._m_dropped = 0
         self._m_failed = 0
         self._m_service = self._m_busy_started = 0.0
         self._m_waits.clear()
@@ -1042,6 +1079,9 @@ class SimEngine(Referable):
         while self._gone and task is not None and self._callers.drops(task[NUMBER] in self._gone):
             self._gone.discard(task[NUMBER])
             self._abandoned += 1
+            self._m_dead_out += self.now  # it leaves the system unserved
+            self._m_dead_sojourn += self.now - task[CREATED]
+            self._m_dropped += 1
             task = self._pick()
         return task
 

@@ -27,7 +27,8 @@ def test_frame_columns_follow_the_documented_order() -> None:
         "throughput", "error_rate", "retry_rate", "dead_letters", "wait_p50", "wait_p95",
         "wait_p99", "retrying", "mean_service", "created", "done", "breaker_open",
         "carried_over", "by_others", "rejected", "abandoned", "goodput", "client_timeouts",
-        "client_retries", "gave_up", "wasted_work",
+        "client_retries", "gave_up", "wasted_work", "first_starts", "waited", "wait_sum",
+        "busy_area", "worker_area", "system_area", "departed", "sojourn_sum",
     )  # fmt: skip
 
 
@@ -66,6 +67,12 @@ def test_one_interval_by_hand() -> None:
     assert f.wait_p99 == pytest.approx(2.97)
     assert (f.retrying, f.dead_letters, f.created, f.done, f.breaker_open) == (1, 1, 4, 2, 0)
     assert f.as_row() == tuple(getattr(f, c) for c in FRAME_COLUMNS)
+    # running totals: four first starts (waits 0, 1, 2, 3), three of them waited; busy and
+    # worker seconds as above; two completions and one dead letter left; no time in system
+    # reported by this (per-event) caller, so NaN rather than a flattering 0
+    assert (f.first_starts, f.waited, f.wait_sum, f.departed) == (4, 3, 6.0, 3)
+    assert (f.busy_area, f.worker_area) == (pytest.approx(12.0), pytest.approx(30.0))
+    assert math.isnan(f.system_area) and math.isnan(f.sojourn_sum)
 
     # The next interval starts fresh; levels carry over.
     g = close(r, 20.0)

@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from queuelab.core.metrics import FRAME_COLUMNS, MetricsFrame
+from queuelab.core.metrics import FRAME_COLUMNS, INT_COLUMNS, MetricsFrame
 from queuelab.gui.history import CoarseHistory, FrameHistory, frames_to_block
 
 NAN = math.nan
 
 
 def frame(t: float, depth: int = 0, **kw: float) -> MetricsFrame:
-    values = dict.fromkeys(FRAME_COLUMNS, 0)
+    values: dict[str, float] = {c: 0 if c in INT_COLUMNS else 0.0 for c in FRAME_COLUMNS}
     values.update(t=t, depth=depth, utilization=0.5, arrival_rate=1.0, throughput=1.0,
                   error_rate=0.0, retry_rate=0.0, wait_p50=NAN, wait_p95=NAN, wait_p99=NAN,
                   mean_service=NAN)
