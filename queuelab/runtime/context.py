@@ -18,6 +18,7 @@ from queuelab.core.policies import CircuitBreaker, RetryPolicy
 from queuelab.core.scenario import Scenario
 from queuelab.core.scenario_policies import breaker_for, retry_policy_for
 from queuelab.core.task import Task
+from queuelab.runtime.callers import CallerDesk
 from queuelab.runtime.clock import Pulse, ScenarioClock
 from queuelab.runtime.handlers import SyntheticHandler, UserHandler
 from queuelab.runtime.ledger import InFlightCalls, Ledger
@@ -93,6 +94,7 @@ class RunContext:
         # told when a worker, the driver or a helper fails outside a handler (a backend error)
         self.on_error: Callable[[BaseException], None] = _ignore
         self.retry = RetryPolicy(1, 0.0)
+        self.callers = CallerDesk(scenario, clock, models)  # `[clients]`: deadlines, resends
         self.configure(scenario)
         self.configure_breaker(scenario)
 
@@ -200,6 +202,8 @@ class RunContext:
                 and self.owns(task) else None)
         self.busy += 1
         self.events += 1
+        if wait is not None:
+            self.callers.started(task.id)
         rec = self.recorder
         rec.started(now, wait)
         rec.busy_changed(now, self.busy)

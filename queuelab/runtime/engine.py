@@ -305,6 +305,7 @@ class LiveEngine:
             final_workers=0 if pool is None else pool.alive(),
             events=0 if self._ctx is None else self._ctx.events,
             wall_seconds=round(wall, 6),
+            **({} if self._ctx is None else self._ctx.callers.figures(totals.abandoned)),
         )
 
     async def run_slice(self, budget: float) -> None:
@@ -410,6 +411,8 @@ class LiveEngine:
             ctx.configure_breaker(s)
             if isinstance(self._pool, SemaphorePool):
                 self._pool.wake()
+        elif r is Route.CLIENTS:
+            ctx.callers.configure(s, ctx.ledger.created - ctx.callers.retries)
         elif r is Route.DURATION:
             if self._t_end is None:
                 self._end = s.run.duration if self._duration_override is None else self._end
@@ -498,6 +501,10 @@ class LiveEngine:
         if self._produce:
             self._driver = LoadDriver(ctx, self._end)
             helpers.append(loop.create_task(self._driver.run()))
+            desk = ctx.callers  # the callers retry through the driver
+            helpers.append(loop.create_task(desk.run(
+                self._driver.resend, lambda: ctx.ledger.created - desk.retries,
+                lambda: ctx.retry)))
         if s.pool.strategy == "dynamic" and isinstance(pool, WorkerPool):
             self._scaling = Autoscaling(ctx, pool, autoscaler_for(s),
                                         s.pool.check_interval)
@@ -543,11 +550,14 @@ class LiveEngine:
         ctx = self._ctx
         assert ctx is not None
         b = self.totals()  # the backend's latest count on a shared queue, else the ledger's
+        desk = ctx.callers
         self._frames.append(self.recorder.close_frame(
             now, depth=b.waiting, in_flight=b.in_flight, retrying=b.retrying,
             dead_letters=b.dead_lettered, created=b.created, done=b.done,
             breaker_open=ctx.breaker_open(now), carried_over=b.carried_over,
-            by_others=b.by_others, rejected=b.rejected))
+            by_others=b.by_others, rejected=b.rejected, abandoned=b.abandoned,
+            good=b.done - desk.wasted_done, client_timeouts=desk.timeouts,
+            client_retries=desk.retries, gave_up=desk.gave_up, wasted_work=desk.wasted_work))
 
     def _start_audit(self, now: float) -> None:
         """Audit in the background: a backend slow to count must not delay the next frame.
@@ -654,7 +664,7 @@ class LiveEngine:
         await pool.stop(drain, self.clock.wall(limit))
         # helpers are asked to stop, not cancelled: a task cancelled inside a backend call
         # can leave a shared connection mid-statement
-        for helper in (self._driver, self._keeper, self._scaling):
+        for helper in (self._driver, self._keeper, self._scaling, ctx.callers):
             if helper is not None:
                 helper.stop()
         self._timeline_pulse.fire()  # the timeline's player sees the stop

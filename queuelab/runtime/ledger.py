@@ -38,6 +38,7 @@ class Ledger:
         "dead",
         "discarded",
         "done",
+        "dropped",
         "handed_back",
         "in_flight",
         "inline",
@@ -56,6 +57,7 @@ class Ledger:
         self.dead = 0
         self.discarded = 0
         self.rejected = 0  # arrivals turned away by a full queue (`[queue] max_length`)
+        self.dropped = 0  # tasks whose caller gave up, dropped unserved (the books' abandoned)
         self.abandoned = 0  # attempts whose lease was lost (the backend took the task back)
         self.acks_lost = 0  # … of which successes whose ack found the lease void: redelivered
         self.handed_back = 0  # tasks given back unfinished at a stop or a worker's removal
@@ -98,6 +100,11 @@ class Ledger:
     def acked(self) -> None:
         self.in_flight -= 1
         self.done += 1
+
+    def dropped_one(self) -> None:
+        """Claimed, then acked unserved: its caller had gone (`[clients] drop_expired`)."""
+        self.in_flight -= 1
+        self.dropped += 1
 
     def dead_lettered(self) -> None:
         self.in_flight -= 1
@@ -170,6 +177,7 @@ class Ledger:
             discarded=self.discarded,
             carried_over=self.carried,
             rejected=self.rejected,
+            abandoned=self.dropped,
         )
 
     def shared_totals(self, counts: QueueCounts) -> Totals:
@@ -186,9 +194,10 @@ class Ledger:
             discarded=self.discarded,
             carried_over=self.carried,
             by_others=(self.created + self.carried - counts.total - self.done - self.discarded
-                       - self.rejected),
+                       - self.rejected - self.dropped),
             shared=True,
             rejected=self.rejected,
+            abandoned=self.dropped,
         )
 
     def unexplained(self, counts: QueueCounts, slack: tuple[int, int, int] = (0, 0, 0)) -> int:

@@ -52,14 +52,26 @@ class LoadDriver:
         self._pulse.fire()
 
     def _make(self, t: float) -> Task:
-        """Task number n, made at scenario time `t`."""
+        """A fresh arrival made at scenario time `t`: its level and poison drawn."""
         models = self.ctx.models
+        return self._task(t, models.priority(), models.poison())
+
+    def _task(self, t: float, priority: int, poison: bool) -> Task:
+        """Task number n, made at scenario time `t`."""
         self._number += 1
         n = self._number
-        priority = models.priority()
-        poison = models.poison()
         payload = synthetic_payload(n, priority, self.ctx.scenario.payload.size)
         return Task(self.ctx.id_prefix + task_id(n), payload, priority, t, poison=poison)
+
+    async def resend(self, priority: int, poison: bool, tries: int) -> bool:
+        """A caller's retry (`[clients]`): a new task of the same request, no new draws,
+        shed like any arrival (its `tries`-th retry, which its caller's desk remembers).
+        False once the run sends nothing more."""
+        if self._stopped:
+            return False
+        await self._enqueue(self._shed([self._task(self.ctx.clock.now(), priority, poison)]),
+                            tries)
+        return True
 
     async def run(self) -> None:
         ctx = self.ctx
@@ -100,12 +112,16 @@ class LoadDriver:
             ctx.recorder.arrived(t)
         return batch[:room]
 
-    async def _enqueue(self, batch: list[Task]) -> None:
+    async def _enqueue(self, batch: list[Task], tries: int = 0) -> None:
         if not batch:
             return
         ctx = self.ctx
         # counted first: a worker may claim a task before the enqueue call returns
         ctx.ledger.enqueued(len(batch))
+        desk = ctx.callers
+        if desk.callers.timeout:  # their callers wait for them to start
+            for task in batch:
+                desk.sent(task, tries)
         ctx.events += len(batch)
         arrived = ctx.recorder.arrived
         t = batch[0].created_at

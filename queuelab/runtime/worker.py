@@ -112,7 +112,11 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
     task = d.task
     clock = ctx.clock
     ledger = ctx.ledger
+    desk = ctx.callers
     w.task_id = task.id
+    if desk.ever and desk.picked(task.id):  # its caller has gone: dropped unserved
+        await _drop(ctx, d)
+        return
     while True:
         start = clock.now()
         w.state = _BUSY
@@ -136,6 +140,8 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
         end = clock.now()
         ok = outcome is _SUCCEEDED
         ctx.task_finished(end)
+        if desk.ever:
+            desk.finished(task.id, end - start, ok)
         ctx.breaker_result(ok, end, epoch)
         if ok:
             w.processed += 1
@@ -156,6 +162,7 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
                                     w.id))
         ctx.events += 1
         if backoff is None:  # Action.DEAD_LETTER
+            desk.left(task.id)
             ctx.release(d)
             try:
                 with ctx.calls.call(0, 1, 1):
@@ -201,6 +208,19 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
             await ctx.hand_back(d, restore_attempt=False)
             return
         task.attempts += 1  # no claim counts this one: the worker kept the task
+
+
+async def _drop(ctx: RunContext, d: Delivery) -> None:
+    """Ack a task whose caller has gone without running it (`[clients] drop_expired`)."""
+    ctx.release(d)
+    try:
+        with ctx.calls.call(0, 1, 0):
+            await ctx.queue.ack(d)
+    except LeaseLost:
+        ctx.ledger.lost()
+        return
+    ctx.ledger.dropped_one()
+    ctx.events += 1
 
 
 def _uncancel() -> None:

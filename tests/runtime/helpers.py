@@ -27,7 +27,7 @@ def balanced(frame: MetricsFrame, discarded: int = 0) -> bool:
     """Every task created (or carried over) is in one place at the frame's time."""
     return frame.created + frame.carried_over == (
         frame.depth + frame.in_flight + frame.retrying + frame.done + frame.dead_letters
-        + discarded + frame.by_others + frame.rejected)
+        + discarded + frame.by_others + frame.rejected + frame.abandoned)
 
 
 def live(s: Scenario, **options: Any) -> LiveEngine:
