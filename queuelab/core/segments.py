@@ -26,6 +26,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from queuelab.core.engine import AppliedChange
 from queuelab.core.metrics import FRAME_COLUMNS, MetricsFrame
@@ -45,7 +46,7 @@ NAN = math.nan
 WARMUP_RELAXATIONS = 5.0  # e^-5 < 1 %: what is left of the start after five relaxation times
 MAX_WARMUP_SHARE = 1.0 / 3.0  # never skip more than this share of the segment so far
 CI_BATCHES = 10  # batches of frames for a window's interval
-Columns = Mapping[str, Sequence[float]]
+Columns = Mapping[str, Any]  # name -> a column of floats: a list, or a numpy array
 
 
 @dataclass(frozen=True, slots=True)

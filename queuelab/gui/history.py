@@ -10,7 +10,7 @@ run and the coarse copy once it no longer does; the CSV export reads the exact r
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -152,6 +152,22 @@ def _fold(a: NDArray[np.float64], b: NDArray[np.float64], wa: int, wb: int) -> N
     return out
 
 
+class _Columns(Mapping[str, "NDArray[np.float64]"]):
+    """Columns read on demand by name (a window needs a handful of the thirty)."""
+
+    def __init__(self, read: Callable[[str], NDArray[np.float64]]) -> None:
+        self._read = read
+
+    def __getitem__(self, name: str) -> NDArray[np.float64]:
+        return self._read(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COLUMNS)
+
+    def __len__(self) -> int:
+        return len(COLUMNS)
+
+
 class FrameHistory:
     """The newest `capacity` frames exactly, and the whole run folded (see module docstring).
 
@@ -215,6 +231,13 @@ class FrameHistory:
         if start >= 0:
             return row[start : self._end]
         return np.concatenate((row[start:], row[: self._end]))
+
+    def reaching(self, since: float) -> Mapping[str, NDArray[np.float64]]:
+        """Columns that reach back to time `since`, for `core.segments.measure`: the ring,
+        exact, while it does; else the whole-run copy, whose running totals fold exactly
+        (they keep the later row), so a window's differences are still right."""
+        ring = self.complete or (self._n > 0 and self.last("t", self._n)[0] <= since)
+        return _Columns(self.last if ring else self.coarse.column)
 
     def latest(self, name: str) -> float:
         """The newest value of a column (NaN when empty)."""

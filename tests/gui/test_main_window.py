@@ -453,7 +453,8 @@ async def test_theory_tab_on_a_bounded_queue(window: MainWindow) -> None:
     await wait_until(lambda: _engine(w).state == RunState.FINISHED)
     w.refresh()
     assert "M/M/c/K (load shedding): P(rejected) 0.08511" in w.theory.beyond.text()
-    assert "bounded (max_length)" in w.theory.headline.text()
+    assert "M/M/c/K with λ = 1.5/s offered" in w.theory.headline.text()
+    assert w.theory.table.horizontalHeaderItem(0).text() == "M/M/c/K (c = 2, K = 5)"
     lq = float(w.theory.table.item(2, 1).text())
     little = float(w.theory.table.item(3, 1).text())
     assert little == pytest.approx(lq, rel=0.03)
