@@ -54,6 +54,7 @@ from queuelab.core.scenario_policies import (
     retry_knobs,
     retry_policy_for,
 )
+from queuelab.core.stats import BatchMeans
 from queuelab.core.streams import draws, skip
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Outcome
 from queuelab.core.theory import MMcPrediction
@@ -134,6 +135,10 @@ class SimEngine(Referable):
         # The queue: one FIFO per priority level (a single one under fifo discipline).
         self._levels = len(s.priorities.weights) if s.queue.discipline == "priority" else 1
         self._queues: list[deque[SimTask]] = [deque() for _ in range(self._levels)]
+        # each level's waits after the warm-up, for Cobham's per-class waits (the priority
+        # discipline takes `_start` for every attempt, off the inlined path)
+        self._level_waits: list[BatchMeans] = (
+            [BatchMeans() for _ in range(self._levels)] if self._levels > 1 else [])
         self._waiting = 0
         self._prefetched: deque[SimTask] = deque()  # semaphore pool: claimed ahead of a slot
 
@@ -441,8 +446,16 @@ class SimEngine(Referable):
         return self.recorder.summary(self.now).with_extras(
             waiting=t.waiting, in_flight=t.in_flight, retrying=t.retrying, p_wait=p_wait,
             final_workers=self._alive, events=self._events, wall_seconds=round(self._wall, 6),
-            **self._client_figures(),
+            **self._client_figures(), **self._level_figures(),
         )
+
+    def _level_figures(self) -> dict[str, list[float]]:
+        """Under the priority discipline, each level's mean wait after the warm-up and its
+        batch-means 95 % half-width, lowest level first (nothing with one level)."""
+        if not self._level_waits:
+            return {}
+        return {"wait_by_level": [b.mean for b in self._level_waits],
+                "wait_by_level_ci95": [b.ci95_halfwidth() for b in self._level_waits]}
 
     def _client_figures(self) -> dict[str, float | int]:
         """The callers' whole-run counts for the summary (`[clients]`; nothing without it)."""
@@ -583,6 +596,8 @@ class SimEngine(Referable):
         if s.queue.discipline == "priority":
             while len(self._queues) < len(weights):
                 self._queues.append(deque())
+            while 1 < len(self._level_waits) < len(weights):
+                self._level_waits.append(BatchMeans())
             self._levels = max(self._levels, len(weights))
 
     def _apply_breaker(self, s: Scenario) -> None:
@@ -865,6 +880,8 @@ class SimEngine(Referable):
         self._m_busy_started += duration
         if wait is not None:
             self._m_waits.append(wait)
+            if self._level_waits and t >= self.recorder.warmup_end:
+                self._level_waits[task[PRIORITY]].add(wait)
         heappush(self._heap, (t + duration, next(self._seq_counter), _FINISH, w))
 
     def _finish(self, w: SimWorker) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from queuelab.core.reference import mmck_reference, why_not_mmc
 from queuelab.core.scenario import Scenario
+from queuelab.core.segments import columns_of, measure
 from queuelab.sim.engine import SimEngine
 
 SEEDS = range(1, 9)
@@ -74,3 +75,27 @@ def test_the_queue_never_holds_more_than_its_bound_and_nothing_is_lost() -> None
     unbounded = SimEngine(replace(s, queue=replace(s.queue, max_length=0)))
     unbounded.run()
     assert unbounded.totals().rejected == 0
+
+
+def test_admitted_rate_l_and_w_match_mmck_within_their_intervals() -> None:
+    """λ_eff, L and W of the same eight runs, measured over each run after its warm-up from
+    the frames' running totals (`core.segments.measure`), against M/M/c/K: every figure
+    inside twice its 95 % interval over the replications, most inside once."""
+    ref = mmck_reference(bounded(1))
+    assert ref is not None
+    figures: dict[str, list[float]] = {"admitted_rate": [], "l": [], "w": [], "p_block": []}
+    for seed in SEEDS:
+        engine = SimEngine(bounded(seed))
+        engine.run()
+        win = measure(columns_of(engine.take_frames()), bounded(seed).run.warmup)
+        assert win is not None
+        for name, values in figures.items():
+            values.append(getattr(win, name))
+    inside = 0
+    for name, values in figures.items():
+        want = getattr(ref, name)
+        mean = statistics.fmean(values)
+        half = T_975_7 * statistics.stdev(values) / len(values) ** 0.5
+        assert abs(mean - want) <= 2 * half, (name, mean, half, want)
+        inside += abs(mean - want) <= half
+    assert inside >= 3
