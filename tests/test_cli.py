@@ -117,3 +117,29 @@ def test_trace_replay(tmp_path: Path) -> None:
 def test_bad_flag_values_are_refused(capsys: pytest.CaptureFixture) -> None:
     assert main(["run", "--duration", "-5"]) == 2
     assert "--duration: must be > 0" in capsys.readouterr().err
+
+
+def test_run_says_what_the_callers_did(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`[clients]`: the summary names timeouts, retries, give-ups and wasted work, and the
+    books in summary.json carry rejected and abandoned, so they balance as printed."""
+    path = ROOT / "resources/scenarios/retry-storm-clients.toml"
+    assert main(["run", str(path), "--duration", "240", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "  callers: " in out and " retries sent (each a task in 'created')" in out
+    assert "UNBALANCED" not in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    books = summary["books"]
+    assert books["balanced"] and {"rejected", "abandoned"} <= set(books)
+    assert summary["client_retries"] > 0 and summary["wasted_work"] > 0
+    assert main(["scenario", "check", str(path)]) == 0
+    assert "  clients: give up after 2s waiting, 3 retries" in capsys.readouterr().out
+
+
+def test_printed_books_count_rejected_arrivals(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "shed.toml"
+    path.write_text("format = 1\n[run]\nduration = 120\nwarmup = 0\n[arrivals]\nrate = 8.0\n"
+                    "[queue]\nmax_length = 2\n[pool]\nworkers = 2\n")
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert " + rejected " in out and "UNBALANCED" not in out

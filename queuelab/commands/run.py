@@ -284,6 +284,7 @@ def books_dict(totals: Totals, *, acks_lost: int = 0, shared: str | None = None
             "waiting": totals.waiting, "in_flight": totals.in_flight,
             "retrying": totals.retrying, "done": totals.done,
             "dead_lettered": totals.dead_lettered, "discarded": totals.discarded,
+            "rejected": totals.rejected, "abandoned": totals.abandoned,
             "by_others": totals.by_others, "balanced": totals.balanced,
             "acks_lost": acks_lost, "shared": shared}
 
@@ -321,12 +322,22 @@ def _f(x: float | None, unit: str = "", digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}{unit}"
 
 
+def callers_line(s: dict[str, Any]) -> str:
+    """What the callers (`[clients]`) did over the whole run, from the summary's figures."""
+    denied = f" ({s['budget_denied']:,} for want of a budget token)" if s["budget_denied"] else ""
+    return (f"  callers: {s['client_timeouts']:,} timed out waiting, {s['client_retries']:,} "
+            f"retries sent (each a task in 'created'), {s['gave_up']:,} gave up{denied}; "
+            f"wasted work {s['wasted_work']:,.0f} worker-seconds, {s['wasted_done']:,} "
+            "completions nobody waited for")
+
+
 def describe(scenario: Scenario, s: dict[str, Any]) -> str:
     """The readable summary printed after a run."""
     b = s["books"]
     books = Totals(b["created"], b["waiting"], b["in_flight"], b["retrying"], b["done"],
                    b["dead_lettered"], b["discarded"], b["carried_over"], b["by_others"],
-                   shared=b["shared"] is not None)
+                   shared=b["shared"] is not None, rejected=b["rejected"],
+                   abandoned=b["abandoned"])
     lines = [
         f"{scenario.name}: {s['engine']} run of {scenario.run.duration:g} s, seed "
         f"{scenario.run.seed}",
@@ -336,6 +347,8 @@ def describe(scenario: Scenario, s: dict[str, Any]) -> str:
     if b["acks_lost"]:
         lines.append(f"  acks lost {b['acks_lost']:,}: work done after its lease had run out; "
                      "the task was handed out again, and counted done once")
+    if "client_timeouts" in s:  # `[clients]`: whole-run counts, as the books
+        lines.append(callers_line(s))
     if b["shared"]:
         lines.append(f"  shared queue: {b['shared']}; waiting, in flight, retrying and dead "
                      "are the backend's counts, 'done' this run's own acks")
