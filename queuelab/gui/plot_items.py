@@ -148,6 +148,7 @@ class Series:
     has_gaps: bool = False  # NaN possible: the finite check cannot be skipped
     smooth: bool = False  # a rate or share: averaged over the smoothing window when it is on
     band: bool = False  # a 0/1 state drawn as a shaded band the plot's full height
+    unless_same_as: str = ""  # drawn (and listed) only where it differs from this column
 
 
 def pen_for(s: Series, color: Any = None) -> Any:

@@ -108,6 +108,8 @@ MAIN_PLOTS: tuple[PlotSpec, ...] = (
     PlotSpec("throughput", "rate (tasks/s)", (
         Series("arrival_rate", "arrivals", "#9467bd", smooth=True),
         Series("throughput", "completions", "#2ca02c", smooth=True),
+        # completions whose caller still waited (`[clients]`): shown once it differs
+        Series("goodput", "goodput", "#17becf", smooth=True, unless_same_as="throughput"),
         Series("retry_rate", "retries", "#e377c2", smooth=True),
     )),
     PlotSpec("errors", "errors (%)", (
@@ -207,6 +209,7 @@ class _Plot:
         self.legend = LegendRow(plot)
         self._legend_has_reference = True
         self._legend_has_band = False
+        self._same: frozenset[str] = frozenset()  # `unless_same_as` curves not drawn now
         self.band: _Line | None = None
         for s in spec.series:
             item = make_curve(s)
@@ -292,7 +295,8 @@ class _Plot:
         if c is None:
             return
         entries = [(line.series, c.series(line.series.color)) for line in self.curves
-                   if self._legend_has_reference or not line.series.column.startswith("ref_")]
+                   if (self._legend_has_reference or not line.series.column.startswith("ref_"))
+                   and line.series.column not in self._same]
         if self.band is not None and self._legend_has_band:
             entries.insert(0, (self.band.series, c.series(self.band.series.color)))
         entries += self.overlays
@@ -336,10 +340,16 @@ class _Plot:
         tops = {id(self.plot.getViewBox()): 0.0}
         if self.right is not None:
             tops[id(self.right)] = 0.0
+        same = frozenset(c.series.column for c in self.curves if c.series.unless_same_as
+                         and np.array_equal(columns[c.series.column],
+                                            columns[c.series.unless_same_as], equal_nan=True))
+        if same != self._same:
+            self._same = same
+            self._show_legend()
         for c in self.curves:
             s = c.series
             vb = c.item.getViewBox()
-            if s.column.startswith("ref_") and not reference_shown:
+            if (s.column.startswith("ref_") and not reference_shown) or s.column in same:
                 c.item.show_data(EMPTY, EMPTY)
                 continue
             y = columns[s.column]
