@@ -1,6 +1,6 @@
 """`queuelab`: opens the app; `queuelab run`, `queuelab scenario new|check`,
-`queuelab sweep`, `queuelab worker`, `queuelab export|import keda` and `queuelab monitor`
-work headless.
+`queuelab sweep`, `queuelab lesson list|run`, `queuelab worker`, `queuelab export|import
+keda` and `queuelab monitor` work headless.
 
 Only the no-argument path imports Qt (lazily), so the headless commands start fast.
 """
@@ -60,6 +60,12 @@ def _build_scenario(p: argparse.ArgumentParser) -> None:
     add_arguments(p)
 
 
+def _build_lesson(p: argparse.ArgumentParser) -> None:
+    from queuelab.commands.lesson import add_arguments
+
+    add_arguments(p)
+
+
 def _build_export(p: argparse.ArgumentParser) -> None:
     from queuelab.commands.keda import add_export_arguments
 
@@ -95,6 +101,8 @@ _COMMANDS = {
     "scenario": ("Write a commented default scenario, or check one.", _build_scenario),
     "sweep": ("Run a scenario over a grid of knob values and seeds; print the cost/wait "
               "frontier.", _build_sweep),
+    "lesson": ("List the guided lessons, or run one headless and check its numbers.",
+               _build_lesson),
     "worker": ("Run live workers on a shared queue backend until stopped.", _build_worker),
     "export": ("Write a scenario's autoscaling as a KEDA ScaledObject (YAML).", _build_export),
     "import": ("Read a KEDA ScaledObject or HPA behavior (YAML) into a scenario.",
