@@ -44,8 +44,10 @@ THRESHOLD_STATS = ("seconds_above", "until_below")
 
 SUMMARY_FIGURES = tuple(f.name for f in fields(RunSummary)
                         if f.name not in ("extras", "start", "end"))
-ENGINE_FIGURES = ("waiting", "in_flight", "retrying", "p_wait", "final_workers")
-"""Figures the simulator attaches to its summary (not its wall time: not reproducible)."""
+ENGINE_FIGURES = ("waiting", "in_flight", "retrying", "p_wait", "final_workers", "client_timeouts",
+                  "client_retries", "gave_up", "budget_denied", "wasted_done", "wasted_work")
+"""Figures the simulator attaches to its summary (not its wall time: not reproducible); the
+clients' figures only with `[clients]` (NaN, and a failed check, without)."""
 DERIVED_FIGURES = ("arrival_rate", "admitted_rate", "lambda_w")
 """Computed from the run (`lessons.measure`): arrivals per second of the measured window,
 the part of them admitted (not rejected by max_length), and admitted rate × mean wait,
