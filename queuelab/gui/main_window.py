@@ -42,7 +42,7 @@ from queuelab.core.queue_names import queue_name, with_queue_name
 from queuelab.core.scenario import Scenario
 from queuelab.core.urls import redact_url
 from queuelab.core.validation import ParamChange, ScenarioError
-from queuelab.gui import files, help_links, hockey_view, keda_files, welcome
+from queuelab.gui import files, help_links, hockey_view, keda_files, lesson_pane, welcome
 from queuelab.gui.about import AboutDialog
 from queuelab.gui.backend_dialog import BackendDialog
 from queuelab.gui.backend_urls import BackendSecrets
@@ -243,6 +243,7 @@ class MainWindow(QMainWindow):
         self._message_timer.timeout.connect(self.message.clear)
 
         self._build_menus()
+        self.lessons = lesson_pane.install(self)  # the Lessons menu and the lesson dock
         self._connect()
         self.controls.set_mode_available(LIVE, unavailable_reason(LIVE))
         self.controls.set_mode_available(MONITOR, unavailable_reason(MONITOR))

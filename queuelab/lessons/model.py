@@ -31,9 +31,10 @@ MAX_CHOICES = 8
 MAX_TEXT = 20_000  # characters of Markdown per text field
 MAX_LABEL = 200  # characters of a title, label, choice or unit
 MAX_SETS = 40  # knob changes per step
-MAX_FRAMES = 200_000
+MAX_FRAMES = 86_400
 """Frames one lesson run may produce (duration / sample interval): the headless runner and
-the window keep every frame of a lesson run to check it, so this bounds their memory."""
+the window keep every frame of a lesson run to check it, so this bounds their memory, and
+the window's history (gui/history.py) holds this many exactly."""
 
 STATS = ("mean", "min", "max", "first", "last", "changes", "seconds_above", "until_below")
 """What a check can say about a frame column over [from, to]: the mean, minimum, maximum,
