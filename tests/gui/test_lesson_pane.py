@@ -16,7 +16,6 @@ from queuelab.lessons.model import MAX_FRAMES
 from tests.gui.helpers import wait_until
 
 
-
 def lessons_menu(w: MainWindow) -> QMenu:
     menu = w.findChild(QMenu, "lessons_menu")
     assert isinstance(menu, QMenu)
