@@ -10,6 +10,14 @@ saves them once light and once dark, the same moment of the same run.
     .venv/bin/python scripts/screenshot.py [--theme both|light|dark|system] [--scenario FILE]
         [--until 2400] [--out PATH] [--dark-out PATH]
 
+With `--lesson N` it opens a lesson (a shipped one's number, or a file) instead, shows its
+step `--step`, ticks the prediction `--choice`, and runs that step to `--until` seconds
+(paused there), or to its end when `--until` is the run's duration or more (the checks then
+show):
+
+    .venv/bin/python scripts/screenshot.py --lesson 6 --step 1 --until 150 --window 600 \
+        --theme light --width 1280 --height 800 --out docs/lessons/retry-storm-during.png
+
 Needs on Debian/Ubuntu: apt-get install -y xvfb libxcb-icccm4 libxcb-keysyms1 fonts-dejavu-core
 """
 
@@ -87,6 +95,8 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
         window.showMaximized()
     else:
         window.show()
+    if args.lesson:
+        return await lesson_moment(window, args)
     if not window.open_file(args.scenario):
         raise SystemExit(f"cannot open {args.scenario}: {window.last_error}")
     tabs = {"workers": TAB_WORKERS, "dead": TAB_DEAD, "waits": TAB_WAITS, "theory": TAB_THEORY,
@@ -170,6 +180,38 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
     return written
 
 
+async def lesson_moment(window: object, args: argparse.Namespace) -> list[Path]:
+    """A lesson's step run to `args.until` (or its end, checks shown), saved as one picture."""
+    from queuelab.core.engine import RunState
+    from queuelab.gui.lesson_pane import open_in_dock
+    from queuelab.lessons.files import find_lesson
+
+    pane = window.lessons  # type: ignore[attr-defined]
+    if not open_in_dock(window, pane, find_lesson(args.lesson)):  # type: ignore[arg-type]
+        raise SystemExit(f"cannot open the lesson {args.lesson}")
+    pane.show_step(args.step - 1)
+    window.controls.set_window(args.window)  # type: ignore[attr-defined]
+    window.plots.set_window(args.window)  # type: ignore[attr-defined]
+    if args.choice:
+        pane.choices.button(args.choice - 1).setChecked(True)
+    engine_duration = window.scenario.run.duration  # type: ignore[attr-defined]
+    pane.run_step()
+    engine = window.runner.engine  # type: ignore[attr-defined]
+    if args.until < engine_duration:
+        window.set_speed(200.0)  # type: ignore[attr-defined]  # paced: it stops close to until
+        while engine.now < args.until and engine.state == RunState.RUNNING:
+            await asyncio.sleep(0.005)
+        window.toggle_run()  # type: ignore[attr-defined]  # paused at the moment shown
+    else:
+        while args.step - 1 not in pane.results:
+            await asyncio.sleep(0.02)
+    await settle(window)
+    out = save(window, args.dark_out if args.theme == "dark" else args.out)
+    window.close()  # type: ignore[attr-defined]
+    await window.runner.shutdown()  # type: ignore[attr-defined]
+    return [out]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", default=str(ROOT / "resources/scenarios/bursty-autoscaling.toml"))
@@ -192,6 +234,10 @@ def main() -> int:
     ap.add_argument("--tab", choices=("workers", "dead", "waits", "theory", "compare", "tune"),
                     default="workers",
                     help="the tab shown below the plots")
+    ap.add_argument("--lesson", default="", help="open this lesson (a shipped one's number, "
+                    "or a file) and run its --step to --until instead")
+    ap.add_argument("--step", type=int, default=1, help="the lesson's step to run (from 1)")
+    ap.add_argument("--choice", type=int, default=0, help="the prediction ticked (from 1)")
     ap.add_argument("--maximized", action="store_true", help="a maximized window")
     ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--height", type=int, default=900)

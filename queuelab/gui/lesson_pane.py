@@ -110,6 +110,12 @@ class LessonPane(QWidget):
         self.checks.setTextFormat(Qt.TextFormat.RichText)
         self.checks.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        self.knobs_button = QPushButton("Knobs")
+        self.knobs_button.setCheckable(True)
+        self.knobs_button.setChecked(True)
+        self.knobs_button.setToolTip("Show or hide the scenario form: a narrow window hides it "
+                                     "while a lesson is open, to leave the plots room")
+        self.knobs_button.toggled.connect(lambda on: window.form.setVisible(on))
         self.back_button = QPushButton("◀ Back")
         self.run_button = QPushButton("Run this step")
         self.run_button.setDefault(True)
@@ -118,6 +124,7 @@ class LessonPane(QWidget):
         self.next_button.clicked.connect(lambda: self.show_step(self.index + 1))
         self.run_button.clicked.connect(self.run_step)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.knobs_button)
         buttons.addWidget(self.back_button)
         buttons.addWidget(self.run_button, 1)
         buttons.addWidget(self.next_button)
@@ -236,7 +243,13 @@ class LessonPane(QWidget):
         self.run_button.setText("Running…")
 
     def _on_state(self, state: RunState | None) -> None:
-        if state != RunState.FINISHED or self._awaiting is None:
+        if self._awaiting is None:
+            return
+        if state in (RunState.RUNNING, RunState.PAUSED):
+            self.run_button.setText("Running…" if state == RunState.RUNNING else
+                                    "Paused: Resume in the toolbar")
+            return
+        if state != RunState.FINISHED:
             return
         index, self._awaiting = self._awaiting, None
         self.run_button.setEnabled(True)
@@ -296,6 +309,9 @@ def install(window: MainWindow) -> LessonPane:
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     dock.hide()
     pane.dock = dock
+    # the pane closed: the form comes back
+    dock.visibilityChanged.connect(
+        lambda shown: None if shown or dock.isVisible() else pane.knobs_button.setChecked(True))
 
     menu = QMenu("&Lessons", window)
     menu.setObjectName("lessons_menu")
@@ -322,7 +338,13 @@ def open_in_dock(window: MainWindow, pane: LessonPane, path: Path | str) -> bool
     """Open a lesson in the pane and show the dock beside the plots."""
     if not pane.open_lesson(path):
         return False
-    if pane.dock is not None:
+    if pane.dock is not None and not pane.dock.isVisible():
+        central = window.centralWidget()
+        # a window too narrow for the form, the plots and the pane: the form gives way
+        # (the pane's Knobs button brings it back; closing the pane does too)
+        narrow = central is not None and window.width() < (
+            central.minimumSizeHint().width() + DOCK_WIDTH)
+        pane.knobs_button.setChecked(not narrow)
         pane.dock.show()
         window.resizeDocks([pane.dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
     return True
