@@ -57,12 +57,9 @@ BOOKS = tuple(f"books.{f.name}" for f in fields(Totals))
 FIGURES = SUMMARY_FIGURES + ENGINE_FIGURES + DERIVED_FIGURES + BOOKS
 
 
-class LessonError(ValueError):
-    """A lesson that cannot be used; lists every problem found, each with its place."""
-
-    def __init__(self, errors: list[FieldError] | FieldError):
-        self.errors = [errors] if isinstance(errors, FieldError) else list(errors)
-        super().__init__("\n".join(str(e) for e in self.errors))
+class LessonError(ScenarioError):
+    """A lesson that cannot be used; lists every problem found (FieldErrors), each with its
+    place in the lesson file. A ScenarioError, so a scenario's refusal reads the same."""
 
 
 @dataclass(frozen=True, slots=True)
