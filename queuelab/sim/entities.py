@@ -8,7 +8,7 @@ slotted instance. Only this package sees the layout; `to_task` turns one into th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from queuelab.core.engine import WorkerInfo, WorkerState
 from queuelab.core.payload import synthetic_payload, task_id
@@ -18,7 +18,15 @@ SimTask = list[Any]
 """[number, priority, created, poison, attempts, first_start, history] and, for a client's
 retry only (`[clients]`), an eighth field: which retry of its request it is (1, 2, …)."""
 
-NUMBER, PRIORITY, CREATED, POISON, ATTEMPTS, FIRST_START, HISTORY, TRIES = range(8)
+# Final: compiled code reads each index as a literal (a plain module name is a dict lookup).
+NUMBER: Final = 0
+PRIORITY: Final = 1
+CREATED: Final = 2
+POISON: Final = 3
+ATTEMPTS: Final = 4
+FIRST_START: Final = 5
+HISTORY: Final = 6
+TRIES: Final = 7
 # first_start is < 0 until the first attempt starts. history holds failed attempts only,
 # as (start, end, outcome, backoff or None, worker number): a task that succeeds at once
 # never allocates it.
