@@ -29,6 +29,8 @@ from types import ModuleType
 COMPILED = (
     "queuelab.core.stats",
     "queuelab.core.metrics",
+    "queuelab.core.policies.backoff",
+    "queuelab.core.outcome",
     "queuelab.sim.entities",
     "queuelab.sim.engine",
 )

@@ -49,7 +49,7 @@ def retry_knobs(s: Scenario) -> dict[str, float | int | str]:
 
 
 def retry_policy_for(s: Scenario) -> RetryPolicy:
-    return RetryPolicy(**retry_knobs(s))  # type: ignore[arg-type]
+    return RetryPolicy(**retry_knobs(s))
 
 
 def breaker_for(s: Scenario, current: CircuitBreaker | None = None) -> CircuitBreaker | None:

@@ -51,12 +51,15 @@ class RetryPolicy:
 
     def __init__(
         self,
-        max_attempts: int,
-        base_delay: float,
-        multiplier: float = 2.0,
-        max_delay: float = 60.0,
-        jitter: str = "full",
+        max_attempts: object,
+        base_delay: object,
+        multiplier: object = 2.0,
+        max_delay: object = 60.0,
+        jitter: object = "full",
     ) -> None:
+        # Typed `object`: every knob is checked below, with a message naming it. This module
+        # is compiled with the simulator (`queuelab.native`), and compiled code would refuse
+        # a value of another type than annotated with a bare TypeError before the check ran.
         self._apply(
             {
                 "max_attempts": max_attempts,
