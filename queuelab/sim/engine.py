@@ -65,13 +65,13 @@ from queuelab.sim.entities import (
     ATTEMPTS,
     CREATED,
     FIRST_START,
-    HISTORY,
     NUMBER,
     POISON,
     PRIORITY,
     TRIES,
     SimTask,
     SimWorker,
+    history,
 )
 from queuelab.sim.referable import Referable
 
@@ -128,6 +128,9 @@ class SimEngine(Referable):
         s = scenario
         # the seeded streams and the load models on them, shared with the live engine
         self._models = LoadModels(s)
+        # the backoff jitter's draws (`LoadModels.jitter`) as an iterator sharing the stream's
+        # position: next() on it costs no interpreted call (core.streams.draws)
+        self._jitters = draws(self._models.streams.backoff)
 
         self.now = 0.0
         self._state = RunState.IDLE
@@ -941,12 +944,10 @@ class SimEngine(Referable):
     def _failed_attempt(self, w: SimWorker, task: SimTask, t: float) -> bool:
         """Retry or dead-letter a failed attempt; True when the worker keeps the task
         through the backoff (inline mode)."""
-        then = settle(w.outcome, task[ATTEMPTS], self._retry, self._models.jitter(),
+        then = settle(w.outcome, task[ATTEMPTS], self._retry, next(self._jitters),
                       inline=self._inline_mode)
         backoff = then.backoff
-        if task[HISTORY] is None:
-            task[HISTORY] = []
-        task[HISTORY].append((w.started, t, w.outcome, backoff, w.number))
+        history(task).append((w.started, t, w.outcome, backoff, w.number))
         if backoff is None:  # Action.DEAD_LETTER
             self._gone.discard(task[NUMBER])
             self.dead.add(task, t, *self._error_for(w.outcome, task[POISON]))
@@ -1249,9 +1250,7 @@ class SimEngine(Referable):
         t = self.now
         self._m_busy_started -= w.started + w.duration - t  # it was booked in full at start
         self._busy -= 1
-        if task[HISTORY] is None:
-            task[HISTORY] = []
-        task[HISTORY].append((w.started, t, Outcome.ABANDONED, None, w.number))
+        history(task).append((w.started, t, Outcome.ABANDONED, None, w.number))
         w.task = None
         self._queues[task[PRIORITY] if self._levels > 1 else 0].append(task)
         self._waiting += 1

@@ -32,6 +32,19 @@ TRIES: Final = 7
 # never allocates it.
 
 
+AttemptRecord = tuple[float, float, Outcome, float | None, int]
+"""A failed attempt in a task's history: (start, end, outcome, backoff or None, worker)."""
+
+
+def history(task: SimTask) -> list[AttemptRecord]:
+    """The task's failed attempts, the list made at the first one. Typed, so that compiled
+    code appends to it as a list (an append on the task's untyped slot is a method call)."""
+    attempts: list[AttemptRecord] | None = task[HISTORY]
+    if attempts is None:
+        attempts = task[HISTORY] = []
+    return attempts
+
+
 def new_task(number: int, priority: int, created: float, poison: bool) -> SimTask:
     """A task that has just arrived (the event loop writes this literal inline)."""
     return [number, priority, created, poison, 0, -1.0, None]
