@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 from queuelab.core.engine import Totals
 from queuelab.core.metrics import FRAME_COLUMNS, RunSummary
-from queuelab.lessons.model import Check, Quantity
+from queuelab.lessons.model import LEVEL_FIGURE, Check, Quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,12 @@ class RunResult:
             return self.figure("admitted_rate") * s.mean_wait
         if name in {f.name for f in fields(RunSummary)}:
             return float(getattr(s, name))
+        if name.startswith(LEVEL_FIGURE):
+            levels = s.extras.get("wait_by_level")
+            k = int(name.removeprefix(LEVEL_FIGURE))
+            if isinstance(levels, list | tuple) and k < len(levels):
+                return float(levels[k])
+            return math.nan
         value = s.extras.get(name)
         return float(value) if isinstance(value, int | float) else math.nan
 

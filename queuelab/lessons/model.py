@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from queuelab.core.engine import Totals
+from queuelab.core.limits import MAX_PRIORITY_LEVELS
 from queuelab.core.metrics import FRAME_COLUMNS, RunSummary
 from queuelab.core.scenario import KNOBS, Scenario
 from queuelab.core.validation import FieldError, ScenarioError, coerce, validate
@@ -55,6 +56,18 @@ the part of them admitted (not rejected by max_length), and admitted rate × mea
 Little's law's prediction of the mean queue length."""
 BOOKS = tuple(f"books.{f.name}" for f in fields(Totals))
 FIGURES = SUMMARY_FIGURES + ENGINE_FIGURES + DERIVED_FIGURES + BOOKS
+LEVEL_FIGURE = "wait_by_level."
+"""`wait_by_level.<k>`: the mean wait of priority level k (0 the lowest; the simulator's
+per-level figure under the priority discipline, NaN without it)."""
+
+
+def is_figure(name: str) -> bool:
+    """Whether a check may name this figure (`FIGURES`, or a priority level's mean wait)."""
+    if name in FIGURES:
+        return True
+    level = name.removeprefix(LEVEL_FIGURE)
+    return (name.startswith(LEVEL_FIGURE) and level.isascii() and level.isdigit()
+            and int(level) < MAX_PRIORITY_LEVELS)
 
 
 class LessonError(ScenarioError):
@@ -386,9 +399,9 @@ def _check(where: str, raw: Any, end: float, err: _Errors) -> Check | None:
 
 def _quantity(where: str, raw: Any, end: float, err: _Errors) -> Quantity | None:
     if isinstance(raw, str):
-        if raw in FIGURES:
+        if is_figure(raw):
             return Quantity(figure=raw)
-        err.add(where, f"no figure is called {_show(raw)} (known: {', '.join(FIGURES)}; or "
+        err.add(where, f"no figure is called {_show(raw)} (known: {', '.join(FIGURES)}, {LEVEL_FIGURE}<k>; or "
                 "a table { column, stat, from, to } over the frames)")
         return None
     if not isinstance(raw, dict):
