@@ -401,8 +401,8 @@ def _quantity(where: str, raw: Any, end: float, err: _Errors) -> Quantity | None
     if isinstance(raw, str):
         if is_figure(raw):
             return Quantity(figure=raw)
-        err.add(where, f"no figure is called {_show(raw)} (known: {', '.join(FIGURES)}, {LEVEL_FIGURE}<k>; or "
-                "a table { column, stat, from, to } over the frames)")
+        err.add(where, f"no figure is called {_show(raw)} (known: {', '.join(FIGURES)}, "
+                f"{LEVEL_FIGURE}<k>; or a table {{ column, stat, from, to }} over the frames)")
         return None
     if not isinstance(raw, dict):
         err.add(where, f"must be a figure name or a table {{ column, stat }} (got {_show(raw)})")
