@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from queuelab.core.engine import AppliedChange
 from queuelab.core.metrics import FRAME_COLUMNS, MetricsFrame
 from queuelab.core.reference import (
@@ -286,3 +288,46 @@ def segment_theory(scenario: Scenario) -> SegmentTheory:
         f"Erlang C (M/M/c, c = {pred.servers})", None, rho=pred.rho, p_wait=pred.p_wait,
         p_block=0.0, admitted_rate=pred.arrival_rate, lq=pred.lq, wq=pred.wq, w=pred.w,
         l=pred.l, stable=pred.stable)
+
+
+# --------------------------------------------------------------------------- running means
+
+RUNNING = ("run_lq", "run_utilization", "run_wq")
+"""The running means the plots draw beside the raw frames, each the mean since a segment's
+measured start up to every later frame: the tasks waiting, the utilization, the mean wait."""
+
+
+def running_means(columns: Columns, start: float) -> tuple[Any, dict[str, Any]]:
+    """(t, {name: values}) for the frames after the first boundary at or after `start`: each
+    value the mean from there to that frame (RUNNING), from the running totals. Cumulative
+    rather than exponentially weighted on purpose: a theory line is a steady-state mean, and
+    the mean since the change is what converges to it (its noise shrinks as 1/√T, and it
+    restarts at each change), where an EWMA keeps the noise of its fixed time constant and
+    drags the last segment into the next. The waiting count is L less the busy workers and
+    the mean retrying count (the frames' snapshots), or, for an engine that keeps no time in
+    system, the mean of the frames' waiting snapshots."""
+    t = np.asarray(columns["t"], dtype=np.float64)
+    i0 = int(np.searchsorted(t, start, side="left")) if start > 0 else -1
+    rows = slice(i0 + 1, None)
+    ts = t[rows]
+    if ts.size == 0:
+        return ts, {name: ts for name in RUNNING}
+
+    def since(name: str) -> Any:
+        col = np.asarray(columns[name], dtype=np.float64)
+        return col[rows] - (col[i0] if i0 >= 0 else 0.0)
+
+    def snapshots(name: str) -> Any:
+        col = np.asarray(columns[name], dtype=np.float64)[rows]
+        return np.cumsum(col) / np.arange(1, col.size + 1)
+
+    span = ts - (t[i0] if i0 >= 0 else 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lq = (since("system_area") - since("busy_area")) / span - snapshots("retrying")
+        if not np.isfinite(lq).any():
+            lq = snapshots("depth")
+        starts = since("first_starts")
+        wq = np.where(starts > 0, since("wait_sum") / starts, np.nan)
+        worker = since("worker_area")
+        util = np.where(worker > 0, since("busy_area") / worker, np.nan)
+    return ts, {"run_lq": lq, "run_utilization": util, "run_wq": wq}

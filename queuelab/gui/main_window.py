@@ -40,6 +40,7 @@ from queuelab.core.engine import RunState
 from queuelab.core.handler_trust import TRUSTED_ENV, handler_module, is_trusted, trusted_modules
 from queuelab.core.queue_names import queue_name, with_queue_name
 from queuelab.core.scenario import Scenario
+from queuelab.core.segments import segment_theory, segments
 from queuelab.core.urls import redact_url
 from queuelab.core.validation import ParamChange, ScenarioError
 from queuelab.gui import files, help_links, hockey_view, keda_files, lesson_pane, welcome
@@ -327,6 +328,14 @@ class MainWindow(QMainWindow):
         r.addSeparator()
         self._action(r, "Wait against &utilization (hockey stick)…",
                      lambda _=False: hockey_view.show_hockey(self))
+
+        v = bar.addMenu("&View")
+        self.running_action = self._action(v, "&Running means since the last change",
+                                           self.plots.set_running_mean)
+        self.running_action.setCheckable(True)
+        self.running_action.setToolTip(
+            "Beside the raw frames: the mean waiting count, utilization and mean wait since "
+            "the current segment's warm-up, the curves a theory line is read against")
 
         h = bar.addMenu("&Help")
         self._action(h, "&What am I looking at?", self.show_welcome)
@@ -839,17 +848,20 @@ class MainWindow(QMainWindow):
         queue (λ ≥ cμ) the line it grows along from where it is now."""
         engine = self.runner.engine
         pred = None if engine is None else engine.reference()  # None on a shared queue
+        # the knobs in force, Erlang C or M/M/c/K (a timeline's next change is a new segment)
+        theory = None if engine is None or engine.shared else segment_theory(engine.scenario)
         self._growth = None
-        if pred is None:
+        if theory is None or theory.model is None:
             self._reference = (math.nan, math.nan, math.nan)
         else:
-            self._reference = (pred.lq, pred.rho, pred.wq)
+            self._reference = (theory.lq, theory.rho, theory.wq)
+        if pred is not None:
             capacity = pred.servers * pred.service_rate
             if not pred.stable and engine is not None and pred.arrival_rate > capacity:
                 depth = self.history.last("depth", 1)
                 self._growth = Growth(engine.now, float(depth[0]) if depth.size else 0.0,
                                       pred.arrival_rate - capacity, capacity)
-        self.plots.set_reference_shown(pred is not None)
+        self.plots.set_reference_shown(theory is not None and theory.model is not None)
 
     # -- periodic refresh -----------------------------------------------------------------------
 
@@ -879,6 +891,9 @@ class MainWindow(QMainWindow):
                 if shared:
                     self.status(f"This queue is shared: {shared}", 15000)
             self._sync_markers(engine)
+            if self.plots.running_shown:
+                self.plots.set_running_since(
+                    segments(engine.changes, engine.now, engine.scenario)[-1].measured_from)
             tab = self.tabs.currentIndex()
             if self._is_due("workers", WORKERS_EVERY if tab == TAB_WORKERS else 1.0, now):
                 ws = engine.workers()  # the count on the tab stays true when it is hidden
@@ -914,6 +929,8 @@ class MainWindow(QMainWindow):
         for change in changes[n:]:
             self.plots.add_marker(change)
             self._last_marked = change
+        if len(changes) > n:  # (a timeline's change too): the theory lines follow the knobs
+            self._update_reference()
         self._marked = len(changes)
 
     def _update_rate(self, engine: Engine, now: float) -> None:

@@ -149,13 +149,14 @@ class Series:
     smooth: bool = False  # a rate or share: averaged over the smoothing window when it is on
     band: bool = False  # a 0/1 state drawn as a shaded band the plot's full height
     unless_same_as: str = ""  # drawn (and listed) only where it differs from this column
+    bold: bool = False  # two pixels wide: the one steady curve a theory line is read against
 
 
 def pen_for(s: Series, color: Any = None) -> Any:
     """A one-pixel cosmetic pen: wider lines cost Qt's raster engine three times as much.
     `color` replaces the series' own (the plots adapt it to a dark background)."""
     style = Qt.PenStyle.DashLine if s.dashed else Qt.PenStyle.SolidLine
-    return pg.mkPen(s.color if color is None else color, width=1, style=style)
+    return pg.mkPen(s.color if color is None else color, width=2 if s.bold else 1, style=style)
 
 
 class FastCurve(pg.PlotCurveItem):

@@ -27,6 +27,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from queuelab.core.segments import RUNNING, running_means
 from queuelab.gui.plot_items import (
     EMPTY,
     FastCurve,
@@ -98,11 +99,16 @@ class PlotSpec:
     right_counts: bool = False
 
 
+RUNNING_COLOR = "#6a1b9a"
+"""The running means (`core.segments.running_means`): one color on every plot, drawn two
+pixels wide, beside the dashed grey theory line they are to be compared with."""
+
 MAIN_PLOTS: tuple[PlotSpec, ...] = (
     PlotSpec("queue", "queue (tasks)", (
         Series("depth", "waiting", "#1f77b4"),
         Series("retrying", "waiting to retry", "#ff7f0e"),
         Series("in_flight", "in flight", "#008b8b"),
+        Series("run_lq", "waiting, running mean", RUNNING_COLOR, has_gaps=True, bold=True),
         Series("ref_lq", "theory Lq", "#444444", dashed=True, has_gaps=True),
     ), counts=True),
     PlotSpec("throughput", "rate (tasks/s)", (
@@ -121,6 +127,8 @@ MAIN_PLOTS: tuple[PlotSpec, ...] = (
     ), right_counts=True),
     PlotSpec("utilization", "utilization (%)", (
         Series("utilization", "utilization", "#1f77b4", factor=100.0, smooth=True),
+        Series("run_utilization", "running mean", RUNNING_COLOR, factor=100.0, has_gaps=True,
+               bold=True),
         Series("ref_rho", "theory ρ", "#444444", factor=100.0, dashed=True, has_gaps=True),
     ), y_cap=100.0, right_label="workers", right_series=(
         Series("workers", "workers", "#ff7f0e", step=True),
@@ -131,6 +139,7 @@ WAIT_PLOT = PlotSpec("waits", "wait in queue (s)", (  # p99 first: p50 is drawn 
     Series("wait_p99", "p99", "#d62728", has_gaps=True),
     Series("wait_p95", "p95", "#ff7f0e", has_gaps=True),
     Series("wait_p50", "p50", "#2ca02c", has_gaps=True),
+    Series("run_wq", "mean, running", RUNNING_COLOR, has_gaps=True, bold=True),
     Series("ref_wq", "theory mean Wq", "#444444", dashed=True, has_gaps=True),
 ))
 
@@ -208,6 +217,7 @@ class _Plot:
         # the legend takes the title's row: above the data, never over it
         self.legend = LegendRow(plot)
         self._legend_has_reference = True
+        self._legend_has_running = False
         self._legend_has_band = False
         self._same: frozenset[str] = frozenset()  # `unless_same_as` curves not drawn now
         self.band: _Line | None = None
@@ -296,7 +306,8 @@ class _Plot:
             return
         entries = [(line.series, c.series(line.series.color)) for line in self.curves
                    if (self._legend_has_reference or not line.series.column.startswith("ref_"))
-                   and line.series.column not in self._same]
+                   and line.series.column not in self._same
+                   and (self._legend_has_running or not line.series.column.startswith("run_"))]
         if self.band is not None and self._legend_has_band:
             entries.insert(0, (self.band.series, c.series(self.band.series.color)))
         entries += self.overlays
@@ -336,7 +347,8 @@ class _Plot:
             self.plot.setLabel("left", self.spec.label + (f", {text} mean" if text else ""))
 
     def set_data(self, x: NDArray[np.float64], columns: dict[str, NDArray[np.float64]],
-                 reference_shown: bool, smooth_rows: int = 1) -> None:
+                 reference_shown: bool, smooth_rows: int = 1, running_shown: bool = False
+                 ) -> None:
         tops = {id(self.plot.getViewBox()): 0.0}
         if self.right is not None:
             tops[id(self.right)] = 0.0
@@ -349,7 +361,8 @@ class _Plot:
         for c in self.curves:
             s = c.series
             vb = c.item.getViewBox()
-            if (s.column.startswith("ref_") and not reference_shown) or s.column in same:
+            if (s.column.startswith("ref_") and not reference_shown) or s.column in same or (
+                    s.column.startswith("run_") and not running_shown):
                 c.item.show_data(EMPTY, EMPTY)
                 continue
             y = columns[s.column]
@@ -478,6 +491,12 @@ class _Plot:
         if self._tops.get(id(vb)) != nice:
             self._tops[id(vb)] = nice
             vb.setYRange(0.0, nice, padding=0)
+
+    def show_running_in_legend(self, shown: bool) -> None:
+        """List the running means in the legend only when they are drawn."""
+        if shown != self._legend_has_running:
+            self._legend_has_running = shown
+            self._show_legend()
 
     def show_reference_in_legend(self, shown: bool) -> None:
         """List the theory lines in the legend only when they are drawn."""
@@ -648,6 +667,10 @@ class PlotPanel(QWidget):
         self.smoothing = 0.0  # seconds over which rates and percentages are averaged; 0 = off
         self.follow = True
         self.reference_shown = False
+        # running means since `running_since` (the current segment's measured start), drawn
+        # beside the raw frames so that a theory line has something steady to meet
+        self.running_shown = False
+        self.running_since = 0.0
         self.redraws = 0
         self._dirty = False
         self._setting_range = False
@@ -751,6 +774,19 @@ class PlotPanel(QWidget):
         self._x_end = None
         self._dirty = True
         self.follow_changed.emit(follow)
+
+    def set_running_mean(self, shown: bool) -> None:
+        """Draw (or not) the running means since the segment's start on every plot."""
+        self.running_shown = shown
+        for p in self.plots.values():
+            p.show_running_in_legend(shown)
+        self._dirty = True
+
+    def set_running_since(self, t: float) -> None:
+        """Where the running means start: the current segment's measured start."""
+        if t != self.running_since:
+            self.running_since = t
+            self._dirty = True
 
     def set_reference_shown(self, shown: bool) -> None:
         self.reference_shown = shown
@@ -889,7 +925,7 @@ class PlotPanel(QWidget):
         for p in self.plots.values():
             if p.plot.getViewWidget() is not None and p.plot.getViewWidget().isVisible():
                 # a hidden tab waits its turn
-                p.set_data(x, columns, self.reference_shown, rows)
+                p.set_data(x, columns, self.reference_shown, rows, self.running_shown)
         if self.follow and (x.size or self._x_end is None):
             self._setting_range = True
             try:
@@ -925,12 +961,29 @@ class PlotPanel(QWidget):
 
     def _columns(self) -> dict[str, NDArray[np.float64]]:
         """The rows to draw: the rolling window's, the part of the run panned or zoomed to,
-        or the whole run folded (exact until it holds more frames than it has rows)."""
+        or the whole run folded (exact until it holds more frames than it has rows), and
+        the running means when they are shown."""
         names = {"t", "throughput", "retry_rate", "dead_letters"}  # + what backs a share
         for p in self.plots.values():
-            names |= {c.series.column for c in p.curves}
+            names |= {c.series.column for c in p.curves if c.series.column not in RUNNING}
             if p.band is not None:
                 names.add(p.band.series.column)
+        columns = self._history_columns(names)
+        if self.running_shown:
+            columns.update(self._running(columns["t"]))
+        return columns
+
+    def _running(self, x: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
+        """The running means at the rows drawn (`core.segments.running_means`, over history
+        reaching back to their start; interpolated where the drawn rows are folded ones)."""
+        since = self.running_since
+        t, means = running_means(self.history.reaching(since), since)
+        if t.size == 0:
+            return {name: np.full(x.shape, np.nan) for name in RUNNING}
+        return {name: np.interp(x, t, y, left=np.nan, right=np.nan)
+                for name, y in means.items()}
+
+    def _history_columns(self, names: set[str]) -> dict[str, NDArray[np.float64]]:
         h = self.history
         if self.follow and self.span is not None:
             interval = _interval(h)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from queuelab.core.engine import AppliedChange
@@ -16,6 +17,7 @@ from queuelab.core.segments import (
     WARMUP_RELAXATIONS,
     columns_of,
     measure,
+    running_means,
     scenario_at,
     segment_theory,
     segment_warmup,
@@ -137,3 +139,24 @@ def test_the_segment_after_a_change_lands_on_the_new_knobs_erlang_c() -> None:
     assert whole is not None
     for wq in (th.wq, erlang_c(3.2, 1.0, 4).wq):  # the mix is more than the segment's
         assert abs(whole.wq - wq) > 2 * seg.wq_ci95, (whole.wq, wq)  # interval from either
+
+
+def test_running_means_end_where_the_window_measures() -> None:
+    """Each running mean at a frame is the window from the start to that frame: the last
+    one is `measure`'s figure, and the rows before the start have none."""
+    engine = SimEngine(mmc(duration=2_000.0))
+    engine.run()
+    cols = columns_of(engine.take_frames())
+    t, means = running_means(cols, 500.0)
+    assert t[0] == 501.0 and t[-1] == 2_000.0  # from the first boundary after the start
+    win = measure(cols, 500.0)
+    assert win is not None
+    assert means["run_wq"][-1] == pytest.approx(win.wq)
+    assert means["run_utilization"][-1] == pytest.approx(win.utilization)
+    assert means["run_lq"][-1] == pytest.approx(win.lq)
+    middle = measure(cols, 500.0, 1_200.0)
+    assert middle is not None
+    assert means["run_wq"][1_200 - 501] == pytest.approx(middle.wq)
+    # the mean since the start settles: its last quarter moves far less than its first
+    wq = means["run_wq"]
+    assert np.ptp(wq[-375:]) < np.ptp(wq[:375]) / 3

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from queuelab.core.engine import RunState
 from queuelab.core.theory import erlang_c, mmck
 from queuelab.core.timeline import TimelineEntry
-from queuelab.gui.main_window import TAB_THEORY, MainWindow
+from queuelab.gui.main_window import TAB_THEORY, TAB_WAITS, MainWindow
 
 from .helpers import scenario, wait_until
 
@@ -24,6 +25,7 @@ async def _run(w: MainWindow) -> None:
     assert w.runner.engine is not None
     await wait_until(lambda: w.runner.engine.state == RunState.FINISHED)  # type: ignore[union-attr]
     w.refresh()
+    w.theory.refresh(w.runner.engine, w.history)  # (the tab refreshes at its own pace)
 
 
 async def test_after_a_timeline_change_the_tab_measures_the_segment(window: MainWindow) -> None:
@@ -72,3 +74,40 @@ async def test_a_bounded_queue_after_a_change_is_held_to_mmck(window: MainWindow
     assert win.admitted_rate == pytest.approx(want.admitted_rate, rel=0.03)
     assert win.l == pytest.approx(want.l, rel=0.05)
     assert "M/M/c/K with λ = 2.5/s offered" in pane.headline.text()
+
+
+async def test_the_running_means_meet_the_theory_lines(window: MainWindow) -> None:
+    """View ▸ Running means: each plot with a theory line draws the mean since the segment's
+    start beside its raw frames; on a steady M/M/c run the mean wait ends where the Theory
+    tab's measured Wq is, near Erlang C's dashed line."""
+    w = window
+    w.set_scenario(scenario(run={"duration": 3_600.0, "warmup": 120.0},
+                            arrivals={"process": "poisson", "rate": 3.2},
+                            service={"distribution": "exponential", "mean": 1.0},
+                            pool={"strategy": "fixed", "workers": 4}), None)
+    assert not w.plots.running_shown
+    w.running_action.trigger()
+    assert w.running_action.isChecked() and w.plots.running_shown
+    await _run(w)
+    w.tabs.setCurrentIndex(TAB_WAITS)
+    w.plots.set_window(None)  # the whole run
+    w.plots.redraw(force=True)
+    curves = {c.series.column: c.item for p in w.plots.plots.values() for c in p.curves}
+    x, y = curves["run_wq"].getData()
+    assert x is not None and y is not None
+    assert x[np.isfinite(y)][0] > 120.0  # nothing during the warm-up
+    win = w.theory.measured
+    assert win is not None
+    assert y[-1] == pytest.approx(win.wq, rel=1e-3)  # (the drawn rows are decimated: the
+    # last is of the last few frames, over which the mean of an hour barely moves)
+    assert abs(y[-1] - erlang_c(3.2, 1.0, 4).wq) <= 2 * win.wq_ci95
+    _, ref = curves["ref_wq"].getData()
+    assert ref is not None and np.nanmax(ref) == pytest.approx(erlang_c(3.2, 1.0, 4).wq)
+    _, util = curves["run_utilization"].getData()  # on the stacked plots, in percent
+    assert util is not None and util[-1] == pytest.approx(win.utilization * 100, rel=1e-3)
+    legend = w.plots.wait_plot.legend.names
+    assert "mean, running" in legend and "theory mean Wq" in legend
+    w.running_action.trigger()  # off: the curves go, and their legend entries
+    w.plots.redraw(force=True)
+    assert curves["run_wq"].getData()[0] is None or curves["run_wq"].getData()[0].size == 0
+    assert "mean, running" not in w.plots.wait_plot.legend.names
