@@ -98,10 +98,38 @@ class Verdict(NamedTuple):
     why: GiveUp | None = None
 
 
-class Callers:
-    """The callers' policy: their timeout, their retries and the retry budget."""
+class CallerTally:
+    """What the callers did so far, counted the same way by both engines (frames, summary)."""
 
-    __slots__ = ("budget", "drop_expired", "retries", "timeout")
+    __slots__ = ("denied", "gave_up", "retries", "timeouts", "wasted_done", "wasted_work")
+
+    def __init__(self) -> None:
+        self.timeouts = 0  # tasks abandoned by their caller while waiting
+        self.retries = 0  # retries sent (each a new task, counted in `created`)
+        self.gave_up = 0  # callers that timed out and sent nothing more …
+        self.denied = 0  # … of them for want of a retry-budget token
+        self.wasted_done = 0  # successes of tasks whose caller had gone (not goodput)
+        self.wasted_work = 0.0  # worker-seconds of attempts at such tasks
+
+    def wasted(self, service: float, ok: bool) -> None:
+        """An attempt at a task whose caller had gone ended."""
+        self.wasted_work += service
+        if ok:
+            self.wasted_done += 1
+
+    def figures(self, abandoned: int) -> dict[str, float | int]:
+        """The run summary's figures; `abandoned` is the books' (dropped unserved)."""
+        return {"client_timeouts": self.timeouts, "client_retries": self.retries,
+                "gave_up": self.gave_up, "budget_denied": self.denied,
+                "abandoned": abandoned, "wasted_done": self.wasted_done,
+                "wasted_work": round(self.wasted_work, 6)}
+
+
+class Callers:
+    """The callers' policy: their timeout, their retries and the retry budget; `tally`
+    counts what they did."""
+
+    __slots__ = ("budget", "drop_expired", "retries", "tally", "timeout")
 
     def __init__(self, timeout: float = 0.0, retries: int = 0, retry_budget: float = 0.0,
                  drop_expired: bool = False) -> None:
@@ -109,6 +137,7 @@ class Callers:
         self.retries = 0
         self.drop_expired = False
         self.budget = RetryBudget(retry_budget)
+        self.tally = CallerTally()
         self._apply(timeout=timeout, retries=retries, drop_expired=drop_expired)
 
     def _apply(self, *, timeout: object, retries: object, drop_expired: object) -> None:
@@ -123,10 +152,16 @@ class Callers:
 
     def abandon(self, tries: int, fresh: int, u: float, backoff: RetryPolicy) -> Verdict:
         """The caller of a task that was its request's `tries`-th retry (0: the first send)
-        timed out, after `fresh` fresh arrivals in the run; `u` is its `clients` draw."""
+        timed out, after `fresh` fresh arrivals in the run; `u` is its `clients` draw.
+        Counted in the tally (the retry itself once it is sent)."""
+        tally = self.tally
+        tally.timeouts += 1
         if tries >= self.retries:
+            tally.gave_up += 1
             return Verdict(None, GiveUp.RETRIES_SPENT)
         if not self.budget.withdraw(fresh):
+            tally.gave_up += 1
+            tally.denied += 1
             return Verdict(None, GiveUp.NO_TOKEN)
         return Verdict(backoff.delay(tries + 1, u))
 

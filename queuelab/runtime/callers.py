@@ -16,7 +16,7 @@ import heapq
 import itertools
 from collections.abc import Awaitable, Callable
 
-from queuelab.core.clients import Callers, GiveUp
+from queuelab.core.clients import Callers
 from queuelab.core.models import LoadModels
 from queuelab.core.policies import RetryPolicy
 from queuelab.core.scenario import Scenario
@@ -48,9 +48,7 @@ class CallerDesk:
         self._seq = itertools.count()
         self._pulse = Pulse()
         self._stopped = False
-        self.timeouts = self.retries = self.gave_up = self.denied = 0
-        self.wasted_done = 0  # successes of tasks whose caller had gone (not goodput)
-        self.wasted_work = 0.0  # worker-seconds of attempts at such tasks
+        self.tally = self.callers.tally  # what the callers did: the frames' and summary's
 
     def configure(self, s: Scenario, fresh: int) -> None:
         """`clients.*` changed while running (`Route.CLIENTS`)."""
@@ -85,9 +83,8 @@ class CallerDesk:
     def finished(self, task_id: str, service: float, ok: bool) -> None:
         """An attempt ended: wasted work if the caller had gone."""
         if self._gone and task_id in self._gone:
-            self.wasted_work += service
+            self.tally.wasted(service, ok)
             if ok:
-                self.wasted_done += 1
                 self._gone.discard(task_id)
 
     def left(self, task_id: str) -> None:
@@ -96,11 +93,7 @@ class CallerDesk:
 
     def figures(self, abandoned: int) -> dict[str, float | int]:
         """The whole-run counts for the summary (nothing when callers never timed out)."""
-        if not self.ever:
-            return {}
-        return {"client_timeouts": self.timeouts, "client_retries": self.retries,
-                "gave_up": self.gave_up, "budget_denied": self.denied, "abandoned": abandoned,
-                "wasted_done": self.wasted_done, "wasted_work": round(self.wasted_work, 6)}
+        return self.tally.figures(abandoned) if self.ever else {}
 
     # -- the helper task ---------------------------------------------------------------------
 
@@ -132,9 +125,9 @@ class CallerDesk:
                     self._expire(subject, now, fresh(), retry())
                 else:
                     priority, poison, tries = subject
-                    self.retries += 1  # counted first: the task is created inside the call
+                    self.tally.retries += 1  # counted first: the task is created in the call
                     if not await resend(priority, poison, tries):
-                        self.retries -= 1
+                        self.tally.retries -= 1
 
     def _expire(self, task_id: str, now: float, fresh: int, retry: RetryPolicy) -> None:
         request = self._waiting.pop(task_id, None)
@@ -142,12 +135,8 @@ class CallerDesk:
             return  # it started in time
         tries, priority, poison = request
         self._gone.add(task_id)
-        self.timeouts += 1
         u = self._models.client_jitter()  # drawn for every abandoned task, retried or not
         verdict = self.callers.abandon(tries, fresh, u, retry)
         if verdict.backoff is None:
-            self.gave_up += 1
-            if verdict.why is GiveUp.NO_TOKEN:
-                self.denied += 1
-            return
+            return  # it gives up
         self._push(now + verdict.backoff, (priority, poison, tries + 1))

@@ -412,7 +412,7 @@ class LiveEngine:
             if isinstance(self._pool, SemaphorePool):
                 self._pool.wake()
         elif r is Route.CLIENTS:
-            ctx.callers.configure(s, ctx.ledger.created - ctx.callers.retries)
+            ctx.callers.configure(s, ctx.ledger.created - ctx.callers.tally.retries)
         elif r is Route.DURATION:
             if self._t_end is None:
                 self._end = s.run.duration if self._duration_override is None else self._end
@@ -503,7 +503,7 @@ class LiveEngine:
             helpers.append(loop.create_task(self._driver.run()))
             desk = ctx.callers  # the callers retry through the driver
             helpers.append(loop.create_task(desk.run(
-                self._driver.resend, lambda: ctx.ledger.created - desk.retries,
+                self._driver.resend, lambda: ctx.ledger.created - desk.tally.retries,
                 lambda: ctx.retry)))
         if s.pool.strategy == "dynamic" and isinstance(pool, WorkerPool):
             self._scaling = Autoscaling(ctx, pool, autoscaler_for(s),
@@ -556,8 +556,9 @@ class LiveEngine:
             dead_letters=b.dead_lettered, created=b.created, done=b.done,
             breaker_open=ctx.breaker_open(now), carried_over=b.carried_over,
             by_others=b.by_others, rejected=b.rejected, abandoned=b.abandoned,
-            good=b.done - desk.wasted_done, client_timeouts=desk.timeouts,
-            client_retries=desk.retries, gave_up=desk.gave_up, wasted_work=desk.wasted_work))
+            good=b.done - desk.tally.wasted_done, client_timeouts=desk.tally.timeouts,
+            client_retries=desk.tally.retries, gave_up=desk.tally.gave_up,
+            wasted_work=desk.tally.wasted_work))
 
     def _start_audit(self, now: float) -> None:
         """Audit in the background: a backend slow to count must not delay the next frame.

@@ -29,7 +29,6 @@ from heapq import heappop, heappush, heapreplace
 from typing import Any, Final
 
 from queuelab.core.changes import ChangeLog, Route, route
-from queuelab.core.clients import GiveUp
 from queuelab.core.engine import (
     AppliedChange,
     FoundTasks,
@@ -183,9 +182,6 @@ class SimEngine(Referable):
         self._clients = self._callers.active
         self._abandoned = 0  # books: tasks whose caller gave up, dropped unserved
         self._gone: set[int] = set()  # numbers of tasks in the run whose caller gave up
-        self._client_timeouts = self._client_retries = self._gave_up = self._denied = 0
-        self._wasted_done = 0  # successes of tasks whose caller had gone (not goodput)
-        self._wasted_work = 0.0  # worker-seconds of attempts at such tasks
 
         # The pool.
         self._workers: dict[int, SimWorker] = {}
@@ -485,12 +481,7 @@ class SimEngine(Referable):
 
     def _client_figures(self) -> dict[str, float | int]:
         """The callers' whole-run counts for the summary (`[clients]`; nothing without it)."""
-        if not self._clients:
-            return {}
-        return {"client_timeouts": self._client_timeouts, "client_retries": self._client_retries,
-                "gave_up": self._gave_up, "budget_denied": self._denied,
-                "abandoned": self._abandoned, "wasted_done": self._wasted_done,
-                "wasted_work": round(self._wasted_work, 6)}
+        return self._callers.tally.figures(self._abandoned) if self._clients else {}
 
     def reference(self) -> MMcPrediction | None:
         """Erlang C's prediction when the scenario is M/M/c, else None."""
@@ -683,7 +674,8 @@ class SimEngine(Referable):
         # A poison fraction of 0 or a single level uses no per-task draw: the loop takes them
         # all at its end instead (`skip`), one per task as ever; nothing else draws them.
         any_poison, any_levels = p_poison > 0.0, mix is not None
-        created_before = self._created - self._client_retries  # fresh arrivals draw, retries not
+        # fresh arrivals draw a level and a poison, the callers' retries do not
+        created_before = self._created - self._callers.tally.retries
         na = self._next_arrival
         # The counters the hot paths touch live in locals; they are written back to the
         # engine before any method runs and read again after it. The sums are carried, not
@@ -850,7 +842,7 @@ class SimEngine(Referable):
         self._created, self._busy, self._waiting, self._done = created, busy, waiting, done
         self._next_arrival = na
         self._m_service, self._m_busy_started = service_sum, busy_sum
-        fresh = created - self._client_retries - created_before
+        fresh = created - self._callers.tally.retries - created_before
         self._m_in_out, self._m_sojourn = in_out, sojourn
         if not any_poison:
             skip(poisons, fresh)
@@ -920,9 +912,8 @@ class SimEngine(Referable):
         if not ok:
             self._m_failed += 1
         if self._gone and task[NUMBER] in self._gone:  # its caller had gone: wasted work
-            self._wasted_work += w.duration
+            self._callers.tally.wasted(w.duration, ok)
             if ok:
-                self._wasted_done += 1
                 self._gone.discard(task[NUMBER])
         breaker = self._breaker
         w.task = None
@@ -993,7 +984,7 @@ class SimEngine(Referable):
 
     def _fresh(self) -> int:
         """Arrivals from the arrival process so far (client retries are the rest)."""
-        return self._created - self._client_retries
+        return self._created - self._callers.tally.retries
 
     def _expire(self, task: SimTask) -> None:
         """A caller's timeout: if its task has not started, the caller abandons it and
@@ -1001,22 +992,18 @@ class SimEngine(Referable):
         if task[FIRST_START] >= 0.0:
             return  # it started in time
         self._gone.add(task[NUMBER])
-        self._client_timeouts += 1
         u = self._models.client_jitter()  # drawn for every abandoned task, retried or not
         tries = task[TRIES] if len(task) > TRIES else 0
         verdict = self._callers.abandon(tries, self._fresh(), u, self._retry)
         if verdict.backoff is None:
-            self._gave_up += 1
-            if verdict.why is GiveUp.NO_TOKEN:
-                self._denied += 1
-            return
+            return  # it gives up
         self._push(self.now + verdict.backoff, _RESEND, (tries + 1, task[PRIORITY], task[POISON]))
 
     def _resend(self, request: tuple[int, int, bool]) -> None:
         """A caller's retry arrives: a new task of the same request, placed as any arrival."""
         tries, priority, poison = request
         self._created += 1
-        self._client_retries += 1
+        self._callers.tally.retries += 1  # created, but it draws nothing (the same request)
         # a retry's record carries its request's retry count as an eighth field
         self._place([self._created, priority, self.now, poison, 0, -1.0, None, tries], self.now)
 
@@ -1080,6 +1067,7 @@ class SimEngine(Referable):
         self._tally(t)
         recorder = self.recorder
         breaker = self._breaker
+        tally = self._callers.tally
         frame = recorder.close_frame(
             t,
             depth=self._waiting,
@@ -1090,11 +1078,11 @@ class SimEngine(Referable):
             done=self._done,
             rejected=self._rejected,
             abandoned=self._abandoned,
-            good=self._done - self._wasted_done,
-            client_timeouts=self._client_timeouts,
-            client_retries=self._client_retries,
-            gave_up=self._gave_up,
-            wasted_work=self._wasted_work,
+            good=self._done - tally.wasted_done,
+            client_timeouts=tally.timeouts,
+            client_retries=tally.retries,
+            gave_up=tally.gave_up,
+            wasted_work=tally.wasted_work,
             breaker_open=breaker is not None and breaker.state(t) != "closed",
         )
         self._frames.append(frame)
