@@ -198,7 +198,7 @@ async def lesson_moment(window: object, args: argparse.Namespace) -> list[Path]:
     pane.run_step()
     engine = window.runner.engine  # type: ignore[attr-defined]
     if args.until < engine_duration:
-        window.set_speed(200.0)  # type: ignore[attr-defined]  # paced: it stops close to until
+        window.set_speed(60.0)  # type: ignore[attr-defined]  # paced: it stops close to until
         while engine.now < args.until and engine.state == RunState.RUNNING:
             await asyncio.sleep(0.005)
         window.toggle_run()  # type: ignore[attr-defined]  # paused at the moment shown

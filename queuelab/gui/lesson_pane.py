@@ -73,6 +73,7 @@ class LessonPane(QWidget):
         self.results: dict[int, list[CheckResult]] = {}  # step index -> its last run's checks
         self._awaiting: int | None = None  # the step whose run is going on
         self.dock: QDockWidget | None = None  # the dock holding the pane (`install`)
+        self._state: RunState | None = None  # the run's state last reported
 
         self.title = QLabel()
         self.title.setWordWrap(True)
@@ -243,6 +244,14 @@ class LessonPane(QWidget):
         self.run_button.setText("Running…")
 
     def _on_state(self, state: RunState | None) -> None:
+        before, self._state = self._state, state
+        step = self.step
+        if (self._awaiting is None and state == RunState.RUNNING
+                and before in (None, RunState.IDLE) and step is not None and step.run):
+            self._awaiting = self.index  # started from the toolbar: checked all the same
+            self.results.pop(self.index, None)
+            self._show_results()
+            self.run_button.setEnabled(False)
         if self._awaiting is None:
             return
         if state in (RunState.RUNNING, RunState.PAUSED):

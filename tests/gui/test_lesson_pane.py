@@ -75,6 +75,14 @@ async def test_a_lesson_from_the_menu_predicts_runs_and_checks(window: MainWindo
     pane.back_button.click()  # back: the first step's results are still shown
     assert pane.index == 0 and "Checks: 4 of 4 passed" in pane.checks.text()
 
+    # a run started from the toolbar instead of the pane is checked too
+    pane.show_step(2)
+    assert w.scenario.clients.retry_budget == 0.1 and 2 not in pane.results
+    w.set_speed(None)
+    w.controls.run_action.trigger()
+    await wait_until(lambda: 2 in pane.results, 60.0, "the third step's checks")
+    assert all(r.passed for r in pane.results[2])
+
 
 @pytest.mark.asyncio
 async def test_a_check_that_fails_is_shown_failed_with_its_number(
