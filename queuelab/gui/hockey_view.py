@@ -8,7 +8,9 @@ It draws Erlang C's wait for one pooled M/M/c queue and for c separate M/M/1 que
 (`core.hockey`), the current operating point (the run's measured mean wait with its batch-
 means interval, or the theory's value before a run), and on request a quick sweep of the
 arrival rate (`tuning.hockey`) off the GUI thread, each point with its 95 % interval over
-the seeds. The y axis stops at 9 mean services so the rise stays readable; the chart says so.
+the seeds; with the separate queues shown, the same sweep of one of them (λ/c, one worker:
+by symmetry each queue's wait) gives their measured points, drawn as squares. A bounded
+queue (`max_length`) gets M/M/c/K's curves (`core.hockey`). The y axis stops at 9 mean services so the rise stays readable; the chart says so.
 """
 
 from __future__ import annotations
@@ -38,7 +40,13 @@ from queuelab.gui.engines import MONITOR
 from queuelab.gui.plot_style import PlotColors
 from queuelab.tuning import LocalPool, iter_points, run_sweep
 from queuelab.tuning.estimate import LONG, describe, runs_of, seconds_per_run, sweep_seconds
-from queuelab.tuning.hockey import REPLICATIONS, MeasuredPoint, hockey_sweep, measured_points
+from queuelab.tuning.hockey import (
+    REPLICATIONS,
+    MeasuredPoint,
+    hockey_sweep,
+    measured_points,
+    separate_sweep,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,6 +57,7 @@ if TYPE_CHECKING:
     from queuelab.tuning.stats import PointStats
 
 POOLED, SEPARATE, MEASURED, NOW = "#1565c0", "#e65100", "#2e7d32", "#7b1fa2"
+POOLED_KIND, SEPARATE_KIND = "pooled", "separate"  # which sweep a point came from
 REFRESH_MS = 1000  # the operating point follows the run at this pace while shown
 CAP_ROOM = 1.08  # headroom above the cap for the markers drawn on it
 
@@ -69,6 +78,9 @@ class HockeyDialog(QDialog):
         self.scenario: Scenario | None = None
         self.sweep: Sweep | None = None
         self.measured: list[MeasuredPoint] = []
+        # one of the c separate queues, swept beside the pooled one (`separate_sweep`)
+        self.separate_sweep: Sweep | None = None
+        self.measured_separate: list[MeasuredPoint] = []
         self.now_point: tuple[float, float, float, bool] | None = None  # ρ, Wq, ±, measured
         self.sweep_thread: ResultsThread | None = None
         self._why_none = ""
@@ -108,6 +120,8 @@ class HockeyDialog(QDialog):
         self.separate_line = pg.PlotCurveItem()
         self.bars = pg.ErrorBarItem(beam=0.012)
         self.points = pg.ScatterPlotItem(size=9)
+        self.separate_bars = pg.ErrorBarItem(beam=0.012)
+        self.separate_points = pg.ScatterPlotItem(size=9)
         self.now_bar = pg.ErrorBarItem(beam=0.02)
         self.now_marker = pg.ScatterPlotItem(size=18, symbol="star")
         self.now_line = pg.InfiniteLine(angle=90, movable=False)
@@ -115,7 +129,7 @@ class HockeyDialog(QDialog):
         self.cap_label = pg.TextItem(anchor=(0, 0))
         plot.addItem(self.now_line, ignoreBounds=True)
         for item in (self.pooled_line, self.separate_line, self.bars, self.points,
-                     self.now_bar, self.now_marker):
+                     self.separate_bars, self.separate_points, self.now_bar, self.now_marker):
             plot.addItem(item)
         plot.addItem(self.cap_label, ignoreBounds=True)
         self.legend = plot.addLegend(offset=(10, 30))
@@ -161,6 +175,7 @@ class HockeyDialog(QDialog):
             if self.sweep is not None and not self.running and _rate_aside(
                     self.sweep.scenario) != _rate_aside(scenario):
                 self.measured = []  # a sweep of another pool: its points no longer apply
+                self.measured_separate = []
             self._headline()
         self.now_point = self._operating_point()
         self.redraw()
@@ -203,6 +218,8 @@ class HockeyDialog(QDialog):
                 curve.setData([], [])
             self.points.setData([])
             _clear(self.bars)
+            self.separate_points.setData([])
+            _clear(self.separate_bars)
             self.now_marker.setData([])
             _clear(self.now_bar)
             self.now_line.hide()
@@ -215,16 +232,21 @@ class HockeyDialog(QDialog):
         pooled_pen = pg.mkPen(c.series(POOLED), width=2.5)
         # the true values: the view clips a curve where it leaves the top, so none lies flat
         self.pooled_line.setData(rho, np.asarray(h.pooled), pen=pooled_pen)
-        self.legend.addItem(self.pooled_line, f"one shared queue (M/M/{h.servers})")
+        self.legend.addItem(self.pooled_line, f"one shared queue ({h.pooled_name})")
         show_separate = self.separate_box.isChecked() and h.servers > 1
         if show_separate:
             self.separate_line.setData(rho, np.asarray(h.separate),
                                        pen=pg.mkPen(c.series(SEPARATE), width=2,
                                                     style=Qt.PenStyle.DashLine))
-            self.legend.addItem(self.separate_line, f"{h.servers} separate queues (M/M/1 each)")
+            self.legend.addItem(self.separate_line,
+                                f"{h.servers} separate queues ({h.separate_name} each)")
         else:
             self.separate_line.setData([], [])
-        self._draw_measured(cap)
+        self._draw_measured(cap, self.measured, self.points, self.bars, MEASURED,
+                            "measured (sweep, 95 % interval)")
+        self._draw_measured(cap, self.measured_separate if show_separate else [],
+                            self.separate_points, self.separate_bars, SEPARATE,
+                            "one separate queue, measured")
         self._draw_now(cap)
         self.cap_label.setColor(c.text)
         self.cap_label.setText(f"y axis capped at {cap:.3g} s (9 mean services): the waits "
@@ -236,24 +258,26 @@ class HockeyDialog(QDialog):
         plot.vb.setLimits(xMin=0.0, xMax=1.05, yMin=0.0)
         self._write_note()
 
-    def _draw_measured(self, cap: float) -> None:
-        ok = [p for p in self.measured if p.status == "ok" and p.mean_wait.n > 0]
+    def _draw_measured(self, cap: float, measured: list[MeasuredPoint],
+                       points: pg.ScatterPlotItem, bars: pg.ErrorBarItem, hue: str,
+                       name: str) -> None:
+        ok = [p for p in measured if p.status == "ok" and p.mean_wait.n > 0]
         if not ok:
-            self.points.setData([])
-            _clear(self.bars)
+            points.setData([])
+            _clear(bars)
             return
         x = np.array([p.rho for p in ok])
         y = np.array([p.mean_wait.mean for p in ok])
         hw = np.array([p.mean_wait.half_width if p.mean_wait.n > 1 else 0.0 for p in ok])
         shown = np.minimum(y, cap * CAP_ROOM)
         above = y > cap * CAP_ROOM
-        color = self.colors.series(MEASURED)
-        self.points.setData(x=x, y=shown, brush=pg.mkBrush(color), pen=pg.mkPen(color),
-                            symbol=["t1" if a else "o" for a in above])
+        color = self.colors.series(hue)
+        points.setData(x=x, y=shown, brush=pg.mkBrush(color), pen=pg.mkPen(color),
+                       symbol=["t1" if a else ("o" if hue == MEASURED else "s") for a in above])
         low = np.minimum(hw, shown)
         high = np.where(above, 0.0, np.minimum(hw, cap * CAP_ROOM - shown))
-        self.bars.setData(x=x, y=shown, top=high, bottom=low, pen=pg.mkPen(color, width=1.5))
-        self.legend.addItem(self.points, "measured (sweep, 95 % interval)")
+        bars.setData(x=x, y=shown, top=high, bottom=low, pen=pg.mkPen(color, width=1.5))
+        self.legend.addItem(points, name)
 
     def _draw_now(self, cap: float) -> None:
         point = self.now_point
@@ -282,13 +306,19 @@ class HockeyDialog(QDialog):
         self.legend.addItem(self.now_marker, self.now_text)
 
     def _write_note(self) -> None:
-        parts = ["Theory: Erlang C. Same utilization, different waits: pooling the queue "
+        h = self.stick
+        theory = (f"M/M/c/K (the queue holds at most {h.max_length} waiting; the wait is the "
+                  f"admitted tasks')" if h is not None and h.max_length else "Erlang C")
+        parts = [f"Theory: {theory}. Same utilization, different waits: pooling the queue "
                  "lets an idle worker take any waiting task."]
         ok = [p for p in self.measured if p.status == "ok"]
         if ok and self.sweep is not None:
             parts.append(f"{len(ok)} measured points, {self.sweep.replications} seeds each "
                          "(the same at every point).")
-        bad = [p for p in self.measured if p.status != "ok"]
+        if [p for p in self.measured_separate if p.status == "ok"]:
+            parts.append("The squares: one of the separate queues run alone (λ/c, one "
+                         "worker): by symmetry, each queue's wait.")
+        bad = [p for p in self.measured + self.measured_separate if p.status != "ok"]
         if bad:
             parts.append(f"Not measured at ρ = {bad[0].rho:.2f}: {bad[0].reason}.")
         self.note.setText(" ".join(parts))
@@ -305,38 +335,52 @@ class HockeyDialog(QDialog):
         else:
             self.start()
 
-    def start(self, sweep: Sweep | None = None) -> bool:
-        """Run the quick sweep (default: the window's scenario over `SWEEP_RHOS`)."""
+    def start(self, sweep: Sweep | None = None, separate: Sweep | None = None) -> bool:
+        """Run the quick sweep (default: the window's scenario over `SWEEP_RHOS`, and one of
+        the separate queues over the same utilizations when they are shown)."""
         if self.running or self.scenario is None or self.stick is None:
             return False
+        both = sweep is None and self.separate_box.isChecked() and self.stick.servers > 1
         if sweep is None:
             sweep = hockey_sweep(self.scenario, replications=self.seeds.value())
         slots = os.cpu_count() or 1
         seconds = sweep_seconds(sweep, seconds_per_run(sweep.scenario), slots)
+        if both:  # one worker at λ/c: fewer events a run, counted as many to be safe
+            seconds *= 2
         if seconds > LONG:  # the runs are as long as the scenario's: say so, as Tune does
             chosen_sweep = self.main.tune.confirm_long(sweep, seconds)
             if chosen_sweep is None:
                 return False
             seconds *= runs_of(chosen_sweep) / runs_of(sweep)
             sweep = chosen_sweep
-        self.sweep = sweep
-        self.measured = []
-        self.progress.setRange(0, runs_of(sweep) // sweep.replications)
+        if both:
+            capacity = self.stick.servers * self.stick.service_rate
+            rhos = tuple(float(v) / capacity for v in sweep.axes[0].values)
+            separate = separate_sweep(self.scenario, rhos, sweep.replications)
+        self.sweep, self.separate_sweep = sweep, separate
+        self.measured, self.measured_separate = [], []
+        points_in = runs_of(sweep) // sweep.replications
+        if separate is not None:
+            points_in += runs_of(separate) // separate.replications
+        self.progress.setRange(0, points_in)
         self.progress.setValue(0)
         self.progress.setFormat(f"%v of %m points × {sweep.replications} seeds (about "
                                 f"{describe(seconds)})")
-        chosen = sweep
+        chosen = [(POOLED_KIND, sweep)] + ([(SEPARATE_KIND, separate)] if separate else [])
 
-        def points() -> Iterator[PointStats]:
-            """Each point once its last seed is in; closing it shuts the pool down."""
+        def points() -> Iterator[tuple[str, PointStats]]:
+            """Each point once its last seed is in, the pooled sweep's first; closing it
+            shuts the pool down."""
             with LocalPool(nice=WORKER_NICE) as pool:
-                records = run_sweep(chosen, pool)
-                try:
-                    yield from iter_points(chosen, records)
-                finally:  # a cancel closes this generator: close the sweep's too, at once
-                    close = getattr(records, "close", None)
-                    if close is not None:
-                        close()
+                for kind, one in chosen:
+                    records = run_sweep(one, pool)
+                    try:
+                        for stats in iter_points(one, records):
+                            yield kind, stats
+                    finally:  # a cancel closes this generator: close the sweep's too, at once
+                        close = getattr(records, "close", None)
+                        if close is not None:
+                            close()
 
         self.sweep_thread = ResultsThread(points, self)
         self.sweep_thread.result.connect(self._point)
@@ -359,12 +403,16 @@ class HockeyDialog(QDialog):
             thread.stop()
             thread.wait(60000)
 
-    def _point(self, stats: PointStats) -> None:
+    def _point(self, item: tuple[str, PointStats]) -> None:
+        kind, stats = item
         thread = self.sweep_thread
         if self.sweep is None or (thread is not None and thread.stopping):
             return  # cancelled: what was already on its way is not drawn
-        self.measured.extend(measured_points(self.sweep, [stats]))
-        self.progress.setValue(len(self.measured))
+        if kind == SEPARATE_KIND and self.separate_sweep is not None:
+            self.measured_separate.extend(measured_points(self.separate_sweep, [stats]))
+        else:
+            self.measured.extend(measured_points(self.sweep, [stats]))
+        self.progress.setValue(len(self.measured) + len(self.measured_separate))
         self.redraw()
 
     def _done(self, error: str) -> None:

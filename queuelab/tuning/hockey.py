@@ -9,7 +9,7 @@ replications (`tuning.stats`), which is what it is compared with the theory by.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from queuelab.core.hockey import SWEEP_RHOS, sweep_rates
 from queuelab.core.reference import servers_of
@@ -46,6 +46,19 @@ def hockey_sweep(scenario: Scenario, rhos: tuple[float, ...] = SWEEP_RHOS,
     axis = axis_from(RATE_PATH, [float(f"{r:.6g}") for r in rates], "hockey.rate")
     return Sweep(scenario=scenario, axes=(axis,), name="Hockey stick",
                  replications=replications, first_seed=scenario.run.seed)
+
+
+def separate_sweep(scenario: Scenario, rhos: tuple[float, ...] = SWEEP_RHOS,
+                   replications: int = REPLICATIONS) -> Sweep:
+    """The sweep of one of the c separate queues: by symmetry each takes λ/c with one worker
+    at the same utilization, so one M/M/1 queue (the scenario's queue, one worker) swept
+    over `rhos` measures the separate-queues curve; the same seeds as `hockey_sweep`."""
+    if servers_of(scenario) is None:
+        raise ValueError("the dynamic pool changes the number of servers: no utilization "
+                         "to sweep")
+    one = replace(scenario, pool=replace(scenario.pool, strategy="single", workers=1))
+    sweep = hockey_sweep(one, rhos, replications)
+    return replace(sweep, name="Hockey stick, one of the separate queues")
 
 
 def measured_points(sweep: Sweep, stats: Iterable[PointStats]) -> list[MeasuredPoint]:

@@ -19,6 +19,7 @@ from queuelab.core.hockey import (
     sweep_rates,
 )
 from queuelab.core.scenario import Scenario
+from queuelab.core.theory import mmck
 
 
 def test_two_queues_against_one_shared() -> None:
@@ -78,3 +79,25 @@ def test_for_scenario() -> None:
     dynamic = for_scenario(replace(s, pool=replace(s.pool, strategy="dynamic")))
     assert isinstance(dynamic, str) and "dynamic pool" in dynamic
     assert sweep_rates(2, 2.0, (0.5, 0.9)) == pytest.approx((2.0, 3.6))
+
+
+def test_a_bounded_queue_gets_mmck_curves() -> None:
+    """max_length 3 on two workers: the curves are M/M/2/5's and M/M/1/4's waits of the
+    admitted tasks (finite even past ρ = 1), the operating point too; 0 stays unbounded."""
+    s = Scenario()
+    s = replace(s, arrivals=replace(s.arrivals, process="poisson", rate=1.5),
+                service=replace(s.service, distribution="exponential", mean=1.0),
+                pool=replace(s.pool, strategy="fixed", workers=2),
+                queue=replace(s.queue, max_length=3))
+    h = for_scenario(s)
+    assert not isinstance(h, str)
+    assert (h.max_length, h.approximation, h.pooled_name, h.separate_name) == (
+        3, None, "M/M/2/5", "M/M/1/4")
+    assert h.current_wait == pytest.approx(mmck(1.5, 1.0, 2, 5).wq)
+    assert h.pooled[-1] == pytest.approx(mmck(TOP_RHO * 2, 1.0, 2, 5).wq)
+    assert h.separate[-1] == pytest.approx(mmck(TOP_RHO, 1.0, 1, 4).wq)
+    assert all(b <= u for b, u in zip(h.pooled[1:], hockey_stick(2, 1.0).pooled[1:],
+                                      strict=True))  # shedding only shortens the wait
+    assert math.isfinite(pooled_wait(1.5, 2, 1.0, max_length=3))  # stable at any load
+    unbounded = for_scenario(replace(s, queue=replace(s.queue, max_length=0)))
+    assert not isinstance(unbounded, str) and unbounded.pooled_name == "M/M/2"

@@ -12,7 +12,7 @@ from queuelab.core.hockey import pooled_wait, separate_wait
 from queuelab.gui import hockey_view
 from queuelab.gui.hockey_view import HockeyDialog, show_hockey
 from queuelab.gui.main_window import MainWindow
-from queuelab.tuning.hockey import hockey_sweep
+from queuelab.tuning.hockey import hockey_sweep, separate_sweep
 
 from .helpers import scenario, wait_until
 
@@ -89,6 +89,30 @@ async def test_a_quick_sweep_fills_the_measured_points_with_intervals(
     assert [p.rho for p in d.measured] == pytest.approx([0.5])
     assert d.points.getData()[0].tolist() == pytest.approx([0.5])
     d.chart.grab()
+    d.close()
+
+
+async def test_the_separate_queues_get_measured_points_too(window: MainWindow) -> None:
+    """Beside the pooled points, one of the separate queues (λ/c, one worker) swept over the
+    same utilizations: squares near the dashed M/M/1 curve, above the pooled ones."""
+    _mm2(window)
+    d = show_hockey(window)
+    sc = window.scenario
+    assert d.start(hockey_sweep(sc, (0.4, 0.7), replications=3),
+                   separate_sweep(sc, (0.4, 0.7), replications=3))
+    await wait_until(lambda: not d.running, 60.0, "the sweep's end")
+    assert d.progress.value() == d.progress.maximum() == 4
+    assert [p.rho for p in d.measured_separate] == pytest.approx([0.4, 0.7])
+    sx, sy = d.separate_points.getData()
+    assert list(sx) == pytest.approx([0.4, 0.7])
+    assert list(sy) == pytest.approx([p.mean_wait.mean for p in d.measured_separate])
+    for p, pooled in zip(d.measured_separate, d.measured, strict=True):
+        assert abs(p.mean_wait.mean - separate_wait(p.rho, 1.0)) <= 2 * p.mean_wait.half_width
+        assert p.mean_wait.mean > pooled.mean_wait.mean
+    assert any(label.text == "one separate queue, measured" for _, label in d.legend.items)
+    assert "one of the separate queues run alone" in d.note.text()
+    d.separate_box.setChecked(False)  # hidden with their curve
+    assert d.separate_points.getData()[0].size == 0
     d.close()
 
 

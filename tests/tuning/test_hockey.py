@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from queuelab.core.hockey import pooled_wait
+from queuelab.core.hockey import pooled_wait, separate_wait
 from queuelab.core.scenario import Scenario
 from queuelab.tuning import LocalPool, points_of, run_sweep
-from queuelab.tuning.hockey import RATE_PATH, hockey_sweep, measured_points
+from queuelab.tuning.hockey import RATE_PATH, hockey_sweep, measured_points, separate_sweep
 
 RHOS = (0.3, 0.5, 0.7, 0.8)
 
@@ -48,4 +48,26 @@ def test_measured_points_land_on_erlang_c() -> None:
         assert abs(e.mean - theory) <= 2 * e.half_width, (p.rho, e, theory)
         inside += e.low <= theory <= e.high
         assert p.utilization.mean == pytest.approx(p.rho, abs=0.03)
+    assert inside >= len(RHOS) - 1, f"only {inside} of {len(RHOS)} intervals hold the theory"
+
+
+def test_one_separate_queue_lands_on_mm1() -> None:
+    """The separate-queues points: one queue at λ/c with one worker, the same seeds, lands on
+    M/M/1's wait at each utilization (by symmetry, the wait at each of the c queues)."""
+    sweep = separate_sweep(mm2(), RHOS, replications=5)
+    assert sweep.scenario.pool.strategy == "single"
+    assert sweep.axes[0].values == pytest.approx(RHOS)  # λ/c = ρμ with μ = 1
+    assert sweep.seeds == hockey_sweep(mm2(), RHOS, replications=5).seeds
+    with LocalPool(2) as pool:
+        stats = points_of(sweep, run_sweep(sweep, pool))
+    points = measured_points(sweep, stats)
+    assert [p.rho for p in points] == pytest.approx(RHOS)
+    inside = 0
+    for p in points:
+        theory = separate_wait(p.rho, 1.0)
+        e = p.mean_wait
+        assert p.status == "ok" and e.n == 5 and e.half_width > 0
+        assert abs(e.mean - theory) <= 2 * e.half_width, (p.rho, e, theory)
+        inside += e.low <= theory <= e.high
+        assert e.mean > pooled_wait(p.rho, 2, 1.0)  # a separate queue waits longer
     assert inside >= len(RHOS) - 1, f"only {inside} of {len(RHOS)} intervals hold the theory"
