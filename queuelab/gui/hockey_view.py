@@ -10,7 +10,8 @@ means interval, or the theory's value before a run), and on request a quick swee
 arrival rate (`tuning.hockey`) off the GUI thread, each point with its 95 % interval over
 the seeds; with the separate queues shown, the same sweep of one of them (λ/c, one worker:
 by symmetry each queue's wait) gives their measured points, drawn as squares. A bounded
-queue (`max_length`) gets M/M/c/K's curves (`core.hockey`). The y axis stops at 9 mean services so the rise stays readable; the chart says so.
+queue (`max_length`) gets M/M/c/K's curves (`core.hockey`). The y axis stops at 9 mean
+services so the rise stays readable; the chart says so.
 """
 
 from __future__ import annotations
