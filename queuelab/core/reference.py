@@ -157,6 +157,17 @@ def mmck_reference(scenario: Scenario) -> MMcKPrediction | None:
                 c + scenario.queue.max_length)
 
 
+def why_not_erlang_b(scenario: Scenario) -> str | None:
+    """Erlang B (M/G/c/c, a loss system): Poisson arrivals and c servers; the service law
+    does not matter (the formula is insensitive to it). No scenario is a pure loss system,
+    since `max_length = 0` means an unbounded queue, so the Theory tab gives it as the
+    blocking the same pool would see with no room to wait."""
+    s = scenario
+    if s.arrivals.process != "poisson":
+        return f"arrivals are {s.arrivals.process}, not Poisson at a constant rate"
+    return _disturbed(s, bounded=True)
+
+
 def why_not_relaxation(scenario: Scenario) -> str | None:
     """The relaxation time (warm-up): M/M/c at a load below capacity. (Square-root staffing
     needs M/M/c only: the number of servers is what it answers.)"""

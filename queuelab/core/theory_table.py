@@ -14,6 +14,7 @@ from queuelab.core.reference import (
     mmck_reference,
     servers_of,
     service_moments,
+    why_not_erlang_b,
     why_not_ggc,
     why_not_kingman,
     why_not_mg1,
@@ -26,6 +27,7 @@ from queuelab.core.scenario import Scenario
 from queuelab.core.theory import (
     allen_cunneen,
     beta_for,
+    erlang_b,
     kingman,
     pollaczek_khinchine,
     priority_waits,
@@ -84,6 +86,10 @@ def theory_lines(s: Scenario) -> list[TheoryLine]:
     line("M/M/c/K (load shedding)", why, () if bounded is None else (
         ("P(rejected)", bounded.p_block, ""), ("admitted λ", bounded.admitted_rate, "/s"),
         ("Wq", bounded.wq, "s"), ("L", bounded.l, "")))
+    why = why_not_erlang_b(s)
+    line("Erlang B (no room to wait, M/G/c/c: what this pool would turn away)", why, () if why
+         or c is None else (("P(blocked)", erlang_b(lam / mu, c), ""),
+                             ("turned away", lam * erlang_b(lam / mu, c), "/s")))
     why = why_not_mmc(s)
     line(f"Square-root staffing (P(wait) ≤ {P_WAIT_TARGET:.0%})", why, () if why else (
         ("workers needed", float(servers_for(lam, mu, P_WAIT_TARGET)), ""),

@@ -161,3 +161,22 @@ def test_the_theory_lines_carry_the_worked_values() -> None:
     staffing = {ln.name.split(" (")[0]: ln for ln in theory_lines(_s())}
     assert staffing["Square-root staffing"].figures[0][1] == servers_for(3.2, 1.0, 0.2)
     assert staffing["Relaxation time"].figures[0][1] == approx(relaxation_time(3.2, 1.0, 4))
+
+
+def test_erlang_b_is_the_loss_system_mmck_and_a_line_of_the_tab() -> None:
+    """Erlang B is M/M/c/K with K = c (no room to wait); the scenario format cannot state a
+    pure loss system (max_length 0 = unbounded), so the tab gives it for the pool as it is,
+    bounded or not, for any service law (it is insensitive to it), and says why not else."""
+    for c, a in ((1, 0.5), (4, 3.2), (10, 8.0)):
+        assert mmck(a, 1.0, c, c).p_block == approx(erlang_b(a, c))
+    assert erlang_b(3.2, 4) == approx(0.228145, abs=1e-6)  # a⁴/4! / Σ aᵏ/k!, by hand
+    lines = {ln.name.split(" (")[0]: ln for ln in theory_lines(_s())}
+    loss = lines["Erlang B"]
+    assert loss.figures == (("P(blocked)", approx(erlang_b(3.2, 4)), ""),
+                            ("turned away", approx(3.2 * erlang_b(3.2, 4)), "/s"))
+    lognormal = _s(service={"distribution": "lognormal"}, queue={"max_length": 3})
+    assert {ln.name.split(" (")[0]: ln for ln in theory_lines(lognormal)}[
+        "Erlang B"].why_not is None
+    bursty = {ln.name.split(" (")[0]: ln
+              for ln in theory_lines(_s(arrivals={"process": "bursty"}))}
+    assert bursty["Erlang B"].why_not == "arrivals are bursty, not Poisson at a constant rate"
