@@ -21,11 +21,24 @@ def peak_rate(s: Scenario) -> float:
     return a.rate + extra
 
 
+def sends(s: Scenario) -> int:
+    """The most tasks one request may become: 1, or 1 + the callers' retries when they time
+    out (`[clients]`), with the largest timeout and retries its timeline may set."""
+    scripted = [e for e in s.timeline if e.path.startswith("clients.")]
+    if s.clients.timeout <= 0 and not any(e.path == "clients.timeout" for e in scripted):
+        return 1
+    retries = [s.clients.retries] + [int(e.value) for e in scripted
+                                     if e.path == "clients.retries"
+                                     and isinstance(e.value, int | float)]
+    return 1 + max(retries)
+
+
 def tasks(s: Scenario) -> float:
-    """The most tasks the run can create: the trace's length, or the peak rate x duration."""
+    """The most tasks the run can create: the trace's length, or the peak rate x duration,
+    each request sent up to `sends` times."""
     if s.arrivals.process == "trace":
-        return float(len(s.arrivals.trace_times))
-    return peak_rate(s) * s.run.duration
+        return float(len(s.arrivals.trace_times)) * sends(s)
+    return peak_rate(s) * s.run.duration * sends(s)
 
 
 def frames(s: Scenario) -> float:
@@ -34,11 +47,13 @@ def frames(s: Scenario) -> float:
 
 
 def events(s: Scenario) -> float:
-    """Simulated events, at most: per task an arrival and a start and an end per attempt,
-    plus the samples and the autoscaler's checks and polls."""
+    """Simulated events, at most: per task an arrival and a start and an end per attempt
+    (and, when callers time out, its caller's deadline and resend), plus the samples and
+    the autoscaler's checks and polls."""
     failing = s.failures.probability > 0 or s.failures.poison_fraction > 0
     attempts = s.retry.max_attempts if failing else 1
-    total = tasks(s) * (1 + 2 * attempts) + frames(s)
+    callers = 2 if sends(s) > 1 else 0
+    total = tasks(s) * (1 + 2 * attempts + callers) + frames(s)
     if s.pool.strategy == "dynamic":
         total += s.run.duration / s.pool.check_interval
         if s.pool.autoscaler == "keda":
@@ -60,8 +75,12 @@ def over_budget(s: Scenario) -> list[tuple[str, str]]:
     if n > L.MAX_TASKS:
         out.append(("arrivals.rate",
                     f"this run would create up to {L.count(n)} tasks (peak "
-                    f"{peak_rate(s):g}/s for {s.run.duration:g} s; at most "
-                    f"{L.count(L.MAX_TASKS)}): lower the rates or shorten run.duration"))
+                    f"{peak_rate(s):g}/s for {s.run.duration:g} s"
+                    + (f", each sent up to {sends(s)} times by its caller" if sends(s) > 1
+                       else "")
+                    + f"; at most {L.count(L.MAX_TASKS)}): lower the rates"
+                    + (" or clients.retries" if sends(s) > 1 else "")
+                    + " or shorten run.duration"))
     n = events(s)
     if not out and n > L.MAX_EVENTS:
         out.append(("run.duration",

@@ -46,8 +46,9 @@ def why_not_mmc(scenario: Scenario) -> str | None:
 
 def _disturbed(s: Scenario, *, bounded: bool = False) -> str | None:
     """What, beyond the arrival and service laws, takes a scenario out of every formula here:
-    retried failures, cut service, a breaker, a changing pool, prefetch, a timeline, and
-    (unless the formula is for a `bounded` queue) load shedding."""
+    retried failures, cut service, a breaker, a changing pool, prefetch, a timeline, callers
+    that retry or whose tasks are dropped, and (unless the formula is for a `bounded`
+    queue) load shedding."""
     if s.queue.max_length and not bounded:
         return ("the queue is bounded (max_length): arrivals are turned away, so it is "
                 "M/M/c/K's, not an unbounded queue's")
@@ -63,6 +64,9 @@ def _disturbed(s: Scenario, *, bounded: bool = False) -> str | None:
         return "prefetch holds tasks outside the queue"
     if s.timeline:
         return "the timeline changes knobs while the run goes on: no single steady state"
+    if s.clients.timeout > 0 and (s.clients.retries > 0 or s.clients.drop_expired):
+        return ("callers give up after clients.timeout: their retries add load and dropped "
+                "tasks leave unserved, which the formulas (of patient callers) do not model")
     return None
 
 

@@ -3,12 +3,18 @@ timed out retries or gives up, and what a worker does with a task whose caller h
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from queuelab.core import budget
 from queuelab.core.clients import BUDGET_TOKENS, Callers, GiveUp, RetryBudget
 from queuelab.core.policies.backoff import RetryPolicy
+from queuelab.core.reference import why_not_mmc
+from queuelab.core.scenario import Scenario
+from queuelab.core.timeline import TimelineEntry
 
 
 def test_the_bucket_starts_full_and_a_retry_costs_one_token() -> None:
@@ -97,3 +103,36 @@ def test_bad_knobs_are_refused_by_name(knobs: dict[str, float], message: str) ->
 def test_reconfigure_refuses_an_unknown_knob() -> None:
     with pytest.raises(ValueError, match="patience: not a knob of the clients"):
         Callers().reconfigure(0, patience=3)
+
+
+def _storm(**clients: object) -> Scenario:
+    s = Scenario()
+    return replace(s, run=replace(s.run, duration=3600.0),
+                   arrivals=replace(s.arrivals, rate=20_000.0),
+                   clients=replace(s.clients, **clients))
+
+
+def test_the_run_budget_counts_every_send_of_a_request() -> None:
+    """A caller may send its request 1 + retries times: the budget counts the retries, so a
+    file cannot slip a run of 10^9 tasks past it."""
+    patient = _storm(retries=5)  # no timeout: callers wait, nobody retries
+    assert budget.sends(patient) == 1 and budget.over_budget(patient) == []
+    impatient = _storm(timeout=2.0, retries=5)
+    assert budget.sends(impatient) == 6
+    assert budget.tasks(impatient) == 6 * budget.tasks(patient)
+    ((path, why),) = budget.over_budget(impatient)
+    assert path == "arrivals.rate" and "each sent up to 6 times by its caller" in why
+    assert "clients.retries" in why
+    scripted = replace(patient, timeline=(TimelineEntry(10.0, "clients.timeout", 2.0),
+                                          TimelineEntry(20.0, "clients.retries", 9)))
+    assert budget.sends(scripted) == 10
+
+
+def test_callers_that_retry_or_drop_take_a_scenario_out_of_the_formulas() -> None:
+    s = replace(Scenario(), pool=replace(Scenario().pool, strategy="fixed", workers=4))
+    assert why_not_mmc(s) is None
+    waiting = replace(s, clients=replace(s.clients, timeout=2.0))  # abandon, still served
+    assert why_not_mmc(waiting) is None
+    for clients in ({"retries": 1}, {"drop_expired": True}):
+        why = why_not_mmc(replace(waiting, clients=replace(waiting.clients, **clients)))
+        assert why is not None and "clients.timeout" in why

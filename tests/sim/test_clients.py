@@ -36,7 +36,7 @@ def drained_after(frames: list[MetricsFrame]) -> float | None:
     return next((f.t - TRIGGER_END for f in frames if f.t > TRIGGER_END and f.depth < 50), None)
 
 
-def test_the_shipped_storm_is_as_the_teaching_notes_say() -> None:
+def test_the_shipped_storm_is_the_designed_one() -> None:
     assert (STORM.arrivals.rate, STORM.pool.workers, STORM.service.mean) == (70.0, 10, 0.1)
     assert (STORM.clients.timeout, STORM.clients.retries) == (2.0, 3)
     assert not STORM.clients.drop_expired
