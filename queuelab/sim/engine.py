@@ -410,6 +410,13 @@ class SimEngine(Referable):
         if code == _KILL:
             return at + (f"worker {subject[0].name}'s termination grace ends: killed if still "
                          "busy, its task back to the queue")
+        if code == _EXPIRE:
+            return at + (f"task {subject[0]}'s caller times out: it started in time, nothing "
+                         "happens" if subject[FIRST_START] >= 0.0 else
+                         f"task {subject[0]}'s caller times out waiting: it gives up or "
+                         "retries")
+        if code == _RESEND:
+            return at + f"a caller's retry {subject[0]} arrives as task {self._created + 1}"
         due = self._player.due(t)
         if not due:
             return at + "a timeline wake-up with nothing left to play"

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from queuelab.core.clients import BUDGET_TOKENS
+from queuelab.core.engine import RunState
 from queuelab.core.metrics import MetricsFrame
 from queuelab.core.scenario import Scenario
 from queuelab.core.validation import ParamChange
@@ -150,3 +151,18 @@ def test_bad_clients_values_exit_2_naming_the_field(tmp_path: Path) -> None:
 
 def test_a_scenario_without_clients_writes_none() -> None:
     assert Scenario().clients.timeout == 0.0
+
+
+def test_step_says_when_a_caller_times_out_and_when_its_retry_arrives() -> None:
+    s = replace(STORM, run=replace(STORM.run, duration=60.0), timeline=(),
+                arrivals=replace(STORM.arrivals, rate=200.0))  # twice the capacity
+    e = SimEngine(s)
+    said: list[str] = []
+    while len(said) < 200_000 and e.state is not RunState.FINISHED:
+        said.append(e.next_event())
+        e.step()
+    timeouts = [line for line in said if "caller times out waiting" in line]
+    retries = [line for line in said if "a caller's retry 1 arrives as task" in line]
+    assert timeouts and retries
+    assert not any("timeline" in line for line in said)
+    e.totals().check()
