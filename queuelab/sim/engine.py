@@ -24,7 +24,7 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from heapq import heappop, heappush, heapreplace
 from typing import Any, Final
 
@@ -133,8 +133,11 @@ class SimEngine(Referable):
 
         self.now = 0.0
         self._state = RunState.IDLE
-        self._heap: list[tuple[float, int, int, Any]] = []
-        self._seq_counter = itertools.count(1)  # ties in time break by scheduling order
+        # (time, seq, event code, subject). The sequence number, which breaks ties in time by
+        # scheduling order, is typed object: it stays the int the counter made, where an int
+        # field would be unboxed and boxed again (an int freed and made) at every push.
+        self._heap: list[tuple[float, object, int, Any]] = []
+        self._seq_counter: Iterator[object] = itertools.count(1)
         self._events = 0
         self._wall = 0.0  # wall seconds spent simulating
         self._end = s.run.duration
@@ -663,7 +666,6 @@ class SimEngine(Referable):
         # module-level names the hot path reads, as locals (a global lookup costs a dict probe)
         FINISH, SUCCEEDED, FAILED, TIMED_OUT = _FINISH, _SUCCEEDED, _FAILED, _TIMED_OUT
         BUSY, IDLE, push, pop, replace = _BUSY, _IDLE, heappush, heappop, heapreplace
-        N_ATTEMPTS, N_FIRST_START, N_CREATED, N_POISON = ATTEMPTS, FIRST_START, CREATED, POISON
         inf = math.inf
         take = next  # compiled code looks a builtin up on every use; a local is looked up once
         # Knobs only `apply` changes, and `apply` never runs inside this loop.
@@ -742,7 +744,9 @@ class SimEngine(Referable):
                 if t > t_limit:
                     break
                 now = t
-                _, _, code, subject = heap[0]  # popped below, or replaced by the next finish
+                entry = heap[0]  # popped below, or replaced by the next finish
+                code, subject = entry[2], entry[3]  # (not `_, _, code, subject`: that boxes
+                # the time and the sequence number again only to drop them)
                 # (w: SimWorker, so compiled code reads its fields directly)
                 if code == FINISH and simple and not (w := subject).draining and (
                         w.outcome is SUCCEEDED or requeue):
@@ -754,7 +758,9 @@ class SimEngine(Referable):
                         done += 1
                         w.processed += 1
                         in_out -= t
-                        sojourn += t - w.task[N_CREATED]
+                        finished: SimTask = w.task  # a busy worker holds a task
+                        created_at: float = finished[CREATED]  # unboxed once: float arithmetic
+                        sojourn += t - created_at
                     else:  # retried later from the queue, or dead-lettered: never a counter here
                         self._m_failed += 1
                         w.failed += 1
@@ -816,13 +822,15 @@ class SimEngine(Referable):
             if start:
                 # ---- worker `w` begins an attempt at `task` (`_start`, inlined: the only copy)
                 start = False
-                task[N_ATTEMPTS] += 1
-                if task[N_FIRST_START] < 0.0:
-                    task[N_FIRST_START] = t
-                    wait_append(t - task[N_CREATED])
+                task[ATTEMPTS] += 1
+                first_start: float = task[FIRST_START]  # typed: compared and subtracted unboxed
+                if first_start < 0.0:
+                    task[FIRST_START] = t
+                    created_at = task[CREATED]
+                    wait_append(t - created_at)
                 duration = take(service_draws)
                 outcome = SUCCEEDED
-                if take(fates) < p_fail or task[N_POISON]:
+                if take(fates) < p_fail or task[POISON]:
                     outcome = FAILED
                 if timeout and duration > timeout:
                     duration = timeout
