@@ -102,6 +102,8 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
     tabs = {"workers": TAB_WORKERS, "dead": TAB_DEAD, "waits": TAB_WAITS, "theory": TAB_THEORY,
             "compare": TAB_COMPARE, "tune": TAB_TUNE}
     window.tabs.setCurrentIndex(tabs[args.tab])
+    if args.running_mean:  # View ▸ Running means since the last change
+        window.running_action.trigger()
     window.controls.set_window(args.window)
     window.plots.set_window(args.window)
     if args.slo:
@@ -238,6 +240,8 @@ def main() -> int:
                     "or a file) and run its --step to --until instead")
     ap.add_argument("--step", type=int, default=1, help="the lesson's step to run (from 1)")
     ap.add_argument("--choice", type=int, default=0, help="the prediction ticked (from 1)")
+    ap.add_argument("--running-mean", action="store_true",
+                    help="draw the running means since the last change (View menu)")
     ap.add_argument("--maximized", action="store_true", help="a maximized window")
     ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--height", type=int, default=900)

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from queuelab.core.engine import AppliedChange
+from queuelab.core.changes import route
+from queuelab.core.engine import DEAD_LETTER_ACTIONS, AppliedChange
 from queuelab.core.metrics import FRAME_COLUMNS, MetricsFrame
 from queuelab.core.reference import (
     mmc_reference,
@@ -41,7 +42,7 @@ from queuelab.core.reference import (
 )
 from queuelab.core.scenario import KNOBS, Scenario
 from queuelab.core.stats import t975
-from queuelab.core.theory import littles_law_residual, relaxation_time
+from queuelab.core.theory import littles_law_residual, relaxation_time, relaxation_time_mmck
 from queuelab.core.validation import ParamChange, with_change
 
 NAN = math.nan
@@ -79,10 +80,17 @@ class Segment:
                 f"warm-up ({self.warmup_why})")
 
 
-def is_boundary(change: AppliedChange) -> bool:
-    """A change that can move the queue to another steady state: a knob or a dead-letter
-    action (an alert the monitor marks changes nothing; nor does the run's length)."""
-    return not change.path.startswith("alert.") and change.path != "run.duration"
+def is_boundary(change: AppliedChange, strategy: str | None = None) -> bool:
+    """A change that can move the queue to another steady state: a knob that reaches
+    something under the pool `strategy` (`core.changes.route`; a knob the pool does not use
+    is only recorded), or a dead-letter action. An alert the monitor marks changes nothing;
+    nor does the run's length."""
+    path = change.path
+    if path.startswith("alert.") or path == "run.duration":
+        return False
+    if strategy is None or path in DEAD_LETTER_ACTIONS:
+        return True
+    return route(path, strategy) is not None
 
 
 def segment_warmup(scenario: Scenario, length: float) -> tuple[float, str]:
@@ -94,7 +102,9 @@ def segment_warmup(scenario: Scenario, length: float) -> tuple[float, str]:
     if c is None:
         return cap, "a third of the segment: a dynamic pool has no one relaxation time"
     mean = scenario.service.mean
-    tau = relaxation_time(scenario.arrivals.rate, 1.0 / mean, c)
+    bound = scenario.queue.max_length  # a bounded queue settles at any load
+    tau = (relaxation_time_mmck(scenario.arrivals.rate, 1.0 / mean, c, c + bound) if bound
+           else relaxation_time(scenario.arrivals.rate, 1.0 / mean, c))
     warm = WARMUP_RELAXATIONS * tau
     if warm <= cap:
         return warm, f"{WARMUP_RELAXATIONS:g}τ, τ = {tau:.3g} s"
@@ -111,7 +121,7 @@ def segments(changes: Sequence[AppliedChange], now: float, scenario: Scenario
     they ran (`scenario_at`)."""
     cuts: list[tuple[float, list[AppliedChange]]] = []
     for c in changes:
-        if not is_boundary(c) or c.t <= 0.0 or c.t >= now:
+        if not is_boundary(c, scenario.pool.strategy) or c.t <= 0.0 or c.t >= now:
             continue
         if cuts and cuts[-1][0] == c.t:
             cuts[-1][1].append(c)

@@ -22,8 +22,10 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -98,16 +100,27 @@ class TheoryPane(QWidget):
         self.little = QLabel()  # the live Little's-law readout over the same window
         self.little.setWordWrap(True)
         self.little.setTextFormat(Qt.TextFormat.RichText)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 6, 6, 6)
-        lay.addWidget(self.headline)
-        lay.addWidget(self.segment)
-        lay.addWidget(self.table, 1)
-        lay.addWidget(self.little)
+        # the table as tall as its rows, the whole pane scrolled as one: at 1024×700 the tab
+        # strip is short, and a table scrolling inside a scrolling pane loses its place
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setSizeAdjustPolicy(QAbstractItemView.SizeAdjustPolicy.AdjustToContents)
         self.beyond = QLabel()  # the formulas beyond Erlang C
         self.beyond.setWordWrap(True)
         self.beyond.setTextFormat(Qt.TextFormat.RichText)
-        lay.addWidget(self.beyond)
+        inner = QWidget()
+        lay = QVBoxLayout(inner)
+        lay.setContentsMargins(6, 6, 6, 6)
+        for part in (self.headline, self.segment, self.table, self.little, self.beyond):
+            lay.addWidget(part)
+        lay.addStretch(1)
+        self.scroller = QScrollArea()
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroller)
         self._beyond_for: Scenario | None = None
         self.measured: Window | None = None  # what the measured column shows
 

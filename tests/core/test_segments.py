@@ -23,7 +23,7 @@ from queuelab.core.segments import (
     segment_warmup,
     segments,
 )
-from queuelab.core.theory import erlang_c, mmck, relaxation_time
+from queuelab.core.theory import erlang_c, mmck, relaxation_time, relaxation_time_mmck
 from queuelab.core.timeline import TimelineEntry
 from queuelab.core.validation import ParamChange
 from queuelab.sim.engine import SimEngine
@@ -46,7 +46,9 @@ def test_cuts_fall_at_changes_one_per_instant_and_ignore_alerts() -> None:
                AppliedChange(600.0, "pool.workers", 4, 5),
                AppliedChange(600.0, "arrivals.rate", 3.2, 3.6),  # the same instant: one cut
                AppliedChange(900.0, "alert.backlog", None, "backlog over 100"),
-               AppliedChange(950.0, "run.duration", 3600.0, 4000.0)]
+               AppliedChange(950.0, "run.duration", 3600.0, 4000.0),
+               # a knob a fixed pool does not use is only recorded: no new steady state
+               AppliedChange(990.0, "pool.scale_up_threshold", 100.0, 15.0)]
     parts = segments(changes, 2000.0, now)
     assert [(p.start, p.end) for p in parts] == [(0.0, 600.0), (600.0, 2000.0)]
     first, second = parts
@@ -69,6 +71,11 @@ def test_the_warm_up_is_capped_to_a_share_of_the_segment() -> None:
     over = segment_warmup(mmc(rate=5.0), 300.0)
     assert over == (pytest.approx(100.0), "a third of the segment: at this load the queue "
                     "never settles")
+    # a bounded queue settles at any load: M/M/c/K's own relaxation time, even past ρ = 1
+    bounded = replace(mmc(rate=4.4), queue=replace(mmc().queue, max_length=6))
+    warm, why = segment_warmup(bounded, 1_000.0)
+    assert warm == pytest.approx(5 * relaxation_time_mmck(4.4, 1.0, 4, 10))
+    assert why.startswith("5τ, τ = 2.07 s")
     dynamic = replace(heavy, pool=replace(heavy.pool, strategy="dynamic"))
     assert segment_warmup(dynamic, 90.0)[1].endswith("a dynamic pool has no one relaxation time")
 

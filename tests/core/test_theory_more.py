@@ -30,6 +30,7 @@ from queuelab.core.theory import (
     pollaczek_khinchine,
     priority_waits,
     relaxation_time,
+    relaxation_time_mmck,
     servers_for,
     square_root_staffing,
 )
@@ -180,3 +181,16 @@ def test_erlang_b_is_the_loss_system_mmck_and_a_line_of_the_tab() -> None:
     bursty = {ln.name.split(" (")[0]: ln
               for ln in theory_lines(_s(arrivals={"process": "bursty"}))}
     assert bursty["Erlang B"].why_not == "arrivals are bursty, not Poisson at a constant rate"
+
+
+def test_the_relaxation_time_of_a_bounded_queue() -> None:
+    """M/M/c/K's chain forgets its start at the rate of its spectral gap: for M/M/1/K that
+    gap is λ + μ - 2√(λμ)·cos(π/(K+1)); it tends to the unbounded queue's as K grows below
+    capacity, and stays finite above it, where the unbounded queue never settles."""
+    for lam, k in ((0.5, 5), (0.5, 50), (2.0, 8)):
+        gap = lam + 1.0 - 2 * math.sqrt(lam) * math.cos(math.pi / (k + 1))
+        assert relaxation_time_mmck(lam, 1.0, 1, k) == approx(1 / gap)
+    assert relaxation_time_mmck(3.2, 1.0, 4, 399) == approx(relaxation_time(3.2, 1.0, 4),
+                                                            rel=0.01)
+    assert math.isfinite(relaxation_time_mmck(4.4, 1.0, 4, 10))
+    assert relaxation_time(4.4, 1.0, 4) == math.inf
