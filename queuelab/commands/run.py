@@ -30,6 +30,8 @@ from queuelab.core.handler_trust import TRUSTED_ENV, is_trusted, refusal, truste
 from queuelab.core.metrics import MetricsFrame
 from queuelab.core.reference import mmc_reference, why_not_mmc
 from queuelab.core.scenario import Scenario
+from queuelab.core.segments import columns_of
+from queuelab.core.segments import report as segment_report
 from queuelab.core.urls import describe_failure, mask, redact_url
 from queuelab.core.validation import FieldError, ScenarioError, validate
 from queuelab.io.frames_csv import FramesCsvWriter
@@ -163,8 +165,14 @@ async def run_engine(scenario: Scenario, writer: FramesCsvWriter, *, live: bool,
     began = time.perf_counter()
     bar = _Progress(scenario.run.duration, enabled=not quiet and sys.stderr.isatty())
 
+    # a run its timeline cuts into segments keeps the frames' running totals, to measure each
+    # segment against the theory for its own knobs (`core.segments.report`)
+    kept: list[MetricsFrame] | None = [] if scenario.timeline else None
+
     def each(frames: list[MetricsFrame]) -> None:
         writer.write(frames)
+        if kept is not None:
+            kept.extend(frames)
         assert engine is not None
         engine.totals().check()
         bar.show(engine.now, time.perf_counter() - began)
@@ -184,13 +192,21 @@ async def run_engine(scenario: Scenario, writer: FramesCsvWriter, *, live: bool,
         t, what = audits[0]
         print(f"warning: the backend's counts differed from the engine's at "
               f"{len(audits)} frame(s), first at t = {t:.1f} s: {what}", file=sys.stderr)
+    parts = None if kept is None or engine.shared else segment_report(
+        engine.changes, engine.now, engine.scenario, columns_of(kept))
     if live_engine is None:
-        return summary_dict(scenario, engine.summary().as_dict(), engine.kind,
-                            books_dict(engine.totals()))
+        out = summary_dict(scenario, engine.summary().as_dict(), engine.kind,
+                           books_dict(engine.totals()))
+        if parts is not None:
+            out["segments"] = parts
+        return out
     ledger = live_engine.context.ledger if live_engine.context is not None else None
-    return summary_dict(scenario, engine.summary().as_dict(), engine.kind, books_dict(
+    out = summary_dict(scenario, engine.summary().as_dict(), engine.kind, books_dict(
         engine.totals(), acks_lost=ledger.acks_lost if ledger is not None else 0,
         shared=live_engine.shared), shared=live_engine.shared)
+    if parts is not None:
+        out["segments"] = parts
+    return out
 
 
 async def open_live_engine(command: str, scenario: Scenario, *, quiet: bool = False,
@@ -331,6 +347,28 @@ def callers_line(s: dict[str, Any]) -> str:
             "completions nobody waited for")
 
 
+def segment_line(i: int, part: dict[str, Any]) -> str:
+    """One segment of a run its timeline cut: measured after its own warm-up, beside the
+    theory for its own knobs (`core.segments.report`)."""
+    after = f" after {'; '.join(part['changes'])}" if part["changes"] else ""
+    head = (f"  segment {i + 1}, {part['start']:g}-{part['end']:g} s{after} (warm-up "
+            f"{part['warmup']:.0f} s: {part['warmup_why']}): ")
+    m, th = part["measured"], part["theory"]
+    if m is None:
+        return head + "nothing measured after its warm-up"
+    text = head + f"mean wait {_f(m['wq'], ' s')} ± {_f(m['wq_ci95'], ' s')}"
+    if th is not None and th["wq"] is not None:
+        text += f" ({th['model']}: {th['wq']:.3f} s)"
+    if m["p_block"]:
+        text += f"; rejected {_f(100 * m['p_block'], ' %', 1)}"
+        if th is not None:
+            text += f" ({100 * th['p_block']:.1f} %)"
+    if m["l"] is not None and m["w"] is not None:
+        text += (f"; Little: L {m['l']:.3f} against λW {m['admitted_rate'] * m['w']:.3f} "
+                 f"({100 * m['little_gap']:.2f} % apart)")
+    return text
+
+
 def describe(scenario: Scenario, s: dict[str, Any]) -> str:
     """The readable summary printed after a run."""
     b = s["books"]
@@ -380,6 +418,7 @@ def describe(scenario: Scenario, s: dict[str, Any]) -> str:
     if ref:
         util += f"   (theory {100 * min(ref['rho'], 1.0):.1f} %)"
     lines.append(util)
+    lines += [segment_line(i, part) for i, part in enumerate(s.get("segments") or [])]
     lines.append(f"  workers at the end {s['final_workers']}, worker-seconds "
                  f"{s['worker_seconds']:,.0f}")
     rate = s["arrived"] / s["wall_seconds"] if s["wall_seconds"] else float("inf")

@@ -341,3 +341,47 @@ def running_means(columns: Columns, start: float) -> tuple[Any, dict[str, Any]]:
         worker = since("worker_area")
         util = np.where(worker > 0, since("busy_area") / worker, np.nan)
     return ts, {"run_lq": lq, "run_utilization": util, "run_wq": wq}
+
+
+# --------------------------------------------------------------------------- a run's segments
+
+
+def report(changes: Sequence[AppliedChange], now: float, scenario: Scenario,
+           columns: Columns) -> list[dict[str, Any]]:
+    """Each segment of a finished run, measured after its warm-up against the theory for its
+    own knobs, as plain values (summary.json's `segments`, the CLI's lines). `scenario` is
+    the one in force at the end; each segment's knobs come from undoing later changes."""
+    out: list[dict[str, Any]] = []
+    for seg in segments(changes, now, scenario):
+        knobs = scenario_at(scenario, changes, seg.start)
+        th = segment_theory(knobs)
+        win = measure(columns, seg.measured_from, seg.end)
+        entry: dict[str, Any] = {
+            "start": seg.start, "end": seg.end,
+            "changes": [c.label() for c in seg.change],
+            "warmup": seg.warmup, "warmup_why": seg.warmup_why,
+            "theory": None if th.model is None else {
+                "model": th.model, "rho": th.rho, "p_wait": th.p_wait, "p_block": th.p_block,
+                "wq": th.wq if th.stable else None, "w": th.w if th.stable else None,
+                "l": th.l if th.stable else None},
+            "not_in_theory_because": th.why_not,
+            "measured": None,
+        }
+        if win is not None:
+            entry["measured"] = {
+                "start": win.start, "end": win.end, "arrived": win.arrived,
+                "admitted_rate": win.admitted_rate, "p_block": win.p_block,
+                "p_wait": win.p_wait, "wq": win.wq, "wq_ci95": win.wq_ci95,
+                "utilization": win.utilization, "l": win.l, "w": win.w,
+                "little_gap": win.little_gap}
+        out.append({k: _plain(v) for k, v in entry.items()})
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """JSON's values: NaN and infinities as None (JSON has neither), inside dicts too."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
