@@ -1,5 +1,5 @@
 """The priority discipline against Cobham's non-preemptive per-class waits (M/M/c, one
-service rate), the teaching notes' two worked examples: one worker with λ = (0.3, 0.5) for
+service rate), two worked examples: one worker with λ = (0.3, 0.5) for
 the high and the low class and μ = 1 gives Wq = (1.142857, 5.714286); ten workers with
 λ = (3, 5) give (0.058454, 0.292272). Eight replications give each class's 95 % interval
 (Student's t over the runs' means); the measured mean must lie inside twice it, and most
