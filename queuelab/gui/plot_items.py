@@ -148,7 +148,8 @@ class Series:
     has_gaps: bool = False  # NaN possible: the finite check cannot be skipped
     smooth: bool = False  # a rate or share: averaged over the smoothing window when it is on
     band: bool = False  # a 0/1 state drawn as a shaded band the plot's full height
-    unless_same_as: str = ""  # drawn (and listed) only where it differs from this column
+    callers: bool = False  # a callers' figure (`[clients]`): only once callers time out
+    per_second: bool = False  # the column is a running count: drawn as its growth per second
     bold: bool = False  # two pixels wide: the one steady curve a theory line is read against
 
 

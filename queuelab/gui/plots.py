@@ -114,8 +114,10 @@ MAIN_PLOTS: tuple[PlotSpec, ...] = (
     PlotSpec("throughput", "rate (tasks/s)", (
         Series("arrival_rate", "arrivals", "#9467bd", smooth=True),
         Series("throughput", "completions", "#2ca02c", smooth=True),
-        # completions whose caller still waited (`[clients]`): shown once it differs
-        Series("goodput", "goodput", "#17becf", smooth=True, unless_same_as="throughput"),
+        # the callers (`[clients]`): shown once some have timed out in the rows drawn
+        Series("goodput", "goodput", "#17becf", smooth=True, callers=True),
+        Series("client_timeouts", "caller timeouts", "#bcbd22", smooth=True, callers=True,
+               per_second=True, has_gaps=True),
         Series("retry_rate", "retries", "#e377c2", smooth=True),
     )),
     PlotSpec("errors", "errors (%)", (
@@ -169,6 +171,15 @@ SLO_COLOR = "#c2185b"
 OVERALL_COLORS = {"wait_p95": "#ff7f0e", "wait_p99": "#d62728"}
 
 SHARE_COLUMN = "error_rate"  # the share of finished attempts: faded where few back it
+CALLERS_COLUMN = "client_timeouts"  # the callers' curves show once it is above 0
+
+
+def per_second(x: NDArray[np.float64], count: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A running count's growth per second over each row's interval (the first row: NaN)."""
+    if x.size < 2:
+        return np.full(x.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.concatenate(([np.nan], np.diff(count) / np.diff(x)))
 
 
 def attempts_per_row(x: NDArray[np.float64],
@@ -219,7 +230,7 @@ class _Plot:
         self._legend_has_reference = True
         self._legend_has_running = False
         self._legend_has_band = False
-        self._same: frozenset[str] = frozenset()  # `unless_same_as` curves not drawn now
+        self._callers_shown = False  # the callers' curves are drawn (some timed out)
         self.band: _Line | None = None
         for s in spec.series:
             item = make_curve(s)
@@ -306,7 +317,7 @@ class _Plot:
             return
         entries = [(line.series, c.series(line.series.color)) for line in self.curves
                    if (self._legend_has_reference or not line.series.column.startswith("ref_"))
-                   and line.series.column not in self._same
+                   and (self._callers_shown or not line.series.callers)
                    and (self._legend_has_running or not line.series.column.startswith("run_"))]
         if self.band is not None and self._legend_has_band:
             entries.insert(0, (self.band.series, c.series(self.band.series.color)))
@@ -352,20 +363,22 @@ class _Plot:
         tops = {id(self.plot.getViewBox()): 0.0}
         if self.right is not None:
             tops[id(self.right)] = 0.0
-        same = frozenset(c.series.column for c in self.curves if c.series.unless_same_as
-                         and np.array_equal(columns[c.series.column],
-                                            columns[c.series.unless_same_as], equal_nan=True))
-        if same != self._same:
-            self._same = same
+        timeouts = columns[CALLERS_COLUMN]
+        callers = bool(timeouts.size) and bool(np.nanmax(timeouts, initial=0.0) > 0)
+        if callers != self._callers_shown:
+            self._callers_shown = callers
             self._show_legend()
         for c in self.curves:
             s = c.series
             vb = c.item.getViewBox()
-            if (s.column.startswith("ref_") and not reference_shown) or s.column in same or (
+            if (s.column.startswith("ref_") and not reference_shown) or (
+                    s.callers and not callers) or (
                     s.column.startswith("run_") and not running_shown):
                 c.item.show_data(EMPTY, EMPTY)
                 continue
             y = columns[s.column]
+            if s.per_second:
+                y = per_second(x, y)
             if s.column == SHARE_COLUMN:
                 y, sparse = self._share(x, columns, smooth_rows)
             elif s.smooth and smooth_rows > 1:
@@ -963,7 +976,8 @@ class PlotPanel(QWidget):
         """The rows to draw: the rolling window's, the part of the run panned or zoomed to,
         or the whole run folded (exact until it holds more frames than it has rows), and
         the running means when they are shown."""
-        names = {"t", "throughput", "retry_rate", "dead_letters"}  # + what backs a share
+        # + what backs a share, and whether callers time out
+        names = {"t", "throughput", "retry_rate", "dead_letters", CALLERS_COLUMN}
         for p in self.plots.values():
             names |= {c.series.column for c in p.curves if c.series.column not in RUNNING}
             if p.band is not None:

@@ -1,8 +1,9 @@
-"""Callers that give up (`[clients]`) in the window: goodput beside the completions once the
-two differ, and the callers' knobs in the scenario form."""
+"""Callers that give up (`[clients]`) in the window: goodput and the callers' timeouts per
+second beside the completions once callers time out, and the callers' knobs in the form."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from queuelab.core.engine import RunState
@@ -21,14 +22,22 @@ async def test_goodput_is_drawn_beside_throughput_once_callers_give_up(
     await run_to_end(w)
     w.plots.redraw(force=True)
     assert "completions" in plot.legend.names
-    assert "goodput" not in plot.legend.names  # nobody gave up: it would hide completions
+    # nobody gave up: the callers' curves would only hide the completions
+    assert "goodput" not in plot.legend.names and "caller timeouts" not in plot.legend.names
     w.set_scenario(scenario(run={"duration": 300.0, "warmup": 0.0}, arrivals={"rate": 6.0},
                             clients={"timeout": 2.0, "retries": 2}), None)
     await run_to_end(w)
     w.plots.redraw(force=True)
-    assert "goodput" in plot.legend.names
+    assert "goodput" in plot.legend.names and "caller timeouts" in plot.legend.names
     (curve,) = [c for c in plot.curves if c.series.column == "goodput"]
     assert curve.item.xData is not None and len(curve.item.xData) > 0
+    (timeouts,) = [c for c in plot.curves if c.series.column == "client_timeouts"]
+    engine = w.runner.engine
+    assert engine is not None and timeouts.item.yData is not None
+    # drawn as a rate: the run's timeouts spread over its seconds, not their running count
+    drawn = float(np.nanmax(timeouts.item.yData))
+    total = engine.summary().extras["client_timeouts"]
+    assert 0 < drawn < total / 10
 
 
 async def test_the_form_sets_the_callers_timeout_while_running(window: MainWindow) -> None:
