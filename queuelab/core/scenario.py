@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from queuelab.core import limits as L
+from queuelab.core.clients import BUDGET_TOKENS
 from queuelab.core.knobs import Knob, knob
 from queuelab.core.timeline import TimelineEntry
 
@@ -339,8 +340,9 @@ class ClientsConfig:
                         "a timeout: a new task after the [retry] backoff.", minimum=0,
                         maximum=L.MAX_ATTEMPTS)
     retry_budget: float = knob(0.0, "Retry budget", "Token bucket: each fresh arrival adds "
-                               "this many tokens (at most 10 held), a client retry costs one, "
-                               "a retry without a token is not sent (0 = no budget).",
+                               f"this many tokens (at most {BUDGET_TOKENS:g} held), a client "
+                               "retry costs one, a retry without a token is not sent (0 = no "
+                               "budget).",
                                minimum=0.0, maximum=L.MAX_RETRY_BUDGET, step=0.05)
     drop_expired: bool = knob(False, "Drop expired", "Workers drop a task whose caller has "
                               "gone at pick-up (counted abandoned) instead of serving it "
