@@ -1,5 +1,6 @@
 """Make docs/hockey.png and docs/hockey-dark.png: the hockey-stick dialog after a run of the
-steady M/M/c example and a quick sweep of its arrival rate, light and dark.
+steady M/M/c example and a quick sweep of its arrival rate (the pooled queue and one of the
+separate ones), light and dark.
 
     .venv/bin/python scripts/hockey_screenshot.py [--seeds 5] [--out PATH] [--dark-out PATH]
 
@@ -26,7 +27,7 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
     from queuelab.gui.hockey_view import show_hockey
     from queuelab.gui.main_window import MainWindow
     from queuelab.gui.theme import DARK, LIGHT, ThemeController
-    from queuelab.tuning.hockey import hockey_sweep
+    from queuelab.tuning.hockey import hockey_sweep, separate_sweep
 
     window = MainWindow(restore=False)
     window.resize(1024, 700)
@@ -40,7 +41,8 @@ async def shoot(args: argparse.Namespace) -> list[Path]:
     while engine.state != RunState.FINISHED:
         await asyncio.sleep(0.05)
     dialog = show_hockey(window)
-    dialog.start(hockey_sweep(window.scenario, replications=args.seeds))
+    dialog.start(hockey_sweep(window.scenario, replications=args.seeds),
+                 separate_sweep(window.scenario, replications=args.seeds))
     while dialog.running:
         await asyncio.sleep(0.05)
     dialog.refresh()

@@ -122,7 +122,7 @@ class HockeyDialog(QDialog):
         self.bars = pg.ErrorBarItem(beam=0.012)
         self.points = pg.ScatterPlotItem(size=9)
         self.separate_bars = pg.ErrorBarItem(beam=0.012)
-        self.separate_points = pg.ScatterPlotItem(size=9)
+        self.separate_points = pg.ScatterPlotItem(size=9, symbol="s")  # (the legend's too)
         self.now_bar = pg.ErrorBarItem(beam=0.02)
         self.now_marker = pg.ScatterPlotItem(size=18, symbol="star")
         self.now_line = pg.InfiniteLine(angle=90, movable=False)
