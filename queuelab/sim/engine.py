@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from heapq import heappop, heappush, heapreplace
 from typing import Any, Final
 
@@ -68,6 +67,7 @@ from queuelab.sim.entities import (
     POISON,
     PRIORITY,
     TRIES,
+    Event,
     SimTask,
     SimWorker,
     history,
@@ -133,11 +133,8 @@ class SimEngine(Referable):
 
         self.now = 0.0
         self._state = RunState.IDLE
-        # (time, seq, event code, subject). The sequence number, which breaks ties in time by
-        # scheduling order, is typed object: it stays the int the counter made, where an int
-        # field would be unboxed and boxed again (an int freed and made) at every push.
-        self._heap: list[tuple[float, object, int, Any]] = []
-        self._seq_counter: Iterator[object] = itertools.count(1)
+        self._heap: list[Event] = []
+        self._seq = 0  # the last event's sequence number: ties in time break by scheduling order
         self._events = 0
         self._wall = 0.0  # wall seconds spent simulating
         self._end = s.run.duration
@@ -385,9 +382,9 @@ class SimEngine(Referable):
         na = self._next_arrival
         if (top is None and na == math.inf) or self._state is _FINISHED:
             return "nothing: the run is over"
-        if top is None or na <= top[0]:
+        if top is None or na <= top.time:
             return f"{na:,.3f} s: arrival of task {self._created + 1}"
-        t, _, code, subject = top
+        t, code, subject = top.time, top.code, top.subject
         at = f"{t:,.3f} s: "
         if code == _FINISH:
             w: SimWorker = subject
@@ -635,7 +632,8 @@ class SimEngine(Referable):
     # ------------------------------------------------------------------ the event loop
 
     def _push(self, t: float, code: int, subject: object) -> None:
-        _heappush(self._heap, (t, next(self._seq_counter), code, subject))
+        self._seq += 1
+        _heappush(self._heap, Event(t, self._seq, code, subject))
 
     def _loop(self, t_limit: float, deadline: float, max_events: int) -> None:
         """The event loop.
@@ -660,7 +658,6 @@ class SimEngine(Referable):
         queue0 = self._queues[0]
         max_waiting = self._max_waiting
         wait_append = self._m_waits.append
-        seq = self._seq_counter
         popleft, enqueue = queue0.popleft, queue0.append
         clock = time.perf_counter
         # module-level names the hot path reads, as locals (a global lookup costs a dict probe)
@@ -701,7 +698,7 @@ class SimEngine(Referable):
         start = False  # an attempt of `task` by `w` starts at t (below)
         in_place = False  # … and its finish replaces the heap's top entry
         while True:
-            top = heap[0][0] if heap else inf
+            top = heap[0].time if heap else inf
             if na <= top:
                 t = na
                 if t > t_limit:
@@ -745,8 +742,7 @@ class SimEngine(Referable):
                     break
                 now = t
                 entry = heap[0]  # popped below, or replaced by the next finish
-                code, subject = entry[2], entry[3]  # (not `_, _, code, subject`: that boxes
-                # the time and the sequence number again only to drop them)
+                code, subject = entry.code, entry.subject
                 # (w: SimWorker, so compiled code reads its fields directly)
                 if code == FINISH and simple and not (w := subject).draining and (
                         w.outcome is SUCCEEDED or requeue):
@@ -843,9 +839,11 @@ class SimEngine(Referable):
                 busy_sum += duration
                 busy += 1
                 if in_place:  # one sift instead of a pop's and a push's
-                    replace(heap, (t + duration, take(seq), FINISH, w))
+                    self._seq += 1
+                    replace(heap, Event(t + duration, self._seq, FINISH, w))
                 else:
-                    push(heap, (t + duration, take(seq), FINISH, w))
+                    self._seq += 1
+                    push(heap, Event(t + duration, self._seq, FINISH, w))
             handled += 1
             if handled >= check_at:  # one comparison per event covers the step, the clock and
                 if handled == max_events or self._replan:  # a timeline change
@@ -864,7 +862,7 @@ class SimEngine(Referable):
         if not any_levels:
             skip(levels, fresh)
         self._events += handled
-        if handled == max_events or min(na, heap[0][0] if heap else inf) <= t_limit:
+        if handled == max_events or min(na, heap[0].time if heap else inf) <= t_limit:
             return  # stopped early: a step, a timeline change, or the wall-clock budget ran out
         if t_limit >= self._end:
             self.now = self._end
@@ -915,7 +913,8 @@ class SimEngine(Referable):
             self._m_waits.append(wait)
             if self._level_waits and t >= self.recorder.warmup_end:
                 self._level_waits[task[PRIORITY]].add(wait)
-        heappush(self._heap, (t + duration, next(self._seq_counter), _FINISH, w))
+        self._seq += 1
+        heappush(self._heap, Event(t + duration, self._seq, _FINISH, w))
 
     def _finish(self, w: SimWorker) -> None:
         """An attempt ended (the loop has already counted the worker as no longer busy)."""

@@ -8,7 +8,7 @@ slotted instance. Only this package sees the layout; `to_task` turns one into th
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, final
 
 from queuelab.core.engine import WorkerInfo, WorkerState
 from queuelab.core.payload import synthetic_payload, task_id
@@ -104,3 +104,27 @@ class SimWorker:
         state = WorkerState.DRAINING if self.draining else self.state
         task = sim_task_id(self.task) if self.task is not None else None
         return WorkerInfo(self.name, state, task, self.processed, self.failed, self.since)
+
+
+@final
+class Event:
+    """One entry of the event heap: when it falls due, its place among events due at the
+    same time (the order they were scheduled in), what happens (an event code) and to whom.
+
+    A compiled class, not a tuple: heapq orders entries with `<`, and a tuple compares its
+    float and then its int through generic rich comparisons (~190 instructions, a seventh
+    of a run); this compares two doubles, and the sequence numbers only on a tie.
+    """
+
+    __slots__ = ("code", "seq", "subject", "time")
+
+    def __init__(self, time: float, seq: int, code: int, subject: Any) -> None:
+        self.time = time
+        self.seq = seq
+        self.code = code
+        self.subject = subject
+
+    def __lt__(self, other: Event) -> bool:
+        if self.time != other.time:
+            return self.time < other.time
+        return self.seq < other.seq
