@@ -22,7 +22,8 @@ Conventions
   starts, waits, busy and worker time, time in system, departures), so a window's mean wait,
   utilization, L and W are differences of two frames (`core.segments`): exact for any window,
   which is what a Little's-law check needs. The time in system is kept by engines that
-  report it (`add_tally`'s `system_area` and `sojourn`); elsewhere it is NaN.
+  report it (`add_tally`'s `system_area` and `sojourn`, or per event `entered` and `left`);
+  elsewhere (the monitor) it is NaN.
 * Warm-up: the summary covers only [start + warmup, end]. Counts are of events at or after
   the warm-up end; waits of tasks whose first attempt starts before it are excluded; time
   integrals (utilization, worker-seconds) start exactly there. Frames always cover
@@ -216,6 +217,8 @@ class MetricsRecorder:
         "_r_workers",
         "_scale_events",
         "_scaled_at",
+        "_sys_n",
+        "_sys_t",
         "_system_kept",
         "_w0",
         "_waits",
@@ -277,6 +280,8 @@ class MetricsRecorder:
         self._r_wait_sum = 0.0
         self._r_system = self._r_sojourn = 0.0  # time in system: what add_tally reports
         self._r_left = 0  # … and the tasks that left it neither done nor dead-lettered
+        self._sys_n = 0  # tasks in system, for an engine that reports them per event
+        self._sys_t = start
         self._system_kept = False  # … once an engine reports it at all
         self._w0: tuple[float, ...] = ()  # cumulative totals at the end of the warm-up
         # Pool changes after the warm-up: starts, distinct instants of change, the peak.
@@ -379,6 +384,30 @@ class MetricsRecorder:
             self._peak_workers = workers
         self._workers = workers
 
+    def entered(self, t: float, n: int = 1) -> None:
+        """`n` tasks entered the system (admitted to the queue) at `t`: the per-event form of
+        `add_tally`'s `system_area`, for an engine that counts one event at a time."""
+        self._system_to(t)
+        self._sys_n += n
+        self._system_kept = True
+
+    def left(self, t: float, sojourn: float, *, counted: bool = True) -> None:
+        """A task left the system at `t` after `sojourn` seconds in it; `counted` when its
+        leaving is already counted as a completion or a dead letter (False: dropped
+        unserved, its caller gone)."""
+        self._system_to(t)
+        self._sys_n -= 1
+        self._r_sojourn += sojourn
+        if not counted:
+            self._r_left += 1
+        self._system_kept = True
+
+    def _system_to(self, t: float) -> None:
+        dt = t - self._sys_t
+        if dt > 0:
+            self._r_system += self._sys_n * dt
+            self._sys_t = t
+
     def add_tally(
         self,
         t: float,
@@ -454,6 +483,7 @@ class MetricsRecorder:
         if t >= self._warm_at:
             self._end_warmup()
         self._integrate_to(t)
+        self._system_to(t)
         dt = t - self._frame_start
         if self._workers_acc > 0:
             utilization = min(1.0, self._busy_acc / self._workers_acc)

@@ -65,6 +65,8 @@ class NullRecorder:
     def reprocessed(self, t: float, n: int) -> None: ...
     def busy_changed(self, t: float, busy: int) -> None: ...
     def workers_changed(self, t: float, workers: int) -> None: ...
+    def entered(self, t: float, n: int = 1) -> None: ...
+    def left(self, t: float, sojourn: float, *, counted: bool = True) -> None: ...
 
 
 class RunContext:
@@ -220,6 +222,13 @@ class RunContext:
         self.busy -= 1
         self.events += 1
         self.recorder.busy_changed(now, self.busy)
+
+    def left_system(self, task: Task, t: float, *, counted: bool = True) -> None:
+        """A task of this run left the system (done, dead-lettered, or dropped unserved when
+        not `counted`): its time in system for Little's law. Another run's task is on that
+        run's clock, and never entered this one's count."""
+        if self.owns(task):
+            self.recorder.left(t, t - task.created_at, counted=counted)
 
     def completed(self, end: float, service: float) -> None:
         """A success whose ack the backend took: done, once."""

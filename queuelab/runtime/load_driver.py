@@ -127,6 +127,7 @@ class LoadDriver:
         t = batch[0].created_at
         for _ in batch:
             arrived(t)
+        ctx.recorder.entered(t, len(batch))  # in the system from now, for Little's law
         with ctx.calls.call(len(batch), 0, 0):
             if len(batch) == 1:
                 await ctx.queue.enqueue(batch[0])

@@ -153,6 +153,7 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
                 ledger.ack_lost()
                 return
             ctx.completed(end, end - start)
+            ctx.left_system(task, end)
             return
         ctx.failed(end, end - start)
         w.failed += 1
@@ -172,6 +173,7 @@ async def process(ctx: RunContext, w: WorkerRecord, d: Delivery, epoch: int | No
                 return
             ledger.dead_lettered()
             ctx.recorder.dead_lettered(end)
+            ctx.left_system(task, end)
             return
         ctx.recorder.retried(end)
         if then.action is Action.REQUEUE:
@@ -221,6 +223,7 @@ async def _drop(ctx: RunContext, d: Delivery) -> None:
         return
     ctx.ledger.dropped_one()
     ctx.events += 1
+    ctx.left_system(d.task, ctx.clock.now(), counted=False)
 
 
 def _uncancel() -> None:
