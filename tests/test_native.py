@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from queuelab import native
+from queuelab.io.scenario_files import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "resources" / "scenarios").glob("*.toml"))
@@ -94,10 +95,17 @@ def test_ci_runs_the_compiled_simulator() -> None:
     assert not queuelab.sim.engine.__file__.endswith(".py")
 
 
+def _duration(scenario: Path) -> float:
+    """900 s of the scenario, or up to its last timeline change and a minute past it (a run
+    shorter than its timeline is refused)."""
+    timeline = load_scenario(scenario).timeline
+    return max([900.0, *(entry.at + 60.0 for entry in timeline)])
+
+
 def _run(scenario: Path, out: Path, env: dict[str, str]) -> tuple[bytes, dict[str, object]]:
     subprocess.run(
-        [sys.executable, "-m", "queuelab.cli", "run", str(scenario), "--duration", "900",
-         "--out", str(out)],
+        [sys.executable, "-m", "queuelab.cli", "run", str(scenario), "--duration",
+         f"{_duration(scenario):g}", "--out", str(out)],
         env=env, check=True, capture_output=True, cwd=ROOT,
     )
     summary = json.loads((out / "summary.json").read_text())
