@@ -22,9 +22,9 @@ def test_the_summary_reports_each_segment(tmp_path: Path,
     out = capsys.readouterr().out
     summary = json.loads((tmp_path / "summary.json").read_text())  # valid JSON: no NaN
     first, second = summary["segments"]
-    assert (first["start"], first["end"], first["changes"]) == (0.0, 1800.0, [])
+    assert (first["start"], first["end"], first["changes"]) == (0.0, 600.0, [])
     assert first["warmup_why"] == "the scenario's warm-up"
-    assert (second["start"], second["end"]) == (1800.0, 3600.0)
+    assert (second["start"], second["end"]) == (600.0, 2400.0)
     assert second["changes"] == ["Rate 3.2 → 4.4 tasks/s"]
     assert second["warmup_why"].startswith("5τ, τ = 2.07 s")
     for part, rate in ((first, 3.2), (second, 4.4)):
@@ -36,7 +36,7 @@ def test_the_summary_reports_each_segment(tmp_path: Path,
         assert m["p_block"] == pytest.approx(want.p_block, abs=0.03)
         assert abs(m["wq"] - want.wq) <= 2 * m["wq_ci95"]
         assert m["little_gap"] < 0.01
-    assert "segment 2, 1800-3600 s after Rate 3.2 → 4.4 tasks/s (warm-up 10 s: 5τ" in out
+    assert "segment 2, 600-2400 s after Rate 3.2 → 4.4 tasks/s (warm-up 10 s: 5τ" in out
     assert "M/M/c/K (c = 4, K = 10): 0.760 s" in out
 
 
