@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -9,7 +10,14 @@ import pytest
 from queuelab.core.hockey import pooled_wait, separate_wait
 from queuelab.core.scenario import Scenario
 from queuelab.tuning import LocalPool, points_of, run_sweep
-from queuelab.tuning.hockey import RATE_PATH, hockey_sweep, measured_points, separate_sweep
+from queuelab.tuning.hockey import (
+    RATE_PATH,
+    MeasuredPoint,
+    hockey_sweep,
+    measured_points,
+    separate_sweep,
+)
+from queuelab.tuning.spec import Sweep
 
 RHOS = (0.3, 0.5, 0.7, 0.8)
 
@@ -34,21 +42,29 @@ def test_sweep_sets_the_rates_and_common_seeds() -> None:
         hockey_sweep(replace(mm2(), pool=replace(mm2().pool, strategy="dynamic")))
 
 
-def test_measured_points_land_on_erlang_c() -> None:
-    sweep = hockey_sweep(mm2(), RHOS, replications=5)
+def _land_on(sweep: Sweep, theory: Callable[[float], float]) -> list[MeasuredPoint]:
+    """Run the sweep; each point's mean wait within twice its interval of `theory(ρ)`, all
+    but one of the intervals holding it. The points, for more checks."""
     with LocalPool(2) as pool:
         stats = points_of(sweep, run_sweep(sweep, pool))
     points = measured_points(sweep, stats)
     assert [p.rho for p in points] == pytest.approx(RHOS)
     inside = 0
     for p in points:
-        theory = pooled_wait(p.rho, 2, 1.0)
+        want = theory(p.rho)
         e = p.mean_wait
         assert p.status == "ok" and e.n == 5 and e.half_width > 0
-        assert abs(e.mean - theory) <= 2 * e.half_width, (p.rho, e, theory)
-        inside += e.low <= theory <= e.high
-        assert p.utilization.mean == pytest.approx(p.rho, abs=0.03)
+        assert abs(e.mean - want) <= 2 * e.half_width, (p.rho, e, want)
+        inside += e.low <= want <= e.high
     assert inside >= len(RHOS) - 1, f"only {inside} of {len(RHOS)} intervals hold the theory"
+    return points
+
+
+def test_measured_points_land_on_erlang_c() -> None:
+    points = _land_on(hockey_sweep(mm2(), RHOS, replications=5),
+                      lambda rho: pooled_wait(rho, 2, 1.0))
+    for p in points:
+        assert p.utilization.mean == pytest.approx(p.rho, abs=0.03)
 
 
 def test_one_separate_queue_lands_on_mm1() -> None:
@@ -58,16 +74,6 @@ def test_one_separate_queue_lands_on_mm1() -> None:
     assert sweep.scenario.pool.strategy == "single"
     assert sweep.axes[0].values == pytest.approx(RHOS)  # λ/c = ρμ with μ = 1
     assert sweep.seeds == hockey_sweep(mm2(), RHOS, replications=5).seeds
-    with LocalPool(2) as pool:
-        stats = points_of(sweep, run_sweep(sweep, pool))
-    points = measured_points(sweep, stats)
-    assert [p.rho for p in points] == pytest.approx(RHOS)
-    inside = 0
+    points = _land_on(sweep, lambda rho: separate_wait(rho, 1.0))
     for p in points:
-        theory = separate_wait(p.rho, 1.0)
-        e = p.mean_wait
-        assert p.status == "ok" and e.n == 5 and e.half_width > 0
-        assert abs(e.mean - theory) <= 2 * e.half_width, (p.rho, e, theory)
-        inside += e.low <= theory <= e.high
-        assert e.mean > pooled_wait(p.rho, 2, 1.0)  # a separate queue waits longer
-    assert inside >= len(RHOS) - 1, f"only {inside} of {len(RHOS)} intervals hold the theory"
+        assert p.mean_wait.mean > pooled_wait(p.rho, 2, 1.0)  # a separate queue waits longer
