@@ -33,24 +33,23 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import aiormq
+import pamqp.frame
 from aio_pika.abc import AbstractRobustChannel
 from aiormq import spec
 from aiormq.abc import ChannelFrame, DeliveredMessage
 from aiormq.exceptions import ChannelNotFoundEntity
-from pamqp.base import Frame as PamqpFrame
-from pamqp.body import ContentBody
-from pamqp.header import ContentHeader
+from pamqp.common import FieldTable
 
 from queuelab.backends.base import BackendError
 from queuelab.core.dead_letter_query import page_of
 from queuelab.core.task import DeadLetter, DeadLetterPage, DeadLetterQuery, Task
 
+from .frames import TaskPublish
 from .link import Link, is_trouble, retry_read
 from .topology import Names
-from .wire import decode_dead, new_message_id, task_properties
+from .wire import TASK_JSON_START, decode_dead, headed_task_id, new_message_id, task_json_end
 
 Channel = aiormq.abc.AbstractChannel
-Frame = PamqpFrame | ContentHeader | ContentBody
 T = TypeVar("T")
 
 #: s a listing waits for the dead-letter queue to stream in (see DeadLetterStore.sync): in
@@ -61,9 +60,23 @@ STALL_TIMEOUT = 5.0
 
 @dataclass(slots=True)
 class _Entry:
-    dead: DeadLetter
+    """One held DLQ message. Its body is decoded only when a listing needs it (`dead`):
+    a bulk reprocess reads the id from the headers and moves the task's bytes as they are."""
+
     channel: Channel
     tag: int
+    body: bytes
+    message_id: str | None
+    headers: FieldTable | None
+    priority: int | None  # the task's AMQP priority, as recorded when it was dead-lettered
+    task_end: int  # where the task's JSON ends in `body` (wire.task_json_end); 0: unknown
+    decoded: DeadLetter | None = None
+
+    @property
+    def dead(self) -> DeadLetter:
+        if self.decoded is None:
+            self.decoded = decode_dead(self.body, self.message_id, self.headers)
+        return self.decoded
 
 
 class DeadLetterStore:
@@ -77,7 +90,6 @@ class DeadLetterStore:
         self._on: Channel | None = None
         self._index: dict[str, list[_Entry]] = {}
         self._lock = asyncio.Lock()
-        self._content_size = 131_000  # body bytes per frame, the channel's once known
 
     @property
     def size(self) -> int:
@@ -104,11 +116,31 @@ class DeadLetterStore:
 
     def _add(self, ch: Channel, message: DeliveredMessage) -> None:
         props = message.header.properties
-        dead = decode_dead(message.body, props.message_id, props.headers)
         delivery = message.delivery
         assert isinstance(delivery, spec.Basic.Deliver | spec.Basic.GetOk)
         assert delivery.delivery_tag is not None
-        self._index.setdefault(dead.id, []).append(_Entry(dead, ch, delivery.delivery_tag))
+        body, headers = message.body, props.headers
+        entry = _Entry(ch, delivery.delivery_tag, body, props.message_id, headers,
+                       props.priority, 0)
+        headed = headed_task_id(headers)
+        if headed is not None:
+            entry.task_end = task_json_end(body, *headed)
+        # written without the headers (or not as they say): decode it now
+        task_id = headed[0] if headed is not None and entry.task_end else entry.dead.id
+        self._index.setdefault(task_id, []).append(entry)
+
+    def _decode_all(self) -> None:
+        """Decode every held dead letter for a listing. A body that the headers described
+        but that does not decode after all (not a task) is filed under the id its decoded
+        dead letter shows, so that what a listing shows can be moved by that id."""
+        index = self._index
+        for task_id, entries in list(index.items()):
+            for entry in list(entries):
+                if entry.decoded is None and entry.dead.id != task_id:
+                    entries.remove(entry)
+                    index.setdefault(entry.dead.id, []).append(entry)
+            if not entries:
+                del index[task_id]
 
     def _forget_closed(self) -> None:
         if self._on is not None and self._on.is_closed:
@@ -165,43 +197,56 @@ class DeadLetterStore:
     async def page(self, query: DeadLetterQuery) -> DeadLetterPage:
         async with self._lock:
             await self._retrying(self.sync)
+            self._decode_all()
             dead = [e[0].dead for e in self._index.values()]
         return page_of(dead, query)
 
     async def get(self, task_id: str) -> DeadLetter | None:
         async with self._lock:
             await self._retrying(self.sync)
+            self._decode_all()
             entries = self._index.get(task_id)
         return entries[0].dead if entries else None
 
     # --- moving -------------------------------------------------------------------------
     async def reprocess(self, task_ids: Sequence[str], reset_attempts: bool) -> int:
-        names = self._names
+        """Publish each task to the main queue and ack its dead letter(s), one transaction.
 
-        def move(entries: list[_Entry]) -> list[Frame]:
-            task = entries[0].dead.task
-            data = task.to_dict()  # a fresh dict: the index keeps its own task
-            if reset_attempts:
-                data["attempts"] = 0
-            body = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
-            props = task_properties(new_message_id(), self._priority_of(task))
-            return publish_frames(names.main, body, props, self._content_size)
+        A dead letter with the headers (`wire.task_json_end`) goes back as the very bytes
+        of its task's JSON, with the AMQP priority it had: no decode, no encode. Resetting
+        attempts, or one without them, is decoded and encoded again.
+        """
+        priority_of = self._priority_of
+
+        def move(entries: list[_Entry], publish: TaskPublish) -> bytes:
+            first = entries[0]
+            if first.task_end and not reset_attempts:
+                body, priority = first.body[TASK_JSON_START:first.task_end], first.priority
+            else:
+                task = first.dead.task
+                data = task.to_dict()  # a fresh dict: the index keeps its own task
+                if reset_attempts:
+                    data["attempts"] = 0
+                body = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+                priority = priority_of(task)
+            return publish(body, new_message_id(), priority)
 
         return await self._transact(task_ids, move, "reprocess")
 
     async def discard(self, task_ids: Sequence[str]) -> int:
-        def nothing(entries: list[_Entry]) -> list[Frame]:
-            return []
+        def nothing(entries: list[_Entry], publish: TaskPublish) -> bytes:
+            return b""
 
         return await self._transact(task_ids, nothing, "discard")
 
     async def _transact(
         self,
         task_ids: Sequence[str],
-        action: Callable[[list[_Entry]], list[Frame]],
+        action: Callable[[list[_Entry], TaskPublish], bytes],
         verb: str,
     ) -> int:
-        """Per task: `action`'s publish frames, then ack its DLQ message(s); one commit.
+        """Per task: `action`'s publish (frames as bytes), then ack its DLQ message(s); one
+        commit.
 
         Fast and still all-or-nothing: the publishes go out in pipelined chunks of
         `_CHUNK` messages, each chunk one write (not a socket send per frame), the acks
@@ -211,29 +256,31 @@ class DeadLetterStore:
         """
         async with self._lock:
             ch = await self._retrying(self.sync)
-            self._content_size = int(getattr(ch, "max_content_size", 0) or 0) or 131_000
+            content_size = int(getattr(ch, "max_content_size", 0) or 0) or 131_000
+            publish = TaskPublish(ch.number, self._names.main, content_size)
+            index = self._index
             done: list[str] = []
             tags: list[int] = []
             try:
-                frames: list[Frame] = []
+                out: list[bytes] = []
                 moved = size = 0
                 for task_id in dict.fromkeys(task_ids):
-                    entries = self._index.get(task_id)
+                    entries = index.get(task_id)
                     if not entries:
                         continue
-                    more = action(entries)
-                    frames += more
+                    frames = action(entries, publish)
+                    out.append(frames)
                     tags += [entry.tag for entry in entries]
                     done.append(task_id)
                     moved += 1
-                    size += sum(len(f.value) for f in more if isinstance(f, ContentBody))
+                    size += len(frames)
                     if moved >= _CHUNK or size >= _CHUNK_BYTES:
-                        await _write(ch, frames)
-                        frames, moved, size = [], 0, 0
-                held = [e.tag for group in self._index.values() for e in group]
-                frames += acks(held, tags)
-                if frames:
-                    await _write(ch, frames)
+                        await _write(ch, b"".join(out))
+                        out, moved, size = [], 0, 0
+                held = [e.tag for group in index.values() for e in group]
+                out += (pamqp.frame.marshal(f, ch.number) for f in acks(held, tags))
+                if out:
+                    await _write(ch, b"".join(out))
                 if done:
                     # the main queue must still exist, or the moved tasks would be dropped
                     # unroutable: a failed check closes the channel, which discards the
@@ -251,7 +298,7 @@ class DeadLetterStore:
                     "either still a dead letter or moved (a transaction), list again to see"
                 ) from None
             for task_id in done:
-                del self._index[task_id]
+                del index[task_id]
             return len(done)
 
     async def drop_all(self) -> None:
@@ -260,7 +307,8 @@ class DeadLetterStore:
             ch = await self._retrying(self.sync)
             held = [e.tag for group in self._index.values() for e in group]
             if held:
-                await _write(ch, acks(held, held))
+                await _write(ch, b"".join(pamqp.frame.marshal(f, ch.number)
+                                          for f in acks(held, held)))
                 await ch.tx_commit()
             self._index.clear()
 
@@ -287,7 +335,7 @@ _CHUNK = 2000
 _CHUNK_BYTES = 4 << 20
 
 
-def acks(held: Iterable[int], tags: Iterable[int]) -> list[Frame]:
+def acks(held: Iterable[int], tags: Iterable[int]) -> list[spec.Basic.Ack]:
     """Ack frames for delivery `tags` out of all `held` (unacked) on the channel.
 
     `multiple=True` acks every held tag up to its own, so it covers the longest run of the
@@ -302,7 +350,7 @@ def acks(held: Iterable[int], tags: Iterable[int]) -> list[Frame]:
     run = 0
     while run < len(ordered) and ordered[run] in wanted:
         run += 1
-    frames: list[Frame] = []
+    frames: list[spec.Basic.Ack] = []
     if run:
         frames.append(spec.Basic.Ack(delivery_tag=ordered[run - 1], multiple=run > 1))
     covered = set(ordered[:run])
@@ -310,20 +358,8 @@ def acks(held: Iterable[int], tags: Iterable[int]) -> list[Frame]:
     return frames
 
 
-def publish_frames(
-    routing_key: str, body: bytes, props: spec.Basic.Properties, content_size: int
-) -> list[Frame]:
-    """The frames of one basic.publish to the default exchange (method, header, body)."""
-    frames: list[Frame] = [
-        spec.Basic.Publish(exchange="", routing_key=routing_key),
-        ContentHeader(properties=props, body_size=len(body)),
-    ]
-    frames += [ContentBody(body[i:i + content_size]) for i in range(0, len(body), content_size)]
-    return frames
-
-
-async def _write(ch: Channel, frames: list[Frame]) -> None:
-    """Queue `frames` on `ch` as one write, and wait until it reached the socket.
+async def _write(ch: Channel, payload: bytes) -> None:
+    """Queue encoded frames on `ch` as one write, and wait until it reached the socket.
 
     One `ChannelFrame` is written whole, so nothing else on the channel comes between its
     frames; the transaction (tx.select) makes the publishes and acks take effect at the
@@ -333,6 +369,6 @@ async def _write(ch: Channel, frames: list[Frame]) -> None:
         raise aiormq.exceptions.ChannelInvalidStateError(f"{ch!r} closed")
     drained = ch.create_future()  # type: ignore[attr-defined]  # rejected if ch closes
     await ch.write_queue.put(  # type: ignore[attr-defined]
-        ChannelFrame.marshall(ch.number, frames, drain_future=drained)  # type: ignore[attr-defined]
+        ChannelFrame(payload=payload, should_close=False, drain_future=drained)
     )
     await drained

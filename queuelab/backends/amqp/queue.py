@@ -43,7 +43,7 @@ from .dead import DeadLetterStore
 from .link import Link, Outgoing, describe_channel_error, is_trouble, retry_read
 from .options import AmqpOptions
 from .topology import MAX_PRIORITY, Names, delay_key, delay_ticks
-from .wire import dead_properties, encode_dead, new_message_id, task_properties
+from .wire import dead_message, dead_properties, new_message_id, task_properties
 
 T = TypeVar("T")
 _FIRST_PAGE = DeadLetterQuery()
@@ -270,8 +270,10 @@ class AmqpQueue(TaskQueue):
         await self._replace(delivery, self._outgoing(delivery.task, delay))
 
     async def dead_letter(self, delivery: Delivery, error_kind: str, error: str, at: float) -> None:
-        body = encode_dead(DeadLetter(delivery.task, error_kind, error, at))
-        item = Outgoing(self.names.dead, "", body, dead_properties(new_message_id()))
+        dead = DeadLetter(delivery.task, error_kind, error, at)
+        body, task_bytes = dead_message(dead)
+        props = dead_properties(new_message_id(), dead, task_bytes, self._priority_of(dead.task))
+        item = Outgoing(self.names.dead, "", body, props)
         await self._replace(delivery, item)
 
     async def _replace(self, delivery: Delivery, item: Outgoing) -> None:

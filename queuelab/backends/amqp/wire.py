@@ -4,6 +4,13 @@ Body: `Task.to_json()` (a dead letter: `DeadLetter.to_dict()` as JSON), persiste
 (delivery_mode 2), `content_type` application/json, `type` naming which of the two it is, and
 a `message_id` unique to each publish. A task's `attempts` travels in its JSON.
 
+A dead letter also says, in two headers, its task's id and how many bytes the task's JSON
+takes at the start of the body (`{"task":` comes first, then exactly `Task.to_json()`), and
+carries the task's AMQP priority. A bulk reprocess then needs no JSON at all: it indexes the
+dead letters by the header, checks the body's first bytes name the same task
+(`task_json_end`), and republishes the task's bytes as they are. Dead letters without the
+headers (written before them, or dead-lettered by the broker) are decoded as before.
+
 Attempts and redelivery. Classic queues keep no delivery count (`x-delivery-count` exists
 only on quorum queues, which have no priorities before RabbitMQ 4.0), and the broker only
 says `redelivered`: "this message may have been delivered before". So a redelivered message
@@ -23,11 +30,18 @@ import os
 from collections import OrderedDict
 
 from aiormq import spec
+from pamqp.common import FieldTable
 
 from queuelab.core.task import DeadLetter, Task, UndecodableTask, loads
 from queuelab.core.undecodable import undecodable
 
 TASK_TYPE = "queuelab.task"
+TASK_ID_HEADER = "queuelab-task-id"
+TASK_BYTES_HEADER = "queuelab-task-bytes"
+_ID_HEADER_LIMIT = 1000  # bytes of task id put in a header (a header frame is bounded)
+_TASK_FIRST = b'{"task":'  # a dead letter's body begins so, the task's JSON follows ...
+_AFTER_TASK = b',"error_kind":'  # ... and this after it (DeadLetter.to_dict's order)
+TASK_JSON_START = len(_TASK_FIRST)
 DEAD_TYPE = "queuelab.dead_letter"
 _JSON = "application/json"
 _PERSISTENT = 2
@@ -51,17 +65,63 @@ def task_properties(message_id: str, priority: int | None) -> spec.Basic.Propert
     )
 
 
-def dead_properties(message_id: str) -> spec.Basic.Properties:
+def dead_properties(
+    message_id: str, dead: DeadLetter | None = None, task_bytes: int = 0,
+    priority: int | None = None,
+) -> spec.Basic.Properties:
+    """A dead letter's properties; given the dead letter and its task's JSON length (from
+    `dead_message`), the headers a bulk reprocess reads instead of the body."""
+    headers: FieldTable | None = None
+    if dead is not None and task_bytes and len(dead.id.encode()) <= _ID_HEADER_LIMIT:
+        headers = {TASK_ID_HEADER: dead.id, TASK_BYTES_HEADER: task_bytes}
     return spec.Basic.Properties(
         content_type=_JSON,
         delivery_mode=_PERSISTENT,
         message_id=message_id,
         message_type=DEAD_TYPE,
+        headers=headers,
+        priority=priority,
     )
 
 
+def dead_message(dead: DeadLetter) -> tuple[bytes, int]:
+    """The body of `dead` (exactly `DeadLetter.to_dict()` as compact JSON: task first) and
+    how many bytes its task's JSON takes after the leading `{"task":`."""
+    task = dead.task.to_json().encode()
+    rest = dead.to_dict()
+    del rest["task"]
+    tail = json.dumps(rest, separators=(",", ":"), allow_nan=False).encode()
+    return b"".join((_TASK_FIRST, task, b",", tail[1:])), len(task)
+
+
 def encode_dead(dead: DeadLetter) -> bytes:
-    return json.dumps(dead.to_dict(), separators=(",", ":"), allow_nan=False).encode()
+    return dead_message(dead)[0]
+
+
+def headed_task_id(headers: FieldTable | None) -> tuple[str, int] | None:
+    """The task id and task JSON length a dead letter's headers give, if they give both."""
+    if not headers:
+        return None
+    task_id, size = headers.get(TASK_ID_HEADER), headers.get(TASK_BYTES_HEADER)
+    if type(task_id) is not str or not task_id or type(size) is not int or size < 2:
+        return None
+    return task_id, size
+
+
+def task_json_end(body: bytes, task_id: str, size: int) -> int:
+    """Where the task's JSON ends in a dead letter's body (it starts at 8), or 0 if the body
+    does not read as the headers say: a task object of that id, of that length, followed by
+    the error. Then the body must be decoded instead."""
+    end = len(_TASK_FIRST) + size
+    start = b'{"task":{"id":' + json.dumps(task_id).encode() + b","
+    if (
+        body.startswith(start)
+        and body[end - 1:end] == b"}"
+        and body.startswith(_AFTER_TASK, end)
+        and body.endswith(b"}")
+    ):
+        return end
+    return 0
 
 
 def decode_dead(body: bytes, message_id: str | None, headers: dict | None) -> DeadLetter:
