@@ -67,7 +67,8 @@ class QueueCounts:
     delayed: int  # waiting for a retry delay to pass
     leased: int  # claimed and not yet acked (in flight)
     dead: int  # dead-lettered
-    #: some figure is still loading or comes from a source that lags (RabbitMQ's management
+    #: some figure is still loading, kept moving while it was read (RabbitMQ deliveries
+    #: arriving throughout), or comes from a source that lags (RabbitMQ's management
     #: statistics for the leases other processes hold): say so rather than trust it. Not
     #: part of equality: the figures are what they are.
     approximate: bool = field(default=False, compare=False)

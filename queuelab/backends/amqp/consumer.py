@@ -146,6 +146,7 @@ class Consumer:
         self._consume_lock = asyncio.Lock()
         self._background: set[asyncio.Task[Any]] = set()
         self.active = False  # subscribed at least once (a handle that never claims never is)
+        self.received = 0  # deliveries so far: a count is exact only while none arrives
 
     @property
     def link(self) -> Link:
@@ -275,6 +276,7 @@ class Consumer:
 
     # --- deliveries -----------------------------------------------------------------------
     def _on_message(self, message: DeliveredMessage) -> None:
+        self.received += 1
         delivery = message.delivery
         assert isinstance(delivery, spec.Basic.Deliver) and delivery.delivery_tag is not None
         props = message.header.properties
@@ -308,14 +310,19 @@ class Consumer:
         """Bring into the buffer every delivery the broker has made to us so far, including
         those its last acks from us triggered; returns the queue's ready count.
 
-        Two round trips on the consuming channel. queue.declare (passive) goes through the
-        queue process, which handles our earlier acks first and makes the deliveries they
-        allow before answering; its answer may still overtake those deliveries on the wire
-        (the channel process answers a call before relaying what arrived meanwhile), so a
+        Two round trips on the consuming channel. queue.declare (passive) asks the queue
+        process; its answer may overtake the deliveries made before it on the wire (the
+        channel process answers a call before relaying what arrived meanwhile), so a
         passive exchange declare - answered by the channel process alone, after everything
         queued before it - follows as the barrier. aiormq dispatches deliveries before the
         reply that follows them; the sleep lets their callbacks run. Nothing is taken past
         the prefetch window (basic.get would).
+
+        The ready count is not ordered after our acks: the queue process takes the count
+        request (priority 7 in its mailbox) before acks still waiting there (priority 4),
+        then delivers what those acks let through - counted ready, and buffered here by the
+        barrier. A count that must be exact repeats until no delivery came meanwhile
+        (`AmqpQueue.counts`); a claim only needs what was delivered.
         """
         ch = await self.ensure()
         ok = await ch.queue_declare(self._queue, passive=True)

@@ -10,7 +10,10 @@ process's handles have buffered; delayed sums the delay ladder; dead is the dead
 queue plus what this process holds of it; leased is what this process's handles hold. The
 broker counts messages held by other processes as unacked and AMQP does not expose that
 number, so a handle that does not consume takes other processes' leases from the
-management API, whose figures lag a few seconds: those counts say `approximate`.
+management API, whose figures lag a few seconds: those counts say `approximate`. The
+broker's ready count is not ordered after our acks (see `Consumer.sync`), so a count is
+read again until no delivery arrived while it was read (20 readings at most, then it says
+`approximate` too).
 Handles of one queue in one process (an engine and a tool, or the contract suite's two
 handles) share that bookkeeping, and one dead-letter reader.
 """
@@ -48,6 +51,11 @@ from .wire import dead_message, dead_properties, new_message_id, task_properties
 T = TypeVar("T")
 _FIRST_PAGE = DeadLetterQuery()
 _BATCH = 1000  # messages per pipelined publish in enqueue_many
+_QUIET_TRIES = 20  # readings of the ready count that `counts` makes at most
+
+
+def _received(handles: Iterable[AmqpQueue]) -> int:
+    return sum(h._consumer.received for h in handles if h._consumer is not None)
 
 
 @dataclass(eq=False)
@@ -323,15 +331,24 @@ class AmqpQueue(TaskQueue):
         async def look() -> QueueCounts:
             assert self._link is not None and self._probe is not None
             probe = await self._link.rpc_channel(self._probe)
-            if consumer.active:  # on the consuming channel, so after our own acks
-                ready = await consumer.sync()
-            else:
-                ok = await probe.queue_declare(self.names.main, passive=True)
-                ready = int(ok.message_count or 0)
             handles = self._handles()
-            for h in handles:
-                if h is not self and h._consumer is not None:
-                    await h._consumer.barrier()
+            # ready is the broker's count plus what the handles buffered; a delivery arriving
+            # meanwhile may be in both (see Consumer.sync): read again until none arrives
+            for _ in range(_QUIET_TRIES):
+                seen = _received(handles)
+                if consumer.active:  # on the consuming channel, so after our own acks
+                    ready = await consumer.sync()
+                else:
+                    ok = await probe.queue_declare(self.names.main, passive=True)
+                    ready = int(ok.message_count or 0)
+                for h in handles:
+                    if h is not self and h._consumer is not None:
+                        await h._consumer.barrier()
+                if _received(handles) == seen:
+                    settled = True
+                    break
+            else:
+                settled = False  # deliveries kept coming: the last reading, said approximate
             delayed = 0
             for level in range(topology.LEVELS):
                 ok = await probe.queue_declare(self.names.delay(level), passive=True)
@@ -359,7 +376,7 @@ class AmqpQueue(TaskQueue):
                 )
                 leased += others or 0
             return QueueCounts(ready + buffered, delayed, leased, dead,
-                               approximate=not consuming)
+                               approximate=not consuming or not settled)
 
         return await self._retrying(look, "count")
 
