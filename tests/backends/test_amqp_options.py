@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import json
+
+import pamqp.frame
 import pytest
+from aiormq import spec
+from hypothesis import given
+from hypothesis import strategies as st
+from pamqp.body import ContentBody
+from pamqp.header import ContentHeader
 
 from queuelab.backends import BackendError, open_queue
 from queuelab.backends.amqp import AmqpQueue
+from queuelab.backends.amqp.frames import TaskPublish
 from queuelab.backends.amqp.options import parse
 from queuelab.backends.amqp.topology import LEVELS, MAX_DELAY, Names, delay_key, delay_ticks
-from queuelab.backends.amqp.wire import Redeliveries, decode_dead, encode_dead
-from queuelab.core.task import UNDECODABLE, DeadLetter, Task
+from queuelab.backends.amqp.wire import (
+    TASK_JSON_START,
+    Redeliveries,
+    dead_message,
+    dead_properties,
+    decode_dead,
+    encode_dead,
+    headed_task_id,
+    task_json_end,
+    task_properties,
+)
+from queuelab.core.task import UNDECODABLE, Attempt, DeadLetter, Outcome, Task
 
 
 def test_options_come_from_the_url_and_keywords() -> None:
@@ -102,3 +121,72 @@ def test_redeliveries_remember_what_was_given_back() -> None:
     assert not r.is_duplicate("d", redelivered=False)  # the first copy
     assert r.is_duplicate("d", redelivered=False)  # the second copy
     assert not r.is_duplicate("d", redelivered=True)  # a copy coming back is not a copy
+
+
+_text = st.text(max_size=12)  # any code point: escapes and non-ASCII in the JSON
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=8,
+)
+_dead = st.builds(
+    DeadLetter,
+    task=st.builds(
+        Task,
+        id=_text.filter(bool),
+        payload=_json,
+        priority=st.integers(-5, 12),
+        attempts=st.integers(0, 9),
+        history=st.lists(st.builds(Attempt, number=st.integers(1, 9), outcome=st.just(
+            Outcome.FAILED), error=_text), max_size=2),
+    ),
+    error_kind=_text,
+    error=_text,
+    dead_lettered_at=st.floats(0, 1e6),
+)
+
+
+@given(_dead)
+def test_a_dead_letter_body_holds_its_task_json_where_the_headers_say(dead: DeadLetter) -> None:
+    """The body is exactly `DeadLetter.to_dict()` as compact JSON (one rule: older readers
+    decode it as before), and the headers locate the task's own JSON in it."""
+    body, size = dead_message(dead)
+    assert body == json.dumps(dead.to_dict(), separators=(",", ":"), allow_nan=False).encode()
+    props = dead_properties("m", dead, size, 3)
+    headed = headed_task_id(props.headers)
+    assert headed == (dead.id, size) and props.priority == 3
+    end = task_json_end(body, *headed)
+    assert body[TASK_JSON_START:end] == dead.task.to_json().encode()
+    assert decode_dead(body, "m", props.headers) == dead
+
+
+def test_a_body_that_does_not_read_as_its_headers_say_is_decoded_instead() -> None:
+    dead = DeadLetter(Task("t1", payload={"id": "t2"}), "E", "bad", 1.0)
+    body, size = dead_message(dead)
+    assert task_json_end(body, "t1", size) > 0
+    assert task_json_end(body, "t2", size) == 0  # another task's id
+    assert task_json_end(body, "t1", size - 1) == 0  # another length
+    assert task_json_end(body, "t1", size + 5) == 0
+    assert task_json_end(body[:-1], "t1", size) == 0  # cut short
+    assert task_json_end(Task("t1").to_json().encode(), "t1", size) == 0  # a task body
+    for headers in (None, {}, {"queuelab-task-id": "t1"}, {"queuelab-task-id": 1,
+                                                           "queuelab-task-bytes": size}):
+        assert headed_task_id(headers) is None  # type: ignore[arg-type]
+    assert dead_properties("m").headers is None  # without the dead letter: no headers
+
+
+@pytest.mark.parametrize("priority", [None, 0, 7])
+@pytest.mark.parametrize("size", [0, 1, 99, 100, 250])
+def test_a_task_publish_is_the_bytes_pamqp_would_write(priority: int | None, size: int) -> None:
+    body = bytes(range(256))[:size]
+    publish = TaskPublish(3, "queuelab.jobs", content_size=100)
+    props = task_properties("a1b2.42", priority)
+    frames = [
+        spec.Basic.Publish(exchange="", routing_key="queuelab.jobs"),
+        ContentHeader(properties=props, body_size=size),
+        *(ContentBody(body[i:i + 100]) for i in range(0, size, 100)),
+    ]
+    expected = b"".join(pamqp.frame.marshal(f, 3) for f in frames)
+    assert publish(body, "a1b2.42", priority) == expected
+    with pytest.raises(ValueError, match="longer than 255"):
+        publish(body, "x" * 256, priority)

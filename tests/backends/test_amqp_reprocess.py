@@ -4,7 +4,8 @@ The dead-letter store moves tasks in one transaction written in large chunks (se
 `queuelab.backends.amqp.dead`). These tests count and name every task before and after: a
 bulk reprocess with gaps (so both the `multiple` ack and the single acks are used), and one
 whose connection is cut between two chunks (every task must still be exactly once a dead
-letter or a ready task). `acks` itself is checked as a rule on random tag sets.
+letter or a ready task), and dead letters with and without the headers that let a
+reprocess skip decoding. `acks` itself is checked as a rule on random tag sets.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from queuelab.backends import BackendError, open_queue
+from queuelab.backends.amqp import AmqpQueue
 from queuelab.backends.amqp import dead as dead_module
 from queuelab.backends.amqp.dead import acks
-from queuelab.backends.base import TaskQueue
-from queuelab.core.task import DeadLetterQuery, Task
+from queuelab.backends.amqp.link import Outgoing
+from queuelab.backends.amqp.wire import dead_properties, encode_dead, new_message_id
+from queuelab.backends.base import Delivery, TaskQueue
+from queuelab.core.task import DeadLetter, DeadLetterQuery, Task
 
 from .conftest import AMQP_URL, RUN
 from .relay import TcpRelay
@@ -60,6 +64,19 @@ async def bury(q: TaskQueue, n: int) -> list[str]:
         await asyncio.gather(*(q.dead_letter(d, "Test", "on purpose", 1.0) for d in got))
         left -= len(got)
     return ids
+
+
+async def claim_all(q: TaskQueue, n: int) -> list[Delivery]:
+    got: list[Delivery] = []
+    while len(got) < n:
+        more = await q.claim(600.0, max_tasks=n - len(got), timeout=10.0)
+        assert more, f"{n - len(got)} tasks did not come"
+        got += more
+    return got
+
+
+async def bury_claimed(q: TaskQueue, got: list[Delivery]) -> None:
+    await asyncio.gather(*(q.dead_letter(d, "Test", "on purpose", 1.0) for d in got))
 
 
 async def all_dead(q: TaskQueue) -> list[str]:
@@ -143,3 +160,48 @@ async def test_a_reprocess_cut_between_chunks_leaves_every_task_once(
         await direct.close()
         with contextlib.suppress(Exception):
             await relay.cut()
+
+
+@pytest.mark.asyncio
+@rabbitmq
+async def test_dead_letters_with_and_without_headers_come_back_whole(
+    queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dead letters this version wrote move as their task's bytes, never decoded; older ones
+    (no headers) are decoded. Both come back whole, in their priority order."""
+    q = open_queue(AMQP_URL, queue=queue, discipline="priority")
+    assert isinstance(q, AmqpQueue)
+    decoded: list[bytes] = []
+    real_decode = dead_module.decode_dead
+
+    def counting(body: bytes, *rest: object) -> DeadLetter:
+        decoded.append(body)
+        return real_decode(body, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dead_module, "decode_dead", counting)
+    try:
+        sent = {f"n{i}": Task(f"n{i}", payload={"i": i, "s": 'é "x"'}, priority=i % 3)
+                for i in range(20)}
+        await q.enqueue_many(sent.values())
+        await bury_claimed(q, await claim_all(q, len(sent)))
+        for i in range(5):  # as an earlier version wrote them: no headers
+            t = Task(f"o{i}", payload={"old": i}, priority=2, attempts=4)
+            sent[t.id] = t
+            body = encode_dead(DeadLetter(t, "Old", "before the headers", 1.0))
+            await q._link.publish(  # type: ignore[union-attr]
+                [Outgoing(q.names.dead, "", body, dead_properties(new_message_id()))])
+        assert await q.reprocess(list(sent)) == len(sent)
+        assert len(decoded) == 5  # the older five only
+        back = await claim_all(q, len(sent))
+        assert sorted(d.task.id for d in back) == sorted(sent)
+        priorities = [d.task.priority for d in back]
+        assert priorities == sorted(priorities, reverse=True)  # the AMQP priority came along
+        for d in back:  # whole: every field as it was, one more attempt
+            want = sent[d.task.id]
+            assert (d.task.payload, d.task.priority) == (want.payload, want.priority)
+            assert d.task.attempts == want.attempts + 1 + d.task.id.startswith("n")
+        await bury_claimed(q, back)  # and reset attempts: the decoding way
+        assert await q.reprocess(list(sent), reset_attempts=True) == len(sent)
+        assert {d.task.attempts for d in await claim_all(q, len(sent))} == {1}
+    finally:
+        await q.close()
