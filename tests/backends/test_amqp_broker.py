@@ -252,6 +252,33 @@ async def test_a_message_our_consumer_cannot_read_is_dead_lettered_by_the_broker
     assert dead is not None and dead.error_kind == UNDECODABLE
 
 
+async def test_a_dead_letter_whose_headers_lie_is_listed_as_its_body_reads(
+    opener: Opener,
+) -> None:
+    """The headers that let a reprocess skip decoding name task h1, and the body starts as
+    h1's would, but is no JSON: the listing shows what the body is (undecodable, under its
+    message id), and that is the id it is discarded by."""
+    q = opener()
+    await q.open()
+    task_json = b'{"id":"h1",broken}'
+    body = b'{"task":' + task_json + b',"error_kind":"E"}'
+    headers = {"queuelab-task-id": "h1", "queuelab-task-bytes": len(task_json)}
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        await channel.default_exchange.publish(
+            aio_pika.Message(body, message_id="liar-1", headers=headers),  # type: ignore[arg-type]
+            routing_key=q.names.dead,
+        )
+    finally:
+        await connection.close()
+    page = await q.dead_letters()
+    assert [(d.id, d.error_kind) for d in page.items] == [("amqp:liar-1", UNDECODABLE)]
+    assert await q.get_dead_letter("h1") is None
+    assert await q.discard(["amqp:liar-1"]) == 1
+    assert (await q.counts()).dead == 0
+
+
 # --- handles of one process ------------------------------------------------------------------
 async def test_handles_in_one_process_share_counts_and_dead_letters(opener: Opener) -> None:
     a, b = opener("same"), opener("same")

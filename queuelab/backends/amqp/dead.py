@@ -3,7 +3,8 @@
 RabbitMQ cannot query a queue: the only reads are consume and basic.get, and a message read
 is held until acked or given back. So the store consumes `queuelab.<q>.dead` on a channel of
 its own with no prefetch limit and acks nothing until a person decides. Every dead letter is
-then held (unacked) here and indexed by task id; listing, paging and filtering run in memory
+then held (unacked) here and indexed by task id - from its headers, undecoded, where it has
+them (`wire.dead_message`); listing, paging and filtering decode and run in memory
 (`page_of`, like the memory backend). Before each use a round trip through the queue and a
 channel-local barrier make sure dead letters published a moment ago are in the index.
 
@@ -58,7 +59,7 @@ LOAD_TIMEOUT = 300.0
 STALL_TIMEOUT = 5.0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # compared by identity
 class _Entry:
     """One held DLQ message. Its body is decoded only when a listing needs it (`dead`):
     a bulk reprocess reads the id from the headers and moves the task's bytes as they are."""
@@ -89,6 +90,7 @@ class DeadLetterStore:
         self._robust: AbstractRobustChannel | None = None
         self._on: Channel | None = None
         self._index: dict[str, list[_Entry]] = {}
+        self._pending: list[tuple[str, _Entry]] = []  # indexed by header, not yet decoded
         self._lock = asyncio.Lock()
 
     @property
@@ -104,7 +106,7 @@ class DeadLetterStore:
             self._robust = await self._link.channel(confirms=False)
         ch = await self._link.rpc_channel(self._robust)
         if ch is not self._on:
-            self._index.clear()  # held on a closed channel: the broker has them back
+            self._drop_index()  # held on a closed channel: the broker has them back
             await ch.tx_select()
             await ch.basic_consume(self._names.dead,  # aiormq wraps a plain callback
                                    self._on_message)  # type: ignore[arg-type]
@@ -125,26 +127,34 @@ class DeadLetterStore:
         headed = headed_task_id(headers)
         if headed is not None:
             entry.task_end = task_json_end(body, *headed)
-        # written without the headers (or not as they say): decode it now
-        task_id = headed[0] if headed is not None and entry.task_end else entry.dead.id
+        if headed is not None and entry.task_end:
+            task_id = headed[0]
+            self._pending.append((task_id, entry))
+        else:  # written without the headers (or not as they say): decode it now
+            task_id = entry.dead.id
         self._index.setdefault(task_id, []).append(entry)
+
+    def _drop_index(self) -> None:
+        self._index.clear()
+        self._pending.clear()
 
     def _decode_all(self) -> None:
         """Decode every held dead letter for a listing. A body that the headers described
         but that does not decode after all (not a task) is filed under the id its decoded
         dead letter shows, so that what a listing shows can be moved by that id."""
-        index = self._index
-        for task_id, entries in list(index.items()):
-            for entry in list(entries):
-                if entry.decoded is None and entry.dead.id != task_id:
-                    entries.remove(entry)
-                    index.setdefault(entry.dead.id, []).append(entry)
+        index, pending, self._pending = self._index, self._pending, []
+        for task_id, entry in pending:
+            entries = index.get(task_id, [])
+            if not any(e is entry for e in entries) or entry.dead.id == task_id:
+                continue  # moved or discarded since, or filed as it decodes
+            entries.remove(entry)
             if not entries:
                 del index[task_id]
+            index.setdefault(entry.dead.id, []).append(entry)
 
     def _forget_closed(self) -> None:
         if self._on is not None and self._on.is_closed:
-            self._index.clear()
+            self._drop_index()
             self._on = None
 
     async def sync(self) -> Channel:
@@ -290,7 +300,7 @@ class DeadLetterStore:
             except BaseException as exc:
                 if not is_trouble(exc):
                     raise
-                self._index.clear()
+                self._drop_index()
                 if isinstance(exc, ChannelNotFoundEntity):
                     raise BackendError(f"{self._link.shown}: {verb} moved nothing: {exc}") from None
                 raise BackendError(
@@ -299,6 +309,9 @@ class DeadLetterStore:
                 ) from None
             for task_id in done:
                 del index[task_id]
+            if len(self._pending) > 2 * len(index) + 1000:  # moved ones need no decoding
+                self._pending = [(k, e) for k, e in self._pending
+                                 if any(x is e for x in index.get(k, ()))]
             return len(done)
 
     async def drop_all(self) -> None:
@@ -310,11 +323,11 @@ class DeadLetterStore:
                 await _write(ch, b"".join(pamqp.frame.marshal(f, ch.number)
                                           for f in acks(held, held)))
                 await ch.tx_commit()
-            self._index.clear()
+            self._drop_index()
 
     async def close(self) -> None:
         robust, self._robust = self._robust, None
-        self._index.clear()
+        self._drop_index()
         self._on = None
         if robust is not None:
             with contextlib.suppress(Exception):
@@ -325,7 +338,7 @@ class DeadLetterStore:
         return await retry_read(self._link, op, "read the dead-letter queue", self._forget)
 
     def _forget(self) -> None:
-        self._index.clear()
+        self._drop_index()
         self._on = None
 
 
