@@ -72,6 +72,7 @@ class QueueCounts:
     #: statistics for the leases other processes hold): say so rather than trust it. Not
     #: part of equality: the figures are what they are.
     approximate: bool = field(default=False, compare=False)
+    reason: str = field(default="", compare=False)  # why they are approximate, for people
 
     @property
     def total(self) -> int:
@@ -82,8 +83,7 @@ class QueueCounts:
         """' (approximate: …)' to append where the counts are shown, or ''."""
         if not self.approximate:
             return ""
-        return (" (approximate: leases held by other processes come from the broker's "
-                "statistics, which lag a few seconds)")
+        return f" (approximate: {self.reason})" if self.reason else " (approximate)"
 
 
 class TaskQueue(ABC):

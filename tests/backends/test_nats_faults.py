@@ -82,6 +82,70 @@ async def test_maxdeliver_moves_a_task_that_kills_its_workers_to_the_dead_letter
     assert ids(await queue.claim(30.0, timeout=2.0)) == ["t1"]
 
 
+def lose_sent(queue: NatsQueue, payload: bytes) -> list[bytes]:
+    """Lose this process's outgoing `payload` messages (acks, in-progress acks) as a cut
+    connection loses what was written just before the cut; the server is not touched.
+    Returns the list of what was lost."""
+    lost: list[bytes] = []
+    send = queue._send
+
+    async def lossy(subject: str, body: bytes) -> None:
+        if body == payload:
+            lost.append(body)
+            return
+        await send(subject, body)
+
+    queue._send = lossy  # type: ignore[method-assign]
+    return lost
+
+
+@pytest.mark.asyncio
+async def test_a_task_whose_ack_was_lost_is_not_run_again() -> None:
+    """Acks go without waiting for an answer: one lost in a reconnection brings the
+    message back after AckWait. This process settled it: it is acked again, not handed to
+    a worker a second time (the books would count the task twice)."""
+    q = open_queue(f"nats://127.0.0.1:4222?queue=ghost-{uuid.uuid4().hex[:12]}&ack_wait=0.5")
+    assert isinstance(q, NatsQueue)
+    await q.open()
+    try:
+        await q.enqueue(task(1))
+        [d] = await q.claim(30.0)
+        send = q._send
+        lost = lose_sent(q, b"+ACK")
+        await q.ack(d)
+        assert lost == [b"+ACK"]
+        q._send = send  # type: ignore[method-assign]
+        await asyncio.sleep(1.0)  # AckWait passes: the server sends it again
+        assert await q.claim(30.0, timeout=1.5) == []
+        await expect_counts(q)
+    finally:
+        await q.destroy()
+        await q.close()
+
+
+@pytest.mark.asyncio
+async def test_a_task_held_here_is_not_handed_out_twice() -> None:
+    """A redelivery of a task a worker of this process still holds (its in-progress acks
+    lost, or a pull answered late after a reconnection) goes to no second worker; the
+    holder's ack settles the newest delivery, so the task does not come back again."""
+    q = open_queue(f"nats://127.0.0.1:4222?queue=held-{uuid.uuid4().hex[:12]}&ack_wait=0.5")
+    assert isinstance(q, NatsQueue)
+    await q.open()
+    try:
+        await q.enqueue(task(1))
+        send = q._send
+        lose_sent(q, b"+WPI")
+        [d] = await q.claim(30.0)  # a 30 s lease on a 0.5 s AckWait: kept by +WPI, lost
+        assert await q.claim(30.0, timeout=1.5) == []  # redelivered, and held here
+        q._send = send  # type: ignore[method-assign]
+        await q.ack(d)
+        assert await q.claim(30.0, timeout=1.5) == []
+        await expect_counts(q)
+    finally:
+        await q.destroy()
+        await q.close()
+
+
 @pytest.mark.asyncio
 async def test_a_live_run_keeps_its_books_while_its_connection_is_cut() -> None:
     """The live engine over JetStream through a relay that is cut twice mid-run for a second:

@@ -58,6 +58,11 @@ def _received(handles: Iterable[AmqpQueue]) -> int:
     return sum(h._consumer.received for h in handles if h._consumer is not None)
 
 
+_LAGGING_LEASES = ("leases held by other processes come from the broker's statistics, "
+                   "which lag a few seconds")
+_STILL_ARRIVING = "deliveries kept arriving while the ready count was read"
+
+
 @dataclass(eq=False)
 class _Shared:
     """What the handles of one broker queue in this process (and event loop) share."""
@@ -376,7 +381,10 @@ class AmqpQueue(TaskQueue):
                 )
                 leased += others or 0
             return QueueCounts(ready + buffered, delayed, leased, dead,
-                               approximate=not consuming or not settled)
+                               approximate=not consuming or not settled,
+                               reason=", ".join(
+                                   ([_LAGGING_LEASES] if not consuming else [])
+                                   + ([_STILL_ARRIVING] if not settled else [])))
 
         return await self._retrying(look, "count")
 

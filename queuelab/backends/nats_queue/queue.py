@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,8 @@ from .options import NatsOptions
 _DUE = "QL-Due"  # header: wall-clock second a delayed task is due
 _EARLY = 0.01  # s: a delayed task delivered this close to its due time is handed out
 _EMPTY_LOOK = 0.5  # s a subject found empty is skipped by claims (unless that finds none)
+#: s: a waiting pull does not expire this close to a delayed task's due time (`_clear_of_dues`)
+_EXPIRY_GUARD = 0.1
 
 
 @dataclass(slots=True, eq=False)
@@ -54,6 +57,7 @@ class NatsReceipt:
     seq: int  # stream sequence
     generation: int
     held: bool = True
+    delivered: int = 1  # the delivery's num_delivered: `reply` is the newest delivery's
 
 
 @dataclass(eq=False)
@@ -63,9 +67,19 @@ class _Shared:
     generation: int = 0
     delayed: dict[int, list[Any]] = field(default_factory=dict)  # seq -> [due, handed back]
     early: dict[int, int] = field(default_factory=dict)  # seq -> early deliveries handed back
-    held: set[int] = field(default_factory=set)  # seqs leased by this process
+    held: dict[int, NatsReceipt] = field(default_factory=dict)  # leased by this process
+    settled: set[int] = field(default_factory=set)  # seqs this process settled lately
+    settled_at: deque[tuple[float, int]] = field(default_factory=deque)  # oldest first
     empty_at: dict[str, float] = field(default_factory=dict)
+    doubtful_until: float = 0.0  # wall time until which counts may be off (`_reconnected`)
 
+
+#: settled seqs remembered (`_Shared.settled`): for AckWait × this, and this many at most
+_SETTLED_MEMORY = 4
+_SETTLED_CAP = 200_000
+
+_AFTER_RECONNECTION = ("the connection was cut a moment ago: a task the server sent while it "
+                       "was down is counted twice until its lease or retry delay ends")
 
 _SHARED: dict[tuple[str, str], _Shared] = {}
 
@@ -112,6 +126,7 @@ class NatsQueue(TaskQueue):
     async def _connect(self) -> None:
         async def reconnected() -> None:
             self.reconnects += 1
+            self._reconnected()
 
         async def quiet(_: Exception) -> None:  # nats-py logs every error otherwise
             return None
@@ -191,16 +206,38 @@ class NatsQueue(TaskQueue):
         assert self._nc is not None and self._js is not None
         return self._nc, self._js
 
+    def _reconnected(self) -> None:
+        """Counts are in doubt for a while after a reconnection.
+
+        A message the server delivered to a pull while the connection was down went
+        nowhere: the server counts it as unacknowledged until AckWait ends, while this
+        process, which never saw it, may still count it as delayed until it is due. Until
+        both have passed, `counts` says it is approximate."""
+        now = time.time()
+        last_due = max((due for due, _ in self._shared.delayed.values()), default=now)
+        until = max(now, last_due) + self.options.ack_wait
+        self._shared.doubtful_until = max(self._shared.doubtful_until, until)
+
+    def _forget_settled(self) -> None:
+        """Settled seqs older than a few AckWaits (or past the cap) are forgotten: a lost
+        ack's redelivery comes one AckWait after it."""
+        shared = self._shared
+        horizon = time.monotonic() - self.options.ack_wait * _SETTLED_MEMORY
+        order = shared.settled_at
+        while order and (order[0][0] < horizon or len(order) > _SETTLED_CAP):
+            shared.settled.discard(order.popleft()[1])
+
     async def _heartbeat(self) -> None:
         """In-progress acks for held deliveries whose lease outlasts the consumer's AckWait."""
         every = min(1.0, self.options.ack_wait / 3)
         while True:
             await asyncio.sleep(every)
+            self._forget_settled()
             now = time.time()
             for key, (delivery, receipt) in list(self._leases.items()):
                 if not receipt.held or delivery.lease_until <= now:
                     del self._leases[key]  # settled, or its lease ran out: no longer held
-                    self._shared.held.discard(receipt.seq)
+                    self._shared.held.pop(receipt.seq, None)
                 elif delivery.lease_until > now + self.options.ack_wait - every * 1.5:
                     await self._send(receipt.reply, b"+WPI")
 
@@ -317,12 +354,30 @@ class NatsQueue(TaskQueue):
             wait = self.options.wait if len(self.subjects) == 1 else min(self.options.wait, 0.2)
             if left is not None:
                 wait = min(wait, left)
-            msgs = await self._pull(self.subjects[self._hot], 1, max(0.05, wait))
+            msgs = await self._pull(self.subjects[self._hot], 1, self._clear_of_dues(wait))
             got = await self._deliveries(msgs, lease)
             if got:
                 if max_tasks > 1:
                     got += await self._sweep(lease, max_tasks - len(got))
                 return got
+
+    def _clear_of_dues(self, wait: float) -> float:
+        """`wait`, lengthened so that the pull does not expire as a delayed task comes due.
+
+        JetStream (seen on 2.9) can hand a message whose NakWithDelay ends at the moment a
+        waiting pull expires to the expired request: the delivery goes nowhere, counts in
+        `num_delivered` (an attempt nobody made) and the task waits for a later pull. A
+        pull that is still open when the task comes due receives it. (A delayed task not
+        yet handed back is in the stream already: any pull takes it at once.)"""
+        now = time.time()
+        end = now + max(0.05, wait)
+        dues = sorted(due for due, back in self._shared.delayed.values()
+                      if back and due > end - _EXPIRY_GUARD)  # fmt: skip
+        for due in dues:
+            if due >= end + _EXPIRY_GUARD:
+                break
+            end = due + _EXPIRY_GUARD  # open until just after it
+        return end - now
 
     async def _sweep(self, lease: float, want: int) -> list[Delivery]:
         empty_at = self._shared.empty_at
@@ -359,6 +414,14 @@ class NatsQueue(TaskQueue):
         for msg in msgs:
             meta = msg.metadata
             seq = int(meta.sequence.stream)
+            if seq in shared.settled:  # settled here, its ack lost in a reconnection
+                await self._send(msg.reply, b"+ACK")
+                continue
+            holder = shared.held.get(seq)
+            if holder is not None:  # held here: a pull answered late (after a reconnection)
+                if int(meta.num_delivered) > holder.delivered:  # the holder acks the newest
+                    holder.reply, holder.delivered = msg.reply, int(meta.num_delivered)
+                continue
             due_text = (msg.headers or {}).get(_DUE)
             if due_text is not None:
                 left = float(due_text) - now
@@ -375,9 +438,10 @@ class NatsQueue(TaskQueue):
                 await self._bury_foreign(msg, exc)
                 continue
             task.attempts += max(1, int(meta.num_delivered) - shared.early.pop(seq, 0))
-            receipt = NatsReceipt(msg.reply, seq, shared.generation)
+            receipt = NatsReceipt(msg.reply, seq, shared.generation, True,
+                                  int(meta.num_delivered))
             delivery = Delivery(task, receipt, now + lease)
-            shared.held.add(seq)
+            shared.held[seq] = receipt
             self._leases[id(delivery)] = (delivery, receipt)
             out.append(delivery)
         return out
@@ -402,8 +466,14 @@ class NatsQueue(TaskQueue):
         return r
 
     def _settle(self, delivery: Delivery, r: NatsReceipt) -> None:
+        """The delivery is done with here; its seq is remembered for a while, so that the
+        server's redelivery of it (its ack lost in a reconnection: acks are sent without
+        waiting for an answer) is acked again instead of running the task twice."""
         r.held = False
-        self._shared.held.discard(r.seq)
+        shared = self._shared
+        shared.held.pop(r.seq, None)
+        shared.settled.add(r.seq)
+        shared.settled_at.append((time.monotonic(), r.seq))
         self._leases.pop(id(delivery), None)
 
     async def ack(self, delivery: Delivery) -> None:
@@ -467,11 +537,14 @@ class NatsQueue(TaskQueue):
         back_due = sum(1 for due, back in delayed.values() if back and due <= now)
         back_all = sum(1 for _, back in delayed.values() if back)
         dead = await self._dead_count(js)
+        doubtful = now < self._shared.doubtful_until
         return QueueCounts(
             ready=pending - waiting_early + back_due,
             delayed=sum(1 for due, _ in delayed.values() if due > now),
             leased=max(0, unacked - back_all),
             dead=dead,
+            approximate=doubtful,
+            reason=_AFTER_RECONNECTION if doubtful else "",
         )
 
     async def peek(self, n: int = 1) -> list[Task]:
@@ -595,6 +668,8 @@ class NatsQueue(TaskQueue):
         shared.delayed.clear()
         shared.early.clear()
         shared.held.clear()
+        shared.settled.clear()
+        shared.settled_at.clear()
         self._leases.clear()
         await js.purge_stream(self.stream)
         await js.purge_stream(self.dead_stream)
