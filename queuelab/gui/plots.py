@@ -115,8 +115,8 @@ MAIN_PLOTS: tuple[PlotSpec, ...] = (
         Series("arrival_rate", "arrivals", "#9467bd", smooth=True),
         Series("throughput", "completions", "#2ca02c", smooth=True),
         # the callers (`[clients]`): shown once some have timed out in the rows drawn
-        Series("goodput", "goodput", "#17becf", smooth=True, callers=True),
-        Series("client_timeouts", "caller timeouts", "#bcbd22", smooth=True, callers=True,
+        Series("goodput", "goodput", "#1396a6", smooth=True, callers=True),
+        Series("client_timeouts", "caller timeouts", "#9a9b10", smooth=True, callers=True,
                per_second=True, has_gaps=True),
         Series("retry_rate", "retries", "#e377c2", smooth=True),
     )),
