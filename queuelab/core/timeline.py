@@ -98,3 +98,23 @@ def play_due(player: TimelinePlayer, t: float, current: Callable[[str], Any],
         except ValueError as exc:
             skipped.append(f"timeline[{due.index}] at {t:g} s skipped: {exc}")
     return skipped
+
+
+def moment_of(entries: Sequence[TimelineEntry], path: str, t: float
+              ) -> tuple[float, TimelineEntry, bool] | None:
+    """Which moment of the timeline changed `path` at `t`: its scripted time, its entry and
+    whether it was the restore at the end of a `for`; None if no moment of it is due by `t`.
+
+    A change is logged at its moment in the simulator and just after it in the live engine
+    (its clock moves on while it plays), so the latest moment of `path` by `t` is the one;
+    of moments at one time, the one `TimelinePlayer` plays last.
+    """
+    # play order: time; sets in file order; then restores in the order their sets played
+    moments = [((e.at, False, 0.0, i), e) for i, e in enumerate(entries) if e.path == path]
+    moments += [((e.at + e.duration, True, e.at, i), e) for i, e in enumerate(entries)
+                if e.path == path and e.duration > 0]
+    due = [m for m in moments if m[0][0] <= t]
+    if not due:
+        return None
+    key, entry = max(due, key=lambda m: m[0])
+    return key[0], entry, key[1]

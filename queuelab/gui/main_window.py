@@ -3,7 +3,9 @@
 It owns the current scenario and wires the pieces together; each piece does one job
 (`scenario_form`, `run_controls`, `plots`, `workers_table`, `theory_pane`, `status`, the
 engine `runner`). A change made in the form is applied to the engine while a run goes on
-(and marked on the plots), or rebuilds the idle engine otherwise.
+(and marked on the plots), or rebuilds the idle engine otherwise. While a run goes on the form
+shows the knobs in force, the timeline's changes too; the scenario (saved, and what the next
+run starts from) keeps the user's edits only, and the form shows it again once the run ends.
 
 The backend URL's password is kept in `secrets` (memory only): the scenario, and so every
 title, file and setting made from it, holds the URL without it.
@@ -63,7 +65,7 @@ from queuelab.gui.plot_items import format_clock
 from queuelab.gui.plots import PlotPanel
 from queuelab.gui.run_controls import DEFAULT_SPEED, RunControls
 from queuelab.gui.runner import CANCEL, FRESH, EngineRunner
-from queuelab.gui.scenario_form import ScenarioForm
+from queuelab.gui.scenario_form import ScenarioForm, timeline_note
 from queuelab.gui.status import TotalsLabel
 from queuelab.gui.theory_pane import TheoryPane
 from queuelab.gui.tune_view import TuneView
@@ -538,8 +540,8 @@ class MainWindow(QMainWindow):
         try:
             if engine is not None and engine.state in ACTIVE:
                 applied = self.runner.apply(change)
-                self.scenario = engine.scenario
-                self._sync_markers(engine)
+                self._keep(change)
+                self._sync_markers(engine, by_hand=applied)
                 self._update_reference()
                 self.status(f"t = {format_clock(applied.t)}: {applied.label()}")
             else:
@@ -551,11 +553,25 @@ class MainWindow(QMainWindow):
             return _refusal(change.path, exc)
         except Exception as exc:  # an engine bug: refuse the value, keep the window
             return f"{type(exc).__name__}: {exc}"
-        self.form.update_values(self.scenario)
+        self.form.update_values(self._knobs_in_view())
         self._show_backend()
         self.setWindowModified(True)
         self._update_title()
         return None
+
+    def _keep(self, change: ParamChange) -> None:
+        """An edit made during a run is the user's: the scenario keeps it (saved, and the next
+        run starts from it), while what the timeline changed stays the run's."""
+        try:
+            self.scenario = rebuild(self.scenario, change, self._base_dir())
+        except ScenarioError as exc:  # it clashes with a knob only the timeline had changed
+            self.status(f"{change.path} = {change.value!r} applies to this run only: {exc}")
+
+    def _knobs_in_view(self) -> Scenario:
+        """What the form shows: the knobs in force while a run goes on, else the scenario."""
+        engine = self.runner.engine
+        active = engine is not None and engine.state in ACTIVE and engine.kind != MONITOR
+        return engine.scenario if active and engine is not None else self.scenario
 
     def show_welcome(self) -> None:
         """The first-run panel, with room made for it below the plots if there is too little
@@ -647,13 +663,14 @@ class MainWindow(QMainWindow):
         if engine is None or engine.state != RunState.FINISHED or engine.kind != SIMULATED:
             return False
         try:
-            applied = self.runner.apply(ParamChange("run.duration", engine.now + seconds))
+            change = ParamChange("run.duration", engine.now + seconds)
+            applied = self.runner.apply(change)
         except ScenarioError as exc:
             self.show_error("Cannot continue the run", str(exc))
             return False
-        self.scenario = engine.scenario
-        self.form.update_values(self.scenario)
-        self._sync_markers(engine)
+        self._keep(change)
+        self.form.update_values(self._knobs_in_view())
+        self._sync_markers(engine, by_hand=applied)
         self.status(f"t = {format_clock(applied.t)}: {applied.label()}")
         self.runner.toggle()
         return True
@@ -818,6 +835,9 @@ class MainWindow(QMainWindow):
         self.controls.set_state(state or RunState.IDLE)
         self.controls.set_time_scale_enabled(state in (None, RunState.IDLE))
         self.form.set_running(state in ACTIVE)
+        self.form.update_values(self._knobs_in_view())
+        if state not in ACTIVE:
+            self.form.clear_notes()  # the scenario's own values again
         self._show_state(state)
         if state == RunState.FINISHED:
             self.status("Run finished: press Run again, or Reset to change any knob")
@@ -917,18 +937,26 @@ class MainWindow(QMainWindow):
             self._engine_broken = True
             self.runner.fail(exc)
 
-    def _sync_markers(self, engine: Engine) -> None:
-        """Mark every change the engine recorded: the form's edits and the dead-letter pane's
-        reprocess/discard alike. The engine may fold a bulk action's slices into its last
-        change; that marker is then updated rather than doubled."""
+    def _sync_markers(self, engine: Engine, by_hand: AppliedChange | None = None) -> None:
+        """Mark every change the engine recorded: the form's edits (`by_hand`, just applied),
+        the dead-letter pane's reprocess/discard and the timeline's alike. The engine may fold
+        a bulk action's slices into its last change; that marker is then updated rather than
+        doubled. A knob the timeline changed is shown in the form, said to be the timeline's."""
         changes = engine.changes
         n = self._marked
         if n and n <= len(changes) and changes[n - 1] is not self._last_marked:
             self._last_marked = changes[n - 1]
             self.plots.update_last_marker(self._last_marked)
+        scripted = []
         for change in changes[n:]:
             self.plots.add_marker(change)
             self._last_marked = change
+            if change is not by_hand and change.path in self.form.fields:
+                scripted.append(change)
+        if scripted and engine.state in ACTIVE:
+            self.form.update_values(engine.scenario)
+            for change in scripted:
+                self.form.note(change.path, timeline_note(engine.scenario.timeline, change))
         if len(changes) > n:  # (a timeline's change too): the theory lines follow the knobs
             self._update_reference()
         self._marked = len(changes)

@@ -6,15 +6,19 @@ reason when the value is refused. A refused value stays visible at its field, fr
 with the reason beneath it, and is not applied; once another edit succeeds, refused values
 are offered again, so `min 30` refused for being above `max 20` goes through as soon as max
 becomes 40.
+
+While a run goes on the form shows the knobs in force: a change the scenario's timeline
+makes is shown too (`note` says so at the field), never submitted back as an edit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
 from PySide6.QtCore import QEvent, QPoint, Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
@@ -26,8 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from queuelab.core.engine import AppliedChange
 from queuelab.core.knobs import Knob
 from queuelab.core.scenario import KNOBS, SECTIONS, KnobInfo, Scenario
+from queuelab.core.timeline import TimelineEntry, moment_of
 from queuelab.core.validation import ParamChange
 from queuelab.gui.edits import DATA_FILE_KNOBS
 from queuelab.gui.knob_editors import Editor, make_editor
@@ -70,6 +76,15 @@ def knob_tooltip(info: KnobInfo) -> str:
     return "<br>".join(lines)
 
 
+def timeline_note(timeline: Sequence[TimelineEntry], change: AppliedChange) -> str:
+    """What a knob's tooltip says of a value the timeline set: when, and the moment's label."""
+    found = moment_of(timeline, change.path, change.t)
+    at, label, restore = (change.t, "", False) if found is None else \
+        (found[0], found[1].label, found[2])
+    verb = "Put back" if restore else "Set"
+    return f"{verb} by the timeline at {at:g} s" + (f" ({label})" if label else "")
+
+
 class KnobField:
     """One row of the form: the label, the editor and the place its error is shown."""
 
@@ -82,6 +97,7 @@ class KnobField:
         self.row = row
         self.invalid_reason: str | None = None
         self.locked = False  # not live and a run goes on
+        self.note: str | None = None  # why the value in force is not the user's (the timeline)
         self._refresh_tooltip()
 
     @property
@@ -109,8 +125,16 @@ class KnobField:
         self.editor.widget.setEnabled(not locked)
         self._refresh_tooltip()
 
+    def set_note(self, note: str | None, color: str = "") -> None:
+        """Say at the field who set the value it shows: tooltip, and its label in `color`."""
+        self.note = note
+        self.label.setStyleSheet(f"color: {color}; font-style: italic;" if note else "")
+        self._refresh_tooltip()
+
     def _refresh_tooltip(self) -> None:
         tip = knob_tooltip(self.info)
+        if self.note:
+            tip = f"<b>{escape(self.note)}</b><br>{tip}"
         if self.locked:
             tip = f"<b style='color:#a15c00'>{escape(NOT_LIVE_REASON)}</b><br>{tip}"
         if self.invalid_reason:
@@ -250,14 +274,18 @@ class ScenarioForm(QWidget):
         self._pending.clear()
         for f in self.fields.values():
             f.clear_invalid()
-        self.update_values(scenario)
+            f.set_note(None)
+        self.update_values(scenario, every=True)
 
-    def update_values(self, scenario: Scenario) -> None:
-        """The scenario changed by an accepted edit: refresh fields, keep refused values shown."""
-        self._scenario = scenario
+    def update_values(self, scenario: Scenario, *, every: bool = False) -> None:
+        """The scenario changed (an accepted edit, the timeline): refresh the fields whose
+        value changed (`every`: all), keep refused values shown. A field left alone keeps
+        what is being typed into it."""
+        previous, self._scenario = self._scenario, scenario
         for path, f in self.fields.items():
-            if path not in self._pending:
-                f.editor.set_value(scenario.get(path))
+            value = scenario.get(path)
+            if path not in self._pending and (every or value != previous.get(path)):
+                f.editor.set_value(value)
         self._show_title()
         self._update_visibility()
 
@@ -274,6 +302,19 @@ class ScenarioForm(QWidget):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
             self._show_title()  # light or dark: the description's color follows
+            for path, f in self.fields.items():
+                if f.note:
+                    self.note(path, f.note)
+
+    def note(self, path: str, text: str | None) -> None:
+        """Say at knob `path` why it shows the value it does (None: the user's own value)."""
+        link = self.palette().color(QPalette.ColorRole.Link).name()
+        self.fields[path].set_note(text, link)
+
+    def clear_notes(self) -> None:
+        for path, f in self.fields.items():
+            if f.note:
+                self.note(path, None)
 
     def set_running(self, running: bool) -> None:
         """Lock the knobs that cannot change during a run, saying why in their tooltip."""
@@ -304,6 +345,7 @@ class ScenarioForm(QWidget):
         if reason is None:
             self._pending.pop(path, None)
             field.clear_invalid()
+            field.set_note(None)  # the user's value now, whoever set the one before
             self._retry_pending()
         else:
             self._pending[path] = value

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from queuelab.core.scenario import KNOBS, Scenario
 from queuelab.core.scenario_toml import dumps, loads
-from queuelab.core.timeline import TimelineEntry, TimelinePlayer
+from queuelab.core.timeline import TimelineEntry, TimelinePlayer, moment_of
 from queuelab.core.validation import ParamChange, ScenarioError, field_errors, with_change
 
 HEAD = 'format = 1\nname = "t"\n[run]\nduration = 100.0\n'
@@ -118,3 +118,27 @@ def test_mid_run_the_entries_already_played_are_history() -> None:
         with_change(s, raise_min, running=True, now=20.0)
     assert [e.path for e in info.value.errors] == ["timeline[1].value"]
     assert with_change(s, raise_min, running=True, now=70.0).pool.min_workers == 5
+
+
+_ENTRIES = st.lists(st.builds(
+    TimelineEntry, at=st.integers(0, 6).map(float),
+    path=st.sampled_from(["arrivals.rate", "pool.workers"]),
+    value=st.integers(1, 9), duration=st.integers(0, 4).map(float)), max_size=8)
+
+
+@settings(max_examples=200)
+@given(_ENTRIES, st.sampled_from([0.0, 0.4]))
+def test_moment_of_names_the_change_played_last(entries: list[TimelineEntry],
+                                                lag: float) -> None:
+    """What the form says of a knob the timeline set: for every change the player plays, the
+    moment, entry and kind of the last change of that knob played at that time, found from
+    when it was logged (at its moment, or a little after it as the live engine logs)."""
+    player = TimelinePlayer(entries)
+    played = []
+    while (c := player.pop(math.inf, lambda path: 0)) is not None:
+        played.append(c)
+    for c in played:
+        last = [d for d in played if d.path == c.path and d.at == c.at][-1]
+        assert moment_of(entries, c.path, c.at + lag) == (last.at, entries[last.index],
+                                                          last.restore)
+    assert moment_of(entries, "arrivals.rate", -1.0) is None
