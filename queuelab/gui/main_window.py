@@ -540,10 +540,10 @@ class MainWindow(QMainWindow):
         try:
             if engine is not None and engine.state in ACTIVE:
                 applied = self.runner.apply(change)
-                self._keep(change)
                 self._sync_markers(engine, by_hand=applied)
                 self._update_reference()
                 self.status(f"t = {format_clock(applied.t)}: {applied.label()}")
+                self._keep(change)
             else:
                 new = rebuild(self.scenario, change, self._base_dir())
                 if engine is None or engine.state == RunState.IDLE:

@@ -143,3 +143,20 @@ async def test_the_live_engine_is_followed_too(window: MainWindow) -> None:
     await wait_until(lambda: w.state_label.text() == "finished", timeout=30, what="the end")
     assert w.form.fields["arrivals.rate"].note is None and _shown(w, "arrivals.rate") == 3.2
     await asyncio.sleep(0.2)  # the live engine's queue closes in the background
+
+
+async def test_an_edit_valid_only_beside_the_timeline_s_values_is_the_run_s(
+        window: MainWindow) -> None:
+    """Min workers 6 is fine while the timeline has raised max workers to 10, not beside the
+    scenario's own 4: it applies to the run, the scenario keeps 1, and the status says so."""
+    w = window
+    wider = TimelineEntry(at=5.0, path="pool.max_workers", value=10)
+    w.set_scenario(_with_timeline(wider, pool={"strategy": "dynamic", "min_workers": 1,
+                                               "max_workers": 4}), None)
+    _paused_at(w, 7.0)
+    assert _shown(w, "pool.max_workers") == 10
+    w.form.fields["pool.min_workers"].editor.box.setValue(6)  # type: ignore[attr-defined]
+    assert w.form.fields["pool.min_workers"].invalid_reason is None
+    assert _log(w)[-1] == ("pool.min_workers", 1, 6)
+    assert w.scenario.pool.min_workers == 1 and w.scenario.pool.max_workers == 4
+    assert "applies to this run only" in w.message.text()
