@@ -9,6 +9,8 @@ streams' draws where they were.
 
 from __future__ import annotations
 
+import random
+
 from queuelab.core.arrivals import ArrivalProcess, make_arrivals
 from queuelab.core.failures import FailureModel, PriorityMix
 from queuelab.core.outcome import synthetic_fate
@@ -16,6 +18,19 @@ from queuelab.core.scenario import Scenario
 from queuelab.core.service import ServiceTime, make_service
 from queuelab.core.streams import Streams
 from queuelab.core.task import Outcome
+
+
+def scenario_arrivals(s: Scenario, rng: random.Random) -> ArrivalProcess:
+    """The arrival process `s` names, drawing from `rng`: what both engines run, and what
+    the plots' offered λ(t) is read from (`core.reference.offered_rate`), so the two
+    cannot disagree on which knob means what."""
+    a = s.arrivals
+    return make_arrivals(
+        a.process, rng, rate=a.rate, burst_rate=a.burst_rate,
+        burst_length=a.burst_length, quiet_length=a.quiet_length, to_rate=a.to_rate,
+        over=a.over, amplitude=a.amplitude, period=a.period, at=a.at, extra=a.extra,
+        length=a.length, times=a.trace_times,
+    )
 
 
 class LoadModels:
@@ -28,13 +43,7 @@ class LoadModels:
         self.build_failures(scenario)
 
     def build_arrivals(self, s: Scenario) -> ArrivalProcess:
-        a = s.arrivals
-        self.arrivals = make_arrivals(
-            a.process, self.streams.arrivals, rate=a.rate, burst_rate=a.burst_rate,
-            burst_length=a.burst_length, quiet_length=a.quiet_length, to_rate=a.to_rate,
-            over=a.over, amplitude=a.amplitude, period=a.period, at=a.at, extra=a.extra,
-            length=a.length, times=a.trace_times,
-        )
+        self.arrivals = scenario_arrivals(s, self.streams.arrivals)
         return self.arrivals
 
     def build_service(self, s: Scenario) -> None:

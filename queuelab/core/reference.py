@@ -6,20 +6,48 @@ work without cold starts. Then Erlang C gives the mean wait the simulator must m
 priority discipline does not change the overall mean wait (work conservation), so it is
 allowed. The formulas beyond Erlang C (`core.theory`) each have a `why_not_*` here in the
 same style: None when its assumptions hold, else the first one the scenario breaks.
+
+`offered_rate` is the one line of theory every scenario has: the load its arrival process
+offers, λ(t), which the rate plot draws beside the arrivals measured and the completions
+served.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from queuelab.core.models import scenario_arrivals
 from queuelab.core.scenario import Scenario
 from queuelab.core.service import make_service
 from queuelab.core.theory import MMcKPrediction, MMcPrediction, erlang_c, mmck
 
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
 ARRIVAL_SCV = {"poisson": 1.0, "constant": 0.0}
 """Interarrival SCV (variance / mean²) of the renewal arrival processes; the others
 (bursts, ramps, waves, spikes, traces) are not renewal processes at one rate."""
+
+
+def offered_rate(scenario: Scenario, times: Sequence[float] | NDArray[np.float64]
+                 ) -> NDArray[np.float64]:
+    """The expected rate of fresh arrivals, λ(t) in tasks/s, of the scenario's arrival process
+    at each of `times` (scenario seconds from the run's start, where ramps, spikes, bursts and
+    waves are laid out), whatever the rest of the scenario: a client's retries are not in it.
+
+    Flat at `rate` for poisson and constant; the process's own shape otherwise. A trace has
+    no λ: its local density (arrivals per second in a window around t) stands in for it. The
+    process is built as the engines build it (`core.models.scenario_arrivals`) on an rng it
+    never draws from, so asking costs the run no draw.
+    """
+    rate_at = scenario_arrivals(scenario, random.Random(0)).rate_at
+    return np.fromiter((rate_at(float(t)) for t in times), dtype=np.float64,
+                       count=len(times))
 
 
 def servers_of(scenario: Scenario) -> int | None:

@@ -16,8 +16,9 @@ contribute, O(1/T). `Window.little_gap` is that relative difference, the readout
 watches shrink as the window grows.
 
 `segment_theory` is the prediction for the knobs of one segment: Erlang C, or M/M/c/K for a
-bounded queue, or why neither applies. Pure functions, usable without a window: the CLI
-prints the same per-segment figures.
+bounded queue, or why neither applies; `offered_in_force` the load the arrival knobs in force
+offered at each frame's time (the rate plot's dashed λ(t)). Pure functions, usable without a
+window: the CLI prints the same per-segment figures.
 """
 
 from __future__ import annotations
@@ -26,16 +27,17 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from queuelab.core.changes import route
+from queuelab.core.changes import Route, route
 from queuelab.core.engine import DEAD_LETTER_ACTIONS, AppliedChange
 from queuelab.core.metrics import FRAME_COLUMNS, MetricsFrame
 from queuelab.core.reference import (
     mmc_reference,
     mmck_reference,
+    offered_rate,
     servers_of,
     why_not_mmc,
     why_not_mmck,
@@ -44,6 +46,9 @@ from queuelab.core.scenario import KNOBS, Scenario
 from queuelab.core.stats import t975
 from queuelab.core.theory import littles_law_residual, relaxation_time, relaxation_time_mmck
 from queuelab.core.validation import ParamChange, with_change
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 NAN = math.nan
 WARMUP_RELAXATIONS = 5.0  # e^-5 < 1 %: what is left of the start after five relaxation times
@@ -298,6 +303,25 @@ def segment_theory(scenario: Scenario) -> SegmentTheory:
         f"Erlang C (M/M/c, c = {pred.servers})", None, rho=pred.rho, p_wait=pred.p_wait,
         p_block=0.0, admitted_rate=pred.arrival_rate, lq=pred.lq, wq=pred.wq, w=pred.w,
         l=pred.l, stable=pred.stable)
+
+
+def offered_in_force(scenario: Scenario, changes: Sequence[AppliedChange],
+                     times: Sequence[float] | NDArray[np.float64]) -> NDArray[np.float64]:
+    """The offered λ(t) at each of `times` (ascending or not) under the arrival knobs in force
+    at that time: `scenario` is the one in force now, and each change that reaches the
+    arrivals (`core.changes.route`, by hand or by the timeline) rebuilds the process from
+    its time on, as the engines do. A change at t applies at t."""
+    t = np.asarray(times, dtype=np.float64)
+    strategy = scenario.pool.strategy
+    cuts = sorted({c.t for c in changes if route(c.path, strategy) is Route.ARRIVALS})
+    piece = np.searchsorted(cuts, t, side="right")  # how many cuts came at or before each t
+    out = np.empty(t.shape, dtype=np.float64)
+    for k in np.unique(piece):
+        knobs = scenario if k == len(cuts) else scenario_at(
+            scenario, changes, cuts[k - 1] if k else -math.inf)
+        here = piece == k
+        out[here] = offered_rate(knobs, t[here])
+    return out
 
 
 # --------------------------------------------------------------------------- running means
