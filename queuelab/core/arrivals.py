@@ -458,8 +458,10 @@ class TraceArrivals:
         self._next = 0
         if window is None:
             span = self.times[-1] - self.times[0] if self._n else 0.0
-            # about ten arrivals per window on average: smooth enough to plot, still local
-            window = span * min(1.0, 10.0 / self._n) if span > 0.0 else 1.0
+            # ten mean gaps (span over n - 1 of them): about ten arrivals per window, smooth
+            # enough to plot, still local, and exactly ten for an evenly spaced trace (a
+            # window of a gap less would read it a tenth low at some times, not at others)
+            window = span * min(1.0, 10.0 / (self._n - 1)) if span > 0.0 else 1.0
         self.window = _number("window", window, above=0.0)
 
     def next_after(self, now: float) -> float | None:

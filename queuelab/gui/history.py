@@ -25,7 +25,12 @@ REFERENCE_COLUMNS: tuple[str, ...] = ("ref_lq", "ref_rho", "ref_wq")
 """Theory in force at each frame: Erlang C's Lq, ρ and Wq, or an unstable queue's growth
 (NaN when the scenario is not M/M/c)."""
 
-COLUMNS: tuple[str, ...] = FRAME_COLUMNS + REFERENCE_COLUMNS
+OFFERED_COLUMN = "offered"
+"""The load the arrival knobs in force offered at each frame's time, λ(t) in tasks/s
+(`core.segments.offered_in_force`); NaN where the arrivals are not the scenario's (a
+monitored queue). Folded as a mean, like the arrivals measured."""
+
+COLUMNS: tuple[str, ...] = FRAME_COLUMNS + REFERENCE_COLUMNS + (OFFERED_COLUMN,)
 
 # How two neighbouring rows fold into one in the whole-run copy. Levels and tail percentiles
 # keep the maximum (a one-frame spike must not vanish from the overview), cumulative counters
@@ -65,17 +70,19 @@ class Growth:
 
 def frames_to_block(
     frames: Sequence[MetricsFrame], reference: tuple[float, float, float],
-    growth: Growth | None = None,
+    growth: Growth | None = None, offered: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Frames as a (columns × n) float block, reference values repeated on every row (or,
-    for an unstable queue, its growth line)."""
+    for an unstable queue, its growth line), and the offered λ of each frame (NaN: none)."""
     block = np.empty((len(COLUMNS), len(frames)), dtype=np.float64)
     n_frame = len(FRAME_COLUMNS)
+    n_ref = n_frame + len(REFERENCE_COLUMNS)
     block[:n_frame] = np.array(frames, dtype=np.float64).T  # frames are tuples
-    block[n_frame:] = np.array(reference, dtype=np.float64)[:, None]
+    block[n_frame:n_ref] = np.array(reference, dtype=np.float64)[:, None]
     if growth is not None:
         lq = growth.lq(block[0])
-        block[n_frame:] = np.vstack((lq, np.ones_like(lq), lq / growth.capacity))
+        block[n_frame:n_ref] = np.vstack((lq, np.ones_like(lq), lq / growth.capacity))
+    block[n_ref] = np.nan if offered is None else offered
     return block
 
 
@@ -202,12 +209,14 @@ class FrameHistory:
     def append(
         self, frames: Sequence[MetricsFrame], reference: tuple[float, float, float] = (
             math.nan, math.nan, math.nan), growth: Growth | None = None,
+        offered: NDArray[np.float64] | None = None,
     ) -> None:
         """Add frames (oldest first) with the theory reference in force when they were made:
-        Erlang C's steady state, or the growth line of an unstable queue."""
+        Erlang C's steady state, or the growth line of an unstable queue, and the load
+        offered at each frame's time."""
         if not frames:
             return
-        block = frames_to_block(frames, reference, growth)
+        block = frames_to_block(frames, reference, growth, offered)
         self.coarse.extend(block)
         self.total += block.shape[1]
         if block.shape[1] > self.capacity:

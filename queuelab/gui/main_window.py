@@ -42,7 +42,7 @@ from queuelab.core.engine import RunState
 from queuelab.core.handler_trust import TRUSTED_ENV, handler_module, is_trusted, trusted_modules
 from queuelab.core.queue_names import queue_name, with_queue_name
 from queuelab.core.scenario import Scenario
-from queuelab.core.segments import segment_theory, segments
+from queuelab.core.segments import offered_in_force, segment_theory, segments
 from queuelab.core.urls import redact_url
 from queuelab.core.validation import ParamChange, ScenarioError
 from queuelab.gui import files, help_links, hockey_view, keda_files, lesson_pane, welcome
@@ -860,7 +860,10 @@ class MainWindow(QMainWindow):
         self.rate_label.clear()
 
     def _on_frames(self, frames: list[MetricsFrame]) -> None:
-        self.history.append(frames, self._reference, self._growth)
+        engine = self.runner.engine  # a monitored queue's arrivals are no scenario's: no λ(t)
+        offered = None if engine is None or engine.kind == MONITOR else offered_in_force(
+            engine.scenario, engine.changes, [f.t for f in frames])
+        self.history.append(frames, self._reference, self._growth, offered)
         self.plots.mark_dirty()
 
     def _update_reference(self) -> None:
@@ -882,6 +885,8 @@ class MainWindow(QMainWindow):
                 self._growth = Growth(engine.now, float(depth[0]) if depth.size else 0.0,
                                       pred.arrival_rate - capacity, capacity)
         self.plots.set_reference_shown(theory is not None and theory.model is not None)
+        if engine is not None:
+            self.plots.name_offered(engine.scenario.arrivals.process)
 
     # -- periodic refresh -----------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from queuelab.core.segments import RUNNING, running_means
+from queuelab.gui.history import OFFERED_COLUMN
 from queuelab.gui.plot_items import (
     EMPTY,
     FastCurve,
@@ -99,6 +100,8 @@ class PlotSpec:
     right_counts: bool = False
 
 
+OFFERED_NAME = "offered λ(t)"  # the rate plot's dashed line of the load offered
+
 RUNNING_COLOR = "#6a1b9a"
 """The running means (`core.segments.running_means`): one color on every plot, drawn two
 pixels wide, beside the dashed grey theory line they are to be compared with."""
@@ -119,6 +122,12 @@ MAIN_PLOTS: tuple[PlotSpec, ...] = (
         Series("client_timeouts", "caller timeouts", "#9a9b10", smooth=True, callers=True,
                per_second=True, has_gaps=True),
         Series("retry_rate", "retries", "#e377c2", smooth=True),
+        # the load offered, λ(t) of the arrival knobs in force: what the arrivals would be
+        # without noise, so the plot reads offered against served. Smoothed like the
+        # arrivals it stands beside (a trailing mean of λ is what their trailing mean
+        # expects); shown where it is known, not only where Erlang C holds
+        Series(OFFERED_COLUMN, OFFERED_NAME, "#444444", dashed=True, has_gaps=True,
+               smooth=True),
     )),
     PlotSpec("errors", "errors (%)", (
         Series("breaker_open", "breaker open", "#d62728", band=True),
@@ -169,6 +178,10 @@ LinesSource = Callable[["NDArray[np.float64]", dict[str, "NDArray[np.float64]"]]
 
 SLO_COLOR = "#c2185b"
 OVERALL_COLORS = {"wait_p95": "#ff7f0e", "wait_p99": "#d62728"}
+
+OFFERED_NAMES = {"trace": "trace density"}
+"""The offered line's legend name where it is not an expected rate: a trace has no λ, and
+its local density (arrivals per second around t, `TraceArrivals.rate_at`) stands in."""
 
 SHARE_COLUMN = "error_rate"  # the share of finished attempts: faded where few back it
 CALLERS_COLUMN = "client_timeouts"  # the callers' curves show once it is above 0
@@ -231,6 +244,7 @@ class _Plot:
         self._legend_has_running = False
         self._legend_has_band = False
         self._callers_shown = False  # the callers' curves are drawn (some timed out)
+        self._offered_shown = False  # the offered load is known in the rows drawn
         self.band: _Line | None = None
         for s in spec.series:
             item = make_curve(s)
@@ -318,6 +332,7 @@ class _Plot:
         entries = [(line.series, c.series(line.series.color)) for line in self.curves
                    if (self._legend_has_reference or not line.series.column.startswith("ref_"))
                    and (self._callers_shown or not line.series.callers)
+                   and (self._offered_shown or line.series.column != OFFERED_COLUMN)
                    and (self._legend_has_running or not line.series.column.startswith("run_"))]
         if self.band is not None and self._legend_has_band:
             entries.insert(0, (self.band.series, c.series(self.band.series.color)))
@@ -377,6 +392,8 @@ class _Plot:
                 c.item.show_data(EMPTY, EMPTY)
                 continue
             y = columns[s.column]
+            if s.column == OFFERED_COLUMN:
+                self._offer_in_legend(bool(np.isfinite(y).any()))
             if s.per_second:
                 y = per_second(x, y)
             if s.column == SHARE_COLUMN:
@@ -388,8 +405,8 @@ class _Plot:
             xs = x
             if s.has_gaps:
                 y = np.where(np.isfinite(y), y, np.nan)  # inf (unstable queue) is a gap too
-            if s.column.startswith("ref_"):
-                xs, y = steps_only(x, y)
+            if s.column.startswith("ref_") or s.column == OFFERED_COLUMN:
+                xs, y = steps_only(x, y)  # a flat stretch as two points, not thousands
             if c.faded is not None:
                 fx, fy = decimate(xs, y, MAX_DRAWN_POINTS)  # the whole share, faint …
                 c.faded.show_data(fx, fy)
@@ -504,6 +521,21 @@ class _Plot:
         if self._tops.get(id(vb)) != nice:
             self._tops[id(vb)] = nice
             vb.setYRange(0.0, nice, padding=0)
+
+    def _offer_in_legend(self, shown: bool) -> None:
+        """List the offered load only while it has a value in the rows drawn (a monitored
+        queue's arrivals are not a scenario's: no line, no entry)."""
+        if shown != self._offered_shown:
+            self._offered_shown = shown
+            self._show_legend()
+
+    def name_offered(self, process: str) -> None:
+        """Call the offered line what it is for the arrival process in force."""
+        name = OFFERED_NAMES.get(process, OFFERED_NAME)
+        for line in self.curves:
+            if line.series.column == OFFERED_COLUMN and line.series.name != name:
+                line.series = replace(line.series, name=name)
+                self._show_legend()
 
     def show_running_in_legend(self, shown: bool) -> None:
         """List the running means in the legend only when they are drawn."""
@@ -800,6 +832,10 @@ class PlotPanel(QWidget):
         if t != self.running_since:
             self.running_since = t
             self._dirty = True
+
+    def name_offered(self, process: str) -> None:
+        """Name the rate plot's offered line for the arrival process in force."""
+        self.plots["throughput"].name_offered(process)
 
     def set_reference_shown(self, shown: bool) -> None:
         self.reference_shown = shown

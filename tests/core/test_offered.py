@@ -59,9 +59,9 @@ def test_bursts_repeat_every_cycle() -> None:
 
 def test_a_trace_offers_its_local_density() -> None:
     s = arriving(process="trace", trace_times=tuple(0.05 + 0.1 * k for k in range(1000)))
-    y = offered_rate(s, np.array([20.0, 50.0, 500.0]))
-    assert y[0] == pytest.approx(10.0, rel=0.02) and y[1] == pytest.approx(10.0, rel=0.02)
-    assert y[2] == 0.0  # after the trace ends nothing more comes
+    y = offered_rate(s, np.arange(10.0, 90.0, 0.37))
+    assert y == pytest.approx(np.full(y.shape, 10.0))  # evenly spaced: exactly its rate
+    assert offered_rate(s, [500.0])[0] == 0.0  # after the trace ends nothing more comes
 
 
 def test_in_force_follows_each_change_of_the_arrivals_from_its_time_on() -> None:

@@ -76,6 +76,10 @@ async def test_an_unreachable_source_is_a_message_and_a_gap(window: Any) -> None
     await wait_until(lambda: window.history.last("depth", 2).size == 2, 20, "two polls")
     assert all(math.isnan(v) for v in window.history.last("depth", 2))
     assert window.runner.engine.state == RunState.RUNNING  # polling goes on by itself
+    # a watched queue's arrivals are nobody's scenario: no offered λ(t), nor its entry
+    assert all(math.isnan(v) for v in window.history.last("offered", 2))
+    window.plots.redraw(force=True)
+    assert "offered λ(t)" not in window.plots.plots["throughput"].legend.names
 
 
 @pytest.mark.asyncio
