@@ -150,7 +150,7 @@ class Series:
     band: bool = False  # a 0/1 state drawn as a shaded band the plot's full height
     callers: bool = False  # a callers' figure (`[clients]`): only once callers time out
     per_second: bool = False  # the column is a running count: drawn as its growth per second
-    bold: bool = False  # two pixels wide: the one steady curve a theory line is read against
+    bold: bool = False  # two pixels wide: a steady curve read against the noisy frames
 
 
 def pen_for(s: Series, color: Any = None) -> Any:

@@ -78,10 +78,15 @@ class PlotColors:
 
 def readable(color: str, dark: bool) -> QColor:
     """The color as given on a light background; on a dark one, the same hue made light
-    enough to read (greys included: the dashed Erlang C lines are #444)."""
+    enough to read. A grey is mirrored (the dashed theory lines' #444 becomes #bbb): as far
+    from the dark background as it was from the light one, so a theory line drawn over noisy
+    measured curves stands out in both."""
     c = QColor(color)
     if not dark:
         return c
+    if c.hslSaturationF() <= 0.0 and c.lightnessF() < MIN_DARK_LIGHTNESS:
+        return QColor.fromHslF(0.0, 0.0, max(1.0 - c.lightnessF(), MIN_DARK_LIGHTNESS),
+                               c.alphaF())
     if c.lightnessF() >= MIN_DARK_LIGHTNESS:
         return c
     return QColor.fromHslF(max(c.hslHueF(), 0.0), c.hslSaturationF(), MIN_DARK_LIGHTNESS,

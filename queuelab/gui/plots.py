@@ -127,7 +127,7 @@ MAIN_PLOTS: tuple[PlotSpec, ...] = (
         # arrivals it stands beside (a trailing mean of λ is what their trailing mean
         # expects); shown where it is known, not only where Erlang C holds
         Series(OFFERED_COLUMN, OFFERED_NAME, "#444444", dashed=True, has_gaps=True,
-               smooth=True),
+               smooth=True, bold=True),
     )),
     PlotSpec("errors", "errors (%)", (
         Series("breaker_open", "breaker open", "#d62728", band=True),

@@ -18,7 +18,7 @@ from queuelab.gui import files, help_links, welcome
 from queuelab.gui.about import AboutDialog
 from queuelab.gui.app import _split_theme, main, make_app
 from queuelab.gui.main_window import MainWindow
-from queuelab.gui.plot_style import is_dark
+from queuelab.gui.plot_style import is_dark, readable
 from queuelab.gui.theme import DARK, LIGHT, SYSTEM, ThemeController
 from queuelab.io.resources import APP_ID
 
@@ -136,6 +136,16 @@ async def test_welcome_panel_on_first_start_until_dismissed_for_good(qtbot) -> N
     [what] = [a for a in help_item.menu().actions() if "looking at" in a.text()]
     what.trigger()
     assert not third.welcome.isHidden() and third.welcome.dont_show.isChecked()
+
+
+async def test_a_grey_theory_line_is_mirrored_on_a_dark_background() -> None:
+    """The dashed theory lines (#444 on white) are drawn over noisy measured curves: on a
+    dark background they are as light as they were dark (#bbb), not merely lifted to the
+    least lightness a hue needs; a colored line keeps its hue."""
+    assert readable("#444444", True).name() == "#bbbbbb"
+    assert readable("#444444", False).name() == "#444444"
+    purple = readable("#9467bd", True)
+    assert purple.hslHue() == QColor("#9467bd").hslHue() and purple.name() != "#bbbbbb"
 
 
 async def test_dark_and_light_palettes_keep_the_plots_readable(window: MainWindow) -> None:
