@@ -4,6 +4,7 @@ arrival processes at known points, and a simulated run whose arrivals follow it.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 from typing import Any
@@ -99,7 +100,7 @@ def test_a_simulated_run_arrives_at_the_offered_rate() -> None:
     assert offered[t < 2_000.0].max() == pytest.approx(7.0, abs=0.01)
     assert offered[t > 2_000.0].max() == pytest.approx(11.0, abs=0.01)
     edges = np.searchsorted(t, np.arange(0.0, 4_001.0, 100.0), side="right")
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         arrived = created[hi - 1] - (created[lo - 1] if lo else 0.0)
         expected = float(offered[lo:hi].sum())
         assert abs(arrived - expected) <= 4.0 * math.sqrt(expected), (t[lo], arrived, expected)
