@@ -129,6 +129,7 @@ _json = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
     max_leaves=8,
 )
+_time = st.floats(0, 1e6)  # a task's times are finite (JSON has no Infinity)
 _dead = st.builds(
     DeadLetter,
     task=st.builds(
@@ -137,8 +138,11 @@ _dead = st.builds(
         payload=_json,
         priority=st.integers(-5, 12),
         attempts=st.integers(0, 9),
-        history=st.lists(st.builds(Attempt, number=st.integers(1, 9), outcome=st.just(
-            Outcome.FAILED), error=_text), max_size=2),
+        history=st.lists(st.builds(
+            Attempt, number=st.integers(1, 9), started=_time, ended=st.none() | _time,
+            outcome=st.just(Outcome.FAILED), error=_text, backoff=st.none() | _time,
+        ), max_size=2),
+        created_at=_time,
     ),
     error_kind=_text,
     error=_text,
