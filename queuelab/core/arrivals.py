@@ -21,7 +21,7 @@ import math
 import random
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from queuelab.core.checks import number as _number
 from queuelab.core.streams import exponential_stream
@@ -555,15 +555,3 @@ def make_arrivals(
         f"process: unknown arrival process {process!r} "
         f"(choose one of {', '.join(ARRIVAL_PROCESSES)})"
     )
-
-
-_THEORY_RNG = random.Random(0)  # never drawn from: mean_rate only integrates λ
-
-
-def mean_rate(process: str, *, horizon: float, **knobs: Any) -> float:
-    """The average λ over [0, horizon], exactly (Λ(horizon) / horizon); knobs as make_arrivals.
-
-    For a trace it is the recorded count in [0, horizon] divided by horizon.
-    """
-    h = _number("horizon", horizon, above=0.0)
-    return make_arrivals(process, _THEORY_RNG, **knobs).cumulative(h) / h

@@ -183,6 +183,23 @@ def _short(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+class EngineFacts:
+    """The scenario in force and the run state, kept and read the same way by the engines
+    that run interpreted (live, monitor). The compiled simulator keeps its own two
+    accessors: a mypyc class cannot inherit from an interpreted one."""
+
+    _scenario: Scenario
+    _state: RunState
+
+    @property
+    def scenario(self) -> Scenario:
+        return self._scenario
+
+    @property
+    def state(self) -> RunState:
+        return self._state
+
+
 class Engine(Protocol):
     """What a window or the CLI may ask of an engine."""
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from queuelab.core.engine import (
     AppliedChange,
     Engine,
+    EngineFacts,
     FoundTasks,
     RunState,
     Totals,
@@ -93,7 +94,7 @@ def frame_of(s: Sample, r: Rates, t: float) -> MetricsFrame:
     return MetricsFrame(**values)
 
 
-class MonitorEngine:
+class MonitorEngine(EngineFacts):
     """Polls a read-only `Source`; implements `core.engine.Engine`."""
 
     kind = "monitor"
@@ -145,14 +146,6 @@ class MonitorEngine:
         self._alerts = AlertWatch(rules)
 
     # ------------------------------------------------------------------ the Engine protocol
-
-    @property
-    def scenario(self) -> Scenario:
-        return self._scenario
-
-    @property
-    def state(self) -> RunState:
-        return self._state
 
     @property
     def now(self) -> float:

@@ -47,7 +47,7 @@ from typing import Any
 from queuelab.backends import open_queue, parse_options
 from queuelab.backends.base import QueueCounts, TaskQueue
 from queuelab.core.changes import POOL_ROUTES, ChangeLog, Route, route
-from queuelab.core.engine import AppliedChange, RunState, Totals, WorkerInfo
+from queuelab.core.engine import AppliedChange, EngineFacts, RunState, Totals, WorkerInfo
 from queuelab.core.metrics import MetricsFrame, MetricsRecorder, RunSummary
 from queuelab.core.models import LoadModels
 from queuelab.core.reference import mmc_reference
@@ -70,7 +70,7 @@ _RUNNING, _PAUSED, _IDLE = RunState.RUNNING, RunState.PAUSED, RunState.IDLE
 _STOPPING, _FINISHED = RunState.STOPPING, RunState.FINISHED
 
 
-class LiveEngine:
+class LiveEngine(EngineFacts):
     """Runs a scenario in real time over a `TaskQueue`; implements `core.engine.Engine`.
 
     `queue`: use this queue (not closed by the engine) instead of opening
@@ -134,14 +134,6 @@ class LiveEngine:
         self.recorder = MetricsRecorder(s.run.sample_interval, s.run.warmup)
 
     # ------------------------------------------------------------------ the Engine protocol
-
-    @property
-    def scenario(self) -> Scenario:
-        return self._scenario
-
-    @property
-    def state(self) -> RunState:
-        return self._state
 
     @property
     def now(self) -> float:
