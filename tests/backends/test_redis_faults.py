@@ -147,13 +147,16 @@ async def proxy() -> AsyncIterator[Proxy]:
         await p.stop()
 
 
-async def kill_clients(admin: Redis, queue: RedisQueue) -> int:
-    """Kill every connection of `queue`'s handles, by id; returns how many."""
+async def kill_clients(admin: Redis, queue: RedisQueue, ids: set[str] | None = None) -> int:
+    """Kill every connection of `queue`'s handles, by id; returns how many (and adds their
+    ids to `ids`)."""
     name = f"queuelab:{queue.name}"
     victims = [c["id"] for c in await admin.client_list() if c.get("name") == name]
     for cid in victims:
         with contextlib.suppress(Exception):  # it may have gone by itself meanwhile
             await admin.client_kill_filter(_id=cid)
+    if ids is not None:
+        ids.update(victims)
     return len(victims)
 
 
@@ -230,11 +233,15 @@ async def test_a_live_run_keeps_its_books_while_its_connections_are_killed(admin
     assert isinstance(queue, RedisQueue)
     stop = asyncio.Event()
     kills = 0
+    killed: set[str] = set()  # connection ids: a new one is a connection made again
+    first: set[str] = set()
 
     async def killer() -> None:
         nonlocal kills
         while not stop.is_set():
-            kills += await kill_clients(admin, queue)
+            kills += await kill_clients(admin, queue, killed)
+            if not first:
+                first.update(killed)
             await asyncio.sleep(0.1)
 
     killing = asyncio.create_task(killer())
@@ -243,7 +250,10 @@ async def test_a_live_run_keeps_its_books_while_its_connections_are_killed(admin
         stop.set()
         await killing
         totals = engine.totals()
-        assert kills >= 10 and queue.reconnects > 0
+        # connected again after the kills (killed again under new ids); whether an
+        # operation saw a kill (the link's `reconnects`) or redis-py reconnected an idle
+        # connection before using it is a matter of timing
+        assert kills >= 10 and len(killed - first) > 0
         # the run went on: 80-90 % of the tasks are done against 85-90 % with no kills.
         # A claim once waited a second for the wake-up subscription while work waited
         # (23 % done in CI); the floor is set well under what a busy machine reaches.
