@@ -305,6 +305,13 @@ def segment_theory(scenario: Scenario) -> SegmentTheory:
         l=pred.l, stable=pred.stable)
 
 
+def theory_reference(theory: SegmentTheory | None) -> tuple[float, float, float]:
+    """The theory lines' values (Lq, ρ, Wq) of a segment's theory; NaN where it has none."""
+    if theory is None or theory.model is None:
+        return (math.nan, math.nan, math.nan)
+    return (theory.lq, theory.rho, theory.wq)
+
+
 def offered_in_force(scenario: Scenario, changes: Sequence[AppliedChange],
                      times: Sequence[float] | NDArray[np.float64]) -> NDArray[np.float64]:
     """The offered λ(t) at each of `times` (ascending or not) under the arrival knobs in force

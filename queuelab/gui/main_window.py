@@ -17,6 +17,7 @@ import importlib
 import math
 import os
 import time
+from bisect import bisect_right
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,13 @@ from queuelab.core.engine import RunState
 from queuelab.core.handler_trust import TRUSTED_ENV, handler_module, is_trusted, trusted_modules
 from queuelab.core.queue_names import queue_name, with_queue_name
 from queuelab.core.scenario import Scenario
-from queuelab.core.segments import offered_in_force, segment_theory, segments
+from queuelab.core.segments import (
+    offered_in_force,
+    scenario_at,
+    segment_theory,
+    segments,
+    theory_reference,
+)
 from queuelab.core.urls import redact_url
 from queuelab.core.validation import ParamChange, ScenarioError
 from queuelab.gui import files, help_links, hockey_view, keda_files, lesson_pane, welcome
@@ -155,6 +162,7 @@ class MainWindow(QMainWindow):
         self._shared: str | None = None  # why the live run's queue is shared, once known
         self.last_error: str | None = None
         self._reference = (math.nan, math.nan, math.nan)
+        self._referenced = 0  # the engine's changes `_reference` follows (its first n)
         self._growth: Growth | None = None
         self._due: dict[str, float] = {}
         self._rate_mark: tuple[float, int] | None = None
@@ -861,9 +869,27 @@ class MainWindow(QMainWindow):
 
     def _on_frames(self, frames: list[MetricsFrame]) -> None:
         engine = self.runner.engine  # a monitored queue's arrivals are no scenario's: no λ(t)
+        if not frames:
+            return
         offered = None if engine is None or engine.kind == MONITOR else offered_in_force(
             engine.scenario, engine.changes, [f.t for f in frames])
-        self.history.append(frames, self._reference, self._growth, offered)
+        # changes the theory lines have not followed yet (a timeline's, or several at max
+        # speed, come with the frames they cut): each stretch of frames gets the theory of
+        # the knobs in force in it, not the one in force when the batch arrived
+        start, reference = 0, self._reference
+        if engine is not None and self._growth is None and not engine.shared:
+            times = [f.t for f in frames]
+            new = [c for c in engine.changes[self._referenced:] if c.t < times[-1]]
+            for cut in sorted({c.t for c in new}):
+                end = bisect_right(times, cut)
+                part = None if offered is None else offered[start:end]
+                self.history.append(frames[start:end], reference, None, part)
+                start, reference = end, theory_reference(segment_theory(
+                    scenario_at(engine.scenario, engine.changes, cut)))
+            self._reference = reference
+            self._referenced += len(new)
+        self.history.append(frames[start:], reference, self._growth,
+                            None if offered is None else offered[start:])
         self.plots.mark_dirty()
 
     def _update_reference(self) -> None:
@@ -874,10 +900,8 @@ class MainWindow(QMainWindow):
         # the knobs in force, Erlang C or M/M/c/K (a timeline's next change is a new segment)
         theory = None if engine is None or engine.shared else segment_theory(engine.scenario)
         self._growth = None
-        if theory is None or theory.model is None:
-            self._reference = (math.nan, math.nan, math.nan)
-        else:
-            self._reference = (theory.lq, theory.rho, theory.wq)
+        self._reference = theory_reference(theory)
+        self._referenced = 0 if engine is None else len(engine.changes)
         if pred is not None:
             capacity = pred.servers * pred.service_rate
             if not pred.stable and engine is not None and pred.arrival_rate > capacity:

@@ -111,3 +111,22 @@ async def test_the_running_means_meet_the_theory_lines(window: MainWindow) -> No
     w.plots.redraw(force=True)
     assert curves["run_wq"].getData()[0] is None or curves["run_wq"].getData()[0].size == 0
     assert "mean, running" not in w.plots.wait_plot.legend.names
+
+
+async def test_the_theory_lines_change_with_the_frames_a_change_cuts(window: MainWindow) -> None:
+    """At max speed the frames come in batches that a timeline's change falls inside: every
+    frame carries the theory of the knobs in force at its own time, not of those in force
+    when its batch arrived (ρ stepped up to a batch late)."""
+    w = window
+    base = scenario(run={"duration": 3_000.0, "warmup": 0.0},
+                    arrivals={"process": "poisson", "rate": 3.0},
+                    service={"distribution": "exponential", "mean": 1.0},
+                    pool={"strategy": "fixed", "workers": 5})
+    timeline = tuple(TimelineEntry(at=float(at), path="pool.workers", value=workers)
+                     for at, workers in ((500, 4), (1_200, 6), (2_100, 4)))
+    w.set_scenario(replace(base, timeline=timeline), None)
+    await _run(w)
+    t, rho = w.history.last("t"), w.history.last("ref_rho")
+    assert t.size > 2_500
+    workers = np.select([t <= 500, t <= 1_200, t <= 2_100], [5, 4, 6], 4)
+    np.testing.assert_allclose(rho, 3.0 / workers)
