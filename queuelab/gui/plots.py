@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetricsF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from queuelab.core.segments import RUNNING, running_means
@@ -86,6 +86,12 @@ class _Ghost:
         pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DotLine)
         self.item.setPen(pen)
         self.top = self.item.show_data(x, y)
+
+
+def axis_unit(title: str) -> str:
+    """The unit an axis title ends with in brackets ("rate (tasks/s)" -> "tasks/s"), or ''."""
+    head, bracket, unit = title.rpartition(" (")
+    return unit.split(")", 1)[0] if bracket and head and ")" in unit else ""
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,8 @@ class _Plot:
         self.show_marker_labels = show_marker_labels
         self.curves: list[_Line] = []
         self.smoothing = ""  # said in the axis label when on
+        self._axis_text = {"left": spec.label, "right": spec.right_label}  # wanted
+        self._axis_shown: dict[str, str] = {}  # what fits (fit_axis_labels)
         plot.showGrid(x=False, y=False)
         plot.setLabel("left", spec.label)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
@@ -267,6 +275,7 @@ class _Plot:
             axis = plot.getAxis("right")
             axis.linkToView(right)
             axis.setLabel(spec.right_label)
+            self._axis_shown["right"] = spec.right_label
             axis.setWidth(AXIS_WIDTH)
             right.setXLink(plot)
             right.setMouseEnabled(x=False, y=False)
@@ -284,6 +293,7 @@ class _Plot:
             # the SI prefix relabels (setHtml) the axis at every range change: costly, and
             # "(x0.001)" helps nobody reading tasks and seconds
             plot.getAxis(name).enableAutoSIPrefix(False)
+        vb.sigResized.connect(self.fit_axis_labels)
         #: computed lines beside the history's (the thresholds in force): column → y per row
         self.lines_source: LinesSource | None = None
         self.lines: dict[str, FastCurve] = {}
@@ -370,7 +380,24 @@ class _Plot:
         self.smoothing = text
         if any(c.series.smooth for c in self.curves if c.item.getViewBox() is
                self.plot.getViewBox()):
-            self.plot.setLabel("left", self.spec.label + (f", {text} mean" if text else ""))
+            self._axis_text["left"] = self.spec.label + (f", {text} mean" if text else "")
+            self.fit_axis_labels()
+
+    def fit_axis_labels(self) -> None:
+        """Each y axis' title as long as the plot is tall: in full, else its unit alone
+        ("tasks/s"), else none, so that the titles of short stacked plots never run into
+        each other (the legend row above each plot names what is drawn)."""
+        height = self.plot.getViewBox().height()
+        for side, text in self._axis_text.items():
+            if not text:
+                continue
+            axis = self.plot.getAxis(side)
+            fits = axis.label.font()
+            shown = next((t for t in (text, axis_unit(text), "")
+                          if not t or QFontMetricsF(fits).horizontalAdvance(t) <= height), "")
+            if self._axis_shown.get(side) != shown:
+                self._axis_shown[side] = shown
+                axis.setLabel(shown)
 
     def set_data(self, x: NDArray[np.float64], columns: dict[str, NDArray[np.float64]],
                  reference_shown: bool, smooth_rows: int = 1, running_shown: bool = False

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 from queuelab.core.engine import AppliedChange, RunState
 from queuelab.core.validation import ParamChange
@@ -355,3 +355,37 @@ async def test_the_run_toolbar_fits_1024_pixels_in_every_mode(window: MainWindow
                   if a.isVisible() and w.controls.widgetForAction(a) is not None
                   and not w.controls.widgetForAction(a).isVisible()]
         assert not hidden, f"in {kind} mode these went to the overflow menu: {hidden}"
+
+
+async def test_short_plots_keep_their_axis_titles_apart(window: MainWindow) -> None:
+    """With the Theory tab at 1024×700 the four plots are short: each y axis' title is cut
+    to what fits its plot's height (the unit alone, or nothing), so no title runs into the
+    next plot's; tall plots keep the whole title."""
+    from PySide6.QtGui import QFontMetricsF
+
+    from queuelab.gui.main_window import TAB_THEORY
+    from queuelab.gui.plots import axis_unit
+
+    w = window
+    w.resize(1024, 700)
+    w.tabs.setCurrentIndex(TAB_THEORY)
+    await wait_until(lambda: w.width() == 1024, what="the resize")
+    QApplication.processEvents()
+    cut = 0
+    for p in w.plots.plots.values():
+        height = p.plot.getViewBox().height()
+        for side in ("left", "right"):
+            axis = p.plot.getAxis(side)
+            shown = axis.labelText if axis.isVisible() and axis.label.isVisible() else ""
+            width = QFontMetricsF(axis.label.font()).horizontalAdvance(shown)
+            assert width <= height, (p.spec.key, side, shown, width, height)
+            wanted = p.spec.label if side == "left" else p.spec.right_label
+            assert shown in (wanted, axis_unit(wanted), "")
+            cut += shown != wanted
+    assert cut > 0  # this height does cut some
+    w.tabs.setCurrentIndex(0)
+    w.resize(1600, 1200)
+    await wait_until(lambda: w.width() == 1600, what="the resize")
+    QApplication.processEvents()
+    for p in w.plots.plots.values():
+        assert p.plot.getAxis("left").labelText == p.spec.label
