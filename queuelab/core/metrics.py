@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -41,6 +42,9 @@ from queuelab.core.checks import number
 from queuelab.core.stats import BatchMeans, LogHistogram, sorted_quantile
 
 NAN = float("nan")
+RATE_WINDOW = 60.0
+"""s: the window an autoscaler's measured rates cover (`MetricsRecorder.recent_rates`), as a
+monitoring system's rate over the last minute would."""
 PENDING_WAITS = 4096  # waits gathered before they are fed to the whole-run statistics
 
 
@@ -197,6 +201,7 @@ class MetricsRecorder:
         "_interval",
         "_k",
         "_last_t",
+        "_marks",
         "_origin",
         "_peak_workers",
         "_pending",
@@ -291,6 +296,9 @@ class MetricsRecorder:
         self._peak_workers = 0
         self._hist = LogHistogram()
         self._batch_means = BatchMeans()
+        # (t, arrived, finished attempts, their service seconds) run totals at each closed
+        # frame, the oldest at least RATE_WINDOW before the newest: `recent_rates`.
+        self._marks: deque[tuple[float, int, int, float]] = deque([(start, 0, 0, 0.0)])
         if warmup == 0:
             self._end_warmup()
 
@@ -548,6 +556,7 @@ class MetricsRecorder:
             self._r_sojourn if kept else NAN,  # sojourn_sum
         ))
         self._good = good_now
+        self._mark(t)
         self._r_arrived += self._i_arrived
         self._r_ok += self._i_ok
         self._r_failed += self._i_failed
@@ -566,6 +575,28 @@ class MetricsRecorder:
             self._frame_start = t
         self._advance_boundary(t)
         return frame
+
+    def _mark(self, t: float) -> None:
+        """Remember the run totals at a frame's close, for `recent_rates`."""
+        marks = self._marks
+        marks.append((t, self._r_arrived + self._i_arrived,
+                      self._r_ok + self._i_ok + self._r_failed + self._i_failed,
+                      self._r_service + self._i_service))
+        while len(marks) > 2 and marks[1][0] <= t - RATE_WINDOW:
+            marks.popleft()
+
+    def recent_rates(self) -> tuple[float | None, float | None]:
+        """(arrival rate, attempts finished per busy worker-second) over the closed frames of
+        the last RATE_WINDOW seconds (all of them early in a run): what an autoscaler can
+        measure. None where nothing was measured: no frame closed yet, or no attempt finished.
+        """
+        marks = self._marks
+        t1, a1, f1, s1 = marks[-1]
+        t0, a0, f0, s0 = marks[0]
+        if t1 <= t0:
+            return None, None
+        service = s1 - s0
+        return (a1 - a0) / (t1 - t0), ((f1 - f0) / service if service > 0 else None)
 
     # -- whole run ----------------------------------------------------------------------------
 

@@ -215,6 +215,13 @@ class PoolConfig:
     scale_down_threshold: float = knob(10.0, "Scale-down threshold", "Remove a worker when the "
                                        "backlog is below this.", unit="tasks", minimum=0.0,
                                        shown_when=_when("autoscaler", "threshold"), **BACKLOG)
+    scale_down_max_utilization: float = knob(
+        1.0, "Scale-down max utilization", "Capacity-aware scale-down: remove workers only "
+        "while the measured arrival rate (new tasks/s over the last minute of frames) over "
+        "the capacity left after the step (workers left × the measured attempts per busy "
+        "worker-second, 1 / mean service) stays below this. Nothing measured yet: no "
+        "scale-down. 1 = off.", minimum=0.0, exclusive_minimum=True, maximum=1.0, step=0.05,
+        shown_when=_when("autoscaler", "threshold", "target"))
     target_per_worker: float = knob(10.0, "Target per worker", "Backlog each worker should "
                                     "carry: desired = ceil(backlog / target).", unit="tasks",
                                     minimum=0.0, exclusive_minimum=True,

@@ -19,7 +19,8 @@ def autoscaler_knobs(s: Scenario) -> dict[str, float | int | str]:
                                             "max_workers": p.max_workers}
     if p.autoscaler == "threshold":
         return common | {"scale_up_threshold": p.scale_up_threshold,
-                         "scale_down_threshold": p.scale_down_threshold}
+                         "scale_down_threshold": p.scale_down_threshold,
+                         "scale_down_max_utilization": p.scale_down_max_utilization}
     if p.autoscaler == "keda":
         return common | {
             "target_per_worker": p.target_per_worker, "activation": p.activation,
@@ -35,6 +36,7 @@ def autoscaler_knobs(s: Scenario) -> dict[str, float | int | str]:
         "target_per_worker": p.target_per_worker, "tolerance": p.tolerance,
         "stabilization_up": p.stabilization_up, "stabilization_down": p.stabilization_down,
         "max_step": p.max_step, "cooldown": p.cooldown, "activation": p.activation,
+        "scale_down_max_utilization": p.scale_down_max_utilization,
     }
 
 

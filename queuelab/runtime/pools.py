@@ -428,7 +428,9 @@ class Autoscaling:
             if ctx.stopping or self._stopped:
                 return
             now = clock.now()
+            arrival_rate, service_rate = ctx.recorder.recent_rates()
             obs = PoolObservation(backlog=counts.ready, workers=self.pool.size(),
-                                  busy=ctx.busy, retrying=counts.delayed)
+                                  busy=ctx.busy, retrying=counts.delayed,
+                                  arrival_rate=arrival_rate, service_rate=service_rate)
             self.pool.resize(self.autoscaler.decide(now, obs))
             next_at = self.autoscaler.next_check(next_at, self.check_interval)

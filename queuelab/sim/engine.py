@@ -1109,8 +1109,10 @@ class SimEngine(Referable):
         assert self._autoscaler is not None
         self._push(self._autoscaler.next_check(t, p.check_interval), _CHECK, self._check_gen)
         current = self._alive - self._draining_count()
+        arrival_rate, service_rate = self.recorder.recent_rates()
         obs = PoolObservation(backlog=self._waiting, workers=current, busy=self._busy,
-                              retrying=self._retrying)
+                              retrying=self._retrying, arrival_rate=arrival_rate,
+                              service_rate=service_rate)
         self._resize(self._autoscaler.decide(t, obs))
 
     # ------------------------------------------------------------------ queue and pool

@@ -18,6 +18,12 @@ Three strategies:
 
 The engine asks `next_check` when to call `decide` again: every check interval for the first
 two; on the HPA's sync and KEDA's polling slots for the third.
+
+The first two can also refuse to scale down into overload (`scale_down_max_utilization`,
+`scale_down_floor`): a step down is taken only if the arrival rate the engine measured,
+over the capacity left after the step, stays below that utilization. A rule on the backlog
+alone cannot know this: the backlog is empty both when the pool is comfortably large and
+when it is just large enough, which is why a backlog threshold flaps.
 """
 
 from __future__ import annotations
@@ -40,16 +46,56 @@ class PoolObservation:
     `backlog`: tasks ready to be claimed now (not those waiting out a retry backoff, which
     are `retrying`). `workers`: workers counting toward capacity, running or still starting
     - not draining ones, which are leaving anyway. `busy`: of all workers, those running a task.
+
+    `arrival_rate` and `service_rate` are what a real autoscaler can measure, not the
+    scenario's knobs: new tasks per second, and attempts finished per busy worker-second
+    (1 / the measured mean service time), both over the frames closed in the last
+    `RATE_WINDOW` seconds (`MetricsRecorder.recent_rates`, which both engines feed). None:
+    not measured yet (no frame closed, or no attempt finished in the window).
     """
 
     backlog: int
     workers: int
     busy: int
     retrying: int = 0
+    arrival_rate: float | None = None
+    service_rate: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("backlog", "workers", "busy", "retrying"):
             integer(name, getattr(self, name), minimum=0)
+        for name in ("arrival_rate", "service_rate"):
+            if getattr(self, name) is not None:
+                number(name, getattr(self, name), minimum=0.0)
+
+
+def scale_down_floor(obs: PoolObservation, max_utilization: float) -> int | None:
+    """The fewest workers that carry the measured load below `max_utilization`, or None when
+    no count is known to (load arriving, but no service rate measured yet).
+
+    The smallest m with arrival_rate / (m × service_rate) < max_utilization; 0 when nothing
+    arrives. Not measured at all (no arrival rate yet): None, since no headroom is proven.
+    """
+    lam, mu = obs.arrival_rate, obs.service_rate
+    if lam is None:
+        return None
+    if lam == 0.0:
+        return 0
+    if mu is None or mu == 0.0:
+        return None
+    per_worker = max_utilization * mu
+    m = math.floor(lam / per_worker)
+    # The division rounds: settle m on the exact comparison, lam < m × x × mu.
+    while not lam < m * per_worker:
+        m += 1
+    while m > 0 and lam < (m - 1) * per_worker:
+        m -= 1
+    return m
+
+
+def _capacity_check(knobs: dict[str, object]) -> float:
+    return number("scale_down_max_utilization", knobs["scale_down_max_utilization"],
+                  above=0.0, maximum=1.0)
 
 
 @runtime_checkable
@@ -87,12 +133,18 @@ class ThresholdAutoscaler:
     otherwise workers. The result is clamped into [min_workers, max_workers], so a pool
     started below `min_workers` (or left above a lowered `max_workers`) is brought into range
     at once. The gap between the two thresholds is the only damping: a narrow gap flaps.
+
+    With `scale_down_max_utilization` x < 1 the step down also needs
+    arrival_rate / ((workers - 1) × service_rate) < x, as measured (`scale_down_floor`);
+    x = 1 turns that off.
     """
 
     kind = "threshold"
-    _KNOBS = ("min_workers", "max_workers", "scale_up_threshold", "scale_down_threshold")
+    _KNOBS = ("min_workers", "max_workers", "scale_up_threshold", "scale_down_threshold",
+              "scale_down_max_utilization")
 
-    __slots__ = ("max_workers", "min_workers", "scale_down_threshold", "scale_up_threshold")
+    __slots__ = ("max_workers", "min_workers", "scale_down_max_utilization",
+                 "scale_down_threshold", "scale_up_threshold")
 
     def __init__(
         self,
@@ -100,6 +152,7 @@ class ThresholdAutoscaler:
         max_workers: int,
         scale_up_threshold: float,
         scale_down_threshold: float,
+        scale_down_max_utilization: float = 1.0,
     ) -> None:
         self._apply(
             {
@@ -107,6 +160,7 @@ class ThresholdAutoscaler:
                 "max_workers": max_workers,
                 "scale_up_threshold": scale_up_threshold,
                 "scale_down_threshold": scale_down_threshold,
+                "scale_down_max_utilization": scale_down_max_utilization,
             }
         )
 
@@ -118,15 +172,20 @@ class ThresholdAutoscaler:
             raise ValueError(
                 f"scale_down_threshold: must be <= scale_up_threshold ({down:g} > {up:g})"
             )
+        limit = _capacity_check(knobs)
         self.min_workers, self.max_workers = low, high
         self.scale_up_threshold, self.scale_down_threshold = up, down
+        self.scale_down_max_utilization = limit
 
     def decide(self, now: float, obs: PoolObservation) -> int:
         workers = obs.workers
         if obs.backlog > self.scale_up_threshold and workers < self.max_workers:
             workers += 1
         elif obs.backlog < self.scale_down_threshold and workers > self.min_workers:
-            workers -= 1
+            limit = self.scale_down_max_utilization
+            floor = 0 if limit >= 1.0 else scale_down_floor(obs, limit)
+            if floor is not None and workers - 1 >= floor:
+                workers -= 1
         return _clamp(workers, self.min_workers, self.max_workers)
 
     def reconfigure(self, **knobs: object) -> None:
@@ -144,7 +203,7 @@ class ThresholdAutoscaler:
             f"threshold: {self.min_workers}..{self.max_workers} workers, "
             f"+1 when backlog > {self.scale_up_threshold:g}, "
             f"-1 when backlog < {self.scale_down_threshold:g}"
-        )
+        ) + _describe_capacity(self.scale_down_max_utilization)
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.knobs().items())
@@ -176,6 +235,9 @@ class TargetTrackingAutoscaler:
       wakes, to exactly 1 worker, only when the backlog exceeds it; the pool returns to 0 only
       once the backlog has stayed at or below it for the whole down window. Waking is
       immediate, ignoring the up window and the cooldown, so work never starves at zero.
+    * `scale_down_max_utilization` - below 1, a scale-down stops at the fewest workers that
+      carry the measured arrival rate below this utilization (`scale_down_floor`); if that is
+      not measured yet, no scale-down. 1: off.
 
     The result is finally clamped into [min_workers, max_workers], which overrides the step
     limit and the cooldown. Raw recommendations are remembered (unclamped) for the longest
@@ -193,6 +255,7 @@ class TargetTrackingAutoscaler:
         "max_step",
         "cooldown",
         "activation",
+        "scale_down_max_utilization",
     )
 
     __slots__ = (
@@ -206,6 +269,7 @@ class TargetTrackingAutoscaler:
         "max_step",
         "max_workers",
         "min_workers",
+        "scale_down_max_utilization",
         "stabilization_down",
         "stabilization_up",
         "target_per_worker",
@@ -223,6 +287,7 @@ class TargetTrackingAutoscaler:
         max_step: int = 4,
         cooldown: float = 0.0,
         activation: float = 0.0,
+        scale_down_max_utilization: float = 1.0,
     ) -> None:
         self._apply(
             {
@@ -235,6 +300,7 @@ class TargetTrackingAutoscaler:
                 "max_step": max_step,
                 "cooldown": cooldown,
                 "activation": activation,
+                "scale_down_max_utilization": scale_down_max_utilization,
             }
         )
         # Sliding-window extremes of (time, raw recommendation): `_lows` keeps rising values
@@ -256,6 +322,8 @@ class TargetTrackingAutoscaler:
         step = integer("max_step", knobs["max_step"], minimum=1)
         cooldown = number("cooldown", knobs["cooldown"], minimum=0.0)
         activation = number("activation", knobs["activation"], minimum=0.0)
+        limit = _capacity_check(knobs)
+        self.scale_down_max_utilization = limit
         self.min_workers, self.max_workers = low, high
         self.target_per_worker, self.tolerance = target, tolerance
         self.stabilization_up, self.stabilization_down = up, down
@@ -301,6 +369,10 @@ class TargetTrackingAutoscaler:
                 desired = workers - self.max_step
             if now - self._last_change < self.cooldown:
                 desired = workers
+            limit = self.scale_down_max_utilization
+            if desired < workers and limit < 1.0:
+                floor = scale_down_floor(obs, limit)
+                desired = workers if floor is None else max(desired, min(floor, workers))
         desired = _clamp(desired, self.min_workers, self.max_workers)
         if desired != workers:
             self._last_change = now
@@ -354,11 +426,15 @@ class TargetTrackingAutoscaler:
             f"{self.min_workers}..{self.max_workers} workers, windows "
             f"up {self.stabilization_up:g}s down {self.stabilization_down:g}s, "
             f"step ≤{self.max_step}, cooldown {self.cooldown:g}s{wake}"
-        )
+        ) + _describe_capacity(self.scale_down_max_utilization)
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.knobs().items())
         return f"TargetTrackingAutoscaler({inner})"
+
+
+def _describe_capacity(limit: float) -> str:
+    return "" if limit >= 1.0 else f", down only while λ/((n-1)μ) < {limit:g}"
 
 
 def _check_bounds(knobs: dict[str, object]) -> tuple[int, int]:
