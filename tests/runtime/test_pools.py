@@ -145,3 +145,23 @@ async def test_new_workers_take_work_only_after_the_startup_delay() -> None:
         assert all(st is WorkerState.STARTING for t, st in states if t < grown[0] + 3.7)
         assert grown[0] + 3.7 <= first_busy <= grown[0] + 5.5
     assert {f.workers for f in frames if f.t > grown[0] + 0.5} == {4}  # counted while cold
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("limit", "lowest"), [(1.0, 3), (0.8, 4)])
+async def test_live_pool_scales_down_only_as_far_as_the_measured_load_allows(
+        limit: float, lowest: int) -> None:
+    # 3 tasks/s of 1 s tasks on an empty-backlog rule that always wants one fewer: without
+    # the capacity rule the pool sinks to 3 or below; with 0.8 it stops at 4 (3 / (3 × 1)
+    # is not below 0.8, 3 / (4 × 1) is), on the rates the live recorder measured
+    s = scenario(run=RUN, arrivals={"process": "constant", "rate": 3.0},
+                 service={"distribution": "constant", "mean": 1.0},
+                 pool={"strategy": "dynamic", "workers": 6, "min_workers": 1,
+                       "max_workers": 6, "check_interval": 2.0, "scale_up_threshold": 50,
+                       "scale_down_threshold": 1, "scale_down_max_utilization": limit})
+    frames = await run_to_end(live(s))
+    counts = [f.workers for f in frames]
+    if limit < 1.0:
+        assert min(counts) == lowest == counts[-1]  # it did shrink, and stopped there
+    else:
+        assert min(counts) <= lowest

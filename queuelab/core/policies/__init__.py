@@ -15,6 +15,7 @@ from queuelab.core.policies.autoscale import (
     TargetTrackingAutoscaler,
     ThresholdAutoscaler,
     make_autoscaler,
+    scale_down_floor,
 )
 from queuelab.core.policies.backoff import JITTERS, RETRY_MODES, RetryPolicy
 from queuelab.core.policies.breaker import BreakerState, CircuitBreaker
@@ -36,4 +37,5 @@ __all__ = [
     "TargetTrackingAutoscaler",
     "ThresholdAutoscaler",
     "make_autoscaler",
+    "scale_down_floor",
 ]
