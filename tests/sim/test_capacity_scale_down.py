@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 
 import pytest
 
@@ -28,9 +29,9 @@ def worker_changes_and_peak_backlog(s: Scenario) -> tuple[int, int, int]:
     engine.start()
     engine.run_until(s.run.duration)
     every = engine.take_frames()
-    removals = sum(b.workers < a.workers for a, b in zip(every, every[1:], strict=False))
+    removals = sum(b.workers < a.workers for a, b in pairwise(every))
     frames = [f for f in every if f.t > s.run.warmup]
-    changes = sum(a.workers != b.workers for a, b in zip(frames, frames[1:], strict=False))
+    changes = sum(a.workers != b.workers for a, b in pairwise(frames))
     return changes, removals, max(f.depth for f in frames)
 
 
@@ -45,3 +46,16 @@ def test_flapping_without_the_rule_and_hardly_a_change_with_it(seed: int) -> Non
     # the warm-up at most the last climbs to 11 or 12 happen
     assert removals == 0 and steady <= 2
     assert flap_backlog > 100 and steady_backlog < 150  # bounded: ρ ≤ 0.95 once at 10
+
+
+def test_an_oversized_pool_shrinks_to_what_the_measured_load_needs() -> None:
+    # 16 workers, floor 1: the rule lets the pool shrink while 95/s still leaves 20 %
+    # headroom, and stops at ⌈95 / (0.8 × 10)⌉ = 12 (it never saw the scenario's 95 or 10)
+    s = scenario_toml.loads(FLAP % 3)
+    s = replace(s, pool=replace(s.pool, workers=16, min_workers=1, max_workers=16,
+                                scale_down_max_utilization=0.8))
+    engine = SimEngine(s)
+    engine.start()
+    engine.run_until(s.run.duration)
+    counts = [f.workers for f in engine.take_frames()]
+    assert counts[0] == 16 and min(counts) == counts[-1] == 12
