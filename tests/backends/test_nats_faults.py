@@ -8,7 +8,9 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
+import nats.errors
 import pytest
 import pytest_asyncio
 
@@ -121,6 +123,81 @@ async def test_a_task_whose_ack_was_lost_is_not_run_again() -> None:
     finally:
         await q.destroy()
         await q.close()
+
+
+def lose_first_pub_acks(queue: NatsQueue) -> list[dict[str, str]]:
+    """The first try of every publish is stored by the server, but this process never reads
+    its PubAck: what a connection cut between the two looks like from here (nats-py times
+    out waiting). A retry, known by its message id, goes through. Only this queue's client
+    is wrapped; the server is not touched. Returns the headers of every try."""
+    assert queue._js is not None
+    publish = queue._js.publish
+    tries: list[dict[str, str]] = []
+
+    async def ack_lost(subject: str, payload: bytes = b"", **kwargs: Any) -> Any:
+        headers = dict(kwargs.get("headers") or {})
+        first = all(t.get("Nats-Msg-Id") != headers.get("Nats-Msg-Id") for t in tries)
+        tries.append(headers)
+        ack = await publish(subject, payload, **kwargs)
+        if first:
+            raise nats.errors.TimeoutError
+        return ack
+
+    queue._js.publish = ack_lost  # type: ignore[method-assign]
+    return tries
+
+
+@pytest.mark.asyncio
+async def test_a_publish_whose_puback_was_lost_stores_the_task_once(queue: NatsQueue) -> None:
+    """`_publish` tries again when no PubAck comes; the try that was stored and the retry
+    carry one Nats-Msg-Id, so the stream keeps one message, and the duplicate PubAck is
+    the publish's success (enqueue, a delayed nack and a dead letter alike)."""
+    await queue.enqueue(task(2))
+    [d] = await queue.claim(30.0)
+    tries = lose_first_pub_acks(queue)
+    await queue.enqueue(task(1))
+    await queue.nack(d, delay=60.0)
+    [again] = await queue.claim(30.0)
+    assert again.task.id == "t1"
+    await queue.dead_letter(again, "Boom", "it broke", 1.0)
+    sent = [t.get("Nats-Msg-Id") for t in tries]
+    assert len(sent) == 6 and sent[0::2] == sent[1::2]  # each publish: a try, a retry
+    assert None not in sent and len(set(sent)) == 3  # one id kept across them, unique else
+    await expect_counts(queue, delayed=1, dead=1)
+    assert queue._js is not None
+    info = await queue._js.stream_info(queue.stream)
+    assert info.state.messages == 1  # t2, back with its delay (t1 went to the dead letters)
+    assert ids((await queue.dead_letters()).items) == ["t1"]
+
+
+@pytest.mark.asyncio
+async def test_the_duplicate_window_covers_the_retries_of_a_publish() -> None:
+    """A new stream remembers message ids for at least `reconnect_timeout` (JetStream's
+    default 2 min otherwise); an existing stream whose window is too short for a handle's
+    retries is widened, never narrowed."""
+    name = f"window-{uuid.uuid4().hex[:12]}"
+    first = open_queue(f"nats://127.0.0.1:4222?queue={name}")
+    longer = open_queue(f"nats://127.0.0.1:4222?queue={name}&reconnect_timeout=600")
+    assert isinstance(first, NatsQueue) and isinstance(longer, NatsQueue)
+    await first.open()
+    try:
+        assert first._js is not None
+        for stream in (first.stream, first.dead_stream):
+            info = await first._js.stream_info(stream)
+            assert info.config.duplicate_window == 120.0
+        await longer.open()
+        for stream in (first.stream, first.dead_stream):
+            info = await first._js.stream_info(stream)
+            window = float(info.config.duplicate_window or 0)
+            assert window >= 600 + 2 * 2.0
+        await first.close()
+        await first.open()  # a shorter handle leaves the wider window alone
+        info = await first._js.stream_info(first.stream)
+        assert info.config.duplicate_window == window
+    finally:
+        await first.destroy()
+        await first.close()
+        await longer.close()
 
 
 @pytest.mark.asyncio

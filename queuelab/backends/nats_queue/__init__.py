@@ -15,7 +15,10 @@ How each rule of the contract maps onto JetStream (`queue.py` has the details):
   letters and catching JetStream's MaxDeliver advisories (`max_deliver` deliveries without
   an ack, e.g. a task that kills its worker every time): such a message is moved there.
 * nats-py reconnects by itself; publishes are tried again through a reconnection for up to
-  `reconnect_timeout` seconds; a held task whose ack was lost returns after AckWait.
+  `reconnect_timeout` seconds, each with one `Nats-Msg-Id` across its tries, so a retry
+  after a lost PubAck is dropped by the stream's duplicate window (widened to cover
+  `reconnect_timeout`) instead of storing the task twice; a held task whose ack was lost
+  returns after AckWait.
 
 What JetStream cannot promise, declared in the contract suite's spec: counts split held from
 delayed tasks only by what this process knows (JetStream counts both as unacknowledged); a

@@ -11,17 +11,23 @@ delayed task, which are only handed back). Leases: AckWait is the consumer's; a 
 lease is kept by in-progress acks from a heartbeat while its holder lives, so a dead worker's
 task returns AckWait after its last heartbeat. Receipts are judged here first (settled,
 lease over, purged): a late ack would otherwise remove the task another worker holds now.
+
+Every logical publish carries a `Nats-Msg-Id` kept across its retries (`_publish`): a retry
+after a PubAck lost in a reconnection is dropped by the stream's duplicate window instead of
+storing the task twice; the streams' window is made to cover `reconnect_timeout`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import os
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import nats
@@ -49,6 +55,30 @@ _EARLY = 0.01  # s: a delayed task delivered this close to its due time is hande
 _EMPTY_LOOK = 0.5  # s a subject found empty is skipped by claims (unless that finds none)
 #: s: a waiting pull does not expire this close to a delayed task's due time (`_clear_of_dues`)
 _EXPIRY_GUARD = 0.1
+_MSG_ID = "Nats-Msg-Id"  # header: JetStream drops a second message with it within the window
+_PUBLISH_TIMEOUT = 2.0  # s one publish waits for its PubAck
+_RETRY_PAUSE = 0.25  # s between tries of a publish
+#: s: JetStream's own duplicate window, kept when it covers the retries (`_duplicate_window`)
+_DEFAULT_WINDOW = 120.0
+
+
+class _MsgIds:
+    """Unique message ids, cheaply: a random prefix per process (drawn anew in a forked
+    child, which would otherwise repeat its parent's ids) and a counter."""
+
+    def __init__(self) -> None:
+        self.renew()
+        os.register_at_fork(after_in_child=self.renew)
+
+    def renew(self) -> None:
+        self.prefix = os.urandom(9).hex() + "-"
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        return self.prefix + str(next(self.counter))
+
+
+_IDS = _MsgIds()
 
 
 @dataclass(slots=True, eq=False)
@@ -160,13 +190,15 @@ class NatsQueue(TaskQueue):
 
     async def _declare(self, js: JetStreamContext) -> None:
         """Streams and consumers, created on first use (an existing one is used as it is)."""
+        window = self._duplicate_window()
         try:
             await self._add_stream(js, StreamConfig(
                 name=self.stream, subjects=[f"ql.{self.options.queue}.w.*"],
-                retention=RetentionPolicy.WORK_QUEUE,
+                retention=RetentionPolicy.WORK_QUEUE, duplicate_window=window,
             ))  # fmt: skip
             await self._add_stream(js, StreamConfig(
                 name=self.dead_stream, subjects=[self.dead_subject, self.advisories],
+                duplicate_window=window,
             ))  # fmt: skip
             for subject in self.subjects:
                 await js.add_consumer(self.stream, ConsumerConfig(
@@ -181,11 +213,24 @@ class NatsQueue(TaskQueue):
                 f"{self.url}: JetStream refused to set up the queue: {exc}"
             ) from None
 
+    def _duplicate_window(self) -> float:
+        """Seconds the streams remember message ids: from a publish's first try to its
+        last (`reconnect_timeout`, then one more try), and never less than JetStream's own."""
+        last_try = self.options.reconnect_timeout + _RETRY_PAUSE + _PUBLISH_TIMEOUT
+        return max(_DEFAULT_WINDOW, last_try + _PUBLISH_TIMEOUT)
+
     async def _add_stream(self, js: JetStreamContext, config: StreamConfig) -> None:
+        """An existing stream is used as it is, except that a duplicate window too short
+        for this handle's retries is widened (only ever widened: another process may
+        retry for longer)."""
         try:
-            await js.stream_info(str(config.name))
+            info = await js.stream_info(str(config.name))
         except NotFoundError:
             await js.add_stream(config)
+            return
+        wanted = float(config.duplicate_window or 0)
+        if float(info.config.duplicate_window or 0) < wanted:
+            await js.update_stream(replace(info.config, duplicate_window=wanted))
 
     def _consumer(self, subject: str) -> str:
         return "c_" + subject.rsplit(".", 1)[1]
@@ -256,20 +301,27 @@ class NatsQueue(TaskQueue):
         return self.subjects[len(self.subjects) - 1 - level]
 
     async def _publish(self, subject: str, body: bytes, headers: dict[str, str] | None,
-                       verb: str) -> int:
-        """A confirmed publish (JetStream's PubAck), tried again through a reconnection."""
+                       verb: str, msg_id: str | None = None) -> int:
+        """A confirmed publish (JetStream's PubAck), tried again through a reconnection.
+
+        Every try carries the same `Nats-Msg-Id` (`msg_id`, else a fresh one): if an earlier
+        try was stored and only its PubAck was lost, the stream drops the retry and answers
+        with a duplicate PubAck naming the stored message's seq, which is this publish's."""
         _, js = await self._ready()
+        sent = {_MSG_ID: msg_id or _IDS.next()}
+        if headers:
+            sent.update(headers)
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.options.reconnect_timeout
         while True:
             try:
-                ack = await js.publish(subject, body, headers=headers, timeout=2.0)
-                return int(ack.seq)
+                ack = await js.publish(subject, body, headers=sent, timeout=_PUBLISH_TIMEOUT)
+                return int(ack.seq)  # ack.duplicate too: stored once, by an earlier try
             except Exception as exc:
                 if loop.time() > give_up or self._nc is None:
                     raise BackendError(f"{self.url}: {verb} failed: {type(exc).__name__}: "
                                        f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
-                await asyncio.sleep(0.25)
+                await asyncio.sleep(_RETRY_PAUSE)
 
     async def _put(self, task: Task, delay: float, verb: str) -> None:
         headers = None
@@ -598,7 +650,9 @@ class NatsQueue(TaskQueue):
                 dead = DeadLetter(task, "MaxDeliver",
                                   f"JetStream gave up after {advisory.get('deliveries')} "
                                   "deliveries without an ack", 0.0)
-                await self._publish(self.dead_subject, _encode_dead(dead), None, "dead-letter")
+                # one id per advisory: two processes collecting it at once store it once
+                await self._publish(self.dead_subject, _encode_dead(dead), None, "dead-letter",
+                                    f"{self.stream}.max-deliver.{advisory['stream_seq']}")
                 await js.delete_msg(self.stream, int(advisory["stream_seq"]))
             except NotFoundError:
                 pass  # acked or purged meanwhile
