@@ -35,7 +35,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from queuelab.backends.base import (
     BackendError,
@@ -226,8 +226,11 @@ class NatsQueue(TaskQueue):
         try:
             info = await js.stream_info(str(config.name))
         except NotFoundError:
-            await js.add_stream(config)
-            return
+            try:
+                await js.add_stream(config)
+                return
+            except BadRequestError:  # made meanwhile by another process, maybe otherwise
+                info = await js.stream_info(str(config.name))
         wanted = float(config.duplicate_window or 0)
         if float(info.config.duplicate_window or 0) < wanted:
             await js.update_stream(replace(info.config, duplicate_window=wanted))
@@ -504,7 +507,9 @@ class NatsQueue(TaskQueue):
                  payload=msg.data.decode("utf-8", errors="replace")[:10_000]),
             "UndecodableMessage", f"{type(exc).__name__}: {exc}", 0.0,
         )  # fmt: skip
-        await self._publish(self.dead_subject, _encode_dead(dead), None, "dead-letter")
+        # one id per message: its redelivery (this ack lost) is not buried twice
+        await self._publish(self.dead_subject, _encode_dead(dead), None, "dead-letter",
+                            f"{self.stream}.foreign.{msg.metadata.sequence.stream}")
         await self._send(msg.reply, b"+ACK")
 
     def _held(self, delivery: Delivery, verb: str) -> NatsReceipt:
