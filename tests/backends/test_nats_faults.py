@@ -171,6 +171,25 @@ async def test_a_publish_whose_puback_was_lost_stores_the_task_once(queue: NatsQ
 
 
 @pytest.mark.asyncio
+async def test_an_undecodable_message_redelivered_is_buried_once(queue: NatsQueue) -> None:
+    """A message QueueLab cannot read is moved to the dead letters and acked; if that ack
+    is lost, it comes back after AckWait and is buried again - under the same message id
+    (its stream seq), so the dead letters hold it once."""
+    assert queue._js is not None
+    await queue._js.publish(queue.subjects[0], b"not json")
+    send = queue._send
+    lost = lose_sent(queue, b"+ACK")
+    assert await queue.claim(30.0) == []  # buried, its ack lost
+    queue._send = send  # type: ignore[method-assign]
+    assert lost == [b"+ACK"]
+    await asyncio.sleep(1.0)  # AckWait passes: the server sends it again
+    assert await queue.claim(30.0, timeout=1.5) == []  # buried again, acked this time
+    await expect_counts(queue, dead=1)
+    [dead] = (await queue.dead_letters()).items
+    assert dead.error_kind == "UndecodableMessage" and dead.task.payload == "not json"
+
+
+@pytest.mark.asyncio
 async def test_the_duplicate_window_covers_the_retries_of_a_publish() -> None:
     """A new stream remembers message ids for at least `reconnect_timeout` (JetStream's
     default 2 min otherwise); an existing stream whose window is too short for a handle's
