@@ -84,13 +84,31 @@ def _stale(digests: dict[str, str]) -> list[str]:
     return changed
 
 
+def leftovers(package: Path = PACKAGE) -> list[str]:
+    """Modules with a compiled extension beside their .py that this build does not compile:
+    left by an earlier build that did (a checkout of an older commit after a newer build).
+    Python would import the extension, old code whose classes the rest no longer has."""
+    found = set()
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        for ext in package.rglob(f"*{suffix}"):
+            source = ext.with_name(ext.name[: -len(suffix)] + ".py")
+            if source.is_file():
+                module = ".".join(source.relative_to(package.parent).with_suffix("").parts)
+                if module not in COMPILED:
+                    found.add(module)
+    return sorted(found)
+
+
 class _SourceFirst(importlib.abc.MetaPathFinder):
-    """Finds the compiled modules' .py files ahead of their extensions."""
+    """Finds these modules' .py files ahead of their extensions."""
+
+    def __init__(self, modules: Sequence[str]) -> None:
+        self.modules = frozenset(modules)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in COMPILED:
+        if fullname not in self.modules:
             return None
         source = source_path(PACKAGE.parent, fullname)
         if not source.is_file():
@@ -101,6 +119,13 @@ class _SourceFirst(importlib.abc.MetaPathFinder):
 def guard() -> None:
     """Decide, once and before any of them is imported, whether the compiled modules run."""
     global _status
+    old = leftovers()
+    if old:  # always from source; the modules this build compiles are judged on their own
+        sys.meta_path.insert(0, _SourceFirst(old))
+        warnings.warn(
+            f"queuelab: compiled files of {', '.join(old)} are left from an earlier build "
+            "that compiled them; their source runs instead. Delete those files or reinstall "
+            "(pip install -e . in a checkout).", StaleBuildWarning, stacklevel=3)
     if not any(_extension(module) for module in COMPILED):
         return  # nothing compiled: the source runs anyway
     if os.environ.get("QUEUELAB_PURE_PYTHON"):
@@ -121,6 +146,6 @@ def guard() -> None:
             "(pip install -e . in a checkout)."
         )
     _status = f"interpreted: {reason}"
-    sys.meta_path.insert(0, _SourceFirst())
+    sys.meta_path.insert(0, _SourceFirst(COMPILED))
     if why:
         warnings.warn(why, StaleBuildWarning, stacklevel=3)

@@ -3,6 +3,7 @@ never stale. The rest of the suite runs whichever is installed - compiled, in CI
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -179,3 +180,42 @@ def test_an_edited_source_runs_instead_of_stale_compiled_code(tmp_path: Path) ->
 
     (root / "queuelab" / native.STAMP).unlink()  # no record of what was compiled: same
     assert _status_in(root).stdout.startswith("interpreted: source changed")
+
+
+def test_compiled_files_an_older_build_left_are_found(tmp_path: Path) -> None:
+    """A compiled file beside the .py of a module this build does not compile (an earlier
+    build compiled it) is found; those of the compiled modules, and files with no .py
+    beside them (the shared library, a frozen app's), are not."""
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    package = tmp_path / "queuelab"
+    for name in ("core/stats", "core/clients", "sim/engine", "core/frozen_only"):
+        path = package / f"{name}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if name != "core/frozen_only":
+            path.write_text("")
+        path.with_name(path.stem + suffix).write_bytes(b"")
+    (tmp_path / f"queuelab_native__mypyc{suffix}").write_bytes(b"")
+    assert native.leftovers(package) == ["queuelab.core.clients"]
+    assert native.leftovers(Path(native.__file__).parent) == []  # this install: none
+
+
+def test_an_older_builds_compiled_file_is_not_imported(tmp_path: Path) -> None:
+    if not native.compiled():
+        pytest.skip(f"the simulator here is {native.status()}")
+    root = _copy_of_the_build(tmp_path)
+    stats = next(p for p in (root / "queuelab" / "core").iterdir()
+                 if p.name.startswith("stats.") and p.suffix != ".py")
+    suffix = stats.name[len("stats"):]
+    shutil.copy(stats, root / "queuelab" / "core" / f"timeline{suffix}")  # a stale leftover
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c",
+         "import queuelab.native as n, queuelab.core.timeline as t; "
+         "print(n.status()); print(t.__file__)"],
+        env={**os.environ, "PYTHONPATH": str(root)}, cwd=root,
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    status, timeline = done.stdout.splitlines()
+    assert status == "compiled" and timeline.endswith("timeline.py")
+    assert "compiled files of queuelab.core.timeline are left from an earlier build" in (
+        done.stderr)

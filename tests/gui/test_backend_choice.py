@@ -377,7 +377,7 @@ async def test_live_run_on_a_real_server_with_the_password_in_memory(
             await open_queue(url).destroy()  # type: ignore[attr-defined]
 
 
-def test_a_credential_option_is_kept_for_the_session_and_never_in_the_scenario() -> None:
+async def test_a_credential_option_is_kept_for_the_session_and_never_in_the_scenario() -> None:
     """Before, `?password=` stayed in the scenario's URL (and so in saved files)."""
     from queuelab.gui.backend_urls import BackendSecrets
 
