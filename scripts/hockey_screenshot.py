@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screenshot import ROOT, run_shots, save
+from screenshot import ROOT, save, start_display
 
 
 async def shoot(args: argparse.Namespace) -> list[Path]:
@@ -64,7 +66,23 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "docs/hockey.png"))
     ap.add_argument("--dark-out", default=str(ROOT / "docs/hockey-dark.png"))
     args = ap.parse_args()
-    out = run_shots(1024, 700, "light", shoot(args))
+    xvfb = start_display(1024, 700)
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        import qasync
+        from PySide6.QtCore import QSettings
+
+        from queuelab.gui.app import make_app
+
+        make_app([], "light")
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                          tempfile.mkdtemp(prefix="queuelab-shot-"))
+        out = qasync.run(shoot(args))
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+            xvfb.wait(5)
     for path in out:
         print(f"wrote {path}")
     return 0

@@ -31,9 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,32 +63,6 @@ async def settle(window: object) -> None:
     window.refresh()  # type: ignore[attr-defined]
     for _ in range(10):
         await asyncio.sleep(0.02)
-
-
-def run_shots(width: int, height: int, theme: str,
-              shots: Coroutine[Any, Any, list[Path]]) -> list[Path]:
-    """Run the coroutine `shots` in a fresh app on a display of this size (a real one as it
-    is, else Xvfb, else offscreen) with a clean settings folder; returns what it wrote."""
-    xvfb = start_display(width, height)
-    if not os.environ.get("DISPLAY"):  # a display (real or Xvfb) is used as it is
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    try:
-        import qasync
-        from PySide6.QtCore import QSettings
-
-        from queuelab.gui.app import make_app
-
-        make_app([], theme)
-        # a clean settings folder: the picture must not depend on whoever runs the script
-        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
-                          tempfile.mkdtemp(prefix="queuelab-shot-"))
-        out: list[Path] = qasync.run(shots)
-    finally:
-        shots.close()  # not awaited when the app failed to start
-        if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(5)
-    return out
 
 
 def save(window: object, path: str) -> Path:
@@ -281,8 +253,24 @@ def main() -> int:
                     help="the dark picture")
     args = ap.parse_args()
 
-    out = run_shots(args.width, args.height, "light" if args.theme == "both" else args.theme,
-                    shoot(args))
+    xvfb = start_display(args.width, args.height)
+    if not os.environ.get("DISPLAY"):  # a display (real or Xvfb) is used as it is
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        import qasync
+        from PySide6.QtCore import QSettings
+
+        from queuelab.gui.app import make_app
+
+        make_app([], "light" if args.theme == "both" else args.theme)
+        # a clean settings folder: the picture must not depend on whoever runs the script
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                          tempfile.mkdtemp(prefix="queuelab-shot-"))
+        out = qasync.run(shoot(args))
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+            xvfb.wait(5)
     from PySide6.QtGui import QGuiApplication
 
     platform = QGuiApplication.platformName() if QGuiApplication.instance() else \

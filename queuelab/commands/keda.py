@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from queuelab.commands import EXIT_INVALID
 from queuelab.core import scenario_toml
 from queuelab.core.scenario import Scenario
 from queuelab.core.scenario_keda import NoScaledObject, keda_form
@@ -26,6 +25,8 @@ from queuelab.io.keda_yaml import (
     read_yaml_file,
 )
 from queuelab.io.scenario_files import load_scenario, save_scenario
+
+EXIT_INVALID = 2
 
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:

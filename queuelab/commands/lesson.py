@@ -12,13 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-from queuelab.commands import EXIT_INVALID, say_refused
 from queuelab.lessons.files import find_lesson, load_lesson, shipped_lessons
 from queuelab.lessons.headless import run_lesson
 from queuelab.lessons.measure import fmt
 from queuelab.lessons.model import Lesson, LessonError
 
 EXIT_FAILED = 1
+EXIT_INVALID = 2
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -53,7 +53,10 @@ def _run(ns: argparse.Namespace) -> int:
             status = EXIT_INVALID
             continue
         except LessonError as exc:
-            status = say_refused(f"{name}: invalid lesson", exc.errors)
+            print(f"{name}: invalid lesson", file=sys.stderr)
+            for err in exc.errors:
+                print(f"  {err}", file=sys.stderr)
+            status = EXIT_INVALID
             continue
         status = max(status, _play(path, lesson))
     return status

@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from queuelab.commands import EXIT_INVALID
 from queuelab.core.monitoring import Alert, AlertRules
 from queuelab.core.urls import redact_url
 from queuelab.io.frames_csv import FramesCsvWriter
 from queuelab.io.history import RETENTION_DAYS, HistoryStore, history_path
 from queuelab.sources import SourceError, open_source
+
+EXIT_INVALID = 2
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

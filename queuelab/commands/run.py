@@ -25,7 +25,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from queuelab.commands import EXIT_INVALID, say_refused
 from queuelab.core.engine import Engine, FoundTasks, Totals, drive
 from queuelab.core.handler_trust import TRUSTED_ENV, is_trusted, refusal, trusted_modules
 from queuelab.core.metrics import MetricsFrame
@@ -41,6 +40,7 @@ from queuelab.io.scenario_files import load_scenario
 if TYPE_CHECKING:
     from queuelab.runtime.engine import LiveEngine
 
+EXIT_INVALID = 2
 EXIT_FAILED = 1
 CONNECT_TIMEOUT = 10.0  # wall seconds to open a live run's backend
 PROGRESS_AFTER = 2.0  # wall seconds before a progress bar appears
@@ -117,7 +117,10 @@ def _run(ns: argparse.Namespace) -> int:
     try:
         scenario = scenario_for(ns)
     except ScenarioError as exc:
-        return say_refused(f"queuelab run: {ns.scenario or 'scenario'} is not valid:", exc.errors)
+        print(f"queuelab run: {ns.scenario or 'scenario'} is not valid:", file=sys.stderr)
+        for err in exc.errors:
+            print(f"  {err}", file=sys.stderr)
+        return EXIT_INVALID
     refused = handler_refused(scenario, ns) if ns.engine == "live" else None
     if refused:
         print(f"queuelab run: {refused}", file=sys.stderr)

@@ -6,13 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from queuelab.commands import EXIT_INVALID, say_refused
 from queuelab.core import scenario_toml
 from queuelab.core.reference import mmc_reference, why_not_mmc
 from queuelab.core.scenario import Scenario
 from queuelab.core.scenario_policies import describe_policies
 from queuelab.core.validation import ScenarioError
 from queuelab.io.scenario_files import load_scenario
+
+EXIT_INVALID = 2
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,7 +50,10 @@ def _check(ns: argparse.Namespace) -> int:
         try:
             s = load_scenario(path)
         except ScenarioError as exc:
-            status = say_refused(f"{path}: invalid", exc.errors)
+            status = EXIT_INVALID
+            print(f"{path}: invalid", file=sys.stderr)
+            for err in exc.errors:
+                print(f"  {err}", file=sys.stderr)
             continue
         ref = mmc_reference(s)
         note = (f"M/M/{ref.servers}, rho = {ref.rho:.3f}" if ref is not None

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from queuelab.commands import EXIT_INVALID, say_refused
 from queuelab.core.validation import ScenarioError
 from queuelab.tuning.executors import ClusterLost, DaskCluster, Executor, LocalPool
 from queuelab.tuning.files import DEFAULT_SWEEP, loads_sweep, read_sweep_text
@@ -26,6 +25,7 @@ from queuelab.tuning.results import SweepFolder, read_runs
 from queuelab.tuning.spec import Sweep
 from queuelab.tuning.sweep import RunRecord, run_sweep
 
+EXIT_INVALID = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 SCHEDULER_ENV = "QUEUELAB_DASK_SCHEDULER"
@@ -85,7 +85,10 @@ def _main(ns: argparse.Namespace) -> int:
 
 
 def _invalid(name: str, exc: ScenarioError) -> int:
-    return say_refused(f"queuelab sweep: {name} is not valid:", exc.errors)
+    print(f"queuelab sweep: {name} is not valid:", file=sys.stderr)
+    for err in exc.errors:
+        print(f"  {err}", file=sys.stderr)
+    return EXIT_INVALID
 
 
 def _new(args: list[str], force: bool) -> int:

@@ -20,7 +20,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from queuelab.commands import EXIT_INVALID, say_refused
 from queuelab.commands.run import add_allow_handler_argument, add_purge_argument, handler_refused
 from queuelab.core.engine import drive
 from queuelab.core.metrics import MetricsFrame
@@ -32,6 +31,7 @@ from queuelab.io.scenario_files import load_scenario
 if TYPE_CHECKING:
     from queuelab.runtime.engine import LiveEngine
 
+EXIT_INVALID = 2
 EXIT_FAILED = 1
 REPORT_EVERY = 5.0  # wall seconds between two status lines
 
@@ -65,7 +65,10 @@ def _run(ns: argparse.Namespace) -> int:
     try:
         scenario = scenario_for(ns)
     except ScenarioError as exc:
-        return say_refused("queuelab worker: the settings are not valid:", exc.errors)
+        print("queuelab worker: the settings are not valid:", file=sys.stderr)
+        for err in exc.errors:
+            print(f"  {err}", file=sys.stderr)
+        return EXIT_INVALID
     refused = handler_refused(scenario, ns)
     if refused:
         print(f"queuelab worker: {refused}", file=sys.stderr)

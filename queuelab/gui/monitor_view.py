@@ -186,7 +186,11 @@ class MonitorWatch(QObject):
         form = QFormLayout(dialog)
         form.addRow("From", start)
         form.addRow("To", end)
-        _add_ok_cancel(form, dialog)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        form.addRow(buttons)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
         dialog.accepted.connect(lambda: self.show_range(
             start.dateTime().toSecsSinceEpoch(), end.dateTime().toSecsSinceEpoch()))
         dialog.start_edit, dialog.end_edit = start, end  # type: ignore[attr-defined]
@@ -216,7 +220,11 @@ class MonitorWatch(QObject):
                            "once per episode."))
         form.addRow("Backlog above", backlog)
         form.addRow("Backlog growing for", growing)
-        _add_ok_cancel(form, dialog)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        form.addRow(buttons)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
         dialog.accepted.connect(lambda: self.set_alert_rules(
             AlertRules(backlog.value(), growing.value())))
         dialog.backlog_edit, dialog.growing_edit = backlog, growing  # type: ignore[attr-defined]
@@ -319,12 +327,3 @@ def saved_alert_rules() -> AlertRules:
     except (TypeError, ValueError):
         return AlertRules()
     return AlertRules(backlog, growing)
-
-
-def _add_ok_cancel(form: QFormLayout, dialog: QDialog) -> None:
-    """OK and Cancel as the form's last row, accepting or rejecting the dialog."""
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                               | QDialogButtonBox.StandardButton.Cancel)
-    form.addRow(buttons)
-    buttons.accepted.connect(dialog.accept)
-    buttons.rejected.connect(dialog.reject)
