@@ -37,9 +37,10 @@ def queue_state(name: str) -> dict[str, object]:
     q = api(f"/api/queues/%2F/{name}")
     assert isinstance(q, dict)
     stats = q.get("message_stats") or {}
+    # a queue's figures are absent until the management plugin has sampled it once
     return {
-        "ready": q["messages_ready"], "unacked": q["messages_unacknowledged"],
-        "consumers": q["consumers"],
+        "ready": q.get("messages_ready", 0), "unacked": q.get("messages_unacknowledged", 0),
+        "consumers": q.get("consumers", 0),
         **{k: stats.get(k, 0) for k in ("publish", "deliver_get", "ack", "redeliver", "get",
                                          "get_no_ack", "deliver", "deliver_no_ack")},
     }
